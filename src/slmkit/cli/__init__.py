@@ -1,0 +1,1 @@
+"""The `slm` command: a thin dispatcher (main.py) and one module per verb."""

@@ -1,0 +1,63 @@
+"""`slm` entry point: finds the verb, imports only that verb's module, runs it.
+
+Each verb module defines ``configure(parser)`` (adds its arguments) and ``run(args) -> int``.
+Verb modules import heavy libraries inside ``run`` so that ``slm --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# verb -> (module, one-line help). Explicit and lazy: nothing here is imported up front.
+VERBS: dict[str, tuple[str, str]] = {
+    "run": ("slmkit.cli.run", "generate an answer to one prompt (streams)"),
+    "chat": ("slmkit.cli.chat", "interactive chat with a model"),
+    "pull": ("slmkit.cli.pull", "fetch a model into the local store"),
+    "list": ("slmkit.cli.models", "list models in the local store"),
+    "show": ("slmkit.cli.models", "show a model's details (architecture, quantization, …)"),
+    "rm": ("slmkit.cli.models", "remove a model from the local store"),
+    "verify": ("slmkit.cli.models", "re-hash a stored model against its manifest"),
+    "catalog": ("slmkit.cli.catalog", "known small models, memory estimates, what fits here"),
+}
+
+
+def _build_parser(verb: str | None) -> argparse.ArgumentParser:
+    from slmkit import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="slm",
+        description="slmkit: run, serve, measure and adapt Small Language Models locally.",
+    )
+    parser.add_argument("--version", action="version", version=f"slmkit {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="COMMAND")
+    for name, (module_name, help_text) in VERBS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name == verb:
+            module = importlib.import_module(module_name)
+            module.configure(p, name) if _takes_verb(module) else module.configure(p)
+            p.set_defaults(_module=module)
+    return parser
+
+
+def _takes_verb(module) -> bool:
+    """Modules serving several verbs (list/show/rm) take the verb name in configure."""
+    return getattr(module, "MULTI_VERB", False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    verb = next((a for a in argv if not a.startswith("-")), None)
+    parser = _build_parser(verb if verb in VERBS else None)
+    args = parser.parse_args(argv)
+    if not getattr(args, "_module", None):
+        parser.print_help()
+        return 0 if not argv or args.verb is None else 2
+    from slmkit.cli.output import run_guarded
+
+    return run_guarded(args._module.run, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

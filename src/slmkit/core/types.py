@@ -1,0 +1,198 @@
+"""Plain data passed between slmkit's parts: requests, streamed chunks, usage, references."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+_ids = itertools.count(1)
+
+ROLES = ("system", "user", "assistant", "tool")
+FINISH_REASONS = ("stop", "length", "cancelled", "error")
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: str
+    content: str
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ValueError(f"unknown chat role {self.role!r}; expected one of {ROLES}")
+
+    def to_dict(self) -> dict[str, str]:
+        d = {"role": self.role, "content": self.content}
+        if self.name:
+            d["name"] = self.name
+        return d
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """How the next token is chosen. ``temperature <= 0`` means greedy (argmax).
+
+    Defaults follow llama.cpp's. ``seed=None`` draws a fresh seed per request; a fixed
+    seed with the same prompt and parameters gives the same output on the same build.
+    """
+
+    temperature: float = 0.8
+    top_p: float = 0.95
+    top_k: int = 40
+    min_p: float = 0.05
+    repeat_penalty: float = 1.0
+    repeat_last_n: int = 64
+    seed: int | None = None
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature <= 0.0
+
+    def validate(self) -> None:
+        if not 0.0 < self.top_p <= 1.0:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.top_k < 0:
+            raise ValueError(f"top_k must be >= 0 (0 disables it), got {self.top_k}")
+        if not 0.0 <= self.min_p < 1.0:
+            raise ValueError(f"min_p must be in [0, 1), got {self.min_p}")
+        if self.repeat_penalty <= 0.0:
+            raise ValueError(f"repeat_penalty must be > 0, got {self.repeat_penalty}")
+
+
+GREEDY = SamplingParams(temperature=0.0)
+
+
+@dataclass
+class GenerateRequest:
+    """One generation. Exactly one of ``prompt``, ``messages`` or ``prompt_tokens`` is set.
+
+    ``messages`` are rendered with the model's chat template; ``prompt`` is used verbatim
+    (special tokens in it are parsed); ``prompt_tokens`` skips tokenization.
+    ``max_tokens=None`` generates until a stop condition or the context is full.
+    ``logprobs=None`` returns none; ``0`` the chosen token's log-probability; ``n > 0``
+    also the ``n`` most likely alternatives at each step.
+    ``truncate=True`` keeps the end of an over-long prompt instead of raising
+    ``ContextOverflowError``.
+    """
+
+    prompt: str | None = None
+    messages: Sequence[ChatMessage] | None = None
+    prompt_tokens: Sequence[int] | None = None
+    max_tokens: int | None = 256
+    sampling: SamplingParams = field(default_factory=SamplingParams)
+    stop: Sequence[str] = ()
+    logprobs: int | None = None
+    grammar: str | None = None
+    truncate: bool = False
+    id: str = field(default_factory=lambda: f"req-{next(_ids)}")
+
+    def validate(self) -> None:
+        given = [x is not None for x in (self.prompt, self.messages, self.prompt_tokens)]
+        if sum(given) != 1:
+            raise ValueError("set exactly one of prompt, messages or prompt_tokens")
+        if self.max_tokens is not None and self.max_tokens < 0:
+            raise ValueError(f"max_tokens must be >= 0, got {self.max_tokens}")
+        if self.logprobs is not None and not 0 <= self.logprobs <= 20:
+            raise ValueError(f"logprobs must be between 0 and 20, got {self.logprobs}")
+        if any(not s for s in self.stop):
+            raise ValueError("stop strings must be non-empty")
+        self.sampling.validate()
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    """A token, its text and log-probability; ``top`` holds the most likely alternatives."""
+
+    token: int
+    text: str
+    logprob: float
+    top: tuple[TokenLogprob, ...] = ()
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    prompt_seconds: float = 0.0
+    decode_seconds: float = 0.0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    @property
+    def prompt_tokens_per_second(self) -> float:
+        evaluated = self.prompt_tokens - self.cached_tokens
+        return evaluated / self.prompt_seconds if self.prompt_seconds > 0 else 0.0
+
+    @property
+    def decode_tokens_per_second(self) -> float:
+        # The first token comes out of prompt processing; the rest are decode steps.
+        steps = max(self.completion_tokens - 1, 0)
+        return steps / self.decode_seconds if self.decode_seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+            "cached_tokens": self.cached_tokens,
+            "prompt_seconds": round(self.prompt_seconds, 6),
+            "decode_seconds": round(self.decode_seconds, 6),
+            "prompt_tokens_per_second": round(self.prompt_tokens_per_second, 2),
+            "decode_tokens_per_second": round(self.decode_tokens_per_second, 2),
+        }
+
+
+@dataclass
+class Chunk:
+    """A piece of streamed output. The last chunk of a stream has ``finish_reason`` and
+    ``usage`` set (its ``text`` may be empty)."""
+
+    text: str = ""
+    token_ids: tuple[int, ...] = ()
+    logprobs: tuple[TokenLogprob, ...] | None = None
+    finish_reason: str | None = None
+    usage: Usage | None = None
+
+
+@dataclass
+class Completion:
+    """A whole answer, gathered from a stream by :func:`collect`."""
+
+    text: str
+    token_ids: list[int]
+    finish_reason: str | None
+    usage: Usage
+    logprobs: list[TokenLogprob] | None = None
+
+
+def collect(chunks: Iterable[Chunk]) -> Completion:
+    """Drain a chunk stream into one :class:`Completion` (the blocking form of generate)."""
+    parts: list[str] = []
+    ids: list[int] = []
+    lps: list[TokenLogprob] | None = None
+    finish, usage = None, Usage()
+    for chunk in chunks:
+        parts.append(chunk.text)
+        ids.extend(chunk.token_ids)
+        if chunk.logprobs is not None:
+            lps = (lps or []) + list(chunk.logprobs)
+        if chunk.finish_reason is not None:
+            finish = chunk.finish_reason
+        if chunk.usage is not None:
+            usage = chunk.usage
+    return Completion("".join(parts), ids, finish, usage, lps)
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A model as the store knows it: its name, local file, digest and where it came from."""
+
+    name: str
+    path: str
+    sha256: str | None = None
+    source: str | None = None
+    size_bytes: int = 0

@@ -1,0 +1,1 @@
+"""Model catalog, sources (pypi:, hf:, file:), the local store and the hardware probe."""

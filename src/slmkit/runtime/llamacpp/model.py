@@ -1,0 +1,278 @@
+"""A thin, owned wrapper over llama.cpp's C API (through llama-cpp-python's ctypes bindings).
+
+It owns the model, one context and a reusable batch, and exposes exactly what the engine
+needs: tokenize, token pieces, decode a batch of (token, pos, seq, want_logits) rows,
+read logits, and edit the KV memory. Everything stays in C except the loop that fills
+the batch, so the Python tax per decode step is a few microseconds.
+"""
+
+from __future__ import annotations
+
+import collections
+import ctypes
+import os
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+from slmkit.core.errors import InvalidModelFileError, SlmError
+
+
+def _lib():
+    import llama_cpp
+
+    return llama_cpp
+
+
+_backend_ready = False
+_log_state = {"verbose": False}
+_recent_log: collections.deque[str] = collections.deque(maxlen=40)
+
+
+def _on_log(level: int, text: bytes, _user_data) -> None:
+    """llama.cpp's log: printed with --verbose, otherwise kept for error messages."""
+    line = text.decode("utf-8", errors="replace")
+    _recent_log.append(line)
+    if _log_state["verbose"]:
+        sys.stderr.write(line)
+
+
+def _init_backend(verbose: bool) -> None:
+    global _backend_ready, _log_callback
+    _log_state["verbose"] = verbose
+    if not _backend_ready:
+        lib = _lib()
+        _log_callback = lib.llama_log_callback(_on_log)  # keep a reference: C holds it
+        lib.llama_log_set(_log_callback, ctypes.c_void_p(0))
+        lib.llama_backend_init()
+        _backend_ready = True
+
+
+def _recent_errors() -> str:
+    lines = [ln.strip() for ln in _recent_log if "error" in ln.lower() or "fail" in ln.lower()]
+    return "; ".join(lines[-3:])
+
+
+def physical_cores() -> int:
+    try:
+        import psutil
+
+        return max(1, psutil.cpu_count(logical=False) or os.cpu_count() or 1)
+    except ImportError:  # pragma: no cover - psutil is a dependency
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class ContextOptions:
+    n_ctx: int = 4096
+    n_batch: int = 512
+    n_seq_max: int = 1
+    n_threads: int = 0  # 0 = physical cores
+    embeddings: bool = False
+    flash_attn: bool = False
+
+
+class LlamaModel:
+    """One llama.cpp model plus one context. Not thread-safe: the engine serialises calls."""
+
+    def __init__(self, path: str, options: ContextOptions = ContextOptions(), *,
+                 n_gpu_layers: int = 0, use_mmap: bool = True, verbose: bool = False) -> None:
+        lib = _lib()
+        _init_backend(verbose)
+        self.path = path
+        self._model = self._ctx = None
+        self._batch = None
+        mparams = lib.llama_model_default_params()
+        mparams.n_gpu_layers = n_gpu_layers
+        mparams.use_mmap = use_mmap
+        if not os.path.isfile(path):
+            raise InvalidModelFileError(f"no such model file: {path}")
+        _recent_log.clear()
+        self._model = lib.llama_model_load_from_file(os.fsencode(path), mparams)
+        if not self._model:
+            reason = _recent_errors()
+            raise InvalidModelFileError(
+                f"llama.cpp could not load {path}" + (f": {reason}" if reason else ""),
+                hint="check the file is a complete GGUF model (`slm verify NAME`, or pull it "
+                     "again); --verbose shows llama.cpp's whole log")
+        self.vocab = lib.llama_model_get_vocab(self._model)
+        self.n_vocab = lib.llama_vocab_n_tokens(self.vocab)
+        self.n_ctx_train = lib.llama_model_n_ctx_train(self._model)
+        self._open_context(options)
+        self._pieces: dict[int, bytes] = {}
+        self._token_buf = (lib.llama_token * 0)()
+
+    # ---- lifecycle -------------------------------------------------------------------
+    def _open_context(self, options: ContextOptions) -> None:
+        lib = _lib()
+        n_ctx = min(options.n_ctx, self.n_ctx_train) if options.n_ctx > 0 else self.n_ctx_train
+        threads = options.n_threads or physical_cores()
+        cparams = lib.llama_context_default_params()
+        cparams.n_ctx = n_ctx
+        cparams.n_batch = min(options.n_batch, n_ctx)
+        cparams.n_ubatch = min(options.n_batch, n_ctx)
+        cparams.n_seq_max = options.n_seq_max
+        cparams.n_threads = threads
+        cparams.n_threads_batch = threads
+        cparams.embeddings = options.embeddings
+        cparams.no_perf = True
+        if options.embeddings:
+            cparams.pooling_type = lib.LLAMA_POOLING_TYPE_MEAN
+        if hasattr(cparams, "flash_attn_type"):
+            cparams.flash_attn_type = 1 if options.flash_attn else 0
+        self._ctx = lib.llama_init_from_model(self._model, cparams)
+        if not self._ctx:
+            raise SlmError(f"llama.cpp could not create a context of {n_ctx} tokens for "
+                           f"{self.path}", hint="try a smaller --ctx")
+        self.options = options
+        self.n_ctx = lib.llama_n_ctx(self._ctx)
+        self.n_batch = cparams.n_batch
+        self.n_threads = threads
+        self._mem = lib.llama_get_memory(self._ctx)
+        self._batch = lib.llama_batch_init(self.n_batch, 0, options.n_seq_max)
+
+    def close(self) -> None:
+        lib = _lib()
+        if self._batch is not None:
+            lib.llama_batch_free(self._batch)
+            self._batch = None
+        if self._ctx:
+            lib.llama_free(self._ctx)
+            self._ctx = None
+        if self._model:
+            lib.llama_model_free(self._model)
+            self._model = None
+
+    def __del__(self) -> None:  # best effort; close() is the contract
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    # ---- metadata --------------------------------------------------------------------
+    def meta(self, key: str) -> str | None:
+        buf = ctypes.create_string_buffer(16384)
+        n = _lib().llama_model_meta_val_str(self._model, key.encode(), buf, len(buf))
+        if n < 0:
+            return None
+        if n >= len(buf):
+            buf = ctypes.create_string_buffer(n + 1)
+            _lib().llama_model_meta_val_str(self._model, key.encode(), buf, len(buf))
+        return buf.value.decode("utf-8", errors="replace")
+
+    def chat_template(self) -> str | None:
+        raw = _lib().llama_model_chat_template(self._model, None)
+        return raw.decode("utf-8", errors="replace") if raw else None
+
+    def describe(self) -> dict:
+        lib = _lib()
+        return {
+            "architecture": self.meta("general.architecture") or "",
+            "n_params": int(lib.llama_model_n_params(self._model)),
+            "size_bytes": int(lib.llama_model_size(self._model)),
+            "n_embd": int(lib.llama_model_n_embd(self._model)),
+            "quantization": self._ftype_name(),
+        }
+
+    def _ftype_name(self) -> str:
+        buf = ctypes.create_string_buffer(256)
+        _lib().llama_model_desc(self._model, buf, len(buf))
+        # e.g. "llama ?B Q4_1" -> last word is the file type
+        parts = buf.value.decode(errors="replace").split()
+        return parts[-1] if parts else ""
+
+    # ---- vocabulary ------------------------------------------------------------------
+    @property
+    def bos(self) -> int:
+        return _lib().llama_vocab_bos(self.vocab)
+
+    @property
+    def eos(self) -> int:
+        return _lib().llama_vocab_eos(self.vocab)
+
+    @property
+    def adds_bos(self) -> bool:
+        return bool(_lib().llama_vocab_get_add_bos(self.vocab))
+
+    def is_eog(self, token: int) -> bool:
+        return bool(_lib().llama_vocab_is_eog(self.vocab, token))
+
+    def tokenize(self, text: str, *, add_special: bool, parse_special: bool = True) -> list[int]:
+        lib = _lib()
+        data = text.encode("utf-8")
+        cap = len(data) + 8
+        if len(self._token_buf) < cap:
+            self._token_buf = (lib.llama_token * cap)()
+        n = lib.llama_tokenize(self.vocab, data, len(data), self._token_buf, cap,
+                               add_special, parse_special)
+        if n < 0:  # buffer too small (cannot happen with cap >= bytes + specials)
+            self._token_buf = (lib.llama_token * -n)()
+            n = lib.llama_tokenize(self.vocab, data, len(data), self._token_buf, -n,
+                                   add_special, parse_special)
+        return list(self._token_buf[:n])
+
+    def piece(self, token: int) -> bytes:
+        """The bytes a token renders to (special tokens render as nothing)."""
+        cached = self._pieces.get(token)
+        if cached is not None:
+            return cached
+        buf = ctypes.create_string_buffer(64)
+        n = _lib().llama_token_to_piece(self.vocab, token, buf, len(buf), 0, False)
+        if n < 0:
+            buf = ctypes.create_string_buffer(-n)
+            n = _lib().llama_token_to_piece(self.vocab, token, buf, len(buf), 0, False)
+        out = buf.raw[:n]
+        self._pieces[token] = out
+        return out
+
+    def token_text(self, token: int) -> str:
+        """Text of one token with special tokens shown (for logprob listings)."""
+        buf = ctypes.create_string_buffer(256)
+        n = _lib().llama_token_to_piece(self.vocab, token, buf, len(buf), 0, True)
+        return buf.raw[: max(n, 0)].decode("utf-8", errors="replace")
+
+    # ---- decoding --------------------------------------------------------------------
+    def decode(self, rows: list[tuple[int, int, int, bool]]) -> None:
+        """Run one llama_decode over rows of (token, pos, seq_id, want_logits).
+
+        ``len(rows)`` must be at most ``n_batch``. Logits of a row that asked for them are
+        read afterwards with :meth:`logits` (or sampled) by that row's index in ``rows``.
+        """
+        batch = self._batch
+        tok, pos, nseq, seq, want = batch.token, batch.pos, batch.n_seq_id, batch.seq_id, batch.logits
+        for i, (t, p, s, w) in enumerate(rows):
+            tok[i] = t
+            pos[i] = p
+            nseq[i] = 1
+            seq[i][0] = s
+            want[i] = w
+        batch.n_tokens = len(rows)
+        rc = _lib().llama_decode(self._ctx, batch)
+        if rc != 0:
+            raise SlmError(f"llama_decode failed (code {rc})",
+                           hint="the context may be full; use a larger --ctx or fewer "
+                                "parallel sequences" if rc == 1 else None)
+
+    def logits(self, index: int) -> np.ndarray:
+        """Logits of batch row ``index`` of the last decode (negative counts from the end),
+        as a float32 view that the next decode overwrites (copy it to keep)."""
+        ptr = _lib().llama_get_logits_ith(self._ctx, index)
+        return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
+
+    def embedding(self, seq_id: int) -> np.ndarray:
+        ptr = _lib().llama_get_embeddings_seq(self._ctx, seq_id)
+        n = _lib().llama_model_n_embd(self._model)
+        return np.ctypeslib.as_array(ptr, shape=(n,)).copy()
+
+    @property
+    def ctx(self):
+        return self._ctx
+
+    # ---- KV memory -------------------------------------------------------------------
+    def forget(self, seq_id: int, start: int = 0) -> bool:
+        """Drop positions >= ``start`` of a sequence; False if the cache cannot do it partially."""
+        return bool(_lib().llama_memory_seq_rm(self._mem, seq_id, start, -1))
+
+    def clear(self) -> None:
+        _lib().llama_memory_clear(self._mem, True)
