@@ -46,6 +46,8 @@ def stderr_console():
 
 def run_guarded(fn, args) -> int:
     """Run a verb; turn our errors into a message + hint on stderr (or JSON) and exit 1."""
+    from rich.markup import escape
+
     from slmkit.core.errors import SlmError
 
     try:
@@ -55,9 +57,11 @@ def run_guarded(fn, args) -> int:
             print_json(err.to_dict())
         else:
             con = stderr_console()
-            con.print(f"[bold red]error:[/] {err.message}", highlight=False)
+            # soft_wrap: never cut a name or digest the user may need to copy
+            con.print(f"[bold red]error:[/] {escape(err.message)}", highlight=False,
+                      soft_wrap=True)
             if err.hint:
-                con.print(f"[dim]hint:[/] {err.hint}", highlight=False)
+                con.print(f"[dim]hint:[/] {escape(err.hint)}", highlight=False, soft_wrap=True)
         return EXIT_ERROR
     except ValueError as err:
         sys.stderr.write(f"error: {err}\n")

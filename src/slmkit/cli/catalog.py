@@ -1,0 +1,197 @@
+"""`slm catalog`: known small models, their memory at F16 / Q8_0 / Q4_K_M, what fits here.
+
+Maps arguments onto :func:`slmkit.models.catalog.survey`; this module only formats.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from slmkit.cli.output import add_json_flag
+
+SHOWN_QUANTS: tuple[str, ...] = ("F16", "Q8_0", "Q4_K_M")
+KEY_FLAGS: tuple[str, ...] = (
+    "avx", "avx2", "fma", "f16c", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni",
+    "amx_int8", "neon", "asimddp", "i8mm", "sve",
+)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add ``--fits``, ``--ctx``, ``--quant``, ``--tier`` and ``--json``."""
+    from slmkit.models.catalog import BITS_PER_WEIGHT, TIER_NAMES
+
+    parser.add_argument("--fits", action="store_true",
+                        help="only models whose --quant at --ctx fits this machine")
+    parser.add_argument("--ctx", type=_positive_int, default=4096, metavar="N",
+                        help="context length to size the KV cache for (default 4096)")
+    parser.add_argument("--quant", type=_quant, default="Q4_K_M", metavar="Q",
+                        help=f"quantization for the fit test ({', '.join(BITS_PER_WEIGHT)}; "
+                             "default Q4_K_M)")
+    parser.add_argument("--tier", choices=TIER_NAMES,
+                        help="only micro (<1B), small (1-7B) or medium (7-15B) models")
+    add_json_flag(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the catalog as a table (or JSON) sized for this machine."""
+    from slmkit.models import catalog, hardware
+
+    hw = hardware.probe()
+    candidates = catalog.survey(hw, quant=args.quant, n_ctx=args.ctx, tier=args.tier,
+                                only_fitting=args.fits)
+    quants = _quants_shown(args.quant)
+    if args.json:
+        from slmkit.cli.output import print_json
+
+        print_json(_json_report(hw, candidates, quants, args))
+        return 0
+    _print_table(hw, candidates, quants, args)
+    return 0
+
+
+# ---------------------------------------------------------------- arguments
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
+
+
+def _quant(text: str) -> str:
+    from slmkit.models.catalog import normalize_quant
+
+    try:
+        return normalize_quant(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _quants_shown(quant: str) -> tuple[str, ...]:
+    return SHOWN_QUANTS if quant in SHOWN_QUANTS else (*SHOWN_QUANTS, quant)
+
+
+# ---------------------------------------------------------------- JSON
+
+
+def _json_report(hw, candidates, quants, args) -> dict:
+    from slmkit.models import catalog
+
+    budget = catalog.memory_budget(hw)
+    models = []
+    for c in candidates:
+        d = c.entry.to_dict()
+        d["memory"] = {q: catalog.estimate_memory(c.entry, q, args.ctx).to_dict()
+                       for q in quants}
+        d["fits"] = c.fits
+        models.append(d)
+    return {
+        "hardware": {**hw.to_dict(),
+                     "budget": {"bytes": budget.bytes, "where": budget.where,
+                                "label": budget.label}},
+        "query": {"quant": args.quant, "ctx": args.ctx, "tier": args.tier,
+                  "fits_only": args.fits, "headroom": catalog.DEFAULT_HEADROOM},
+        "models": models,
+    }
+
+
+# ---------------------------------------------------------------- table
+
+
+WIDE_TABLE_COLUMNS = 150  # below this, tier/licence/use move into the name cell
+
+
+def _print_table(hw, candidates, quants, args) -> None:
+    from slmkit.cli.output import stdout_console
+    from slmkit.models import catalog
+
+    console = stdout_console()
+    console.print(hardware_summary(hw), highlight=False)
+    budget = catalog.memory_budget(hw)
+    console.print(
+        f"[dim]memory at ctx {args.ctx}: weights + f16 KV cache + compute buffer; "
+        f"'fits' = {args.quant} within {1 - catalog.DEFAULT_HEADROOM:.0%} of "
+        f"{budget.label}[/]", highlight=False)
+    wide = console.width >= WIDE_TABLE_COLUMNS
+    console.print(_table(candidates, quants, args, wide))
+    default = catalog.default_model().name
+    shown = any(c.entry.default for c in candidates)
+    console.print(f"* default model: {default}" + ("" if shown else " (filtered out)"),
+                  highlight=False)
+    if not candidates:
+        console.print("[yellow]no model matches; try a smaller --ctx, a smaller --quant "
+                      "or leave out --fits[/]")
+
+
+def _table(candidates, quants, args, wide: bool):
+    from rich.table import Table
+
+    table = Table(header_style="bold")
+    table.add_column("name", no_wrap=wide, overflow="fold", min_width=20 if wide else 10)
+    table.add_column("params", no_wrap=True)
+    if wide:
+        table.add_column("tier", no_wrap=True)
+    table.add_column("ctx", no_wrap=True)
+    if wide:
+        table.add_column("licence")
+    for q in quants:
+        table.add_column(q, justify="right", no_wrap=True)
+    table.add_column(f"fits {args.quant}" if wide else "fits", justify="center")
+    table.add_column("offline", justify="center")
+    if wide:
+        table.add_column("use", overflow="fold", min_width=24)
+    for c in candidates:
+        table.add_row(*_row(c, quants, args.ctx, wide))
+    return table
+
+
+def _row(c, quants, n_ctx, wide: bool) -> list[str]:
+    from rich.markup import escape
+
+    from slmkit.models import catalog
+
+    e = c.entry
+    sizes = [format_bytes(catalog.estimate_memory(e, q, n_ctx).total) for q in quants]
+    name = f"{e.name} *" if e.default else e.name
+    if e.kind != "llm":
+        name += f" ({e.kind})"
+    fit = "[green]✓[/]" if c.fits else "[red]✗[/]"
+    offline = "✓" if e.offline else ""
+    if wide:
+        return [name, format_params(e.params), e.tier, format_ctx(e.context_length),
+                e.licence, *sizes, fit, offline, escape(e.use)]
+    cell = f"[bold]{name}[/]\n[dim]{e.tier} · {escape(e.licence)}[/]\n{escape(e.use)}"
+    return [cell, format_params(e.params), format_ctx(e.context_length), *sizes, fit, offline]
+
+
+def hardware_summary(hw) -> str:
+    """One line: RAM available/total, cores, key CPU flags, GPU."""
+    flags = " ".join(f for f in KEY_FLAGS if f in hw.cpu_flags) or "none of note"
+    gpus = ", ".join(f"{g.name} ({format_bytes(g.memory_bytes)}, {g.backend})"
+                     for g in hw.gpus) or "none"
+    return (f"RAM {format_bytes(hw.available_ram)} available / {format_bytes(hw.total_ram)} total"
+            f" · {hw.physical_cores} cores ({hw.logical_cores} threads) · {hw.cpu_model}"
+            f" · {hw.arch} {hw.os} · flags: {flags} · GPU: {gpus}")
+
+
+def format_bytes(n: int) -> str:
+    """``0.1 GB``, ``14.3 GB``; under 0.1 GB in MB (``45 MB``). Decimal units."""
+    if n < 100_000_000:
+        return f"{n / 1e6:.0f} MB"
+    return f"{n / 1e9:.1f} GB"
+
+
+def format_params(n: int) -> str:
+    """``135M``, ``1.5B``, ``14.7B`` (999.9M shows as ``1.0B``)."""
+    if n >= 999_500_000:
+        return f"{n / 1e9:.1f}B"
+    return f"{n / 1e6:.0f}M"
+
+
+def format_ctx(n: int) -> str:
+    """``8K``, ``128K``; small contexts as the plain number."""
+    return f"{n // 1024}K" if n >= 1024 and n % 1024 == 0 else str(n)

