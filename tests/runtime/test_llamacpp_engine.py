@@ -151,3 +151,22 @@ def test_closed_engine_refuses_calls(default_model_path):
     eng.close()  # idempotent
     with pytest.raises(EngineClosedError):
         eng.tokenize("hi")
+
+
+def test_json_schema_output_always_parses(engine):
+    import json
+
+    schema = {"type": "object", "properties": {"city": {"type": "string"},
+                                               "population": {"type": "integer"}},
+              "required": ["city", "population"]}
+    for seed in range(3):
+        req = GenerateRequest(messages=[ChatMessage("user", "Describe Paris as JSON.")],
+                              json_schema=schema, max_tokens=96,
+                              sampling=SamplingParams(temperature=0.8, seed=seed))
+        data = json.loads(collect(engine.generate(req)).text)
+        assert isinstance(data["city"], str) and isinstance(data["population"], int)
+
+
+def test_bad_grammar_is_a_value_error(engine):
+    with pytest.raises(ValueError, match="grammar"):
+        engine.generate(GenerateRequest(prompt="x", grammar="root ::= ("))

@@ -20,6 +20,10 @@ VERBS: dict[str, tuple[str, str]] = {
     "rm": ("slmkit.cli.models", "remove a model from the local store"),
     "verify": ("slmkit.cli.models", "re-hash a stored model against its manifest"),
     "catalog": ("slmkit.cli.catalog", "known small models, memory estimates, what fits here"),
+    "serve": ("slmkit.cli.serve", "OpenAI- and Ollama-compatible HTTP server"),
+    "eval": ("slmkit.cli.eval", "perplexity, KL-divergence and multiple-choice accuracy"),
+    "bench": ("slmkit.cli.bench", "load time, prompt/decode speed, TTFT and memory"),
+    "convert": ("slmkit.cli.convert", "convert GGUF ⇄ Hugging Face safetensors"),
 }
 
 

@@ -7,6 +7,7 @@ from slmkit.core.errors import (
     InvalidModelFileError,
     ModelNotFoundError,
     ModelTooLargeError,
+    QueueFullError,
     SlmError,
     SourceError,
 )
@@ -24,6 +25,6 @@ from slmkit.core.types import (
 __all__ = [
     "Capabilities", "ChatMessage", "ChecksumError", "Chunk", "ContextOverflowError",
     "Embedder", "Engine", "GenerateRequest", "InvalidModelFileError", "ModelInfo",
-    "ModelNotFoundError", "ModelRef", "ModelTooLargeError", "SamplingParams", "SlmError",
+    "ModelNotFoundError", "ModelRef", "ModelTooLargeError", "QueueFullError", "SamplingParams", "SlmError",
     "SourceError", "TokenLogprob", "Usage", "collect",
 ]

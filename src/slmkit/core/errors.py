@@ -88,3 +88,15 @@ class EngineClosedError(SlmError):
     """A call on an engine after close()."""
 
     code = "engine_closed"
+
+
+class QueueFullError(SlmError):
+    """The engine's waiting queue is full; retry after ``retry_after`` seconds (HTTP 429)."""
+
+    code = "queue_full"
+
+    def __init__(self, depth: int, *, retry_after: float = 1.0) -> None:
+        self.depth, self.retry_after = depth, retry_after
+        super().__init__(f"the request queue is full ({depth} waiting)",
+                         hint=f"retry after {retry_after:g} s, or start the server with more "
+                              "--parallel slots / a longer --queue")

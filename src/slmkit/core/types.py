@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 _ids = itertools.count(1)
 
 ROLES = ("system", "user", "assistant", "tool")
-FINISH_REASONS = ("stop", "length", "cancelled", "error")
+FINISH_REASONS = ("stop", "length", "timeout", "cancelled", "error")
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,11 @@ class GenerateRequest:
     also the ``n`` most likely alternatives at each step.
     ``truncate=True`` keeps the end of an over-long prompt instead of raising
     ``ContextOverflowError``.
+    ``json_schema`` constrains the output to JSON valid under that schema (``{}`` or
+    ``{"type": "object"}`` for any JSON object); ``grammar`` is a raw GBNF grammar for
+    backends that take one. At most one of the two is set.
+    ``timeout`` (seconds, wall clock from submission) ends a request with
+    ``finish_reason="timeout"``; ``None`` means no limit.
     """
 
     prompt: str | None = None
@@ -84,7 +89,9 @@ class GenerateRequest:
     stop: Sequence[str] = ()
     logprobs: int | None = None
     grammar: str | None = None
+    json_schema: dict | None = None
     truncate: bool = False
+    timeout: float | None = None
     id: str = field(default_factory=lambda: f"req-{next(_ids)}")
 
     def validate(self) -> None:
@@ -97,6 +104,10 @@ class GenerateRequest:
             raise ValueError(f"logprobs must be between 0 and 20, got {self.logprobs}")
         if any(not s for s in self.stop):
             raise ValueError("stop strings must be non-empty")
+        if self.grammar is not None and self.json_schema is not None:
+            raise ValueError("set at most one of grammar or json_schema")
+        if self.timeout is not None and self.timeout <= 0:
+            raise ValueError(f"timeout must be > 0 seconds, got {self.timeout}")
         self.sampling.validate()
 
 

@@ -67,7 +67,7 @@ def physical_cores() -> int:
 class ContextOptions:
     n_ctx: int = 4096
     n_batch: int = 512
-    n_seq_max: int = 1
+    n_seq_max: int = 1  # parallel sequences; they share one unified KV cache of n_ctx cells
     n_threads: int = 0  # 0 = physical cores
     embeddings: bool = False
     flash_attn: bool = False
@@ -106,7 +106,8 @@ class LlamaModel:
     # ---- lifecycle -------------------------------------------------------------------
     def _open_context(self, options: ContextOptions) -> None:
         lib = _lib()
-        n_ctx = min(options.n_ctx, self.n_ctx_train) if options.n_ctx > 0 else self.n_ctx_train
+        per_seq = options.n_ctx // options.n_seq_max if options.n_ctx > 0 else self.n_ctx_train
+        n_ctx = min(per_seq, self.n_ctx_train) * options.n_seq_max  # never past the trained length
         threads = options.n_threads or physical_cores()
         cparams = lib.llama_context_default_params()
         cparams.n_ctx = n_ctx
@@ -116,6 +117,8 @@ class LlamaModel:
         cparams.n_threads = threads
         cparams.n_threads_batch = threads
         cparams.embeddings = options.embeddings
+        if hasattr(cparams, "kv_unified"):
+            cparams.kv_unified = True  # any sequence may use any cell; prefixes can be shared
         cparams.no_perf = True
         if options.embeddings:
             cparams.pooling_type = lib.LLAMA_POOLING_TYPE_MEAN
@@ -273,6 +276,10 @@ class LlamaModel:
     def forget(self, seq_id: int, start: int = 0) -> bool:
         """Drop positions >= ``start`` of a sequence; False if the cache cannot do it partially."""
         return bool(_lib().llama_memory_seq_rm(self._mem, seq_id, start, -1))
+
+    def share(self, src: int, dst: int, n_tokens: int) -> None:
+        """Make positions [0, n_tokens) of ``src`` part of ``dst`` too (no copy in a unified cache)."""
+        _lib().llama_memory_seq_cp(self._mem, src, dst, 0, n_tokens)
 
     def clear(self) -> None:
         _lib().llama_memory_clear(self._mem, True)

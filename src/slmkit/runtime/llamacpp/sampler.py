@@ -14,7 +14,22 @@ def _lib():
 
 
 class GrammarError(ValueError):
-    """A GBNF grammar llama.cpp refused to parse."""
+    """A GBNF grammar llama.cpp refused to parse, or a JSON schema it cannot express."""
+
+
+def grammar_for(request) -> str | None:
+    """The GBNF grammar a request asks for: its own, or one compiled from its JSON schema."""
+    if request.json_schema is None:
+        return request.grammar
+    import json
+
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    schema = request.json_schema or {"type": "object"}
+    try:
+        return json_schema_to_gbnf(json.dumps(schema))
+    except Exception as err:  # the converter raises bare Exceptions/KeyErrors on bad schemas
+        raise GrammarError(f"unsupported JSON schema: {err}") from err
 
 
 class Sampler:

@@ -1,0 +1,242 @@
+"""Continuous batching: many sequences decode together in one llama.cpp batch.
+
+One scheduler thread owns the llama.cpp context. Each step it (1) drops cancelled and
+timed-out sequences, (2) admits waiting requests into free slots, (3) builds one batch:
+one token for every decoding sequence, then prompt tokens of prefilling sequences up to
+``n_batch`` (chunked prefill, so a long prompt never stalls the others), (4) decodes it,
+(5) samples a token for every sequence whose logits are ready.
+
+Each slot is a llama.cpp sequence id whose cached tokens outlive its request. A new request
+goes to the idle slot sharing the longest prefix with its prompt; if another slot (even a
+busy one) shares a longer prefix — the same system prompt, say — those cells are shared
+into the new slot with ``llama_memory_seq_cp`` (a unified KV cache makes that free) and only
+the rest of the prompt is evaluated.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from slmkit.core.errors import EngineClosedError, QueueFullError
+from slmkit.runtime.llamacpp.sequence import Sequence
+
+
+def common_prefix(a, b) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+@dataclass
+class Slot:
+    seq_id: int
+    tokens: list[int] = field(default_factory=list)  # what the KV cache holds for seq_id
+    busy: Sequence | None = None
+    last_used: float = 0.0
+
+
+class Scheduler:
+    def __init__(self, model, *, n_slots: int, n_ctx_slot: int, max_queue: int) -> None:
+        self.model, self.n_ctx_slot, self.max_queue = model, n_ctx_slot, max_queue
+        self.slots = [Slot(i) for i in range(n_slots)]
+        self._waiting: collections.deque[Sequence] = collections.deque()
+        self._jobs: collections.deque[tuple[Callable, Future]] = collections.deque()
+        self._cv = threading.Condition()
+        self._closed = False
+        self.steps = 0
+        self._thread = threading.Thread(target=self._loop, name="slm-scheduler", daemon=True)
+        self._thread.start()
+
+    # ---- any thread ------------------------------------------------------------------
+    def submit(self, seq: Sequence) -> None:
+        with self._cv:
+            if self._closed:
+                raise EngineClosedError("engine is closed")
+            if len(self._waiting) >= self.max_queue:
+                raise QueueFullError(len(self._waiting), retry_after=self._retry_after())
+            self._waiting.append(seq)
+            self._cv.notify()
+
+    def call(self, fn: Callable[[Slot], object]):
+        """Run ``fn(slot)`` on the scheduler thread with an idle slot, between steps."""
+        fut: Future = Future()
+        with self._cv:
+            if self._closed:
+                raise EngineClosedError("engine is closed")
+            self._jobs.append((fn, fut))
+            self._cv.notify()
+        return fut.result()
+
+    def wake(self) -> None:
+        with self._cv:
+            self._cv.notify()
+
+    def stats(self) -> dict[str, int]:
+        return {"slots": len(self.slots), "busy": sum(s.busy is not None for s in self.slots),
+                "waiting": len(self._waiting)}
+
+    def close(self) -> None:
+        with self._cv:
+            self._closed = True
+            self._cv.notify()
+        if self._thread is not threading.current_thread():
+            self._thread.join()
+
+    def _retry_after(self) -> float:
+        return 1.0
+
+    # ---- scheduler thread ------------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            with self._cv:
+                while not self._closed and not self._has_work():
+                    self._cv.wait()
+                if self._closed:
+                    break
+            try:
+                self._run_jobs()
+                self._reap()
+                self._admit()
+                self._step()
+            except Exception as err:  # keep serving: fail what was running, reset the cache
+                self._fail_active(err)
+        self._shutdown()
+
+    def _has_work(self) -> bool:
+        return bool(self._waiting or self._jobs or any(s.busy for s in self.slots))
+
+    def _run_jobs(self) -> None:
+        while self._jobs:
+            idle = self._idle_slot()
+            if idle is None:
+                return
+            fn, fut = self._jobs.popleft()
+            idle.tokens.clear()
+            self.model.forget(idle.seq_id, 0)
+            try:
+                fut.set_result(fn(idle))
+            except BaseException as err:
+                fut.set_exception(err)
+
+    def _idle_slot(self) -> Slot | None:
+        idle = [s for s in self.slots if s.busy is None]
+        return min(idle, key=lambda s: s.last_used) if idle else None
+
+    def _reap(self) -> None:
+        now = time.perf_counter()
+        for slot in self.slots:
+            seq = slot.busy
+            if seq is not None and (seq.cancelled or seq.expired(now)):
+                self._release(slot)
+                seq.finish("cancelled" if seq.cancelled else "timeout")
+        for seq in [s for s in self._waiting if s.cancelled or s.expired(now)]:
+            self._waiting.remove(seq)
+            seq.finish("cancelled" if seq.cancelled else "timeout")
+
+    def _release(self, slot: Slot) -> None:
+        slot.busy = None
+        slot.last_used = time.perf_counter()
+
+    def _admit(self) -> None:
+        while True:
+            with self._cv:
+                if not self._waiting:
+                    return
+                idle = [s for s in self.slots if s.busy is None]
+                if not idle:
+                    return
+                seq = self._waiting.popleft()
+            self._place(seq, idle)
+
+    def _place(self, seq: Sequence, idle: list[Slot]) -> None:
+        prompt = seq.prompt
+        slot = max(idle, key=lambda s: (common_prefix(s.tokens, prompt), -s.last_used))
+        keep = min(common_prefix(slot.tokens, prompt), len(prompt) - 1)
+        donor, shared = self._best_donor(prompt, exclude=slot)
+        if shared > keep:
+            self.model.forget(slot.seq_id, 0)
+            self.model.share(donor.seq_id, slot.seq_id, shared)
+            slot.tokens[:] = prompt[:shared]
+            keep = shared
+        elif keep < len(slot.tokens) and not self.model.forget(slot.seq_id, keep):
+            self.model.forget(slot.seq_id, 0)  # caches that cannot trim (e.g. sliding window)
+            keep = 0
+        del slot.tokens[keep:]
+        slot.busy = seq
+        seq.admit(slot, keep)
+
+    def _best_donor(self, prompt, *, exclude: Slot) -> tuple[Slot | None, int]:
+        best, best_n = None, 0
+        for s in self.slots:
+            if s is exclude:
+                continue
+            n = min(common_prefix(s.tokens, prompt), len(prompt) - 1)
+            if n > best_n:
+                best, best_n = s, n
+        return best, best_n
+
+    def _step(self) -> None:
+        active = [s for s in self.slots if s.busy is not None]
+        if not active:
+            return
+        rows, wanted = self._build_batch(active)
+        if not rows:
+            return
+        self.model.decode(rows)
+        self.steps += 1
+        for slot, fed in self._fed:
+            slot.tokens.extend(fed)
+        for slot, row in wanted:
+            seq = slot.busy
+            token = seq.sampler.sample(self.model.ctx, row)
+            reason = seq.on_token(self.model, token, row, self.n_ctx_slot)
+            if reason:
+                self._release(slot)  # free the slot before the caller sees the last chunk
+                seq.finish(reason)
+
+    def _build_batch(self, active: list[Slot]):
+        budget = self.model.n_batch
+        rows: list[tuple[int, int, int, bool]] = []
+        wanted: list[tuple[Slot, int]] = []
+        self._fed: list[tuple[Slot, list[int]]] = []
+        # decoding sequences first (one token each), then chunked prefill
+        order = sorted(active, key=lambda s: not s.busy.prefilled)
+        for slot in order:
+            if budget <= 0:
+                break
+            piece, want = slot.busy.take(budget)
+            start = len(slot.tokens)
+            rows.extend((t, start + i, slot.seq_id, want and i == len(piece) - 1)
+                        for i, t in enumerate(piece))
+            if want:
+                wanted.append((slot, len(rows) - 1))
+            self._fed.append((slot, piece))
+            budget -= len(piece)
+        return rows, wanted
+
+    def _fail_active(self, err: Exception) -> None:
+        for slot in self.slots:
+            seq = slot.busy
+            if seq is not None:
+                self._release(slot)
+                seq.fail(err)
+            slot.tokens.clear()
+        self.model.clear()
+
+    def _shutdown(self) -> None:
+        closed = EngineClosedError("engine was closed while the request was running")
+        for slot in self.slots:
+            if slot.busy is not None:
+                slot.busy.fail(closed)
+                slot.busy = None
+        while self._waiting:
+            self._waiting.popleft().fail(closed)
+        while self._jobs:
+            self._jobs.popleft()[1].set_exception(closed)
