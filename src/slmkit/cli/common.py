@@ -122,4 +122,4 @@ def print_stats(loaded: Loaded, usage, load_seconds: float) -> None:
         f"[dim]{loaded.name}: load {load_seconds:.2f} s · prompt {usage.prompt_tokens} tok "
         f"({usage.cached_tokens} cached) at {usage.prompt_tokens_per_second:.0f} tok/s · "
         f"decode {usage.completion_tokens} tok at {usage.decode_tokens_per_second:.1f} tok/s · "
-        f"{getattr(e, 'n_threads', '?')} threads[/]", highlight=False)
+        f"{getattr(e, 'n_threads', '?')} threads[/]", highlight=False, soft_wrap=True)

@@ -26,15 +26,21 @@ def _lib():
 
 
 _backend_ready = False
-_log_state = {"verbose": False}
+_log_state = {"verbose": False, "level": 0}
 _recent_log: collections.deque[str] = collections.deque(maxlen=40)
+GGML_WARN, GGML_ERROR, GGML_CONT = 3, 4, 5  # ggml_log_level (ggml.h)
+# SLM_LLAMA_LOG=all prints llama.cpp's whole (very long) log; --verbose prints warnings+.
+_LOG_ALL = os.environ.get("SLM_LLAMA_LOG") == "all"
 
 
 def _on_log(level: int, text: bytes, _user_data) -> None:
-    """llama.cpp's log: printed with --verbose, otherwise kept for error messages."""
+    """llama.cpp's log: kept for error messages; warnings and errors printed with
+    --verbose, everything with SLM_LLAMA_LOG=all."""
+    if level != GGML_CONT:
+        _log_state["level"] = level
     line = text.decode("utf-8", errors="replace")
     _recent_log.append(line)
-    if _log_state["verbose"]:
+    if _LOG_ALL or (_log_state["verbose"] and _log_state["level"] in (GGML_WARN, GGML_ERROR)):
         sys.stderr.write(line)
 
 
