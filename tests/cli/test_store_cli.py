@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests/helpers
 pytest_plugins = ["helpers.fixtures"]
 from helpers.gguf_builder import CHAT_TEMPLATE, build_tiny_gguf, expected_params  # noqa: E402
 from helpers.wheels import pip_env  # noqa: E402

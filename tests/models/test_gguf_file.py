@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import struct
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests/helpers
 from helpers.gguf_builder import CHAT_TEMPLATE, build_tiny_gguf, expected_params  # noqa: E402
 from slmkit.core.errors import InvalidModelFileError  # noqa: E402
 from slmkit.models.gguf_file import (  # noqa: E402

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests/helpers
 pytest_plugins = ["helpers.fixtures"]
 
 from slmkit.core.errors import SourceError  # noqa: E402
@@ -254,14 +252,14 @@ def test_hf_offline_mode_is_a_clear_error(tmp_path, monkeypatch):
 def test_hf_errors_are_mapped(tmp_path, monkeypatch, error_name, message):
     import huggingface_hub
 
-    from slmkit.models import sources
+    from slmkit.models import fetch_hf
 
     error = getattr(huggingface_hub.errors, error_name)
 
     def fail(*args, **kwargs):
         raise error.__new__(error)
 
-    monkeypatch.setattr(sources, "_check_reachable", lambda *a: None)
+    monkeypatch.setattr(fetch_hf, "_check_reachable", lambda *a: None)
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", fail)
     with pytest.raises(SourceError, match=message):
         fetch(parse_source("hf:owner/repo/model.gguf"), tmp_path / "model")

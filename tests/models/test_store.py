@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests/helpers
 pytest_plugins = ["helpers.fixtures"]
 from helpers.gguf_builder import build_tiny_gguf  # noqa: E402
 from slmkit.core.errors import (  # noqa: E402
