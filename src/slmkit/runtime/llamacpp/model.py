@@ -20,9 +20,9 @@ from slmkit.core.errors import InvalidModelFileError, SlmError
 
 
 def _lib():
-    import llama_cpp
+    from slmkit.runtime.llamacpp.bindings import bindings
 
-    return llama_cpp
+    return bindings()
 
 
 _backend_ready = False

@@ -8,9 +8,9 @@ from slmkit.core.types import SamplingParams
 
 
 def _lib():
-    import llama_cpp
+    from slmkit.runtime.llamacpp.bindings import bindings
 
-    return llama_cpp
+    return bindings()
 
 
 class GrammarError(ValueError):
