@@ -51,3 +51,4 @@ def test_textstream_flushes_partial_stop_at_end():
     s = TextStream(["###"])
     assert s.push(b"a#") == "a"
     assert s.finish() == "#"
+

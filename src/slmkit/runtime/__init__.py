@@ -7,6 +7,8 @@ import importlib
 # backend name -> "module:factory". Explicit and lazy: importing slmkit.runtime loads no backend.
 BACKENDS: dict[str, str] = {
     "llamacpp": "slmkit.runtime.llamacpp:load",
+    "torch": "slmkit.runtime.torch:load",
+    "remote": "slmkit.runtime.remote:load",
 }
 
 

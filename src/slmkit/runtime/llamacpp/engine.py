@@ -20,10 +20,10 @@ from slmkit.core.engine import Capabilities, ModelInfo
 from slmkit.core.errors import ContextOverflowError, EngineClosedError
 from slmkit.core.types import ChatMessage, GenerateRequest, TokenLogprob
 from slmkit.runtime.chat_template import render_chat
-from slmkit.runtime.llamacpp.logprobs import log_softmax
 from slmkit.runtime.llamacpp.model import ContextOptions, LlamaModel
 from slmkit.runtime.llamacpp.sampler import Sampler, grammar_for
 from slmkit.runtime.llamacpp.scheduler import Scheduler
+from slmkit.runtime.llamacpp.scoring import sequence_logits
 from slmkit.runtime.llamacpp.sequence import ChunkStream, Sequence, token_logprob
 
 DEFAULT_QUEUE = 64
@@ -143,6 +143,10 @@ class LlamaCppEngine:
             raise ContextOverflowError(len(tokens), self.n_ctx_slot)
         return self._scheduler.call(lambda slot: self._score(slot, tokens, top))
 
+    def logits(self, tokens: Seq[int], *, first: int = 0):
+        """Full-vocabulary logits of positions ``first…`` as one array (see .scoring)."""
+        return sequence_logits(self, tokens, first=first)
+
     def _score(self, slot, tokens: list[int], top: int) -> list[TokenLogprob]:
         m, step, out = self._model, self._model.n_batch, []
         for lo in range(0, len(tokens), step):
@@ -151,8 +155,7 @@ class LlamaCppEngine:
             slot.tokens.extend(piece)
             for i in range(len(piece)):
                 if lo + i + 1 < len(tokens):
-                    logp = log_softmax(m.logits(i))
-                    out.append(token_logprob(m, tokens[lo + i + 1], logp, top))
+                    out.append(token_logprob(m, tokens[lo + i + 1], m.logits(i), top))
         return out
 
     # ---- embeddings ------------------------------------------------------------------

@@ -11,7 +11,7 @@ import queue
 import time
 
 from slmkit.core.types import Chunk, GenerateRequest, TokenLogprob, Usage
-from slmkit.runtime.llamacpp.logprobs import log_softmax, top_k
+from slmkit.runtime.llamacpp.logprobs import token_and_top
 from slmkit.runtime.textstream import TextStream
 
 
@@ -78,8 +78,7 @@ class Sequence:
         n_top = self.request.logprobs
         if n_top is None:
             return None
-        logp = log_softmax(model.logits(row))
-        return (token_logprob(model, token, logp, n_top),)
+        return (token_logprob(model, token, model.logits(row), n_top),)
 
     def finish(self, reason: str) -> None:
         if self.t_first:
@@ -98,10 +97,12 @@ class Sequence:
         return self.deadline is not None and now >= self.deadline
 
 
-def token_logprob(model, token: int, logp, n_top: int) -> TokenLogprob:
+def token_logprob(model, token: int, logits, n_top: int) -> TokenLogprob:
+    """The chosen token's log-probability and ``n_top`` alternatives, from raw logits."""
     text = model.token_text
-    top = tuple(TokenLogprob(i, text(i), lp) for i, lp in top_k(logp, n_top))
-    return TokenLogprob(token, text(token), float(logp[token]), top)
+    value, top = token_and_top(logits, token, n_top)
+    return TokenLogprob(token, text(token), value, tuple(TokenLogprob(i, text(i), lp)
+                                                         for i, lp in top))
 
 
 class ChunkStream:

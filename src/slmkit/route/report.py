@@ -1,0 +1,98 @@
+"""Summaries of the cost ledger: where requests were answered, why, what they cost, what
+all-remote would have cost; and a PNG chart when matplotlib is installed."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+
+from slmkit.route.ledger import Entry
+
+
+def _p(values: Sequence[float], q: float) -> float:
+    if not values:
+        return 0.0
+    s = sorted(values)
+    return s[min(len(s) - 1, int(q * (len(s) - 1) + 0.5))]
+
+
+def summarize(entries: Sequence[Entry]) -> dict:
+    """Totals, shares, costs, savings, reasons and a per-day series."""
+    n = len(entries)
+    routes = Counter(e.route for e in entries)
+    remote_cost = sum(e.remote_cost for e in entries)
+    all_remote = sum(e.all_remote_cost for e in entries)
+    overhead = [e.overhead_ms for e in entries if e.outcome == "ok"]
+    return {
+        "requests": n,
+        "routes": dict(routes),
+        "escalated_share": round(routes.get("remote", 0) / n, 4) if n else 0.0,
+        "outcomes": dict(Counter(e.outcome for e in entries)),
+        "reasons": dict(Counter(e.reason.split(":")[0] for e in entries).most_common()),
+        "tokens": {
+            "local_prompt": sum(e.local_prompt_tokens for e in entries),
+            "local_completion": sum(e.local_completion_tokens for e in entries),
+            "remote_prompt": sum(e.remote_prompt_tokens for e in entries),
+            "remote_completion": sum(e.remote_completion_tokens for e in entries),
+        },
+        "local_seconds": round(sum(e.local_seconds for e in entries), 3),
+        "masked_values": sum(e.masked for e in entries),
+        "remote_cost_usd": round(remote_cost, 6),
+        "all_remote_cost_usd": round(all_remote, 6),
+        "savings_usd": round(all_remote - remote_cost, 6),
+        "savings_share": round(1 - remote_cost / all_remote, 4) if all_remote else None,
+        "router_overhead_ms": {"p50": round(_p(overhead, 0.5), 3),
+                               "p95": round(_p(overhead, 0.95), 3)},
+        "remote_models": sorted({e.remote_model for e in entries if e.remote_model}),
+        "by_day": by_day(entries),
+    }
+
+
+def by_day(entries: Sequence[Entry]) -> list[dict]:
+    """One row per UTC day: requests per route, actual and all-remote cost."""
+    days: dict[str, dict] = defaultdict(lambda: {"local": 0, "remote": 0, "fallback": 0,
+                                                 "cost": 0.0, "all_remote_cost": 0.0})
+    for e in entries:
+        d = days[time.strftime("%Y-%m-%d", time.gmtime(e.ts))]
+        d[e.route] = d.get(e.route, 0) + 1
+        d["cost"] += e.remote_cost
+        d["all_remote_cost"] += e.all_remote_cost
+    return [{"day": k, **v} for k, v in sorted(days.items())]
+
+
+def chart(summary: dict, path: str) -> str | None:
+    """Requests per day by route, and cumulative cost vs all-remote, as a PNG. Returns
+    the path, or None when matplotlib is not installed."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    rows = summary["by_day"]
+    days = [r["day"] for r in rows]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    bottom = [0] * len(rows)
+    for route, color in (("local", "#4c9f70"), ("fallback", "#e0a030"), ("remote", "#d05050")):
+        values = [r.get(route, 0) for r in rows]
+        ax1.bar(days, values, bottom=bottom, label=route, color=color)
+        bottom = [b + v for b, v in zip(bottom, values)]
+    ax1.set_title("requests per day")
+    ax1.legend()
+    cum, cum_all, acc, acc_all = [], [], 0.0, 0.0
+    for r in rows:
+        acc, acc_all = acc + r["cost"], acc_all + r["all_remote_cost"]
+        cum.append(acc)
+        cum_all.append(acc_all)
+    ax2.plot(days, cum_all, marker="o", label="all remote", color="#d05050")
+    ax2.plot(days, cum, marker="o", label="routed", color="#4c9f70")
+    ax2.set_title("cumulative cost (USD)")
+    ax2.legend()
+    for ax in (ax1, ax2):
+        ax.tick_params(axis="x", rotation=45)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
