@@ -8,7 +8,7 @@ STAMP := $(VENV)/.slmkit-installed
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup run test test-fast bench lint clean
+.PHONY: setup run chat test test-fast bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,10 +20,15 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)
 
+# The main job: pull the default model, answer one prompt, then serve it (OpenAI + Ollama
+# APIs on 127.0.0.1:8000; ctrl-C stops). `make chat` opens an interactive chat instead.
 run: setup
 	$(BIN)/slm pull smollm2-135m-instruct
 	$(BIN)/slm run --verbose "What is the capital of France?"
-	@if [ -t 0 ] && [ -t 1 ]; then $(BIN)/slm chat; else echo "(no terminal attached: skipping 'slm chat')"; fi
+	$(BIN)/slm serve smollm2-135m-instruct
+
+chat: setup
+	$(BIN)/slm chat
 
 test: setup
 	$(BIN)/python -m pytest
@@ -32,7 +37,9 @@ test-fast: setup
 	$(BIN)/python -m pytest -m "not integration and not slow"
 
 bench: setup
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[bench]'
 	$(BIN)/python benchmarks/decode.py
+	$(BIN)/python benchmarks/serve.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info

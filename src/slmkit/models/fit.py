@@ -50,10 +50,13 @@ def _shape_entry(info: GGUFInfo) -> catalog.CatalogEntry:
         vocab_size=info.vocab_size or 0, use="")
 
 
-def check_fits(path: str, *, n_ctx: int, hardware: Hardware | None = None) -> FileEstimate:
+def check_fits(path: str, *, n_ctx: int, n_parallel: int = 1,
+               hardware: Hardware | None = None) -> FileEstimate:
     """Raise ``ModelTooLargeError`` (estimate + what to try) when the model cannot fit in
-    available RAM. ``SLM_SKIP_MEMORY_CHECK=1`` skips the check (you know better)."""
-    est = estimate_file(read_gguf(path), n_ctx)
+    available RAM with ``n_parallel`` sequences of ``n_ctx`` tokens each.
+    ``SLM_SKIP_MEMORY_CHECK=1`` skips the check (you know better)."""
+    one = estimate_file(read_gguf(path), n_ctx)
+    est = FileEstimate(one.weights, one.kv_cache * n_parallel, one.overhead, one.n_ctx)
     if os.environ.get(SKIP_ENV) == "1":
         return est
     hw = hardware or probe()

@@ -59,7 +59,8 @@ class Scheduler:
         with self._cv:
             if self._closed:
                 raise EngineClosedError("engine is closed")
-            if len(self._waiting) >= self.max_queue:
+            idle = sum(s.busy is None for s in self.slots)  # about to take a waiting request
+            if len(self._waiting) >= self.max_queue + idle:
                 raise QueueFullError(len(self._waiting), retry_after=self._retry_after())
             self._waiting.append(seq)
             self._cv.notify()

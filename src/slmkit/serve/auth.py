@@ -1,0 +1,133 @@
+"""Request guards: API keys (constant-time comparison) and a request body size limit.
+
+Both are pure ASGI middleware, so they answer before any route code or body parsing runs.
+Keys are accepted as ``Authorization: Bearer KEY`` (what OpenAI clients send) or
+``X-API-Key: KEY``. ``/health`` and ``/ready`` stay open for load balancers and probes.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterable
+
+from slmkit.serve.errors import HttpError, send_error
+
+OPEN_PATHS = frozenset({"/health", "/ready"})
+DRAIN_LIMIT = 64 * 1024 * 1024  # bodies up to this size are read before a 413
+
+
+class ApiKeys:
+    """A set of accepted keys. Every key is compared, in constant time, on every check."""
+
+    def __init__(self, keys: Iterable[str]) -> None:
+        self._keys = [k.strip().encode() for k in keys if k and k.strip()]
+
+    def __bool__(self) -> bool:
+        return bool(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def check(self, presented: str | None) -> bool:
+        if presented is None:
+            return False
+        candidate = presented.strip().encode()
+        ok = False
+        for key in self._keys:  # no early exit: timing does not say which key matched
+            ok |= hmac.compare_digest(candidate, key)
+        return ok
+
+
+def presented_key(headers: list[tuple[bytes, bytes]]) -> str | None:
+    for name, value in headers:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and token:
+                return token
+        elif name == b"x-api-key":
+            return value.decode("latin-1")
+    return None
+
+
+class AuthMiddleware:
+    def __init__(self, app, keys: ApiKeys) -> None:
+        self.app, self.keys = app, keys
+
+    async def __call__(self, scope, receive, send) -> None:
+        if (scope["type"] != "http" or not self.keys or scope["path"] in OPEN_PATHS
+                or scope["method"] == "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        key = presented_key(scope["headers"])
+        if self.keys.check(key):
+            await self.app(scope, receive, send)
+            return
+        message = "missing API key" if key is None else "invalid API key"
+        await send_error(send, scope["path"], HttpError(
+            401, "invalid_api_key", message,
+            "send the key as 'Authorization: Bearer KEY' (or the X-API-Key header)",
+            {"WWW-Authenticate": "Bearer"}))
+
+
+class BodyLimitMiddleware:
+    """413 for a body over ``max_bytes``: at once from ``Content-Length``, or while reading
+    a chunked body (read here in full, up to the limit, then replayed to the app)."""
+
+    def __init__(self, app, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        length = _content_length(scope["headers"])
+        if length is not None:
+            if length > self.max_bytes:
+                if length <= DRAIN_LIMIT:  # read it first, so the client sees the answer
+                    await _drain(receive)
+                await self._too_large(scope, send, length)
+                return
+            await self.app(scope, receive, send)
+            return
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # client went away
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_bytes:
+                await self._too_large(scope, send, None)
+                return
+            if not message.get("more_body", False):
+                break
+        replay = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+
+        async def replay_receive():
+            return replay.pop() if replay else await receive()
+
+        await self.app(scope, replay_receive, send)
+
+    async def _too_large(self, scope, send, length: int | None) -> None:
+        size = f"{length:,} bytes" if length is not None else "more than that"
+        await send_error(send, scope["path"], HttpError(
+            413, "request_too_large",
+            f"request body is {size}; this server accepts at most {self.max_bytes:,} bytes",
+            "send a shorter prompt, or start the server with a larger --max-body-bytes"))
+
+
+async def _drain(receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
+
+
+def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    for name, value in headers:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None

@@ -1,0 +1,228 @@
+"""Fast unit tests: registry (LRU, keep-alive, admission) with a stub engine, tool schemas,
+API keys, request mapping. The HTTP behaviour is tested against a real server elsewhere."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import pytest
+
+from slmkit.core.engine import Capabilities, ModelInfo
+from slmkit.core.errors import ModelNotFoundError, QueueFullError
+from slmkit.core.types import ChatMessage
+from slmkit.serve import tools
+from slmkit.serve.auth import ApiKeys, presented_key
+from slmkit.serve.protocol_ollama import keep_alive_seconds
+from slmkit.serve.registry import (
+    LoadResult,
+    MemoryBudgetError,
+    ModelDefaults,
+    ModelSpec,
+    Registry,
+)
+from slmkit.serve.service import sampling, with_system
+
+GB = 1024**3
+
+
+class StubEngine:
+    """Only what the registry touches: info and close (no generation here)."""
+
+    def __init__(self, name: str, slots: int = 1) -> None:
+        self.info = ModelInfo(name=name, capabilities=Capabilities(max_sequences=slots))
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class StubLoader:
+    def __init__(self, sizes: dict[str, int], slots: int = 1) -> None:
+        self.sizes, self.slots, self.loads = sizes, slots, []
+
+    def resolve(self, name):
+        if name not in self.sizes:
+            raise ModelNotFoundError(name)
+        return ModelSpec(name, self.sizes[name])
+
+    def load(self, spec):
+        time.sleep(0.01)
+        self.loads.append(spec.name)
+        return LoadResult(StubEngine(spec.name, self.slots))
+
+    def available(self):
+        return []
+
+
+def test_loads_once_and_unloads_least_recently_used_under_budget():
+    loader = StubLoader({"a": 2 * GB, "b": 2 * GB, "c": 2 * GB})
+    reg = Registry(loader, memory_budget=5 * GB)
+    a = reg.acquire("a")
+    reg.release(a)
+    b = reg.acquire("b")
+    reg.release(b)
+    reg.release(reg.acquire("a"))  # a is now more recent than b
+    c = reg.acquire("c")
+    assert [m.name for m in reg.loaded()] == ["c", "a"] and b.engine.closed
+    assert loader.loads == ["a", "b", "c"]
+    reg.release(c)
+
+
+def test_busy_and_pinned_models_are_never_evicted():
+    reg = Registry(StubLoader({"a": 3 * GB, "b": 3 * GB, "c": 3 * GB}), memory_budget=7 * GB)
+    reg.release(reg.acquire("a", pinned=True))
+    busy = reg.acquire("b")
+    with pytest.raises(MemoryBudgetError) as err:
+        reg.acquire("c")
+    assert err.value.retry_after
+    reg.release(busy)
+    reg.release(reg.acquire("c"))
+    assert sorted(m.name for m in reg.loaded()) == ["a", "c"]
+
+
+def test_model_larger_than_budget_is_refused():
+    reg = Registry(StubLoader({"big": 9 * GB}), memory_budget=4 * GB)
+    with pytest.raises(MemoryBudgetError, match="budget"):
+        reg.acquire("big")
+
+
+def test_keep_alive_expiry_and_overrides():
+    reg = Registry(StubLoader({"a": 1, "b": 1}), keep_alive=10)
+    a = reg.acquire("a")
+    reg.release(a)
+    assert reg.reap(now=time.time() + 5) == []
+    assert reg.reap(now=time.time() + 11) == ["a"] and a.engine.closed
+    b = reg.acquire("b")
+    reg.release(b, keep_alive=math.inf)
+    assert reg.reap(now=time.time() + 1e6) == []
+    b2 = reg.acquire("b")
+    reg.release(b2, keep_alive=0)  # Ollama's "unload now"
+    assert reg.loaded() == [] and b2.engine.closed
+
+
+def test_concurrent_first_requests_load_once():
+    loader = StubLoader({"a": 1})
+    reg = Registry(loader)
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(reg.acquire("a"))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert loader.loads == ["a"] and len({id(m) for m in got}) == 1 and got[0].active == 8
+
+
+def test_admission_limit_is_slots_plus_queue():
+    reg = Registry(StubLoader({"a": 1}, slots=2), queue=1)
+    m = reg.acquire("a")
+    for _ in range(3):
+        m.admit()
+    with pytest.raises(QueueFullError) as err:
+        m.admit()
+    assert err.value.depth == 1
+    m.started()
+    m.finished(was_running=True)
+    m.admit()
+
+
+def test_unknown_model_propagates_not_found():
+    with pytest.raises(ModelNotFoundError):
+        Registry(StubLoader({})).acquire("nope")
+
+
+# ---- tools ---------------------------------------------------------------------------------
+SPEC = tools.ToolSpec("f", "does f", {"type": "object", "properties": {"x": {"type": "string"}},
+                                      "required": ["x"]})
+OTHER = tools.ToolSpec("g", "", {"type": "object", "properties": {}})
+
+
+def test_tool_plans():
+    assert tools.plan([SPEC], "none") is None and tools.plan([], "auto") is None
+    required = tools.plan([SPEC, OTHER], "required")
+    assert [a["properties"]["name"]["const"] for a in required.schema["anyOf"]] == ["f", "g"]
+    auto = tools.plan([SPEC], "auto")
+    assert auto.allow_text and auto.schema["anyOf"][-1] == tools.ANSWER
+    named = tools.plan([SPEC, OTHER], "g")
+    assert named.schema["properties"]["name"] == {"const": "g"}
+    with pytest.raises(ValueError, match="not among"):
+        tools.plan([SPEC], "h")
+    assert "f: does f" in required.instructions
+
+
+def test_tool_output_parsing():
+    plan = tools.plan([SPEC], "auto")
+    assert tools.parse('{"name": "f", "arguments": {"x": "1"}}', plan) == (
+        None, [{"name": "f", "arguments": {"x": "1"}}])
+    assert tools.parse('{"content": "hello"}', plan) == ("hello", [])
+    assert tools.parse('{"name": "f", "argu', plan) == ('{"name": "f", "argu', [])
+
+
+def test_tool_schema_compiles_to_a_grammar():
+    import json
+
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    gbnf = json_schema_to_gbnf(json.dumps(tools.plan([SPEC, OTHER], "auto").schema))
+    assert "root ::=" in gbnf
+
+
+# ---- auth, mapping -------------------------------------------------------------------------
+def test_api_keys():
+    keys = ApiKeys(["alpha", " beta ", ""])
+    assert len(keys) == 2 and keys.check("beta") and keys.check("alpha")
+    assert not keys.check("gamma") and not keys.check(None) and not keys.check("")
+    assert not ApiKeys([])
+    assert presented_key([(b"authorization", b"Bearer alpha")]) == "alpha"
+    assert presented_key([(b"x-api-key", b"beta")]) == "beta"
+    assert presented_key([(b"authorization", b"Basic xyz")]) is None
+
+
+def test_keep_alive_parsing():
+    assert keep_alive_seconds(None) is None and keep_alive_seconds(0) == 0
+    assert keep_alive_seconds("5m") == 300 and keep_alive_seconds("1h") == 3600
+    assert keep_alive_seconds(-1) == math.inf and keep_alive_seconds("30s") == 30
+    with pytest.raises(ValueError):
+        keep_alive_seconds("soon")
+
+
+def test_model_defaults_and_precedence():
+    d = ModelDefaults.from_prompt_defaults({"system": "Be brief.", "temperature": 0.2,
+                                            "top_p": 0.9, "unknown": 1})
+    assert d.system == "Be brief." and dict(d.sampling) == {"temperature": 0.2, "top_p": 0.9}
+    s = sampling(d, 5, temperature=0.7, top_p=None)
+    assert (s.temperature, s.top_p, s.seed) == (0.7, 0.9, 5)
+    user = [ChatMessage("user", "hi")]
+    assert [m.role for m in with_system(user, d)] == ["system", "user"]
+    own = [ChatMessage("system", "Mine."), *user]
+    assert with_system(own, d)[0].content == "Mine."
+    assert with_system(own, d, "Tools.")[0].content == "Mine.\n\nTools."
+    assert with_system(user, ModelDefaults()) == user
+
+
+# ---- cli wiring (no model) -------------------------------------------------------------------
+def test_exposure_rules(tmp_path, monkeypatch):
+    import argparse
+
+    from slmkit.cli import serve as cli
+
+    assert cli.is_loopback("127.0.0.1") and cli.is_loopback("::1")
+    assert cli.is_loopback("localhost") and not cli.is_loopback("0.0.0.0")
+    cli.check_exposure("127.0.0.1", [])
+    cli.check_exposure("0.0.0.0", ["k"])
+    with pytest.raises(ValueError, match="--api-key"):
+        cli.check_exposure("192.168.1.5", [])
+    keyfile = tmp_path / "keys"
+    keyfile.write_text("# team keys\nalpha\n\nbeta\n")
+    monkeypatch.setenv(cli.API_KEY_ENV, "gamma")
+    args = argparse.Namespace(api_key=["delta"], api_key_file=str(keyfile))
+    assert cli.api_keys(args) == ["delta", "alpha", "beta", "gamma"]
+
+
+def test_banner_has_curl_and_python():
+    from slmkit.cli.serve import banner
+
+    text = banner("127.0.0.1", 8123, "m", keyed=True)
+    assert "curl http://127.0.0.1:8123/v1/chat/completions" in text
+    assert 'base_url="http://127.0.0.1:8123/v1"' in text and "Bearer $SLM_API_KEY" in text
