@@ -45,6 +45,7 @@ from slmkit.core.types import ModelRef
 from slmkit.models.gguf_file import read_gguf
 from slmkit.models.sources import (
     Fetched,
+    FileDigest,
     ProgressFn,
     Source,
     derive_name,
@@ -82,6 +83,15 @@ class _Plan:
     pin: str | None
     kind: str | None = None
     licence: str | None = None
+    parent: str | None = None  # lineage of a model made here (a conversion, a quantization)
+    method: str | None = None
+
+
+@dataclass(frozen=True)
+class _Made:
+    """The source of a model made on this machine (see :meth:`Store.add`)."""
+
+    spec: str
 
 
 class Store:
@@ -179,7 +189,7 @@ class Store:
             "size": fetched.size, "files": [vars(f) for f in fetched.files],
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "licence": plan.licence or (summary or {}).get("licence"),
-            "gguf": summary, "parent": None, "method": None,
+            "gguf": summary, "parent": plan.parent, "method": plan.method,
         }
         if not fetched.is_dir:
             _fsync(fetched.path)
@@ -190,6 +200,35 @@ class Store:
             if old and old.get("blob") != blob.name:
                 self._gc_blob(old["blob"])
         return self._ref(manifest)
+
+    def add(self, path: str | Path, name: str, *, parent: str | None = None,
+            method: str | None = None, kind: str | None = None) -> ModelRef:
+        """Register a file or directory made on this machine (a conversion, a quantization)
+        as ``name``, with its lineage: ``parent`` (the stored model it was made from) and
+        ``method`` (how, e.g. ``"convert:gguf-f32"``). The path is moved into the store
+        (copied first when it lies on another filesystem); a model of that name is
+        replaced. GGUF files are validated like pulled ones."""
+        path = Path(path)
+        validate_name(name)
+        if not path.exists():
+            raise SourceError(f"no such file or directory: {path}")
+        licence = None
+        if parent and self.has(parent):
+            licence = self.manifest(parent).get("licence")
+        origin = _Made(f"made:{method or 'local'}" + (f" from {parent}" if parent else ""))
+        plan = _Plan(name, origin, None, kind, licence, parent, method)
+        with self._lock(name):
+            staging = self._new_staging(name)
+            try:
+                if os.stat(path).st_dev != os.stat(staging).st_dev:
+                    copy = staging / path.name
+                    (shutil.copytree if path.is_dir() else shutil.copy2)(path, copy)
+                    path = copy
+                fetched = _fetched_in_place(path)
+                summary = None if fetched.is_dir else self._validate(plan, fetched)
+                return self._register(plan, fetched, summary)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
 
     # --- reading -----------------------------------------------------------------------------
 
@@ -442,6 +481,15 @@ def _put_blob(staged: Path, blob: Path) -> None:
         os.replace(blob, old)
     os.replace(staged, blob)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _fetched_in_place(path: Path) -> Fetched:
+    """A local file or directory described as if fetched (digests computed, not moved)."""
+    if path.is_dir():
+        files = hash_tree(path)
+        return Fetched(path, tree_digest(files), sum(f.size for f in files), True, files)
+    digest, size = sha256_file(path), path.stat().st_size
+    return Fetched(path, digest, size, False, (FileDigest(path.name, size, digest),))
 
 
 def _fsync(path: Path) -> None:

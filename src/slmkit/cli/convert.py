@@ -1,0 +1,115 @@
+"""`slm convert MODEL --to hf|gguf`: GGUF ⇄ Hugging Face safetensors (and GGUF requantizing).
+
+Without ``-o`` the result is registered in the store (with its parent and method) under
+``--name`` (default: the source's name with ``-hf`` or ``-<type>``); with ``-o`` it is
+written there and left alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from slmkit.cli.output import add_json_flag
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="stored model name, .gguf file or Hugging Face directory")
+    p.add_argument("--to", required=True, choices=("hf", "gguf"),
+                   help="hf: GGUF → safetensors directory; gguf: directory (or GGUF) → GGUF")
+    p.add_argument("--type", default="f32", choices=("f32", "f16", "q8_0"),
+                   help="GGUF tensor type for --to gguf (default f32)")
+    p.add_argument("-o", "--output", metavar="PATH",
+                   help="write here instead of registering the result in the store")
+    p.add_argument("--name", help="store name of the result")
+    p.add_argument("--force", action="store_true", help="replace an existing output")
+    p.add_argument("--allow-requantize", action="store_true",
+                   help="GGUF → GGUF: accept an already quantized source")
+    p.add_argument("--no-pull", action="store_true",
+                   help="fail instead of pulling a catalog model that is not stored")
+    add_json_flag(p)
+
+
+def default_name(source: str, to: str, out_type: str) -> str:
+    base = re.sub(r"-(hf|f32|f16|q8_0)$", "", source.lower())
+    return f"{base}-hf" if to == "hf" else f"{base}-{out_type}"
+
+
+def run(args) -> int:
+    from slmkit.cli.output import print_json, stderr_console
+    from slmkit.models.store import Store, validate_name
+
+    store = Store()
+    ref = store.resolve(args.model, pull_missing=not args.no_pull)
+    src = Path(ref.path)
+    name = args.name or default_name(ref.name, args.to, args.type)
+    validate_name(name)
+    register = args.output is None
+    if register and store.has(name) and not args.force:
+        raise ValueError(f"{name!r} is already in the store; pass --force to replace it or "
+                         "--name to choose another name")
+    scratch = None
+    if register:
+        store.tmp.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix="convert-", dir=store.tmp))
+        out = scratch / (name if args.to == "hf" else f"{name}.gguf")
+    else:
+        out = Path(args.output).expanduser()
+    t0 = time.perf_counter()
+    quiet = args.json or not sys.stderr.isatty()
+    try:
+        if not quiet:
+            stderr_console().print(f"[dim]converting {ref.name} → {args.to}"
+                                   f"{'' if args.to == 'hf' else ' ' + args.type} …[/]")
+        method = _convert(src, out, args)
+        seconds = time.perf_counter() - t0
+        if register:
+            result = store.add(out, name, parent=ref.name, method=method)
+            path = result.path
+        else:
+            path = str(out)
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    size = _size(Path(path))
+    info = {"name": name if register else None, "path": path, "source": ref.name,
+            "method": method, "size_bytes": size, "seconds": round(seconds, 2),
+            "registered": register}
+    if args.json:
+        print_json(info)
+    else:
+        where = f"stored as {name}" if register else f"written to {path}"
+        print(f"{ref.name} → {method}: {where} ({size / 2**20:.1f} MiB, {seconds:.1f} s)")
+    return 0
+
+
+def _convert(src: Path, out: Path, args) -> str:
+    from slmkit.convert import gguf_to_hf, hf_to_gguf
+
+    is_dir = src.is_dir()
+    if args.to == "hf":
+        if is_dir:
+            raise ValueError(f"{args.model} is already a Hugging Face directory")
+        gguf_to_hf(src, out, overwrite=args.force)
+        return "convert:gguf-to-hf"
+    if is_dir:
+        hf_to_gguf(src, out, out_type=args.type, overwrite=args.force)
+        return f"convert:hf-to-gguf-{args.type}"
+    from slmkit.convert.constants import OUT_TYPES
+    from slmkit.convert.to_gguf import quantize
+
+    if out.exists() and not args.force:
+        raise FileExistsError(f"{out} exists (pass --force to replace it)")
+    quantize(src, out, OUT_TYPES[args.type][0], allow_requantize=args.allow_requantize)
+    return f"quantize:{args.type}"
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size

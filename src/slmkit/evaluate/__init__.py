@@ -1,0 +1,1 @@
+"""Measuring models: perplexity, KL-divergence, multiple-choice accuracy, speed; datasets and reports."""

@@ -1,0 +1,11 @@
+"""torch backend (transformers on CPU): Hugging Face directories and dequantized GGUF files."""
+
+from __future__ import annotations
+
+
+def load(path: str, **options):
+    """Load a model directory or GGUF file into a :class:`TorchEngine` (options: name,
+    n_ctx, n_threads, n_batch, dtype, verbose)."""
+    from slmkit.runtime.torch.engine import TorchEngine
+
+    return TorchEngine(path, **options)

@@ -1,0 +1,175 @@
+"""Loading a model for the torch engine: a Hugging Face directory or a GGUF file.
+
+A directory is what ``save_pretrained`` writes (config.json, *.safetensors, tokenizer
+files). A GGUF file is loaded by transformers' own GGUF reader and dequantized to float32;
+its tokenizer is rebuilt from the file's metadata, then corrected where transformers'
+rebuild differs from llama.cpp's tokenizer (the pre-tokenizer of ``smollm`` vocabularies),
+so both engines see the same token ids.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from slmkit.core.errors import InvalidModelFileError, SlmError
+
+GGUF_MAGIC = b"GGUF"
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+@dataclass
+class Loaded:
+    model: object
+    tokenizer: object
+    architecture: str
+    quantization: str
+    add_bos: bool
+    chat_template: str | None
+    gguf_metadata: dict = field(default_factory=dict)
+
+
+def is_gguf(path: str | Path) -> bool:
+    """True when ``path`` is a file that starts with the GGUF magic (store blobs have no
+    ``.gguf`` suffix, so the content decides)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == GGUF_MAGIC
+    except (IsADirectoryError, FileNotFoundError, PermissionError):
+        return False
+
+
+def load(path: str, *, dtype: str = "float32", verbose: bool = False) -> Loaded:
+    """Load ``path`` (a Hugging Face directory or a GGUF file) for inference on CPU."""
+    _quiet_transformers(verbose)
+    p = Path(path)
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+    if p.is_dir():
+        return _load_dir(p, dtype)
+    if is_gguf(p):
+        return _load_gguf(p, dtype, verbose)
+    if not p.exists():
+        raise InvalidModelFileError(f"no such model file or directory: {path}")
+    raise InvalidModelFileError(
+        f"{path} is neither a GGUF file nor a Hugging Face model directory",
+        hint="give a .gguf file or a directory with config.json and *.safetensors")
+
+
+def _torch_dtype(name: str):
+    import torch
+
+    return getattr(torch, name)
+
+
+def _load_dir(path: Path, dtype: str) -> Loaded:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if not (path / "config.json").is_file():
+        raise InvalidModelFileError(f"{path} has no config.json",
+                                    hint="point at a directory written by save_pretrained "
+                                         "or `slm convert MODEL --to hf`")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(path))
+        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=_torch_dtype(dtype))
+    except (OSError, ValueError, KeyError) as err:
+        raise InvalidModelFileError(f"transformers could not load {path}: {err}") from err
+    model.eval()
+    probe = tokenizer("a", add_special_tokens=True).input_ids
+    bare = tokenizer("a", add_special_tokens=False).input_ids
+    add_bos = (tokenizer.bos_token_id is not None and len(probe) > len(bare)
+               and probe[0] == tokenizer.bos_token_id)
+    arch = getattr(model.config, "model_type", "")
+    return Loaded(model, tokenizer, arch, str(getattr(model.config, "dtype", dtype)).replace(
+        "torch.", ""), add_bos, getattr(tokenizer, "chat_template", None))
+
+
+def _load_gguf(path: Path, dtype: str, verbose: bool) -> Loaded:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from slmkit.models.gguf_file import read_gguf
+
+    info = read_gguf(path)
+    meta = info.metadata
+    try:
+        with _silenced(verbose), gguf_named(path) as (where, name):
+            tokenizer = AutoTokenizer.from_pretrained(where, gguf_file=name)
+            model = AutoModelForCausalLM.from_pretrained(where, gguf_file=name,
+                                                         dtype=_torch_dtype(dtype))
+    except (ValueError, KeyError, NotImplementedError) as err:
+        raise SlmError(f"transformers cannot load {info.architecture!r} GGUF {path}: {err}",
+                       hint="use the llamacpp engine for this model") from err
+    model.eval()
+    fix_pre_tokenizer(tokenizer, meta.get("tokenizer.ggml.pre"))
+    fix_gemma3_scaling(model)
+    tok_model = meta.get("tokenizer.ggml.model")
+    add_bos = bool(meta.get("tokenizer.ggml.add_bos_token", tok_model == "llama"))
+    return Loaded(model, tokenizer, info.architecture, info.quantization, add_bos,
+                  info.chat_template, meta)
+
+
+@contextlib.contextmanager
+def gguf_named(path: Path):
+    """(directory, file name) under which transformers sees ``path`` as a GGUF: it decides
+    by the ``.gguf`` suffix, which store blobs (``sha256-…``) lack — so link one in."""
+    if path.suffix.lower() == ".gguf":
+        yield str(path.parent), path.name
+        return
+    with tempfile.TemporaryDirectory(prefix="slm-gguf-") as tmp:
+        link = Path(tmp) / "model.gguf"
+        link.symlink_to(path.resolve())
+        yield tmp, link.name
+
+
+def fix_pre_tokenizer(tokenizer, pre: str | None) -> None:
+    """Make a GGUF-rebuilt tokenizer split text like llama.cpp's ``pre`` type does.
+
+    transformers rebuilds ``smollm`` vocabularies with GPT-2's byte-level split only;
+    llama.cpp (and SmolLM's own tokenizer.json) first splits every digit apart.
+    """
+    if pre != "smollm":
+        return
+    from tokenizers import pre_tokenizers
+
+    tokenizer.backend_tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Digits(individual_digits=True),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
+    ])
+
+
+def fix_gemma3_scaling(model) -> None:
+    """A GGUF has no ``query_pre_attn_scalar``; llama.cpp scales Gemma 3's attention by
+    ``head_dim`` and transformers' default (256) is only right when head_dim is 256."""
+    cfg = model.config
+    if getattr(cfg, "model_type", "") != "gemma3_text":
+        return
+    head_dim = getattr(cfg, "head_dim", None)
+    if head_dim and cfg.query_pre_attn_scalar != head_dim:
+        cfg.query_pre_attn_scalar = head_dim
+        for module in model.modules():
+            if hasattr(module, "scaling") and hasattr(module, "q_proj"):
+                module.scaling = head_dim ** -0.5
+
+
+def _quiet_transformers(verbose: bool) -> None:
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    if verbose:
+        return
+    from transformers.utils import logging as tf_logging
+
+    tf_logging.set_verbosity_error()
+    tf_logging.disable_progress_bar()
+
+
+@contextlib.contextmanager
+def _silenced(verbose: bool):
+    """transformers' GGUF reader draws tqdm bars on stderr; keep them out unless verbose."""
+    if verbose:
+        yield
+        return
+    with contextlib.redirect_stderr(io.StringIO()):
+        yield
