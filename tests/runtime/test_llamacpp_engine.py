@@ -170,3 +170,18 @@ def test_json_schema_output_always_parses(engine):
 def test_bad_grammar_is_a_value_error(engine):
     with pytest.raises(ValueError, match="grammar"):
         engine.generate(GenerateRequest(prompt="x", grammar="root ::= ("))
+
+
+def test_load_errors_keep_llama_cpp_reason_after_its_high_level_api_was_imported(
+        tmp_path, default_model_path):
+    import subprocess
+    import sys
+
+    truncated = tmp_path / "truncated.gguf"
+    with open(default_model_path, "rb") as src:
+        truncated.write_bytes(src.read(30_000_000))
+    code = ("import llama_cpp.llama\n"  # installs llama-cpp-python's own log callback
+            "from slmkit.runtime import load_engine\n"
+            f"load_engine({str(truncated)!r})\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 1 and "not within the file bounds" in out.stderr

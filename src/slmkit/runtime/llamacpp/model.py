@@ -47,12 +47,13 @@ def _on_log(level: int, text: bytes, _user_data) -> None:
 def _init_backend(verbose: bool) -> None:
     global _backend_ready, _log_callback
     _log_state["verbose"] = verbose
+    lib = _lib()
     if not _backend_ready:
-        lib = _lib()
         _log_callback = lib.llama_log_callback(_on_log)  # keep a reference: C holds it
-        lib.llama_log_set(_log_callback, ctypes.c_void_p(0))
         lib.llama_backend_init()
         _backend_ready = True
+    # Set it on every load: importing llama_cpp's high-level API installs its own logger.
+    lib.llama_log_set(_log_callback, ctypes.c_void_p(0))
 
 
 def _recent_errors() -> str:
