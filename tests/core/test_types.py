@@ -1,8 +1,7 @@
 import pytest
 
 from slmkit.core.errors import ChecksumError, ContextOverflowError, ModelNotFoundError
-from slmkit.core.types import (ChatMessage, Chunk, GenerateRequest, SamplingParams, Usage,
-                               collect)
+from slmkit.core.types import ChatMessage, Chunk, GenerateRequest, SamplingParams, Usage, collect
 
 
 def test_request_needs_exactly_one_prompt_form():

@@ -100,3 +100,10 @@ class QueueFullError(SlmError):
         super().__init__(f"the request queue is full ({depth} waiting)",
                          hint=f"retry after {retry_after:g} s, or start the server with more "
                               "--parallel slots / a longer --queue")
+
+
+class UnsupportedOperationError(SlmError, NotImplementedError):
+    """An operation this engine or model cannot do (e.g. embeddings from a remote chat
+    model). Also a ``NotImplementedError``, as the Engine contract states."""
+
+    code = "unsupported"

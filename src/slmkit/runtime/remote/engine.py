@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from slmkit.core.engine import Capabilities, ModelInfo
-from slmkit.core.errors import ContextOverflowError, EngineClosedError
+from slmkit.core.errors import ContextOverflowError, EngineClosedError, UnsupportedOperationError
 from slmkit.core.types import ChatMessage, Chunk, GenerateRequest, TokenLogprob, Usage
 from slmkit.runtime.chat_template import render_chat
 from slmkit.runtime.remote.protocol import Tally, build_body, parse_event, prompt_text, sse_events
@@ -125,21 +125,21 @@ class RemoteEngine:
     # ---- the rest of the Engine contract ---------------------------------------------------
     def tokenize(self, text: str, *, add_special: bool = True) -> list[int]:
         if self._tokenizer is None:
-            raise NotImplementedError("the remote engine has no tokenizer; pass tokenizer=")
+            raise UnsupportedOperationError("the remote engine has no tokenizer; pass tokenizer=")
         return list(self._tokenizer(text))
 
     def detokenize(self, tokens: Sequence[int]) -> str:
-        raise NotImplementedError("a remote engine cannot detokenize; send text instead")
+        raise UnsupportedOperationError("a remote engine cannot detokenize; send text instead")
 
     def token_logprobs(self, tokens: Sequence[int], *, top: int = 0) -> list[TokenLogprob]:
-        raise NotImplementedError("OpenAI-compatible APIs do not score given tokens; "
+        raise UnsupportedOperationError("OpenAI-compatible APIs do not score given tokens; "
                                   "use GenerateRequest.logprobs on generated text")
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Vectors from the upstream's /embeddings with ``embed_model``."""
         self._check_open()
         if not self.embed_model:
-            raise NotImplementedError("no embed_model configured for this remote engine")
+            raise UnsupportedOperationError("no embed_model configured for this remote engine")
         response = self._client.post(self.base_url + "/embeddings", headers=self._headers,
                                      json={"model": self.embed_model, "input": list(texts)})
         if response.status_code >= 400:
