@@ -31,9 +31,14 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--repeat", type=int, default=3, help="repetitions inside each process")
     args = p.parse_args()
-    ref = Store().resolve(args.model)
+    store = Store()
+    ref = store.resolve(args.model)
     configs = [BenchConfig(ref.name, ref.path, engine, args.threads, 2048, 128, args.repeat)
                for engine in ("llamacpp", "torch")]
+    if store.has(f"{ref.name}-hf"):  # made by eval_protocol.py / `slm convert --to hf`
+        hf = store.get(f"{ref.name}-hf")
+        configs.append(BenchConfig(hf.name, hf.path, "torch", args.threads, 2048, 128,
+                                   args.repeat))
     runs: dict[str, list[dict]] = {c.label: [] for c in configs}
     for r in range(args.rounds):
         for c in configs if r % 2 == 0 else configs[::-1]:
@@ -42,13 +47,13 @@ def main() -> int:
             print(f"round {r + 1}/{args.rounds} {c.label}: decode "
                   f"{res.metrics['decode_tps']:.1f} tok/s, load {res.metrics['load_seconds']:.2f} s",
                   flush=True)
-    anchor, other = (c.label for c in configs)
+    labels = [c.label for c in configs]
     table = {}
     for key, *_ in METRICS:
-        a = statistics.median(m[key] for m in runs[anchor])
-        b = statistics.median(m[key] for m in runs[other])
-        table[key] = {"llamacpp": a, "torch": b, "ratio": b / a if a else None}
-    md = _markdown(table, args, machine())
+        med = {label: statistics.median(m[key] for m in runs[label]) for label in labels}
+        table[key] = {label: {"median": v, "ratio": v / med[labels[0]]}
+                      for label, v in med.items()}
+    md = _markdown(table, labels, args, machine())
     print("\n" + md)
     payload = {"benchmark": "engines", "model": ref.name, "threads": args.threads,
                "rounds": args.rounds, "machine": machine(), "median": table, "runs": runs}
@@ -56,18 +61,18 @@ def main() -> int:
     return 0
 
 
-def _markdown(table: dict, args, m: dict) -> str:
+def _markdown(table: dict, labels: list[str], args, m: dict) -> str:
     from slmkit.evaluate.speed import METRICS
 
     lines = [f"engines benchmark · {args.model} · {args.threads} threads · median of "
              f"{args.rounds} fresh processes × {args.repeat} repetitions · {m['cpu']}, "
-             f"{m['physical_cores']} cores", "",
-             "| metric | llama.cpp engine (anchor) | torch engine | torch / llama.cpp |",
-             "|---|---|---|---|"]
+             f"{m['physical_cores']} cores; ratios against {labels[0]}", "",
+             "| metric | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
     for key, label, unit, better in METRICS:
-        row = table[key]
-        lines.append(f"| {label} ({unit}, {better} is better) | {row['llamacpp']:.3g} | "
-                     f"{row['torch']:.3g} | {row['ratio']:.2f}× |")
+        cells = [f"{table[key][x]['median']:.3g}" + ("" if i == 0 else
+                                                     f" ({table[key][x]['ratio']:.2f}×)")
+                 for i, x in enumerate(labels)]
+        lines.append(f"| {label} ({unit}, {better} is better) | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -117,21 +117,21 @@ def main() -> int:
 
 def _markdown(o: dict, args) -> str:
     a, b = o["ppl_llamacpp"], o["ppl_torch"]
-    lines = [f"evaluation protocol · {o['model']} · {args.threads} threads · "
-             f"{o['machine']['cpu']}", "",
+    lines = [(f"evaluation protocol · {o['model']} · {args.threads} threads · "
+             f"{o['machine']['cpu']}"), "",
              "| measure | value |", "|---|---|",
-             f"| PPL wikipedia, llama.cpp engine ({a['n_chunks']}×512, {a['n_scored']:,} tokens)"
-             f" | {a['ppl']:.3f} ± {a['ppl_se']:.3f} |",
+             (f"| PPL wikipedia, llama.cpp engine ({a['n_chunks']}×512, {a['n_scored']:,} tokens)"
+             f" | {a['ppl']:.3f} ± {a['ppl_se']:.3f} |"),
              f"| PPL wikipedia, torch engine (same chunks) | {b['ppl']:.3f} ± {b['ppl_se']:.3f} |",
              f"| torch / llama.cpp PPL | {b['ppl'] / a['ppl']:.4f} |"]
     for label, k in o["kld"].items():
-        lines += [f"| {label} vs F32 round trip: mean KLD ({k['n_scored']:,} positions, exact) | "
-                  f"{k['kld_mean']:.5f} ± {k['kld_se']:.5f} |",
+        lines += [(f"| {label} vs F32 round trip: mean KLD ({k['n_scored']:,} positions, exact) | "
+                  f"{k['kld_mean']:.5f} ± {k['kld_se']:.5f} |"),
                   f"| {label}: 99th percentile KLD | {k['kld_p99']:.4f} |",
-                  f"| {label}: top-1 agreement | {100 * k['top1_agreement']:.2f}% ± "
-                  f"{100 * k['top1_se']:.2f}% |",
-                  f"| {label}: ΔPPL | {k['delta_ppl']:+.3f} ({k['ppl']:.3f} vs "
-                  f"{k['ppl_reference']:.3f}) |"]
+                  (f"| {label}: top-1 agreement | {100 * k['top1_agreement']:.2f}% ± "
+                  f"{100 * k['top1_se']:.2f}% |"),
+                  (f"| {label}: ΔPPL | {k['delta_ppl']:+.3f} ({k['ppl']:.3f} vs "
+                  f"{k['ppl_reference']:.3f}) |")]
     for c in o["mmlu"]:
         lines.append(f"| MMLU subset, {c['shots']}-shot, {c['mode']} scoring (n={c['n']}) | "
                      f"{100 * c['accuracy']:.1f}% ± {100 * c['accuracy_se']:.1f}% "

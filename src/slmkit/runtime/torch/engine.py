@@ -16,7 +16,11 @@ import time
 from collections.abc import Iterator, Sequence
 
 from slmkit.core.engine import Capabilities, ModelInfo
-from slmkit.core.errors import ContextOverflowError, EngineClosedError
+from slmkit.core.errors import (
+    ContextOverflowError,
+    EngineClosedError,
+    UnsupportedOperationError,
+)
 from slmkit.core.types import ChatMessage, Chunk, GenerateRequest, TokenLogprob, Usage
 from slmkit.runtime.chat_template import render_chat
 from slmkit.runtime.textstream import TextStream
@@ -129,8 +133,9 @@ class TorchEngine:
         self._check_open()
         request.validate()
         if request.grammar is not None or request.json_schema is not None:
-            raise ValueError("the torch engine does not support grammars or JSON schemas; "
-                             "use the llamacpp engine")
+            raise UnsupportedOperationError("the torch engine cannot constrain output with a "
+                                            "grammar or JSON schema",
+                                            hint="use the llamacpp engine for constrained output")
         tokens = self._fit_context(self.prompt_tokens(request), request)
         return self._stream(request, tokens, TorchSampler(request.sampling))
 
