@@ -26,6 +26,13 @@ VERBS: dict[str, tuple[str, str]] = {
     "convert": ("slmkit.cli.convert", "convert GGUF ⇄ Hugging Face safetensors"),
     "guard": ("slmkit.cli.guard", "find, mask and unmask personal data and secrets in text"),
     "route": ("slmkit.cli.route", "local-first routing to a big LLM: train, report, eval"),
+    "quantize": ("slmkit.cli.quantize", "quantize a model to a GGUF type (optionally calibrated)"),
+    "optimize": ("slmkit.cli.optimize", "find the smallest model that keeps its quality budget"),
+    "prune": ("slmkit.cli.prune", "unstructured or structured pruning, calibrated on your data"),
+    "distill": ("slmkit.cli.distill", "distill a teacher into a student (logits or sequences)"),
+    "finetune": ("slmkit.cli.finetune", "LoRA / QLoRA / full fine-tuning on CPU"),
+    "merge": ("slmkit.cli.merge", "merge an adapter into its base, or export it as GGUF"),
+    "rag": ("slmkit.cli.rag", "ingest documents, query and ask with citations, evaluate"),
 }
 
 
