@@ -6,7 +6,8 @@ Three measurements in one run:
 2. end to end on the same engines, including the ledger write (a SQLite file): routed vs
    direct, for local answers (a stub local engine, so engine noise does not hide the
    router) and for escalations (the real HTTP recording upstream from tests/helpers);
-3. with ``--model``: what asking the real local model for log-probabilities costs
+3. the difficulty classifier's time to rate the prompt (hashed n-gram features);
+4. with ``--model``: what asking the real local model for log-probabilities costs
    (the router needs them to judge), generation with ``logprobs=0`` vs none.
 
     python benchmarks/route.py [--n 200] [--model PATH]
@@ -113,6 +114,21 @@ def logprob_cost(model: str, rounds: int) -> dict:
         eng.close()
 
 
+def difficulty_cost(n: int) -> dict:
+    """What the difficulty classifier adds when it rates a prompt before routing."""
+    from slmkit.route.difficulty import train
+
+    prompts = [f"easy question {i}" for i in range(20)] + [f"prove theorem {i}" for i in range(20)]
+    model = train(prompts, [False] * 20 + [True] * 20, holdout=0)
+    times = []
+    for i in range(n + 10):
+        t0 = time.perf_counter()
+        model.p_hard(CONTEXT + str(i))
+        if i >= 10:
+            times.append((time.perf_counter() - t0) * 1000)
+    return {"p50_ms": pct(times, 0.5), "p95_ms": pct(times, 0.95), "features": model.features}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=200)
@@ -120,7 +136,7 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=5)
     args = p.parse_args()
     results = {"machine": machine(), "n": args.n, "context_chars": len(CONTEXT),
-               "routes": routed_vs_direct(args.n)}
+               "routes": routed_vs_direct(args.n), "difficulty": difficulty_cost(args.n)}
     if args.model:
         results["logprob_cost"] = logprob_cost(args.model, args.rounds)
     print(json.dumps(results, indent=2))
@@ -136,6 +152,10 @@ def markdown(r: dict) -> str:
         lines.append(f"| {route} | {v['internal']['p50_ms']} / {v['internal']['p95_ms']} | "
                      f"{v['direct']['p50_ms']} / {v['direct']['p95_ms']} | "
                      f"{v['routed']['p50_ms']} / {v['routed']['p95_ms']} |")
+    if "difficulty" in r:
+        d = r["difficulty"]
+        lines += ["", f"difficulty classifier ({d['features']}) on the same context: "
+                      f"p50 {d['p50_ms']} ms, p95 {d['p95_ms']} ms per prompt"]
     if "logprob_cost" in r:
         lc = r["logprob_cost"]
         lines += ["", f"local decode ms/token: {lc['none']['ms_per_token_median']} without "

@@ -24,7 +24,8 @@ class RouteConfig:
     answer): it escalates when the mean chosen-token log-probability is below
     ``min_mean_logprob`` or any token's is below ``min_token_logprob``. A prompt that
     leaves fewer than ``reserve_tokens`` of the local context escalates at once.
-    ``on_upstream_error="local"`` answers locally when the upstream fails before sending
+    With a difficulty model, a prompt it rates ``p(hard) >= max_difficulty`` escalates
+    before the local model runs. ``on_upstream_error="local"`` answers locally when the upstream fails before sending
     anything; ``"error"`` raises the upstream's error.
     """
 
@@ -34,6 +35,7 @@ class RouteConfig:
     reserve_tokens: int = 64
     on_upstream_error: str = "local"
     tags: bool = True
+    max_difficulty: float = 0.5
 
     def __post_init__(self) -> None:
         if self.on_upstream_error not in ON_UPSTREAM_ERROR:

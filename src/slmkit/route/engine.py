@@ -3,7 +3,8 @@ to a remote one on measured signals, with every escalated payload masked by the 
 
 Order of checks for one request: an explicit tag (``#route:local`` / ``#route:remote`` in
 the last user message, or ``generate(request, route=...)``); a grammar (local only); a
-prompt too long for the local context (escalate at once); otherwise the local model
+prompt too long for the local context, or one the difficulty model rates hard (escalate at
+once, without running the local model); otherwise the local model
 answers and its first ``judge_tokens`` tokens are judged by their log-probabilities. Before
 anything is sent: the budget (exhausted → local), the guard (block → error, keep-local →
 local, the rest masked). An upstream failure before any byte gives the local answer or
@@ -50,6 +51,12 @@ class Masker(Protocol):
     def stream_unmasker(self, vault: Any) -> Any: ...
 
 
+class Difficulty(Protocol):
+    """A prompt difficulty model (``route.difficulty.DifficultyModel`` is one)."""
+
+    def p_hard(self, text: str) -> float: ...
+
+
 @dataclass
 class Attempt:
     """The judged start of a local answer."""
@@ -78,8 +85,10 @@ class RoutedEngine:
                  config: RouteConfig | None = None, ledger: Ledger | None = None,
                  prices: PriceTable | None = None, budget: Budget | None = None,
                  name: str = "auto", owns_engines: bool = True,
-                 on_decision: Callable[[str, Decision], None] | None = None) -> None:
+                 on_decision: Callable[[str, Decision], None] | None = None,
+                 difficulty: Difficulty | None = None) -> None:
         self.local, self.remote, self.guard = local, remote, guard
+        self.difficulty = difficulty
         self.config = config or RouteConfig()
         self.ledger = ledger or Ledger()
         self.prices = prices or PriceTable.load()
@@ -111,15 +120,29 @@ class RoutedEngine:
             return self._local(req, request, Decision(LOCAL, why), clock)
         with clock:
             reason = "tag:remote" if forced == REMOTE else self._too_long(req)
-        if reason:
-            return self._escalate(req, request, reason, clock, None)
+            ahead = {} if reason else self._difficulty(req)
+        if reason or ahead.get("reason"):
+            return self._escalate(req, request, reason or ahead.pop("reason"), clock, None,
+                                  ahead)
         attempt = self._attempt_local(req, request)
         with clock:
             escalate, reason, signals = judge(attempt.logprobs, _text(attempt.head), self.config)
+            signals.update(ahead)
         if not escalate:
             return self._stream_local(req, request, Decision(LOCAL, reason, signals), clock,
                                       attempt)
         return self._escalate(req, request, reason, clock, attempt, signals)
+
+    def _difficulty(self, req: GenerateRequest) -> dict:
+        """The difficulty model's p(hard) for the prompt, and a reason when it is over
+        ``config.max_difficulty`` (escalate before running the local model)."""
+        if self.difficulty is None:
+            return {}
+        p = round(float(self.difficulty.p_hard(_prompt_text(req))), 4)
+        out: dict = {"p_hard": p}
+        if p >= self.config.max_difficulty:
+            out["reason"] = f"difficulty: p(hard) {p:.2f} >= {self.config.max_difficulty:g}"
+        return out
 
     def _too_long(self, req: GenerateRequest) -> str | None:
         n_prompt = self._local_prompt_tokens(req)
@@ -289,6 +312,14 @@ class RoutedEngine:
         if self._owns:
             self.local.close()
             self.remote.close()
+
+
+def _prompt_text(req: GenerateRequest) -> str:
+    """What the difficulty model reads: the last user message, else the prompt."""
+    if req.messages is not None:
+        users = [m.content for m in req.messages if m.role == "user"]
+        return users[-1] if users else ""
+    return req.prompt or ""
 
 
 def _text(chunks: Sequence[Chunk]) -> str:

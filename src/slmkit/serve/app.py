@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -53,7 +54,10 @@ def create_app(service: Service, *, api_keys: ApiKeys | None = None,
                cors_origins: list[str] | None = None, max_body_bytes: int = 1 << 20,
                preload: Callable[[], None] | None = None,
                on_fatal: Callable[[BaseException], None] | None = None,
-               reap_interval: float = 5.0) -> FastAPI:
+               reap_interval: float = 5.0, routers: Sequence[APIRouter] = (),
+               state: Mapping[str, Any] | None = None) -> FastAPI:
+    """The app. ``routers`` are extra route sets (guard, RAG, …) the CLI wires in, and
+    ``state`` the objects they find on ``request.app.state`` (serve imports neither)."""
     from slmkit.serve import routes_ollama, routes_openai
 
     readiness = Readiness()
@@ -74,6 +78,10 @@ def create_app(service: Service, *, api_keys: ApiKeys | None = None,
     app.state.service, app.state.readiness = service, readiness
     app.include_router(routes_openai.router)
     app.include_router(routes_ollama.router)
+    for name, value in (state or {}).items():
+        setattr(app.state, name, value)
+    for extra in routers:
+        app.include_router(extra)
     _add_basic_routes(app)
     _add_error_handlers(app)
     app.add_middleware(JsonBodyMiddleware)
@@ -85,7 +93,7 @@ def create_app(service: Service, *, api_keys: ApiKeys | None = None,
 
         app.add_middleware(CORSMiddleware, allow_origins=cors_origins, allow_methods=["*"],
                            allow_headers=["*"], allow_credentials=False)
-    route_of = _route_namer(app, [routes_openai.router, routes_ollama.router])
+    route_of = _route_namer(app, [routes_openai.router, routes_ollama.router, *routers])
     app.add_middleware(AccessLogMiddleware, metrics=service.metrics, route_of=route_of)
     return app
 

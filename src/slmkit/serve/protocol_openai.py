@@ -165,6 +165,9 @@ def usage_dict(usage) -> dict[str, Any]:
          "total_tokens": usage.total_tokens}
     if usage.cached_tokens:
         d["prompt_tokens_details"] = {"cached_tokens": usage.cached_tokens}
+    decision = getattr(usage, "decision", None)  # a routed engine's: where and why
+    if decision is not None:
+        d["slm_route"] = decision.to_dict()
     return d
 
 
