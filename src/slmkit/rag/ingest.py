@@ -1,0 +1,233 @@
+"""Ingest files into a collection: load → chunk → embed in batches → store.
+
+Incremental: a file whose content hash is unchanged is skipped, a changed one is replaced,
+and a file that was ingested from under one of the given folders but is gone now is removed.
+Unreadable files are listed with the reason while the rest ingests. Documents are written
+a group at a time, each group in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from slmkit.rag.chunking import DEFAULT_OVERLAP, DEFAULT_SIZE, chunk_sections
+from slmkit.rag.loaders import LoadError, Section, doc_type, load_bytes
+from slmkit.rag.store import ChunkRow, Collection
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class IngestReport:
+    collection: str
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failed: list[dict] = field(default_factory=list)  # {"path", "reason"}
+    skipped: list[str] = field(default_factory=list)  # unsupported types found in folders
+    chunks: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["chunks_per_second"] = round(self.chunks / self.seconds, 2) if self.seconds else 0.0
+        return d
+
+
+@dataclass
+class _Pending:
+    path: str
+    sha256: str
+    kind: str
+    mtime: float
+    size: int
+    chunks: list
+    new: bool
+
+
+def find_files(paths: Iterable[str | Path], report: IngestReport) -> tuple[list[Path], list[Path]]:
+    """(files to ingest, folders walked). Hidden files and folders are skipped; files of an
+    unsupported type inside folders are listed in ``report.skipped``; a named path that does
+    not exist or has an unsupported type is a failure."""
+    files, roots = [], []
+    for raw in paths:
+        p = Path(raw).expanduser()
+        if p.is_dir():
+            roots.append(p.resolve())
+            for dirpath, dirnames, filenames in os.walk(p):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                for name in sorted(filenames):
+                    f = Path(dirpath) / name
+                    if name.startswith("."):
+                        continue
+                    (files if doc_type(f) else report.skipped).append(f if doc_type(f) else str(f))
+        elif p.is_file():
+            if doc_type(p):
+                files.append(p)
+            else:
+                report.failed.append({"path": str(p), "reason":
+                                      f"unsupported file type {p.suffix or '(none)'}"})
+        else:
+            report.failed.append({"path": str(p), "reason": "no such file or folder"})
+    return list(dict.fromkeys(f.resolve() for f in files)), roots
+
+
+def ingest(collection: Collection, paths: Sequence[str | Path], embedder, *,
+           size: int = DEFAULT_SIZE, overlap: int = DEFAULT_OVERLAP, batch_size: int = 64,
+           prune: bool = True, progress: Progress | None = None) -> IngestReport:
+    """Ingest ``paths`` (files or folders) into ``collection`` with ``embedder``."""
+    t0 = time.perf_counter()
+    report = IngestReport(collection.name)
+    collection.bind_embedder(_embedder_name(embedder), int(embedder.dimension))
+    files, roots = find_files(paths, report)
+    known = collection.documents()
+    group: list[_Pending] = []
+    n_group_chunks = 0
+    for i, f in enumerate(files):
+        if progress:
+            progress("ingest", i, len(files))
+        pending = _prepare(f, known, report, embedder, size, overlap)
+        if pending is None:
+            continue
+        group.append(pending)
+        n_group_chunks += len(pending.chunks)
+        if n_group_chunks >= batch_size * 4:
+            _flush(collection, group, embedder, batch_size, report)
+            group, n_group_chunks = [], 0
+    _flush(collection, group, embedder, batch_size, report)
+    if prune and roots:
+        _prune(collection, roots, {str(f) for f in files}, known, report)
+    if progress:
+        progress("ingest", len(files), len(files))
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def ingest_texts(collection: Collection, documents: Sequence[dict], embedder, *,
+                 size: int = DEFAULT_SIZE, overlap: int = DEFAULT_OVERLAP,
+                 batch_size: int = 64) -> IngestReport:
+    """Ingest in-memory documents ``{"name": "notes.md", "text": "..."}`` (the HTTP route)."""
+    t0 = time.perf_counter()
+    report = IngestReport(collection.name)
+    collection.bind_embedder(_embedder_name(embedder), int(embedder.dimension))
+    known = collection.documents()
+    group = []
+    for d in documents:
+        name, text = str(d.get("name") or ""), d.get("text")
+        if not name or not isinstance(text, str):
+            report.failed.append({"path": name, "reason": "each document needs a name and text"})
+            continue
+        data = text.encode("utf-8")
+        sha = hashlib.sha256(data).hexdigest()
+        kind = doc_type(name) or "text"
+        prev = known.get(name)
+        if prev is not None and prev.sha256 == sha:
+            report.unchanged.append(name)
+            continue
+        try:
+            sections = load_bytes(name, data, kind)
+        except LoadError as err:
+            report.failed.append({"path": name, "reason": err.reason})
+            continue
+        group.append(_Pending(name, sha, kind, time.time(), len(data),
+                              chunk_sections(sections, embedder, size=size, overlap=overlap),
+                              prev is None))
+    _flush(collection, group, embedder, batch_size, report)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _embedder_name(embedder) -> str:
+    return str(getattr(embedder, "name", None) or type(embedder).__name__)
+
+
+def _prepare(f: Path, known: dict, report: IngestReport, embedder, size: int,
+             overlap: int) -> _Pending | None:
+    key = str(f)
+    try:
+        st = f.stat()
+        data = f.read_bytes()
+    except OSError as err:
+        report.failed.append({"path": key, "reason": err.strerror or str(err)})
+        return None
+    sha = hashlib.sha256(data).hexdigest()
+    prev = known.get(key)
+    if prev is not None and prev.sha256 == sha:
+        report.unchanged.append(key)
+        return None
+    try:
+        sections: list[Section] = load_bytes(key, data)
+    except LoadError as err:
+        report.failed.append({"path": key, "reason": err.reason})
+        return None
+    chunks = chunk_sections(sections, embedder, size=size, overlap=overlap)
+    if not chunks:
+        report.failed.append({"path": key, "reason": "no text found"})
+        return None
+    return _Pending(key, sha, doc_type(f) or "text", st.st_mtime, st.st_size, chunks,
+                    prev is None)
+
+
+def _flush(collection: Collection, group: list[_Pending], embedder, batch_size: int,
+           report: IngestReport) -> None:
+    if not group:
+        return
+    texts = [c.text for p in group for c in p.chunks]
+    t = time.perf_counter()
+    vectors = _embed(embedder, texts, batch_size)
+    report.embed_seconds += time.perf_counter() - t
+    k = 0
+    with collection.write():
+        for p in group:
+            rows = []
+            for c in p.chunks:
+                assert c.n_tokens <= embedder.max_tokens, "chunk over the embedder's limit"
+                rows.append(ChunkRow(c.text, c.char_start, c.char_end, c.page, c.line_start,
+                                     c.line_end, c.n_tokens, vectors[k].tobytes()))
+                k += 1
+            collection.replace_document(p.path, p.sha256, p.kind, p.mtime, p.size, rows)
+            (report.added if p.new else report.updated).append(p.path)
+            report.chunks += len(rows)
+            report.tokens += sum(c.n_tokens for c in p.chunks)
+
+
+def _embed(embedder, texts: list[str], batch_size: int):
+    import numpy as np
+
+    if hasattr(embedder, "embed_array"):
+        # the chunker already counted every chunk with this tokenizer
+        return embedder.embed_array(texts, check=False)
+    out = []
+    for i in range(0, len(texts), batch_size):
+        out.extend(embedder.embed(texts[i: i + batch_size]))
+    arr = np.asarray(out, dtype=np.float32).reshape(len(texts), -1)
+    norms = np.linalg.norm(arr, axis=1, keepdims=True)
+    return arr / np.maximum(norms, 1e-12)
+
+
+def _prune(collection: Collection, roots: list[Path], seen: set[str], known: dict,
+           report: IngestReport) -> None:
+    gone = [path for path in known if path not in seen
+            and any(_is_under(path, r) for r in roots) and not os.path.exists(path)]
+    if not gone:
+        return
+    with collection.write():
+        for path in gone:
+            collection.delete_document(path)
+            report.removed.append(path)
+
+
+def _is_under(path: str, root: Path) -> bool:
+    try:
+        Path(path).relative_to(root)
+        return True
+    except ValueError:
+        return False
