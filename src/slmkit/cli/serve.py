@@ -49,6 +49,20 @@ def configure(p) -> None:
                      help="end a generation after this long (default 600)")
     eng.add_argument("--no-pull", action="store_true",
                      help="fail instead of pulling a catalog model named here")
+    eng.add_argument("--adapter", action="append", default=[], metavar="NAME=PATH",
+                     help="serve a LoRA adapter (GGUF, or a `slm finetune` output dir) as the "
+                          "model BASE+NAME on the first model's engine, switched per request "
+                          "without reloading the base; BASE+NAME=PATH picks the base "
+                          "(repeatable)")
+    eng.add_argument("--rag", action="append", default=[], metavar="COLLECTION",
+                     help="check this document collection at start; chat with it as the "
+                          "model rag:COLLECTION (any collection works on demand; repeatable)")
+    eng.add_argument("--rag-model", default=None, metavar="MODEL",
+                     help="the model that answers for rag:COLLECTION (default: the first "
+                          "MODEL)")
+    from slmkit.cli import serve_route
+
+    serve_route.configure(p)
     p.add_argument("--log-level", default="info",
                    choices=["debug", "info", "warning", "error"],
                    help="info logs one JSON line per request (default)")
@@ -95,6 +109,17 @@ class StoreLoader:
 
         self.args, self.store = args, store or Store()
         self._refs: dict = {}
+        self.adapters = None  # adapt.serving.AdapterTable, set by attach_adapters
+        self.registry = None  # set by run(): adapter models acquire their base through it
+
+    def attach_adapters(self, default_base: str | None) -> None:
+        from slmkit.adapt.serving import AdapterTable, parse_adapter_arg
+
+        specs = [parse_adapter_arg(a) for a in getattr(self.args, "adapter", [])]
+        self.adapters = AdapterTable(specs, default_base) if specs else None
+
+    def _adapter_view(self, name: str):
+        return self.adapters.view(name) if self.adapters is not None else None
 
     def resolve(self, name: str, *, from_cli: bool = False):
         from slmkit.core.errors import ModelNotFoundError
@@ -105,6 +130,8 @@ class StoreLoader:
         if not from_cli and is_source_spec(name):
             raise ModelNotFoundError(name, hint="this server loads models by name; "
                                                 "GET /v1/models lists them")
+        if self._adapter_view(name):  # BASE+ADAPTER: no memory of its own beyond the base
+            return ModelSpec(name, 0)
         ref = self.store.resolve(name, pull_missing=from_cli and not self.args.no_pull)
         # every slot has its own --ctx of KV cache
         slots = self.args.parallel if engine_options(self.args) else 1
@@ -120,20 +147,42 @@ class StoreLoader:
         from slmkit.runtime import load_engine
         from slmkit.serve.registry import LoadResult, ModelDefaults
 
+        view = self._adapter_view(spec.name)
+        if view is not None:
+            return self._load_view(*view)
         ref = self._refs[spec.name]
         entry = catalog.get(ref.name) or _entry_for_file(ref.path)
         t0 = time.perf_counter()
+        adapters = self.adapters.for_base(ref.name) if self.adapters is not None else {}
         engine = load_engine(ref.path, name=ref.name, n_ctx=self.args.ctx,
                              n_threads=self.args.threads, verbose=self.args.verbose,
-                             **engine_options(self.args))
+                             **engine_options(self.args), **({"adapters": adapters}
+                                                             if adapters else {}))
         defaults = ModelDefaults.from_prompt_defaults(entry.prompt_defaults if entry else None)
         return LoadResult(engine, defaults, digest=ref.sha256,
                           load_seconds=time.perf_counter() - t0)
+
+    def _load_view(self, base: str, adapter: str):
+        """BASE+ADAPTER: the base's engine with the adapter applied; the base stays in
+        use (never unloaded) until this model is."""
+        from slmkit.serve.registry import LoadResult
+
+        held = self.registry.acquire(base)
+        try:
+            engine = held.engine.with_adapter(adapter,
+                                              on_close=lambda: self.registry.release(held))
+        except BaseException:
+            self.registry.release(held)
+            raise
+        return LoadResult(engine, held.defaults, digest=None)
 
     def available(self):
         from slmkit.serve.registry import Available
 
         out = []
+        for full, base in self.adapters.names() if self.adapters is not None else []:
+            ref = self._refs.get(base)
+            out.append(Available(full, 0, None, _modified(ref.path) if ref else 0.0))
         for ref in self.store.list():
             try:
                 manifest = self.store.manifest(ref.name)
@@ -209,6 +258,8 @@ def _setup_logging(level: str) -> None:
 def run(args) -> int:
     import uvicorn
 
+    from slmkit.cli import serve_route
+    from slmkit.serve import routes_guard, routes_rag
     from slmkit.serve.app import create_app
     from slmkit.serve.auth import ApiKeys
     from slmkit.serve.metrics import Metrics
@@ -217,15 +268,26 @@ def run(args) -> int:
 
     keys = api_keys(args)
     check_exposure(args.host, keys)
+    serve_route.check(args)
     if args.parallel < 1 or args.queue < 0:
         raise ValueError("--parallel must be >= 1 and --queue >= 0")
     _setup_logging(args.log_level)
-    loader = StoreLoader(args)
-    names = args.models or [None]
+    loader = store_loader = StoreLoader(args)  # the wrappers below delegate to it
+    from slmkit.cli.rag import RagLoader, rag_service  # rag:COLLECTION models, /v1/rag
+
+    rag = rag_service()
+    loader = RagLoader(loader, args, rag)
+    for collection in args.rag:  # fail fast on a missing collection
+        rag.retriever(collection)
+    if args.route:  # the model "auto": LOCAL first, escalations to --upstream
+        loader = serve_route.RoutingLoader(loader, args)
+    names = args.models or [serve_route.AUTO if args.route else None]
     specs = [loader.resolve(n, from_cli=True) for n in names]  # fail fast, before binding
+    store_loader.attach_adapters(specs[0].name)
     keep_alive = float("inf") if args.keep_alive < 0 else args.keep_alive
     registry = Registry(loader, keep_alive=keep_alive, memory_budget=_budget(args),
                         queue=args.queue)
+    store_loader.registry = registry  # BASE+ADAPTER models acquire their base through it
     for spec in specs:  # paths named here are known by name from now on
         registry.remember(spec)
     metrics = Metrics(registry)
@@ -242,7 +304,9 @@ def run(args) -> int:
         server.should_exit = True
 
     app = create_app(service, api_keys=ApiKeys(keys), cors_origins=args.cors_origin,
-                     max_body_bytes=args.max_body_bytes, preload=preload, on_fatal=on_fatal)
+                     max_body_bytes=args.max_body_bytes, preload=preload, on_fatal=on_fatal,
+                     routers=[routes_rag.router, routes_guard.router],
+                     state={"rag": rag, "guard": serve_route.guard_service(args)})
     config = uvicorn.Config(app, host=args.host, port=args.port, access_log=False,
                             log_level="warning", timeout_graceful_shutdown=5,
                             server_header=False)

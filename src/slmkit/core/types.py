@@ -79,6 +79,8 @@ class GenerateRequest:
     backends that take one. At most one of the two is set.
     ``timeout`` (seconds, wall clock from submission) ends a request with
     ``finish_reason="timeout"``; ``None`` means no limit.
+    ``adapter`` names a LoRA adapter loaded into the engine to apply to this request
+    (``None``: the base model alone); see ``LlamaCppEngine.load_adapter``.
     """
 
     prompt: str | None = None
@@ -92,6 +94,7 @@ class GenerateRequest:
     json_schema: dict | None = None
     truncate: bool = False
     timeout: float | None = None
+    adapter: str | None = None
     id: str = field(default_factory=lambda: f"req-{next(_ids)}")
 
     def validate(self) -> None:

@@ -7,6 +7,11 @@ slots decode together (see :mod:`.scheduler`); with the default of 1 the engine 
 request at a time and queues the rest. The KV cache of finished requests is kept, so a
 prompt that starts like an earlier one (a chat history, a shared system prompt) only
 evaluates its new tokens.
+
+LoRA adapters (llama.cpp adapter GGUFs) are loaded once next to the base
+(``adapters={name: path}`` or :meth:`LlamaCppEngine.load_adapter`) and applied per request
+(``GenerateRequest.adapter``, or the engine view :meth:`LlamaCppEngine.with_adapter`);
+the base is never reloaded.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import time
 from collections.abc import Sequence as Seq
 
 from slmkit.core.engine import Capabilities, ModelInfo
-from slmkit.core.errors import ContextOverflowError, EngineClosedError
+from slmkit.core.errors import ContextOverflowError, EngineClosedError, SlmError
 from slmkit.core.types import ChatMessage, GenerateRequest, TokenLogprob
 from slmkit.runtime.chat_template import render_chat
 from slmkit.runtime.llamacpp.model import ContextOptions, LlamaModel
@@ -39,7 +44,8 @@ class LlamaCppEngine:
 
     def __init__(self, path: str, *, name: str | None = None, n_ctx: int = 4096,
                  n_parallel: int = 1, max_queue: int = DEFAULT_QUEUE, n_threads: int = 0,
-                 n_batch: int = 512, n_gpu_layers: int = 0, verbose: bool = False) -> None:
+                 n_batch: int = 512, n_gpu_layers: int = 0, verbose: bool = False,
+                 adapters: dict[str, str] | None = None) -> None:
         if n_parallel < 1 or max_queue < 0:
             raise ValueError("n_parallel must be >= 1 and max_queue >= 0")
         t0 = time.perf_counter()
@@ -56,6 +62,12 @@ class LlamaCppEngine:
         self._embed_lock = threading.Lock()
         self._closed = False
         self.info = self._describe(name or os.path.basename(path), n_parallel)
+        try:
+            for adapter_name, adapter_path in (adapters or {}).items():
+                self.load_adapter(adapter_name, adapter_path)
+        except BaseException:
+            self.close()
+            raise
 
     def _describe(self, name: str, n_parallel: int) -> ModelInfo:
         m = self._model
@@ -75,6 +87,31 @@ class LlamaCppEngine:
     def stats(self) -> dict[str, int]:
         """Slots, busy slots and waiting requests right now (for metrics)."""
         return self._scheduler.stats()
+
+    # ---- LoRA adapters ---------------------------------------------------------------
+    def load_adapter(self, name: str, path: str, *, scale: float = 1.0) -> None:
+        """Load the llama.cpp LoRA GGUF ``path`` as ``name`` (applied per request)."""
+        self._check_open()
+        if not name or "+" in name:
+            raise ValueError(f"invalid adapter name {name!r} (non-empty, no '+')")
+        self._scheduler.call(lambda slot: self._model.load_adapter(name, path, scale))
+
+    @property
+    def adapters(self) -> list[str]:
+        return self._model.adapters
+
+    def check_adapter(self, name: str | None) -> None:
+        if name is not None and name not in self._model.adapters:
+            loaded = ", ".join(self._model.adapters) or "none"
+            raise UnknownAdapterError(f"no adapter {name!r} is loaded in {self.info.name} "
+                                      f"(loaded: {loaded})",
+                                      hint="load it with `slm serve BASE --adapter NAME=PATH`")
+
+    def with_adapter(self, name: str, *, on_close=None) -> AdapterView:
+        """An Engine that is this one with adapter ``name`` applied to every call;
+        ``on_close`` runs when the view is closed (e.g. to release the base)."""
+        self.check_adapter(name)
+        return AdapterView(self, name, on_close=on_close)
 
     # ---- text ------------------------------------------------------------------------
     def tokenize(self, text: str, *, add_special: bool = True) -> list[int]:
@@ -112,6 +149,7 @@ class LlamaCppEngine:
         full queue. Closing the stream cancels the request and frees its slot."""
         self._check_open()
         request.validate()
+        self.check_adapter(request.adapter)
         tokens = self._fit_context(self.prompt_tokens(request), request)
         sampler = Sampler(self._model.vocab, self._model.n_vocab, request.sampling,
                           grammar=grammar_for(request))
@@ -135,17 +173,19 @@ class LlamaCppEngine:
         return tokens[len(tokens) - (n_ctx - room):]
 
     # ---- scoring ---------------------------------------------------------------------
-    def token_logprobs(self, tokens: Seq[int], *, top: int = 0) -> list[TokenLogprob]:
+    def token_logprobs(self, tokens: Seq[int], *, top: int = 0,
+                       adapter: str | None = None) -> list[TokenLogprob]:
         """Entry i is log p(tokens[i+1] | tokens[:i+1]); evaluated in one pass on a free slot."""
         self._check_open()
+        self.check_adapter(adapter)
         tokens = list(tokens)
         if len(tokens) > self.n_ctx_slot:
             raise ContextOverflowError(len(tokens), self.n_ctx_slot)
-        return self._scheduler.call(lambda slot: self._score(slot, tokens, top))
+        return self._scheduler.call(lambda slot: self._score(slot, tokens, top), adapter=adapter)
 
-    def logits(self, tokens: Seq[int], *, first: int = 0):
+    def logits(self, tokens: Seq[int], *, first: int = 0, adapter: str | None = None):
         """Full-vocabulary logits of positions ``first…`` as one array (see .scoring)."""
-        return sequence_logits(self, tokens, first=first)
+        return sequence_logits(self, tokens, first=first, adapter=adapter)
 
     def _score(self, slot, tokens: list[int], top: int) -> list[TokenLogprob]:
         m, step, out = self._model, self._model.n_batch, []
@@ -204,3 +244,45 @@ class LlamaCppEngine:
     def __exit__(self, *exc) -> None:
         self.close()
 
+
+
+class UnknownAdapterError(SlmError):
+    code = "unknown_adapter"
+
+
+class AdapterView:
+    """``core.Engine`` over a loaded :class:`LlamaCppEngine` with one LoRA adapter applied:
+    every request it generates, scores or evaluates carries ``adapter``. It shares the
+    base's weights, KV cache and scheduler; closing the view leaves the base open."""
+
+    def __init__(self, base: LlamaCppEngine, adapter: str, *, on_close=None) -> None:
+        import dataclasses
+
+        self.base, self.adapter, self._on_close = base, adapter, on_close
+        self.info = dataclasses.replace(base.info, name=f"{base.info.name}+{adapter}")
+
+    def generate(self, request: GenerateRequest) -> ChunkStream:
+        import dataclasses
+
+        return self.base.generate(dataclasses.replace(request, adapter=self.adapter))
+
+    def token_logprobs(self, tokens: Seq[int], *, top: int = 0) -> list[TokenLogprob]:
+        return self.base.token_logprobs(tokens, top=top, adapter=self.adapter)
+
+    def logits(self, tokens: Seq[int], *, first: int = 0):
+        return self.base.logits(tokens, first=first, adapter=self.adapter)
+
+    def close(self) -> None:
+        """The base engine owns the model; a view only runs its ``on_close`` (once)."""
+        callback, self._on_close = self._on_close, None
+        if callback is not None:
+            callback()
+
+    def __getattr__(self, name: str):  # tokenize, render_chat, embed, stats, n_threads, …
+        return getattr(self.base, name)
+
+    def __enter__(self) -> AdapterView:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

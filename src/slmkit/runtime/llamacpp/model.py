@@ -107,6 +107,8 @@ class LlamaModel:
         self.n_vocab = lib.llama_vocab_n_tokens(self.vocab)
         self.n_ctx_train = lib.llama_model_n_ctx_train(self._model)
         self._open_context(options)
+        self._adapters: dict[str, tuple[object, float]] = {}  # name -> (handle, scale)
+        self._active_adapter: str | None = None
         self._pieces: dict[int, bytes] = {}
         self._token_buf = (lib.llama_token * 0)()
 
@@ -144,6 +146,9 @@ class LlamaModel:
 
     def close(self) -> None:
         lib = _lib()
+        for handle, _ in getattr(self, "_adapters", {}).values():
+            lib.llama_adapter_lora_free(handle)
+        self._adapters = {}
         if self._batch is not None:
             lib.llama_batch_free(self._batch)
             self._batch = None
@@ -278,6 +283,45 @@ class LlamaModel:
     @property
     def ctx(self):
         return self._ctx
+
+    # ---- LoRA adapters ---------------------------------------------------------------
+    def load_adapter(self, name: str, path: str, scale: float = 1.0) -> None:
+        """Load a llama.cpp LoRA adapter GGUF once, under ``name`` (not applied yet)."""
+        lib = _lib()
+        if name in self._adapters:
+            raise ValueError(f"an adapter named {name!r} is already loaded")
+        if not os.path.isfile(path):
+            raise InvalidModelFileError(f"no such adapter file: {path}")
+        _recent_log.clear()
+        handle = lib.llama_adapter_lora_init(self._model, os.fsencode(path))
+        if not handle:
+            reason = _recent_errors()
+            raise InvalidModelFileError(
+                f"llama.cpp could not load the LoRA adapter {path}"
+                + (f": {reason}" if reason else ""),
+                hint="the adapter must be a LoRA GGUF made for this base model "
+                     "(`slm merge BASE ADAPTER_DIR --adapter-gguf`)")
+        self._adapters[name] = (handle, float(scale))
+
+    @property
+    def adapters(self) -> list[str]:
+        return list(self._adapters)
+
+    def use_adapter(self, name: str | None) -> None:
+        """Make the next decodes run with adapter ``name`` (None: the base alone)."""
+        if name == self._active_adapter:
+            return
+        lib = _lib()
+        if name is None:
+            rc = lib.llama_set_adapters_lora(self._ctx, None, 0, None)
+        else:
+            handle, scale = self._adapters[name]
+            handles = (lib.llama_adapter_lora_p_ctypes * 1)(handle)
+            scales = (ctypes.c_float * 1)(scale)
+            rc = lib.llama_set_adapters_lora(self._ctx, handles, 1, scales)
+        if rc != 0:
+            raise SlmError(f"llama.cpp could not switch to adapter {name!r} (code {rc})")
+        self._active_adapter = name
 
     # ---- KV memory -------------------------------------------------------------------
     def forget(self, seq_id: int, start: int = 0) -> bool:

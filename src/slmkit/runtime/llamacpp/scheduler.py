@@ -11,6 +11,11 @@ goes to the idle slot sharing the longest prefix with its prompt; if another slo
 busy one) shares a longer prefix — the same system prompt, say — those cells are shared
 into the new slot with ``llama_memory_seq_cp`` (a unified KV cache makes that free) and only
 the rest of the prompt is evaluated.
+
+LoRA adapters are set per llama.cpp context, so one decode runs under one adapter set:
+each step decodes only the sequences of one adapter (taking turns when several are
+running) and switches the adapter between decode calls. A slot remembers the adapter its
+cached tokens were computed with; prefixes are reused only under the same adapter.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ class Slot:
     tokens: list[int] = field(default_factory=list)  # what the KV cache holds for seq_id
     busy: Sequence | None = None
     last_used: float = 0.0
+    adapter: str | None = None  # the adapter ``tokens`` were computed with
 
 
 class Scheduler:
@@ -47,10 +53,11 @@ class Scheduler:
         self.model, self.n_ctx_slot, self.max_queue = model, n_ctx_slot, max_queue
         self.slots = [Slot(i) for i in range(n_slots)]
         self._waiting: collections.deque[Sequence] = collections.deque()
-        self._jobs: collections.deque[tuple[Callable, Future]] = collections.deque()
+        self._jobs: collections.deque[tuple[Callable, Future, str | None]] = collections.deque()
         self._cv = threading.Condition()
         self._closed = False
         self.steps = 0
+        self._turn = 0  # which adapter group decodes next when several are running
         self._thread = threading.Thread(target=self._loop, name="slm-scheduler", daemon=True)
         self._thread.start()
 
@@ -65,13 +72,14 @@ class Scheduler:
             self._waiting.append(seq)
             self._cv.notify()
 
-    def call(self, fn: Callable[[Slot], object]):
-        """Run ``fn(slot)`` on the scheduler thread with an idle slot, between steps."""
+    def call(self, fn: Callable[[Slot], object], *, adapter: str | None = None):
+        """Run ``fn(slot)`` on the scheduler thread with an idle slot, between steps,
+        with ``adapter`` applied."""
         fut: Future = Future()
         with self._cv:
             if self._closed:
                 raise EngineClosedError("engine is closed")
-            self._jobs.append((fn, fut))
+            self._jobs.append((fn, fut, adapter))
             self._cv.notify()
         return fut.result()
 
@@ -118,10 +126,12 @@ class Scheduler:
             idle = self._idle_slot()
             if idle is None:
                 return
-            fn, fut = self._jobs.popleft()
+            fn, fut, adapter = self._jobs.popleft()
             idle.tokens.clear()
             self.model.forget(idle.seq_id, 0)
+            idle.adapter = adapter
             try:
+                self.model.use_adapter(adapter)
                 fut.set_result(fn(idle))
             except BaseException as err:
                 fut.set_exception(err)
@@ -154,13 +164,22 @@ class Scheduler:
                 if not idle:
                     return
                 seq = self._waiting.popleft()
-            self._place(seq, idle)
+            try:
+                self._place(seq, idle)
+            except Exception as err:  # in no queue and no slot yet: fail it, or it waits forever
+                if seq.slot is None or seq.slot.busy is not seq:
+                    seq.fail(err)
+                raise
 
     def _place(self, seq: Sequence, idle: list[Slot]) -> None:
         prompt = seq.prompt
-        slot = max(idle, key=lambda s: (common_prefix(s.tokens, prompt), -s.last_used))
-        keep = min(common_prefix(slot.tokens, prompt), len(prompt) - 1)
-        donor, shared = self._best_donor(prompt, exclude=slot)
+        slot = max(idle, key=lambda s: (_reusable(s, seq), -s.last_used))
+        keep = min(_reusable(slot, seq), len(prompt) - 1)
+        if slot.adapter != seq.adapter:
+            slot.tokens.clear()
+            self.model.forget(slot.seq_id, 0)
+            slot.adapter = seq.adapter
+        donor, shared = self._best_donor(seq, exclude=slot)
         if shared > keep:
             self.model.forget(slot.seq_id, 0)
             self.model.share(donor.seq_id, slot.seq_id, shared)
@@ -173,20 +192,21 @@ class Scheduler:
         slot.busy = seq
         seq.admit(slot, keep)
 
-    def _best_donor(self, prompt, *, exclude: Slot) -> tuple[Slot | None, int]:
+    def _best_donor(self, seq: Sequence, *, exclude: Slot) -> tuple[Slot | None, int]:
         best, best_n = None, 0
         for s in self.slots:
             if s is exclude:
                 continue
-            n = min(common_prefix(s.tokens, prompt), len(prompt) - 1)
+            n = min(_reusable(s, seq), len(seq.prompt) - 1)
             if n > best_n:
                 best, best_n = s, n
         return best, best_n
 
     def _step(self) -> None:
-        active = [s for s in self.slots if s.busy is not None]
+        active = self._adapter_group([s for s in self.slots if s.busy is not None])
         if not active:
             return
+        self.model.use_adapter(active[0].busy.adapter)
         rows, wanted = self._build_batch(active)
         if not rows:
             return
@@ -201,6 +221,16 @@ class Scheduler:
             if reason:
                 self._release(slot)  # free the slot before the caller sees the last chunk
                 seq.finish(reason)
+
+    def _adapter_group(self, active: list[Slot]) -> list[Slot]:
+        """The running slots of one adapter: all of them when they share one, else the
+        next group in turn (so every adapter's requests keep advancing)."""
+        keys = sorted({s.busy.adapter or "" for s in active})
+        if len(keys) <= 1:
+            return active
+        self._turn = (self._turn + 1) % len(keys)
+        key = keys[self._turn]
+        return [s for s in active if (s.busy.adapter or "") == key]
 
     def _build_batch(self, active: list[Slot]):
         budget = self.model.n_batch
@@ -241,3 +271,8 @@ class Scheduler:
             self._waiting.popleft().fail(closed)
         while self._jobs:
             self._jobs.popleft()[1].set_exception(closed)
+
+
+def _reusable(slot: Slot, seq: Sequence) -> int:
+    """Cached tokens of ``slot`` that ``seq`` can reuse (none under another adapter)."""
+    return common_prefix(slot.tokens, seq.prompt) if slot.adapter == seq.adapter else 0

@@ -16,10 +16,11 @@ import numpy as np
 from slmkit.core.errors import ContextOverflowError
 
 
-def sequence_logits(engine, tokens: Sequence[int], *, first: int = 0) -> np.ndarray:
+def sequence_logits(engine, tokens: Sequence[int], *, first: int = 0,
+                    adapter: str | None = None) -> np.ndarray:
     """Raw next-token logits for positions ``first…len(tokens)-1`` of ``tokens``, float32
     ``[len(tokens) - first, n_vocab]``; row ``j`` is the distribution of the token that
-    follows ``tokens[:first + j + 1]``."""
+    follows ``tokens[:first + j + 1]`` (with the LoRA ``adapter`` applied, if named)."""
     engine._check_open()
     tokens = [int(t) for t in tokens]
     if len(tokens) > engine.n_ctx_slot:
@@ -27,7 +28,9 @@ def sequence_logits(engine, tokens: Sequence[int], *, first: int = 0) -> np.ndar
     if not 0 <= first < len(tokens):
         raise ValueError(f"first must be in [0, {len(tokens)}), got {first}")
     model = engine._model
-    return engine._scheduler.call(lambda slot: _decode_rows(model, slot, tokens, first))
+    engine.check_adapter(adapter)
+    return engine._scheduler.call(lambda slot: _decode_rows(model, slot, tokens, first),
+                                  adapter=adapter)
 
 
 def _decode_rows(model, slot, tokens: list[int], first: int) -> np.ndarray:

@@ -18,6 +18,7 @@ from slmkit.runtime.textstream import TextStream
 class Sequence:
     def __init__(self, request: GenerateRequest, prompt: list[int], sampler) -> None:
         self.request, self.prompt, self.sampler = request, prompt, sampler
+        self.adapter = request.adapter  # LoRA adapter name, None for the base alone
         self.out: queue.SimpleQueue = queue.SimpleQueue()
         self.slot = None  # set by the scheduler on admission
         self.pending: list[int] = []  # tokens to feed at the next steps

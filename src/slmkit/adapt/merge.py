@@ -1,0 +1,94 @@
+"""An adapter into its base: dequantize → merge in float → GGUF → requantize → store.
+
+The base GGUF is dequantized to float32 (the same cached directory training used), the
+LoRA product ``B·A·alpha/r`` is added to each adapted weight in float32 (peft's
+``merge_and_unload``), the result is written as an F32 GGUF with the base's exact
+tokenizer (``convert.hf_to_gguf``) and quantized by llama.cpp's own quantizer to the
+requested type. Merging never happens inside quantized weights, so the only rounding
+is the final quantization's.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from slmkit.adapt.lora import ADAPTER_META, float_dir, load_adapter
+from slmkit.core.errors import SlmError
+
+FLOAT_TYPES = {"F32": 0, "F16": 1}
+
+
+def ftype(name: str) -> int:
+    """llama.cpp's ``llama_ftype`` for a type name such as ``Q4_K_M``, ``Q8_0`` or ``F16``."""
+    key = name.upper()
+    if key in FLOAT_TYPES:
+        return FLOAT_TYPES[key]
+    from slmkit.runtime.llamacpp.bindings import bindings
+
+    value = getattr(bindings(), f"LLAMA_FTYPE_MOSTLY_{key}", None)
+    if value is None:
+        raise ValueError(f"unknown GGUF type {name!r} (e.g. Q4_K_M, Q5_K_M, Q8_0, F16, F32)")
+    return int(value)
+
+
+def is_adapter_dir(path: str | Path) -> bool:
+    return (Path(path) / "adapter_config.json").is_file()
+
+
+def merged_hf(base: str | Path, adapter_dir: str | Path, out_dir: str | Path, *,
+              base_sha256: str | None = None) -> Path:
+    """Base (GGUF or HF dir) + peft adapter → a float32 Hugging Face directory."""
+    import torch
+
+    from slmkit.adapt.train import _save_full
+    from slmkit.runtime.torch.loader import load
+
+    hf = float_dir(base, base_sha256)
+    loaded = load(str(hf))
+    with torch.no_grad():
+        model = load_adapter(loaded.model, adapter_dir).merge_and_unload()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _save_full(out, model, hf)
+    return out
+
+
+def merge(base: str | Path, adapter_dir: str | Path, out_path: str | Path, *,
+          out_type: str = "Q4_K_M", base_sha256: str | None = None,
+          keep_hf: str | Path | None = None) -> Path:
+    """Write the merged model as a GGUF of ``out_type`` to ``out_path``.
+
+    ``adapter_dir`` is a peft LoRA adapter, or the Hugging Face directory a ``full``
+    fine-tune wrote (converted as is). ``keep_hf`` also keeps the merged float directory."""
+    from slmkit.convert import hf_to_gguf
+    from slmkit.convert.to_gguf import quantize
+
+    code = ftype(out_type)
+    out = Path(out_path)
+    with tempfile.TemporaryDirectory(prefix="slm-merge-", dir=out.parent) as tmp:
+        if is_adapter_dir(adapter_dir):
+            hf = merged_hf(base, adapter_dir, keep_hf or Path(tmp) / "hf",
+                           base_sha256=base_sha256)
+        elif (Path(adapter_dir) / "config.json").is_file():
+            hf = Path(adapter_dir)
+        else:
+            raise SlmError(f"{adapter_dir} is neither a LoRA adapter nor a model directory",
+                           hint="point at the --output of `slm finetune`")
+        f32 = Path(tmp) / "merged-f32.gguf"
+        hf_to_gguf(hf, f32, out_type="f32")
+        if code == 0:
+            shutil.move(str(f32), out)
+        else:
+            quantize(f32, out, code)
+    return out
+
+
+def adapter_base(adapter_dir: str | Path) -> str | None:
+    """The base model name recorded by ``slm finetune`` in the adapter directory."""
+    meta = Path(adapter_dir) / ADAPTER_META
+    if meta.is_file():
+        return json.loads(meta.read_text()).get("base")
+    return None

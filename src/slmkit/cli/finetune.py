@@ -1,0 +1,225 @@
+"""`slm finetune MODEL --data train.jsonl`: LoRA / QLoRA / full fine-tuning on CPU.
+
+Writes into ``--output``: the peft adapter (or, for ``full``, a Hugging Face model),
+``adapter.gguf`` (llama.cpp's LoRA format, for `slm serve --adapter` / `slm run`),
+checkpoints, and ``report.json`` with the training history and — with ``--eval`` — the
+before/after evaluation on the held-apart examples.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from slmkit.cli.output import add_json_flag
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", nargs="?", default=None,
+                   help="base model: stored name, .gguf file or HF directory (default: the "
+                        "catalog's default model)")
+    p.add_argument("--data", required=True, metavar="FILE",
+                   help='training jsonl: {"messages": [...]} or {"prompt", "completion"} a line')
+    p.add_argument("--eval", metavar="FILE", help="held-apart jsonl: validation loss during "
+                   "training and the before/after evaluation")
+    p.add_argument("--output", "-o", metavar="DIR", help="where to write (default ./finetune-"
+                   "<model>-<method>)")
+    p.add_argument("--method", choices=("lora", "qlora", "full"), default="lora")
+    lo = p.add_argument_group("LoRA")
+    lo.add_argument("--rank", type=int, default=8)
+    lo.add_argument("--alpha", type=float, default=16.0)
+    lo.add_argument("--dropout", type=float, default=0.05)
+    lo.add_argument("--target-modules", default=None, metavar="A,B,…",
+                    help="linear layers to adapt (default: q,k,v,o,gate,up,down projections)")
+    lo.add_argument("--layers", type=int, default=None, metavar="N",
+                    help="adapt only the last N transformer layers (the backward pass stops "
+                         "there: much faster on CPU; default: all layers)")
+    tr = p.add_argument_group("training")
+    tr.add_argument("--epochs", type=float, default=1.0)
+    tr.add_argument("--max-steps", type=int, default=None, metavar="N",
+                    help="stop after N optimizer steps (overrides --epochs)")
+    tr.add_argument("--lr", type=float, default=None,
+                    help="learning rate (default 2e-4 for LoRA/QLoRA, 2e-5 for full)")
+    tr.add_argument("--schedule", choices=("cosine", "linear", "constant"), default="cosine")
+    tr.add_argument("--warmup", type=float, default=0.05, metavar="FRACTION")
+    tr.add_argument("--batch-size", type=int, default=4)
+    tr.add_argument("--grad-accum", type=int, default=1, metavar="N")
+    tr.add_argument("--max-seq-len", type=int, default=512, metavar="TOKENS")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--eval-every", type=int, default=0, metavar="STEPS",
+                    help="validation loss every N steps (default: 5 times per run)")
+    tr.add_argument("--save-every", type=int, default=0, metavar="STEPS",
+                    help="checkpoint every N steps (default: only at the end)")
+    tr.add_argument("--resume", action="store_true",
+                    help="continue from the newest checkpoint in --output")
+    tr.add_argument("--threads", type=int, default=0, metavar="N")
+    ev = p.add_argument_group("before/after evaluation (needs --eval)")
+    ev.add_argument("--no-compare", action="store_true",
+                    help="skip the before/after evaluation with llama.cpp")
+    ev.add_argument("--compare-limit", type=int, default=100, metavar="N",
+                    help="held-apart examples answered for the accuracy (default 100)")
+    p.add_argument("--no-pull", action="store_true")
+    add_json_flag(p)
+
+
+def run(args) -> int:
+    from slmkit.adapt.lora import DEFAULT_TARGETS, LoraSettings
+    from slmkit.adapt.train import TrainConfig, finetune
+    from slmkit.cli.output import print_json, stderr_console
+    from slmkit.models.store import Store
+
+    ref = Store().resolve(args.model, pull_missing=not args.no_pull)
+    out = Path(args.output or f"finetune-{ref.name}-{args.method}")
+    targets = tuple(t.strip() for t in args.target_modules.split(",") if t.strip()) \
+        if args.target_modules else DEFAULT_TARGETS
+    config = TrainConfig(
+        output=str(out), method=args.method,
+        lora=LoraSettings(args.rank, args.alpha, args.dropout, targets, args.layers), epochs=args.epochs,
+        max_steps=args.max_steps, lr=args.lr, schedule=args.schedule, warmup=args.warmup,
+        batch_size=args.batch_size, grad_accum=args.grad_accum, max_seq_len=args.max_seq_len,
+        seed=args.seed, eval_every=args.eval_every, save_every=args.save_every,
+        resume=args.resume, threads=args.threads)
+    quiet = args.json or not sys.stderr.isatty()
+    with _Bar(not quiet) as bar:
+        result = finetune(ref.path, args.data, config, eval_path=args.eval, base_name=ref.name,
+                          base_sha256=ref.sha256, progress=bar)
+    report = result.to_dict()
+    warn = _data_warnings(report)
+    if warn and not args.json:
+        stderr_console().print(f"[yellow]{warn}[/]", highlight=False)
+    if args.method != "full":
+        report["adapter_gguf"] = _export(out, ref)
+    if args.eval and not args.no_compare and report.get("adapter_gguf"):
+        report["compare"] = compare(ref.path, report["adapter_gguf"], args.eval,
+                                    limit=args.compare_limit, threads=args.threads,
+                                    show=not quiet)
+    (out / "report.json").write_text(json.dumps(report, indent=2, default=str))
+    if args.json:
+        print_json(report)
+    else:
+        _print_summary(report, ref.name)
+    return 0
+
+
+def _data_warnings(report: dict) -> str | None:
+    lines = []
+    for key in ("train", "eval"):
+        d = report.get(key)
+        if d and d["skipped_too_long"]:
+            lines.append(f"{d['path']}: skipped {d['skipped_too_long']} of {d['records']} "
+                         f"examples over --max-seq-len (lines {d['too_long_lines']})")
+    return "\n".join(lines) or None
+
+
+def _export(out: Path, ref) -> str | None:
+    from slmkit.adapt.export import export_adapter_gguf
+    from slmkit.adapt.lora import float_dir
+    from slmkit.core.errors import SlmError
+
+    try:
+        return str(export_adapter_gguf(out, float_dir(ref.path, ref.sha256),
+                                       out / "adapter.gguf", overwrite=True))
+    except (SlmError, ValueError) as err:  # e.g. an architecture llama.cpp adapters lack
+        from slmkit.cli.output import stderr_console
+
+        stderr_console().print(f"[yellow]adapter GGUF not written: {err}[/]")
+        return None
+
+
+def compare(base_path: str, adapter_gguf: str, eval_path: str, *, limit: int, threads: int,
+            show: bool) -> dict:
+    """Base vs base+adapter in llama.cpp on the held-apart examples."""
+    from slmkit.adapt.data import read_records
+    from slmkit.adapt.evaluate import measure
+    from slmkit.runtime.torch.loader import is_gguf
+
+    if not is_gguf(base_path):
+        return {"skipped": "the base is not a GGUF file"}
+    from slmkit.runtime import load_engine
+
+    records = read_records(eval_path)[:limit]
+    eng = load_engine(base_path, n_ctx=2048, n_threads=threads,
+                      adapters={"tuned": adapter_gguf})
+    try:
+        if show:
+            from slmkit.cli.output import stderr_console
+
+            stderr_console().print(f"[dim]evaluating base and base+adapter on {len(records)} "
+                                   "held-apart examples …[/]")
+        return {"before": measure(eng, records), "after": measure(eng.with_adapter("tuned"),
+                                                                   records)}
+    finally:
+        eng.close()
+
+
+def _print_summary(report: dict, base: str) -> None:
+    from rich.table import Table
+
+    from slmkit.cli.output import stdout_console
+
+    con = stdout_console()
+    hist = [h for h in report["history"] if "loss" in h]
+    evals = [h for h in report["history"] if "eval_loss" in h]
+    con.print(f"{report['method']} fine-tune of {base}: {report['steps']} steps in "
+              f"{report['seconds']:.1f} s, {report['tokens_per_second']:.0f} tokens/s, "
+              f"peak RSS {report['peak_rss_mb']:.0f} MB, "
+              f"{report['trainable_params']:,} trainable parameters", highlight=False)
+    if hist:
+        con.print(f"train loss {hist[0]['loss']:.3f} → {hist[-1]['loss']:.3f}"
+                  + (f"; eval loss {evals[0]['eval_loss']:.3f} → {evals[-1]['eval_loss']:.3f}"
+                     if evals else ""), highlight=False)
+    cmp_ = report.get("compare") or {}
+    if "before" in cmp_:
+        t = Table("held-apart", "base", "base+adapter")
+        for key in ("accuracy", "answer_ppl", "text_ppl"):
+            b, a = cmp_["before"].get(key), cmp_["after"].get(key)
+            if b is not None:
+                t.add_row(key, f"{b:.4g}", f"{a:.4g}")
+        con.print(t)
+    con.print(f"written to {report['output']}"
+              + (f" (adapter GGUF: {report['adapter_gguf']})" if report.get("adapter_gguf")
+                 else ""), highlight=False)
+
+
+class _Bar:
+    """A rich progress bar showing loss, eval loss and tokens/s (silent when disabled)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled, self._bar, self._task, self._eval = enabled, None, None, None
+
+    def __enter__(self) -> _Bar:
+        if self.enabled:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            from slmkit.cli.output import stderr_console
+
+            self._bar = Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[stats]}"), TimeElapsedColumn(),
+                                 TimeRemainingColumn(), console=stderr_console())
+            self._bar.__enter__()
+        return self
+
+    def __call__(self, event: dict) -> None:
+        if "eval_loss" in event:
+            self._eval = event["eval_loss"]
+        if self._bar is None or event.get("event") != "step":
+            return
+        if self._task is None:
+            self._task = self._bar.add_task("train", total=event["total"], stats="")
+        stats = f"loss {event['loss']:.3f}" + (f" · eval {self._eval:.3f}" if self._eval
+                                               is not None else "") \
+            + f" · {event['tokens_per_second']:.0f} tok/s"
+        self._bar.update(self._task, completed=event["step"], stats=stats)
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
