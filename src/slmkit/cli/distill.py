@@ -1,0 +1,175 @@
+"""`slm distill --teacher T --student S --data FILE`: logit distillation (same tokenizer) or
+sequence-level distillation (teacher-generated answers, any tokenizers), on CPU.
+
+Checkpoints go to ``--output`` every ``--save-every`` steps and ``--resume`` continues from
+the newest one. The result (``--output``/final) is registered in the store as ``--name``
+(GGUF) and ``--name``-hf, with the student as parent; ``--no-register`` leaves it there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from slmkit.cli.output import add_json_flag
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--teacher", required=True, help="teacher: stored name, .gguf or HF dir")
+    p.add_argument("--student", required=True, help="student: stored name, .gguf or HF dir")
+    p.add_argument("--data", required=True, metavar="FILE",
+                   help="text (logits) or prompts, one per line / `prompt` field (sequence); "
+                        "or a named dataset")
+    p.add_argument("--method", choices=("logits", "sequence"), default="logits",
+                   help="logits: match the teacher's distributions (same tokenizer); "
+                        "sequence: train on the teacher's answers (any tokenizers)")
+    k = p.add_argument_group("loss")
+    k.add_argument("--loss", choices=("fkl", "rkl", "jsd"), default="fkl",
+                   help="forward KL, reverse KL or Jensen-Shannon (default fkl)")
+    k.add_argument("--temperature", type=float, default=1.0, metavar="T")
+    k.add_argument("--alpha", type=float, default=0.0,
+                   help="weight of the cross-entropy term, 1 - alpha for KD (default 0)")
+    t = p.add_argument_group("training")
+    t.add_argument("--lr", type=float, default=1e-4)
+    t.add_argument("--schedule", choices=("cosine", "linear", "constant"), default="cosine")
+    t.add_argument("--warmup", type=int, default=0, metavar="STEPS")
+    t.add_argument("--weight-decay", type=float, default=0.0)
+    t.add_argument("--batch-size", type=int, default=2)
+    t.add_argument("--grad-accum", type=int, default=1, metavar="N")
+    t.add_argument("--seq-len", type=int, default=256, metavar="N", help="max sequence length")
+    t.add_argument("--max-steps", type=int, default=100, metavar="N")
+    t.add_argument("--save-every", type=int, default=50, metavar="N",
+                   help="checkpoint every N steps (0: only at the end)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--eval-rows", type=int, default=4, metavar="N",
+                   help="rows at the end of the data held apart for before/after metrics")
+    t.add_argument("--threads", type=int, default=0, metavar="N")
+    t.add_argument("--bf16", action="store_true",
+                   help="autocast to bfloat16 (faster on CPUs with AVX512-BF16/AMX; the "
+                        "weights and optimizer stay float32)")
+    q = p.add_argument_group("sequence-level")
+    q.add_argument("--max-new-tokens", type=int, default=128, metavar="N")
+    q.add_argument("--max-prompts", type=int, default=None, metavar="N")
+    o = p.add_argument_group("output")
+    o.add_argument("-o", "--output", metavar="DIR",
+                   help="checkpoints and final model (default ./distill-<name>)")
+    o.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
+    o.add_argument("--type", default="f16", choices=("f32", "f16", "q8_0"),
+                   help="GGUF type of the result (default f16)")
+    o.add_argument("--name", help="store name (default <student>-distilled)")
+    o.add_argument("--no-register", action="store_true", help="do not add it to the store")
+    o.add_argument("--no-pull", action="store_true")
+    add_json_flag(p)
+
+
+def _config(args):
+    from slmkit.compress.distill import DistillConfig
+
+    return DistillConfig(method=args.method, loss=args.loss, temperature=args.temperature,
+                         alpha=args.alpha, lr=args.lr, schedule=args.schedule,
+                         warmup_steps=args.warmup, weight_decay=args.weight_decay,
+                         batch_size=args.batch_size, grad_accum=args.grad_accum,
+                         seq_len=args.seq_len, max_steps=args.max_steps,
+                         save_every=args.save_every, seed=args.seed, eval_rows=args.eval_rows,
+                         max_new_tokens=args.max_new_tokens, max_prompts=args.max_prompts,
+                         bf16=args.bf16)
+
+
+def run(args) -> int:
+    import torch
+
+    from slmkit.cli.output import print_json
+    from slmkit.compress.distill import distill
+    from slmkit.compress.train_io import register
+    from slmkit.models.store import Store, validate_name
+
+    cfg = _config(args)
+    cfg.check()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    store = Store()
+    teacher = store.resolve(args.teacher, pull_missing=not args.no_pull)
+    student = store.resolve(args.student, pull_missing=not args.no_pull)
+    base = re.sub(r"[^a-z0-9._:+-]+", "-", student.name.lower()).strip("-") or "student"
+    name = args.name or f"{base}-distilled"
+    if not args.no_register:
+        validate_name(name)
+    out = Path(args.output or f"distill-{name}").expanduser()
+    quiet = args.json or not sys.stderr.isatty()
+    with _Bar(cfg.max_steps, enabled=not quiet) as bar:
+        report = distill(teacher.path, student.path, args.data, str(out), config=cfg,
+                         resume=args.resume, gguf_type=args.type, on_step=bar.step,
+                         on_status=bar.status, n_threads=args.threads,
+                         extra={"teacher_name": teacher.name, "student_name": student.name})
+    report.update({"teacher": teacher.name, "student": student.name, "output": str(out),
+                   "registered": not args.no_register})
+    if not args.no_register:
+        method = f"{report['method_tag']} teacher={teacher.name} data=sha256:" \
+                 f"{report['data_sha256'][:16]}"
+        store.tmp.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix="distill-", dir=store.tmp))
+        try:  # the store moves what it adds: give it copies, keep --output whole
+            gguf = shutil.copy2(report["gguf"], scratch / Path(report["gguf"]).name)
+            hf = shutil.copytree(report["hf_dir"], scratch / "hf")
+            paths = register(store, Path(gguf), Path(hf), name, parent=student.name,
+                             method=method)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        report.update({"name": name, "hf_name": f"{name}-hf", "stored_gguf": paths["gguf"]})
+    if args.json:
+        print_json(report)
+        return 0
+    b, a = report["before"], report["after"]
+    kl = f"KL(teacher‖student) {b['kl']:.4f} → {a['kl']:.4f}; " if "kl" in b else ""
+    print(f"{student.name} ← {teacher.name} ({report['method_tag']}, {report['steps']} steps, "
+          f"{report['tokens_per_second']:.0f} tok/s): held-apart {kl}"
+          f"PPL {b['ppl']:.2f} → {a['ppl']:.2f}")
+    print(f"saved to {out / 'final'}" + (f"; stored as {name} (+ {name}-hf)"
+                                         if not args.no_register else ""))
+    return 0
+
+
+class _Bar:
+    """A rich progress bar on stderr showing loss and tokens/s (silent when disabled)."""
+
+    def __init__(self, total: int, *, enabled: bool) -> None:
+        self.total, self.enabled = total, enabled
+        self._bars = self._task = None
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            from slmkit.cli.output import stderr_console
+
+            self._bars = Progress(TextColumn("{task.description}"), BarColumn(),
+                                  MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+                                  TimeElapsedColumn(), TimeRemainingColumn(),
+                                  console=stderr_console())
+            self._bars.__enter__()
+            self._task = self._bars.add_task("distill", total=self.total, info="")
+        return self
+
+    def step(self, row: dict) -> None:
+        if self._bars is not None:
+            info = f"loss {row['loss']:.4f} · {row['tokens_per_second']:.0f} tok/s"
+            self._bars.update(self._task, completed=row["step"], info=info)
+
+    def status(self, message: str) -> None:
+        if self._bars is not None:
+            self._bars.console.print(f"[dim]{message}[/]")
+
+    def __exit__(self, *exc) -> None:
+        if self._bars is not None:
+            self._bars.__exit__(*exc)
