@@ -16,7 +16,7 @@ Measured on the held-apart examples, all through llama.cpp:
    their task-text PPL relative to adapter-on-base (target: within 0.5%).
 
     SLM_HOME=/tmp/realhome python benchmarks/finetune_task.py [--train 240] [--eval 100]
-        [--epochs 1] [--layers 10] [--threads 2]
+        [--epochs 3] [--layers 10] [--threads 2]
 
 LoRA adapts only the top ``--layers`` layers by default here so the backward pass stops
 there (this 2-core machine is shared; see docs/adapt.md for the full-depth numbers).
@@ -114,7 +114,7 @@ def main() -> None:
     ap.add_argument("--model", default="smollm2-135m-instruct")
     ap.add_argument("--train", type=int, default=240)
     ap.add_argument("--eval", type=int, default=100)
-    ap.add_argument("--epochs", type=float, default=1.0)
+    ap.add_argument("--epochs", type=float, default=3.0)
     ap.add_argument("--rank", type=int, default=8)
     ap.add_argument("--layers", type=int, default=10)
     ap.add_argument("--lr", type=float, default=1e-3)
@@ -208,7 +208,8 @@ def _markdown(p: dict) -> str:
         lines.append(f"| {name} | {r['accuracy']:.1%} ± {r['accuracy_se']:.1%} | "
                      f"{r['answer_ppl']:.3f} | {r['text_ppl']:.4f} | "
                      f"{'' if d is None else f'{d:+.2%}'} |")
-    lines += ["", "Command: `SLM_HOME=/tmp/realhome python benchmarks/finetune_task.py`", ""]
+    lines += ["", f"Command: `SLM_HOME=/tmp/realhome python benchmarks/finetune_task.py "
+                  f"{' '.join(sys.argv[1:])}`", ""]
     return "\n".join(lines)
 
 
