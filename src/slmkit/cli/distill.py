@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from slmkit.cli.output import add_json_flag
+from slmkit.cli.output import TrainingBar, add_json_flag
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -100,9 +100,9 @@ def run(args) -> int:
         validate_name(name)
     out = Path(args.output or f"distill-{name}").expanduser()
     quiet = args.json or not sys.stderr.isatty()
-    with _Bar(cfg.max_steps, enabled=not quiet) as bar:
+    with TrainingBar("distill", total=cfg.max_steps, enabled=not quiet) as bar:
         report = distill(teacher.path, student.path, args.data, str(out), config=cfg,
-                         resume=args.resume, gguf_type=args.type, on_step=bar.step,
+                         resume=args.resume, gguf_type=args.type, on_step=bar,
                          on_status=bar.status, n_threads=args.threads,
                          extra={"teacher_name": teacher.name, "student_name": student.name})
     report.update({"teacher": teacher.name, "student": student.name, "output": str(out),
@@ -131,45 +131,3 @@ def run(args) -> int:
     print(f"saved to {out / 'final'}" + (f"; stored as {name} (+ {name}-hf)"
                                          if not args.no_register else ""))
     return 0
-
-
-class _Bar:
-    """A rich progress bar on stderr showing loss and tokens/s (silent when disabled)."""
-
-    def __init__(self, total: int, *, enabled: bool) -> None:
-        self.total, self.enabled = total, enabled
-        self._bars = self._task = None
-
-    def __enter__(self):
-        if self.enabled:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            from slmkit.cli.output import stderr_console
-
-            self._bars = Progress(TextColumn("{task.description}"), BarColumn(),
-                                  MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                                  TimeElapsedColumn(), TimeRemainingColumn(),
-                                  console=stderr_console())
-            self._bars.__enter__()
-            self._task = self._bars.add_task("distill", total=self.total, info="")
-        return self
-
-    def step(self, row: dict) -> None:
-        if self._bars is not None:
-            info = f"loss {row['loss']:.4f} · {row['tokens_per_second']:.0f} tok/s"
-            self._bars.update(self._task, completed=row["step"], info=info)
-
-    def status(self, message: str) -> None:
-        if self._bars is not None:
-            self._bars.console.print(f"[dim]{message}[/]")
-
-    def __exit__(self, *exc) -> None:
-        if self._bars is not None:
-            self._bars.__exit__(*exc)

@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from slmkit.cli.output import add_json_flag
+from slmkit.cli.output import TrainingBar, add_json_flag
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -82,7 +82,7 @@ def run(args) -> int:
         seed=args.seed, eval_every=args.eval_every, save_every=args.save_every,
         resume=args.resume, threads=args.threads)
     quiet = args.json or not sys.stderr.isatty()
-    with _Bar(not quiet) as bar:
+    with TrainingBar("training", enabled=not quiet) as bar:
         result = finetune(ref.path, args.data, config, eval_path=args.eval, base_name=ref.name,
                           base_sha256=ref.sha256, progress=bar)
     report = result.to_dict()
@@ -181,45 +181,3 @@ def _print_summary(report: dict, base: str) -> None:
     con.print(f"written to {report['output']}"
               + (f" (adapter GGUF: {report['adapter_gguf']})" if report.get("adapter_gguf")
                  else ""), highlight=False)
-
-
-class _Bar:
-    """A rich progress bar showing loss, eval loss and tokens/s (silent when disabled)."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled, self._bar, self._task, self._eval = enabled, None, None, None
-
-    def __enter__(self) -> _Bar:
-        if self.enabled:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            from slmkit.cli.output import stderr_console
-
-            self._bar = Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[stats]}"), TimeElapsedColumn(),
-                                 TimeRemainingColumn(), console=stderr_console())
-            self._bar.__enter__()
-        return self
-
-    def __call__(self, event: dict) -> None:
-        if "eval_loss" in event:
-            self._eval = event["eval_loss"]
-        if self._bar is None or event.get("event") != "step":
-            return
-        if self._task is None:
-            self._task = self._bar.add_task("train", total=event["total"], stats="")
-        stats = f"loss {event['loss']:.3f}" + (f" · eval {self._eval:.3f}" if self._eval
-                                               is not None else "") \
-            + f" · {event['tokens_per_second']:.0f} tok/s"
-        self._bar.update(self._task, completed=event["step"], stats=stats)
-
-    def __exit__(self, *exc) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(*exc)

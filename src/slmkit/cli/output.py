@@ -71,3 +71,53 @@ def run_guarded(fn, args) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
+
+
+class TrainingBar:
+    """A rich bar on stderr for a training loop: step of total, loss, the latest eval loss
+    and tokens/s; silent when disabled. Feed it the loop's rows (``step``, ``loss``,
+    ``tokens_per_second``, optional ``total``/``eval_loss``; rows with an ``event`` other
+    than ``"step"`` only update the eval loss)."""
+
+    def __init__(self, label: str, *, total: int | None = None, enabled: bool = True) -> None:
+        self.label, self.total, self.enabled = label, total, enabled
+        self._bar = self._task = self._eval = None
+
+    def __enter__(self) -> TrainingBar:
+        if self.enabled:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._bar = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[stats]}"), TimeElapsedColumn(),
+                                 TimeRemainingColumn(), console=stderr_console())
+            self._bar.__enter__()
+        return self
+
+    def __call__(self, row: dict) -> None:
+        if row.get("eval_loss") is not None:
+            self._eval = row["eval_loss"]
+        if self._bar is None or row.get("event", "step") != "step":
+            return
+        if self._task is None:
+            self._task = self._bar.add_task(self.label, total=row.get("total", self.total),
+                                            stats="")
+        stats = f"loss {row['loss']:.4f}"
+        if self._eval is not None:
+            stats += f" · eval {self._eval:.4f}"
+        stats += f" · {row['tokens_per_second']:.0f} tok/s"
+        self._bar.update(self._task, completed=row["step"], stats=stats)
+
+    def status(self, message: str) -> None:
+        if self._bar is not None:
+            self._bar.console.print(f"[dim]{message}[/]")
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
