@@ -112,7 +112,7 @@ def attribute(text: str, passages: Sequence[Passage], *, min_overlap: float = 0.
         cover = len(words & {w.lower() for w in _WORD.findall(p.text)}) / len(words)
         if cover >= min_overlap:
             scored.append((cover, i))
-    return [i for _, i in sorted(scored, reverse=True)[:2]]
+    return [i for _, i in sorted(scored, key=lambda t: (-t[0], t[1]))[:2]]  # ties: rank
 
 
 def is_weak(passages: Sequence[Passage], threshold: float) -> bool:

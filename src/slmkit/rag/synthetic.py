@@ -52,8 +52,11 @@ def _ids(rng: random.Random, n: int) -> list[tuple[str, str, str]]:
         tickets.add(f"OPS-{rng.randint(1000, 9999)}")
     while len(parts) < n:
         parts.add(f"PN-{rng.randint(10000, 99999)}-{rng.choice('ABCDEFGH')}")
-    return list(zip(sorted(errs, key=lambda _: rng.random()), sorted(tickets),
-                    sorted(parts, key=lambda _: rng.random()), strict=True))
+    # sort first: a set's order depends on the interpreter's string hash seed
+    errs_l, parts_l = sorted(errs), sorted(parts)
+    rng.shuffle(errs_l)
+    rng.shuffle(parts_l)
+    return list(zip(errs_l, sorted(tickets), parts_l, strict=True))
 
 
 def identifier_documents(rng: random.Random, n_entries: int = 96, per_file: int = 12
