@@ -1,4 +1,4 @@
-"""The off-grid reference: grid measurement, dithering, and a tiny end-to-end run."""
+"""The off-grid reference: grid measurement, rescaling, dithering, and a tiny end-to-end run."""
 
 from __future__ import annotations
 
@@ -67,8 +67,45 @@ def test_make_reference_tiny_end_to_end(tmp_path, monkeypatch):
     man = st.manifest("tiny-hf-offgrid")
     assert man["parent"] == "tiny-hf" and man["method"] == cfg.method()
     assert st.manifest("tiny-hf-offgrid-hf")["parent"] == "tiny-hf-offgrid"
-    # a float source is already off any grid: the dither finds no 4-bit blocks to measure
+    # a float source is already off any grid: there are no 4-bit blocks to measure
     assert rep["grid_tensors"] == 0 and rep["weights_changed_share"] > 0.9
+    assert rep["ppl_rescaled"] == pytest.approx(rep["ppl_before"], rel=1e-4)  # same function
     assert rep["ppl_after"] > 0 and len(json.dumps(rep)) > 100
     again = R.make_reference("tiny-hf", store=st, config=cfg)
     assert again["cached"] and again["ppl_after"] == rep["ppl_after"]
+
+
+@pytest.mark.parametrize("arch", ["llama", "qwen2"])
+def test_rescale_moves_every_block_off_grid_and_keeps_the_function(tmp_path, arch):
+    from transformers import AutoModelForCausalLM
+
+    torch.set_num_threads(1)
+    model = AutoModelForCausalLM.from_pretrained(str(build_model(tmp_path / arch, arch)))
+    with torch.no_grad():  # put the decoder weights on a 4-bit grid, as a shipped GGUF has
+        for name, p in model.named_parameters():
+            if p.ndim == 2 and "embed" not in name:
+                b = p.data.reshape(-1, 32)
+                lo, hi = b.amin(1, keepdim=True), b.amax(1, keepdim=True)
+                d = (hi - lo) / 15
+                b.copy_(lo + d * ((b - lo) / d).round())
+    ids = torch.randint(0, model.config.vocab_size, (2, 24), generator=torch.Generator())
+    with torch.no_grad():
+        before = model(ids).logits
+    original = {k: v.detach().clone() for k, v in model.named_parameters()
+                if v.ndim == 2 and "embed" not in k}
+    assert R.grid_offsets(original, dict(model.named_parameters()))["grid_offset_mean"] < 1e-4
+    assert R.rescale(model, seed=0, spread=0.25) > 0
+    with torch.no_grad():
+        after = model(ids).logits
+    torch.testing.assert_close(after, before, rtol=1e-4, atol=1e-4)  # the same function
+    got = R.grid_offsets(original, dict(model.named_parameters()))
+    assert got["grid_offset_mean"] > 0.15 and got["off_grid_share"] > 0.5
+    assert got["weights_changed_share"] > 0.99
+
+
+def test_rescale_refuses_an_architecture_it_cannot_fold(tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(str(build_model(tmp_path / "g", "gemma3")))
+    with pytest.raises(R.SlmError, match="channel rescaling supports"):
+        R.rescale(model)

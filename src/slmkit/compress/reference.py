@@ -8,10 +8,16 @@ off the grid while the model stays as good (checked: perplexity on held-apart te
 
 On this machine a training step of the 135M model costs seconds, and Adam moves a weight
 by about the learning rate per step, while a 4-bit grid step of SmolLM2-135M is ~0.05: no
-affordable training leaves the grid by itself. So the weights are first *dithered*: each
-weight of a quantized block gets uniform noise of one grid step (±½ step: a float weight
-that quantizes to the same level, as the original float weight did), then continued
-pre-training adapts the model to its new weights. Both steps are recorded.
+affordable training leaves the grid by itself. So the weights are first moved off it by a
+transformation that keeps the model's function exactly (``rescale``): random per-channel
+factors multiply the input channels (columns) of every decoder linear layer — a
+quantization block runs along those, so no grid fits a block any more — and their inverse is
+folded into the preceding RMSNorm gain or the producing layer's rows. The quality is the
+original's by construction (checked: perplexity before and after), unlike the older
+``dither`` (uniform noise of one grid step per weight, still available), which costs as
+much as a 4-bit quantization and needs far more training than we can afford to heal. The
+tied token embeddings stay where they were (no exact fold exists for them); the report
+says so. Every step is recorded in the lineage.
 
 Measured and kept with it (``reference.json`` in its Hugging Face directory):
 
@@ -45,7 +51,8 @@ REPORT = "reference.json"
 @dataclass
 class ReferenceConfig:
     data: str = "wikipedia"
-    dither: bool = True
+    rescale: float = 0.25      # channel factors in [1/1.25, 1.25] (0: none); see rescale()
+    dither: bool = False
     dither_scale: float = 1.0  # noise width in grid steps (1.0: the whole cell)
     steps: int = 16
     lr: float = 3e-5
@@ -57,7 +64,8 @@ class ReferenceConfig:
 
     def method(self) -> str:
         amp = f"dither{self.dither_scale:g}+" if self.dither_scale != 1.0 else "dither+"
-        return (f"reference:{amp if self.dither else ''}continued-pretraining("
+        scaled = f"rescale{self.rescale:g}+" if self.rescale else ""
+        return (f"reference:{scaled}{amp if self.dither else ''}continued-pretraining("
                 f"data={self.data},steps={self.steps},"
                 f"lr={self.lr:g},seq={self.seq},batch={self.batch},seed={self.seed})")
 
@@ -113,7 +121,10 @@ def _make(store, ref, name: str, hf_name: str, config: ReferenceConfig, progress
     original = {k: v.detach().clone() for k, v in model.named_parameters() if v.ndim == 2}
     eval_ids = _ids(tok, held, 512 * config.eval_chunks + 1)
     ppl_before = chunk_ppl(model, eval_ids, config.eval_chunks, progress)
-    ppl_dithered = None
+    ppl_dithered = ppl_rescaled = None
+    if config.rescale:
+        rescale(model, config.seed, spread=config.rescale)
+        ppl_rescaled = chunk_ppl(model, eval_ids, config.eval_chunks, progress)
     if config.dither:
         dither(model, config.seed, scale=config.dither_scale)
         ppl_dithered = chunk_ppl(model, eval_ids, config.eval_chunks, progress)
@@ -123,7 +134,8 @@ def _make(store, ref, name: str, hf_name: str, config: ReferenceConfig, progress
     grid = grid_offsets(original, dict(model.named_parameters()))
     report = {"name": name, "hf_name": hf_name, "parent": ref.name, "method": config.method(),
               "config": asdict(config), "data": ds.name, "source_on_grid": src.on_grid,
-              "ppl_before": ppl_before, "ppl_dithered": ppl_dithered, "ppl_after": ppl_after,
+              "ppl_before": ppl_before, "ppl_rescaled": ppl_rescaled,
+              "ppl_dithered": ppl_dithered, "ppl_after": ppl_after,
               "ppl_change": ppl_after / ppl_before - 1, "loss_first": losses[0],
               "loss_last": sum(losses[-5:]) / len(losses[-5:]), **grid}
     store.tmp.mkdir(parents=True, exist_ok=True)
@@ -231,6 +243,66 @@ def dither(model, seed: int = 0, block: int = 32, scale: float = 1.0) -> None:
             b = p.data.reshape(-1, block)
             _, step, _ = grid_steps(b, block)
             b += (torch.rand(b.shape, generator=gen) - 0.5) * (step * scale)
+
+
+RESCALE_ARCHS = ("llama", "qwen2", "qwen3", "mistral")
+
+
+def rescale(model, seed: int = 0, spread: float = 0.25) -> int:
+    """Move every decoder linear weight off its grid without changing the model's function.
+
+    Random per-channel factors ``s`` (log-uniform in [1/(1+spread), 1+spread]) multiply
+    weight *columns* — the input channels, across which a quantization block runs — so no
+    single grid fits a block any more, and the inverse is folded where it cancels exactly:
+    the RMSNorm gains before q/k/v and gate/up (norm(x)·g/s then ·s), the rows of up_proj
+    before down_proj's columns (the SwiGLU product is linear in up), the rows (and bias) of
+    v_proj before o_proj's columns (attention mixes values linearly; a KV group's factor
+    applies to every query head sharing it). Token embeddings (tied to the output) and the
+    final norm are left as they are. Returns the number of weights moved."""
+    import torch
+
+    arch = getattr(model.config, "model_type", "")
+    if arch not in RESCALE_ARCHS:
+        raise SlmError(f"channel rescaling supports {', '.join(RESCALE_ARCHS)}, not {arch!r}",
+                       hint="use the dither (--ref-dither 1) for this architecture")
+    gen = torch.Generator().manual_seed(seed + 7)
+    span = math.log1p(spread)
+
+    def factors(n: int):
+        return torch.exp((torch.rand(n, generator=gen, dtype=torch.float64) * 2 - 1) * span)
+
+    moved = 0
+    with torch.no_grad():
+        for layer in model.model.layers:
+            att, mlp = layer.self_attn, layer.mlp
+            moved += _fold_norm(layer.input_layernorm, [att.q_proj, att.k_proj, att.v_proj],
+                                factors(att.q_proj.in_features))
+            moved += _fold_norm(layer.post_attention_layernorm, [mlp.gate_proj, mlp.up_proj],
+                                factors(mlp.up_proj.in_features))
+            moved += _fold_pair(mlp.up_proj, mlp.down_proj, factors(mlp.up_proj.out_features))
+            s_v = factors(att.v_proj.out_features)
+            groups = att.o_proj.in_features // att.v_proj.out_features
+            head_dim = att.o_proj.in_features // model.config.num_attention_heads
+            s_o = s_v.view(-1, head_dim).repeat_interleave(groups, dim=0).reshape(-1)
+            moved += _fold_pair(att.v_proj, att.o_proj, s_v, s_o)
+    return moved
+
+
+def _fold_norm(norm, linears, s) -> int:
+    norm.weight.data = (norm.weight.double() / s).to(norm.weight.dtype)
+    for lin in linears:
+        lin.weight.data = (lin.weight.double() * s).to(lin.weight.dtype)
+    return sum(lin.weight.numel() for lin in linears)
+
+
+def _fold_pair(first, second, s, s_second=None) -> int:
+    """``first``'s output channel c ÷ s[c]; ``second``'s input channel c × s[c]."""
+    first.weight.data = (first.weight.double() / s[:, None]).to(first.weight.dtype)
+    if first.bias is not None:
+        first.bias.data = (first.bias.double() / s).to(first.bias.dtype)
+    s2 = s if s_second is None else s_second
+    second.weight.data = (second.weight.double() * s2).to(second.weight.dtype)
+    return first.weight.numel() + second.weight.numel()
 
 
 def grid_offsets(original: dict, trained: dict, block: int = 32) -> dict:
