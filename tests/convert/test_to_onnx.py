@@ -119,3 +119,22 @@ def test_cli_convert_registers_and_eval_and_run_use_onnx(tiny, homes, capsys):
                  "--temperature", "0", "--threads", "1", "--json"]) == 0
     done = json.loads(capsys.readouterr().out)
     assert done["usage"]["completion_tokens"] <= 5
+
+
+def test_cli_convert_calibrated_int4_records_its_calibration(tiny, homes, capsys):
+    text = homes / "calib.txt"
+    text.write_text("\n".join(CORPUS * 8))
+    assert main(["convert", str(tiny), "--to", "onnx", "--calibrate", str(text),
+                 "--calib-tokens", "256", "--name", "tiny-awq", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["method"].startswith("convert:hf-to-onnx-int4+awq(data=")
+    assert "tokens=256" in out["method"]
+    assert main(["run", "tiny-awq", "Once upon a time", "--max-tokens", "3",
+                 "--temperature", "0", "--threads", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["usage"]["completion_tokens"] <= 3
+    for bad in (["--to", "gguf"], ["--to", "onnx", "--type", "fp32"],
+                ["--to", "onnx", "--block-size", "64"]):
+        assert main(["convert", str(tiny), *bad, "--calibrate", str(text), "--name", "x",
+                     "--json"]) != 0
+        got = capsys.readouterr()
+        assert "--calibrate" in got.out + got.err

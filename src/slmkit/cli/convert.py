@@ -32,6 +32,12 @@ def configure(p: argparse.ArgumentParser) -> None:
                         "fp32 for --to onnx (default int4)")
     p.add_argument("--block-size", type=int, default=32, metavar="N",
                    help="--to onnx int4/int8: weights per quantization block (default 32)")
+    p.add_argument("--calibrate", metavar="DATA",
+                   help="--to onnx int4/int8: search AWQ-style per-channel scales on DATA "
+                        "(dataset name or text file) for the target grid and fold them into "
+                        "the float model before export (the float model's function is kept)")
+    p.add_argument("--calib-tokens", type=int, default=4096, metavar="N",
+                   help="calibration tokens (default 4096)")
     p.add_argument("-o", "--output", metavar="PATH",
                    help="write here instead of registering the result in the store")
     p.add_argument("--name", help="store name of the result")
@@ -89,7 +95,7 @@ def run(args) -> int:
         if not quiet:
             stderr_console().print(f"[dim]converting {ref.name} → {args.to}"
                                    f"{'' if args.to == 'hf' else ' ' + args.type} …[/]")
-        method = _convert(src, out, args)
+        method = _convert(src, out, args, store=store, ref=ref, scratch=scratch)
         seconds = time.perf_counter() - t0
         if register:
             result = store.add(out, name, parent=ref.name, method=method)
@@ -111,18 +117,31 @@ def run(args) -> int:
     return 0
 
 
-def _convert(src: Path, out: Path, args) -> str:
+def _convert(src: Path, out: Path, args, *, store=None, ref=None, scratch=None) -> str:
     from slmkit.convert import gguf_to_hf, hf_to_gguf
 
     is_dir = src.is_dir()
+    if args.calibrate and (args.to != "onnx" or args.type == "fp32"):
+        raise ValueError("--calibrate applies to --to onnx --type int4|int8 (for GGUF types "
+                         "use `slm quantize MODEL --type T --calibrate DATA`)")
     if args.to == "onnx":
         from slmkit.convert.to_onnx import hf_to_onnx
 
         if is_dir and (src / "genai_config.json").is_file():
             raise ValueError(f"{args.model} is already an ONNX model directory")
-        hf_to_onnx(src, out, precision=args.type, block_size=args.block_size,
-                   overwrite=args.force, verbose=getattr(args, "verbose", False))
-        return f"convert:{'hf' if is_dir else 'gguf'}-to-onnx-{args.type}"
+        method = f"convert:{'hf' if is_dir else 'gguf'}-to-onnx-{args.type}"
+        work = Path(tempfile.mkdtemp(prefix="onnx-calib-", dir=scratch)) if args.calibrate \
+            else None
+        try:
+            if args.calibrate:
+                src, tag = _calibrated_source(store, ref, args, work)
+                method += tag
+            hf_to_onnx(src, out, precision=args.type, block_size=args.block_size,
+                       overwrite=args.force, verbose=getattr(args, "verbose", False))
+        finally:
+            if work is not None:
+                shutil.rmtree(work, ignore_errors=True)
+        return method
     if args.to == "hf":
         if is_dir:
             raise ValueError(f"{args.model} is already a Hugging Face directory")
@@ -138,6 +157,25 @@ def _convert(src: Path, out: Path, args) -> str:
         raise FileExistsError(f"{out} exists (pass --force to replace it)")
     quantize(src, out, OUT_TYPES[args.type][0], allow_requantize=args.allow_requantize)
     return f"quantize:{args.type}"
+
+
+# the GGUF type whose weight grid the ONNX builder's symmetric round-to-nearest matches
+ONNX_GRID = {"int4": "Q4_0", "int8": "Q8_0"}
+
+
+def _calibrated_source(store, ref, args, work: Path) -> tuple[Path, str]:
+    """(HF directory with AWQ-style scales folded in, lineage tag)."""
+    from slmkit.compress.quantize import calibrated_hf, calibration_text, float_source
+
+    if args.block_size != 32:
+        raise ValueError("--calibrate searches scales for blocks of 32 weights; "
+                         "drop --block-size or use 32")
+    text, info = calibration_text(args.calibrate)
+    folded, result = calibrated_hf(float_source(store, ref), text, ONNX_GRID[args.type], "awq",
+                                   work, n_tokens=args.calib_tokens)
+    del result
+    return folded, (f"+awq(data={info['name']},sha256={info['sha256'][:12]},"
+                    f"tokens={args.calib_tokens})")
 
 
 def _size(path: Path) -> int:

@@ -241,11 +241,27 @@ def calibrated_f32(src: FloatSource, text: str, gguf_type: str, method: str, wor
                    n_tokens: int = 4096, progress=None):
     """Calibrate the float model on ``text`` for ``gguf_type`` → (F32 GGUF path of the
     scaled model or the plain one, Calibration)."""
+    from slmkit.convert import hf_to_gguf
+
+    folded, result = calibrated_hf(src, text, gguf_type, method, work, n_tokens=n_tokens,
+                                   progress=progress)
+    if folded is None:
+        return src.f32, result
+    f32 = hf_to_gguf(folded, work / "scaled-f32.gguf", out_type="f32", overwrite=True)
+    shutil.rmtree(folded, ignore_errors=True)
+    return f32, result
+
+
+def calibrated_hf(src: FloatSource, text: str, gguf_type: str, method: str, work: Path, *,
+                  n_tokens: int = 4096, progress=None):
+    """Calibrate the float model on ``text`` for ``gguf_type``'s grid → (Hugging Face
+    directory ``work/scaled-hf`` of the AWQ-scaled model, or None when ``method`` folds no
+    scales; Calibration). Also the way to calibrate for another runtime whose weight grid
+    matches a GGUF type (ONNX int4 symmetric blocks of 32 are Q4_0's grid)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from slmkit.compress import calibrate as cal
-    from slmkit.convert import hf_to_gguf
 
     hf = src.hf()
     model = AutoModelForCausalLM.from_pretrained(str(hf), dtype=torch.float32)
@@ -262,11 +278,8 @@ def calibrated_f32(src: FloatSource, text: str, gguf_type: str, method: str, wor
     result = cal.calibrate(model, stats, gguf_type, awq=awq,
                            imatrix=method in ("awq+imatrix", "imatrix"), progress=progress)
     if not awq:
-        return src.f32, result
-    folded = cal.save_folded(model, hf, work / "scaled-hf")
-    f32 = hf_to_gguf(folded, work / "scaled-f32.gguf", out_type="f32", overwrite=True)
-    shutil.rmtree(folded, ignore_errors=True)
-    return f32, result
+        return None, result
+    return cal.save_folded(model, hf, work / "scaled-hf"), result
 
 
 def quantize_model(model: str, gguf_type: str, *, store=None, name: str | None = None,
@@ -310,7 +323,7 @@ def quantize_model(model: str, gguf_type: str, *, store=None, name: str | None =
     try:
         f32, calibration, data_desc = src.f32, None, None
         if calibrated:
-            text, data_desc = _calibration_text(calibrate, calib_text)
+            text, data_desc = calibration_text(calibrate, calib_text)
             f32, calibration = calibrated_f32(src, text, gguf_type, calib_method, work,
                                               n_tokens=calib_tokens, progress=progress)
             data_desc["tokens"] = calib_tokens
@@ -348,7 +361,8 @@ def lineage_method(gguf_type: str, calib_method: str | None, data: dict | None,
     return method
 
 
-def _calibration_text(spec: str | None, text: str | None) -> tuple[str, dict]:
+def calibration_text(spec: str | None, text: str | None = None) -> tuple[str, dict]:
+    """(text, {name, sha256}) of a dataset spec, or of ``text`` given directly."""
     from slmkit.compress.calibrate import text_digest
 
     if text is None:
