@@ -1,6 +1,9 @@
 """`slm quantize MODEL --type Q4_K_M [--calibrate DATA] [--name NEW]`, and
 `slm quantize MODEL --make-reference`: the off-grid float reference to measure against.
 
+`slm quantize MODEL --engine torch --type int8|int4 [--group-size N]`: torchao weight-only
+quantization for the torch engine (an HF directory + ``slmkit-quant.json`` recipe).
+
 Without ``-o`` the result is registered in the store with its lineage (parent, type,
 calibration data digest); ``--json`` prints what was done.
 """
@@ -20,7 +23,13 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="stored model name, .gguf file or Hugging Face directory")
     p.add_argument("--type", metavar="TYPE",
                    help=f"GGUF type: {', '.join(COMMON_TYPES)}, … (required unless "
-                        "--make-reference)")
+                        "--make-reference); with --engine torch: int8 or int4")
+    p.add_argument("--engine", choices=("llamacpp", "torch"), default="llamacpp",
+                   help="llamacpp: a GGUF (default); torch: torchao weight-only int8/int4 "
+                        "for the torch engine")
+    p.add_argument("--group-size", type=int, default=None, metavar="N",
+                   help="--engine torch --type int4: weights per scale group, 32 (default), "
+                        "64 or 128")
     p.add_argument("--name", help="store name of the result (default MODEL-TYPE[-awq])")
     p.add_argument("-o", "--output", metavar="PATH",
                    help="write the GGUF here instead of registering it in the store")
@@ -62,8 +71,12 @@ def run(args) -> int:
     show = not args.json and sys.stderr.isatty()
     if args.make_reference:
         return _reference(args, show)
+    if args.engine == "torch":
+        return _torch(args)
     if not args.type:
         raise ValueError("--type is required (e.g. --type Q4_K_M), or pass --make-reference")
+    if args.group_size is not None:
+        raise ValueError("--group-size applies to --engine torch --type int4 only")
     from slmkit.compress.quantize import quantize_model
 
     if args.threads:
@@ -118,4 +131,40 @@ def _reference(args, show: bool) -> int:
     dith = (f", dithered {report['ppl_dithered']:.3f}" if report.get("ppl_dithered") else "")
     print(f"  held-apart perplexity: {report['ppl_before']:.3f} before{dith}, "
           f"{report['ppl_after']:.3f} after ({report['ppl_change']:+.2%})")
+    return 0
+
+
+def _torch(args) -> int:
+    from slmkit.cli.output import print_json
+    from slmkit.compress.torch_quant import quantize_torch
+
+    if not args.type:
+        raise ValueError("--type is required with --engine torch: int8 or int4")
+    ignored = [flag for flag, value in (("--calibrate", args.calibrate),
+                                        ("--output-type", args.output_type),
+                                        ("--embed-type", args.embed_type)) if value]
+    if ignored:
+        raise ValueError(f"{', '.join(ignored)} apply to GGUF quantization only "
+                         "(drop them or use --engine llamacpp)")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    result = quantize_torch(args.model, args.type, group_size=args.group_size, name=args.name,
+                            output=args.output, force=args.force)
+    if args.json:
+        print_json(result)
+        return 0
+    where = f"stored as {result.name}" if result.registered else f"written to {result.path}"
+    disk = ("float weights + recipe, quantized at load" if result.storage == "float"
+            else "torchao safetensors")
+    print(f"{result.parent} → {result.method}: {where} ({result.disk_bytes / 2**20:.1f} MiB on "
+          f"disk, {disk}; weights in memory {result.weight_bytes_float / 2**20:.1f} → "
+          f"{result.weight_bytes_quantized / 2**20:.1f} MiB, {result.seconds:.1f} s)")
+    kept = result.kept_float
+    if kept:
+        shown = ", ".join(f"{k} ({v})" for k, v in list(kept.items())[:3])
+        more = f" and {len(kept) - 3} more" if len(kept) > 3 else ""
+        print(f"kept float: {shown}{more}")
+    print(f"run it: slm run {result.name or result.path} PROMPT  (torch engine)")
     return 0

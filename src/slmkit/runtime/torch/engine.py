@@ -53,14 +53,15 @@ class TorchEngine:
 
     def __init__(self, path: str, *, name: str | None = None, n_ctx: int = 4096,
                  n_threads: int = 0, n_batch: int = 512, dtype: str = "float32",
-                 n_gpu_layers: int = 0, verbose: bool = False) -> None:
+                 n_gpu_layers: int = 0, verbose: bool = False,
+                 quant: str | None = None) -> None:
         import torch
 
         del n_gpu_layers  # CPU only; accepted so callers can pass llama.cpp's options
         self.n_threads = n_threads or default_threads()
         torch.set_num_threads(self.n_threads)
         t0 = time.perf_counter()
-        loaded = loader.load(path, dtype=dtype, verbose=verbose)
+        loaded = loader.load(path, dtype=dtype, verbose=verbose, quant=quant)
         self.load_seconds = time.perf_counter() - t0
         self._model, self._tok = loaded.model, loaded.tokenizer
         cfg = self._model.config
@@ -73,6 +74,7 @@ class TorchEngine:
         self.n_ctx = min(n_ctx, self.n_ctx_train) if n_ctx > 0 else self.n_ctx_train
         self.n_batch = max(1, n_batch)
         self.source_quantization = loaded.quantization
+        self.quant_report = loaded.quant  # torchao QuantReport, or None when float
         self._lock = threading.Lock()
         self._cache = None
         self._kv: list[int] = []  # tokens whose keys/values sit in self._cache
@@ -89,12 +91,18 @@ class TorchEngine:
 
     def _describe(self, name: str, path: str, loaded, dtype: str) -> ModelInfo:
         params = sum(p.numel() for p in self._model.parameters())
-        size = sum(p.numel() * p.element_size() for p in self._model.parameters())
+        if loaded.quant is not None:  # torchao tensors: count packed data + scales
+            from slmkit.runtime.torch.quantize import weight_bytes
+
+            size, quant = weight_bytes(self._model), loaded.quant.recipe.label
+        else:
+            size = sum(p.numel() * p.element_size() for p in self._model.parameters())
+            quant = QUANT_NAMES[dtype]
         return ModelInfo(
             name=name, path=path, architecture=loaded.architecture, n_params=params,
             n_vocab=self.vocab.n_vocab, n_ctx=self.n_ctx, n_ctx_train=self.n_ctx_train,
             n_embd=int(getattr(self._model.config, "hidden_size", 0)),
-            quantization=QUANT_NAMES[dtype], size_bytes=size,
+            quantization=quant, size_bytes=size,
             chat_template=loaded.chat_template,
             capabilities=Capabilities(embed=True, grammar=False, max_sequences=1),
         )

@@ -5,6 +5,9 @@ files). A GGUF file is loaded by transformers' own GGUF reader and dequantized t
 its tokenizer is rebuilt from the file's metadata, then corrected where transformers'
 rebuild differs from llama.cpp's tokenizer (the pre-tokenizer of ``smollm`` vocabularies),
 so both engines see the same token ids.
+
+``quant`` (or a directory's ``slmkit-quant.json`` recipe) applies torchao weight-only
+quantization right after the weights are loaded (:mod:`slmkit.runtime.torch.quantize`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class Loaded:
     add_bos: bool
     chat_template: str | None
     gguf_metadata: dict = field(default_factory=dict)
+    quant: object | None = None  # QuantReport when torchao quantization was applied
 
 
 def is_gguf(path: str | Path) -> bool:
@@ -43,16 +47,20 @@ def is_gguf(path: str | Path) -> bool:
         return False
 
 
-def load(path: str, *, dtype: str = "float32", verbose: bool = False) -> Loaded:
-    """Load ``path`` (a Hugging Face directory or a GGUF file) for inference on CPU."""
+def load(path: str, *, dtype: str = "float32", verbose: bool = False,
+         quant: str | None = None) -> Loaded:
+    """Load ``path`` (a Hugging Face directory or a GGUF file) for inference on CPU.
+
+    ``quant`` (``int8``, ``int4``, ``int4-g64``, …) quantizes the Linear weights with torchao
+    after loading; without it a directory's ``slmkit-quant.json`` recipe is applied."""
     _quiet_transformers(verbose)
     p = Path(path)
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
     if p.is_dir():
-        return _load_dir(p, dtype)
+        return _load_dir(p, dtype, quant)
     if is_gguf(p):
-        return _load_gguf(p, dtype, verbose)
+        return _quantized(_load_gguf(p, dtype, verbose), quant, dtype)
     if not p.exists():
         raise InvalidModelFileError(f"no such model file or directory: {path}")
     raise InvalidModelFileError(
@@ -66,16 +74,40 @@ def _torch_dtype(name: str):
     return getattr(torch, name)
 
 
-def _load_dir(path: Path, dtype: str) -> Loaded:
+def _quantized(loaded: Loaded, quant, dtype: str) -> Loaded:
+    if quant is None:
+        return loaded
+    from slmkit.runtime.torch.quantize import quantize_model
+
+    loaded.quant = quantize_model(loaded.model, quant, dtype=dtype)
+    loaded.quantization = loaded.quant.recipe.label
+    return loaded
+
+
+def _load_dir(path: Path, dtype: str, quant=None) -> Loaded:
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from slmkit.runtime.torch import quantize as tq
 
     if not (path / "config.json").is_file():
         raise InvalidModelFileError(f"{path} has no config.json",
                                     hint="point at a directory written by save_pretrained "
                                          "or `slm convert MODEL --to hf`")
+    recipe = tq.read_recipe(path)
+    stored = recipe is not None and recipe.storage == "torchao-safetensors"
+    if quant is not None and recipe is not None:
+        wanted = tq.parse_recipe(quant)
+        if stored and wanted.label != recipe.label:
+            raise tq.QuantizationUnsupportedError(
+                f"{path} holds {recipe.label} weights; it cannot be re-quantized to "
+                f"{wanted.label}", hint="quantize the float parent model instead")
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(path))
-        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=_torch_dtype(dtype))
+        if stored:
+            tq.check_supported(recipe, dtype)
+            model = tq.load_quantized(path, dtype)
+        else:
+            model = AutoModelForCausalLM.from_pretrained(str(path), dtype=_torch_dtype(dtype))
     except (OSError, ValueError, KeyError) as err:
         raise InvalidModelFileError(f"transformers could not load {path}: {err}") from err
     model.eval()
@@ -84,8 +116,15 @@ def _load_dir(path: Path, dtype: str) -> Loaded:
     add_bos = (tokenizer.bos_token_id is not None and len(probe) > len(bare)
                and probe[0] == tokenizer.bos_token_id)
     arch = getattr(model.config, "model_type", "")
-    return Loaded(model, tokenizer, arch, str(getattr(model.config, "dtype", dtype)).replace(
+    loaded = Loaded(model, tokenizer, arch, str(getattr(model.config, "dtype", dtype)).replace(
         "torch.", ""), add_bos, getattr(tokenizer, "chat_template", None))
+    if stored:
+        loaded.quantization = recipe.label
+        loaded.quant = tq.QuantReport(recipe, [n for n, p in model.named_parameters()
+                                               if tq.is_quantized(p)])
+        loaded.quant.bytes_after = tq.weight_bytes(model)
+        return loaded
+    return _quantized(loaded, quant if quant is not None else recipe, dtype)
 
 
 def _load_gguf(path: Path, dtype: str, verbose: bool) -> Loaded:
