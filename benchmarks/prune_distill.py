@@ -1,8 +1,8 @@
 """A 25% structured prune alone vs prune + logit distillation, against the unpruned model.
 
 On the default model (SmolLM2-135M-Instruct): the teacher/reference is its dequantized
-float32 self (``GGUF Q4_1 → HF``), or part A's off-grid reference
-(``<model>-offgrid-hf``) when it is already in the store. In one run:
+float32 self (``GGUF Q4_1 → HF``), or with ``--teacher offgrid`` part A's off-grid
+reference (``<model>-offgrid-hf``). In one run:
 
 1. depth prune 25% of the decoder layers (Block-Influence ranking on calibration text);
 2. logit distillation (forward KL, T=1) of the reference into the pruned student, short;
@@ -37,12 +37,12 @@ def _say(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def reference_dir(store, model: str, work: Path) -> tuple[str, str]:
+def reference_dir(store, model: str, work: Path, teacher: str = "original") -> tuple[str, str]:
     """(HF directory of the teacher/reference, what it is)."""
     from slmkit.convert import gguf_to_hf
 
     offgrid = f"{model}-offgrid-hf"
-    if store.has(offgrid):
+    if teacher == "offgrid" and store.has(offgrid):
         return store.get(offgrid).path, f"{offgrid} (part A's off-grid reference)"
     target = work / "reference-hf"
     if not (target / "model.safetensors").is_file():
@@ -102,6 +102,9 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--gen", type=int, default=64)
     p.add_argument("--work", default=None, help="scratch directory (default: store tmp)")
+    p.add_argument("--bf16", action="store_true", help="distill under bfloat16 autocast")
+    p.add_argument("--teacher", choices=("original", "offgrid"), default="original",
+                   help="the dequantized original, or part A's off-grid reference")
     p.add_argument("--no-save", action="store_true")
     args = p.parse_args()
 
@@ -127,7 +130,7 @@ def main() -> None:
 
     _say("reference (teacher) …")
     t0 = time.perf_counter()
-    ref_dir, ref_what = reference_dir(store, args.model, work)
+    ref_dir, ref_what = reference_dir(store, args.model, work, args.teacher)
     dense = hf_to_gguf(ref_dir, work / "dense-f16.gguf", out_type="f16", overwrite=True)
     timings["reference_and_dense_gguf"] = time.perf_counter() - t0
 
@@ -141,7 +144,7 @@ def main() -> None:
     t0 = time.perf_counter()
     cfg = DistillConfig(loss="fkl", temperature=1.0, alpha=0.0, lr=args.lr, warmup_steps=3,
                         batch_size=args.batch, seq_len=args.seq, max_steps=args.steps,
-                        save_every=0, eval_rows=2, seed=0)
+                        save_every=0, eval_rows=2, seed=0, bf16=args.bf16)
 
     def on_step(row):
         if row["step"] % 10 == 0 or row["step"] == args.steps:
@@ -216,7 +219,7 @@ def markdown(o: dict) -> str:
              f"{pr['parameters_after'] / 1e6:.1f}M. Distillation: {d['method_tag']}, "
              f"{d['steps']} steps × {st['batch']} × {st['seq']} tokens "
              f"({d['tokens_trained']:,} tokens), {d['train_seconds']:.0f} s "
-             f"({d['tokens_per_second']:.0f} tok/s) — a short run.")
+             f"({d['tokens_per_second']:.0f} tok/s){', bf16 autocast' if st.get('bf16') else ''}.")
     lines = ["# Prune + distill (issue 5, part B)", "", header, "", setup, "",
              "| model | PPL (held-apart wikipedia) | decode tok/s | × dense | GGUF MiB |",
              "|---|---|---|---|---|"]
@@ -237,6 +240,7 @@ def markdown(o: dict) -> str:
              "llama.cpp on CPU.")
     command = ("Command: `SLM_HOME=/tmp/realhome python benchmarks/prune_distill.py "
                f"--steps {st['steps']} --lr {st['lr']:g} --seq {st['seq']} "
+               f"--batch {st['batch']}{' --bf16' if st.get('bf16') else ''} "
                f"--threads {o['threads']}`")
     noise = (f"- noise check: the pruned and distilled rows have identical shapes, so their "
              f"spread ({S['pruned'] / S['dense']:.2f}× vs {S['distilled'] / S['dense']:.2f}×) "
