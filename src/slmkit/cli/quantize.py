@@ -48,14 +48,18 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="mixed precision: type of token_embd.weight (e.g. Q8_0, Q6_K)")
     r = p.add_argument_group("off-grid reference (--make-reference)")
     r.add_argument("--make-reference", action="store_true",
-                   help="make MODEL-offgrid: dequantize, dither off the 4-bit grid, short "
-                        "continued pre-training; register F32 GGUF + HF directory")
+                   help="make MODEL-offgrid: dequantize, move the weights off the 4-bit grid "
+                        "(function-preserving channel rescaling), short continued "
+                        "pre-training; register F32 GGUF + HF directory")
     r.add_argument("--ref-data", default="wikipedia", metavar="DATA",
                    help="training text for --make-reference (default wikipedia; its first "
                         "quarter is held apart)")
-    r.add_argument("--ref-dither", type=float, default=1.0, metavar="W",
-                   help="dither width in grid steps (1.0: the whole cell, fully off-grid; "
-                        "smaller costs less perplexity, leaves weights nearer the grid; 0: none)")
+    r.add_argument("--ref-rescale", type=float, default=0.25, metavar="S",
+                   help="random per-channel factors in [1/(1+S), 1+S] folded so the model's "
+                        "function is unchanged (default 0.25; 0: none; llama/qwen/mistral)")
+    r.add_argument("--ref-dither", type=float, default=0.0, metavar="W",
+                   help="also add uniform noise W grid steps wide (1.0: the whole cell; costs "
+                        "perplexity; for architectures rescaling cannot fold; default 0)")
     r.add_argument("--ref-steps", type=int, default=16, metavar="N")
     r.add_argument("--ref-lr", type=float, default=3e-5, metavar="LR")
     r.add_argument("--ref-seed", type=int, default=0, metavar="N")
@@ -114,7 +118,8 @@ def _reference(args, show: bool) -> int:
     from slmkit.cli.output import print_json
     from slmkit.compress.reference import ReferenceConfig, make_reference
 
-    config = ReferenceConfig(data=args.ref_data, dither=args.ref_dither > 0,
+    config = ReferenceConfig(data=args.ref_data, rescale=args.ref_rescale,
+                             dither=args.ref_dither > 0,
                              dither_scale=args.ref_dither or 1.0, steps=args.ref_steps,
                              lr=args.ref_lr,
                              seed=args.ref_seed, threads=args.threads)
@@ -128,7 +133,8 @@ def _reference(args, show: bool) -> int:
     print(f"{report['parent']} → {report['name']} (F32 GGUF) and {report['hf_name']}{cached}")
     print(f"  off the 4-bit grid: {report['off_grid_share']:.1%} of weights more than 0.1 "
           f"step away, mean offset {report['grid_offset_mean']:.3f} step (uniform: 0.25)")
-    dith = (f", dithered {report['ppl_dithered']:.3f}" if report.get("ppl_dithered") else "")
+    dith = (f", rescaled {report['ppl_rescaled']:.3f}" if report.get("ppl_rescaled") else "")
+    dith += (f", dithered {report['ppl_dithered']:.3f}" if report.get("ppl_dithered") else "")
     print(f"  held-apart perplexity: {report['ppl_before']:.3f} before{dith}, "
           f"{report['ppl_after']:.3f} after ({report['ppl_change']:+.2%})")
     return 0
