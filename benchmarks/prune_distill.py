@@ -103,6 +103,13 @@ def main() -> None:
     p.add_argument("--gen", type=int, default=64)
     p.add_argument("--work", default=None, help="scratch directory (default: store tmp)")
     p.add_argument("--bf16", action="store_true", help="distill under bfloat16 autocast")
+    p.add_argument("--seed", type=int, default=0, help="distillation data order")
+    p.add_argument("--student-from", metavar="HF_DIR",
+                   help="continue distilling this student (an earlier run's final/hf of the "
+                        "same prune) instead of the freshly pruned model")
+    p.add_argument("--prior-tokens", type=int, default=0,
+                   help="tokens that earlier run trained on (reported in the total)")
+    p.add_argument("--prior-steps", type=int, default=0, help="steps of that earlier run")
     p.add_argument("--teacher", choices=("original", "offgrid"), default="original",
                    help="the dequantized original, or part A's off-grid reference")
     p.add_argument("--no-save", action="store_true")
@@ -144,14 +151,16 @@ def main() -> None:
     t0 = time.perf_counter()
     cfg = DistillConfig(loss="fkl", temperature=1.0, alpha=0.0, lr=args.lr, warmup_steps=3,
                         batch_size=args.batch, seq_len=args.seq, max_steps=args.steps,
-                        save_every=0, eval_rows=2, seed=0, bf16=args.bf16)
+                        save_every=0, eval_rows=2, seed=args.seed, bf16=args.bf16)
 
     def on_step(row):
         if row["step"] % 10 == 0 or row["step"] == args.steps:
             _say(f"  step {row['step']}: loss {row['loss']:.4f}, "
                  f"{row['tokens_per_second']:.0f} tok/s")
 
-    ds = distill(ref_dir, pr["hf_dir"], str(train_file), str(work / "distill"), config=cfg,
+    student = args.student_from or pr["hf_dir"]
+    out_name = "distill-continued" if args.student_from else "distill"
+    ds = distill(ref_dir, student, str(train_file), str(work / out_name), config=cfg,
                  on_step=on_step, n_threads=args.threads)
     timings["distill"] = time.perf_counter() - t0
 
@@ -184,9 +193,12 @@ def main() -> None:
         "prune": {k: pr[k] for k in ("mode", "ratio", "layers_before", "layers_after",
                                      "dropped_layers", "parameters_before",
                                      "parameters_after")},
-        "distill": {k: ds[k] for k in ("method_tag", "steps", "tokens_trained",
-                                       "train_seconds", "tokens_per_second", "before",
-                                       "after")},
+        "distill": {**{k: ds[k] for k in ("method_tag", "steps", "tokens_trained",
+                                          "train_seconds", "tokens_per_second", "before",
+                                          "after")},
+                    "continued_from": args.student_from, "prior_steps": args.prior_steps,
+                    "prior_tokens": args.prior_tokens,
+                    "total_tokens": args.prior_tokens + ds["tokens_trained"]},
         "perplexity": ppl, "decode_tps": speed, "gguf_bytes": sizes,
         "decode_speedup_vs_dense": speedup,
         "wanda50_decode_ratio_vs_dense": speed["wanda50"] / speed["dense"],
@@ -219,7 +231,11 @@ def markdown(o: dict) -> str:
              f"{pr['parameters_after'] / 1e6:.1f}M. Distillation: {d['method_tag']}, "
              f"{d['steps']} steps × {st['batch']} × {st['seq']} tokens "
              f"({d['tokens_trained']:,} tokens), {d['train_seconds']:.0f} s "
-             f"({d['tokens_per_second']:.0f} tok/s){', bf16 autocast' if st.get('bf16') else ''}.")
+             f"({d['tokens_per_second']:.0f} tok/s){', bf16 autocast' if st.get('bf16') else ''}"
+             + (f", continuing an earlier run of {d['prior_steps']} steps "
+                f"({d['prior_tokens']:,} tokens) from its result (a cosine restart): "
+                f"{d['total_tokens']:,} tokens in all" if d.get("continued_from") else "")
+             + ".")
     lines = ["# Prune + distill (issue 5, part B)", "", header, "", setup, "",
              "| model | PPL (held-apart wikipedia) | decode tok/s | × dense | GGUF MiB |",
              "|---|---|---|---|---|"]
