@@ -1,9 +1,9 @@
 """Quantization on an off-grid reference: every GGUF type, plain and calibrated, one run.
 
 1. The off-grid reference of the model (``slm quantize MODEL --make-reference``: dequantize
-   the shipped 4-bit file, dither each weight within its grid cell, short continued
-   pre-training on wikipedia; made once and cached in the store). Its off-grid share and
-   held-apart perplexity change are reported.
+   the shipped 4-bit file, move every decoder weight off its grid by a function-preserving
+   random channel rescaling, short continued pre-training on wikipedia; made once and
+   cached in the store). Its off-grid share and held-apart perplexity are reported.
 2. Anchor rows that show why: the shipped 4-bit format (Q4_1) re-made from the *on-grid*
    dequantized original lands back on the same grid (KLD ≈ 0 against its own float form),
    while the same type made from the off-grid reference pays its real cost.
@@ -21,6 +21,7 @@ Targets (issue 5): Q8_0 ΔPPL ≤ 0.2%; calibrated Q4_K_M ≥ 20% lower mean KLD
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 import time
@@ -28,9 +29,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+DEFAULT_MODEL = "smollm2-135m-instruct"
 PLAIN = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_1", "Q4_0", "IQ4_XS")
 CALIBRATED = (("Q4_K_M", "awq+imatrix"), ("Q4_K_M", "imatrix"), ("Q4_K_M", "awq"),
               ("Q4_0", "awq+imatrix"), ("IQ4_XS", "awq+imatrix"))
+# mixed precision per tensor type: TYPE@embed=EMBED_TYPE (the tied token embedding / output)
+MIXED = ("Q8_0@embed=F16", "Q4_K_M@embed=Q8_0")
+
+
+def _split_mixed(label: str) -> tuple[str, str | None]:
+    """``"Q8_0@embed=F16"`` → ("Q8_0", "F16"); a plain type → (type, None)."""
+    gguf_type, _, embed = label.partition("@embed=")
+    return gguf_type.upper(), (embed.upper() or None)
 
 
 def _progress(task: str, done: int, total: int) -> None:
@@ -40,7 +50,7 @@ def _progress(task: str, done: int, total: int) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="smollm2-135m-instruct")
+    ap.add_argument("--model", default=DEFAULT_MODEL)
     ap.add_argument("--chunks", type=int, default=8)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--calib-tokens", type=int, default=4096)
@@ -88,21 +98,24 @@ def main(argv=None) -> int:
     ev = _Evaluator(Path(store.get(ref_name).path), held, args.chunks, 512, args.threads, None,
                     0, speed, _progress)
     rows.append(ev.row("F32 (reference)", Path(store.get(ref_name).path), False, None))
-    todo = [(t, None) for t in PLAIN] + list(CALIBRATED)
+    todo = [(t, None) for t in PLAIN + MIXED] + list(CALIBRATED)
     if args.quick:
         todo = [("Q8_0", None), ("Q4_K_M", None), ("Q4_K_M", "awq+imatrix")]
     if args.types is not None or args.calibrated is not None:
-        todo = [(t.strip().upper(), None) for t in (args.types or "").split(",") if t.strip()]
+        todo = [(t.strip(), None) for t in (args.types or "").split(",") if t.strip()]
         todo += [tuple(c.strip().split(":", 1)) for c in (args.calibrated or "").split(",")
                  if c.strip()]
     speed_only = set((args.speed_types or "").split(",")) - {""}
-    for gguf_type, method in todo:
-        label = gguf_type + (f"+{method}" if method else "")
+    for spec, method in todo:
+        gguf_type, embed = _split_mixed(spec)
+        label = (gguf_type + (f"+{method}" if method else "")
+                 + (f" (embed {embed})" if embed else ""))
         print(f"  {label}", flush=True)
         t1 = time.perf_counter()
-        out = work / f"{label.replace('+', '_')}.gguf"
+        out = work / (re.sub(r"[^A-Za-z0-9_]+", "_", label) + ".gguf")
         try:
             res = quantize_model(ref_name, gguf_type, store=store, output=out, force=True,
+                                 embed_type=embed,
                                  threads=args.threads, calib_text=calib if method else None,
                                  calibrate="owt" if method else None,
                                  calib_method=method or "awq+imatrix",
@@ -131,14 +144,15 @@ def main(argv=None) -> int:
         red = 1 - by["Q4_K_M+awq+imatrix"]["kld_mean"] / by["Q4_K_M"]["kld_mean"]
         targets["q4_k_m_calibrated_kld_reduction"] = {"value": red, "target": "≥ 0.20",
                                                       "met": red >= 0.20}
-    chart = pareto.chart(rows, RESULTS / f"compress-{time.strftime('%Y-%m-%d')}.png",
+    stem = "compress" if args.model == DEFAULT_MODEL else f"compress-{args.model}"
+    chart = pareto.chart(rows, RESULTS / f"{stem}-{time.strftime('%Y-%m-%d')}.png",
                          title=f"{ref_name}: size vs KLD (held-apart wikipedia)")
     payload = {"machine": machine(), "model": args.model, "reference": ref_report,
                "chunks": args.chunks, "threads": args.threads, "anchors": anchors,
                "rows": rows, "failures": failures, "targets": targets, "chart": chart.name,
                "seconds": round(time.perf_counter() - t0, 1)}
     md = _markdown(payload)
-    path = save("compress", payload, md)
+    path = save(stem, payload, md)
     print(md)
     print(f"saved {path}")
     return 0
@@ -151,10 +165,13 @@ def _markdown(p: dict) -> str:
              f"with other jobs), {p['threads']} threads. Run: `SLM_HOME=/tmp/realhome python "
              f"benchmarks/compress.py` ({p['seconds']:.0f} s)."), "",
              (f"Reference `{r['name']}`: {r['method']}. Off the 4-bit grid: "
-             f"{r['off_grid_share']:.1%} of weights more than 0.1 grid step away (mean offset "
+             f"{r['off_grid_share']:.1%} of the {r['grid_weights'] / 1e6:.1f}M weights in "
+             f"4-bit blocks more than 0.1 grid step away (mean offset "
              f"{r['grid_offset_mean']:.3f} step; uniform 0.25; the shipped file: 0). "
-             f"Held-apart perplexity {r['ppl_before']:.3f} (dequantized original) → "
-             f"{r['ppl_after']:.3f} ({r['ppl_change']:+.2%})."), "",
+             f"Held-apart perplexity {r['ppl_before']:.3f} (dequantized original)"
+             + (f" → {r['ppl_rescaled']:.3f} (channel-rescaled: the same function)"
+                if r.get("ppl_rescaled") else "")
+             + f" → {r['ppl_after']:.3f} after training ({r['ppl_change']:+.2%})."), "",
              (f"Evaluation: held-apart wikipedia, {p['chunks']} chunks × 512 tokens, second "
              "half scored; KLD exact over full rows when short. Calibration: 4096 tokens of "
              "owt (disjoint from the evaluation text)."), "",
