@@ -30,8 +30,8 @@ from slmkit.core.errors import (
     SlmError,
     UnsupportedOperationError,
 )
-from slmkit.core.types import ChatMessage, Chunk, GenerateRequest, TokenLogprob, Usage
-from slmkit.runtime.chat_template import render_chat
+from slmkit.core.types import Chunk, GenerateRequest, TokenLogprob, Usage
+from slmkit.runtime.hf_text import HFTextMixin, common_prefix, default_threads
 from slmkit.runtime.onnx.sampler import NumpySampler
 from slmkit.runtime.textstream import TextStream
 
@@ -40,23 +40,12 @@ SIDECAR = "slmkit-onnx.json"  # written by slmkit.convert.to_onnx
 INSTALL_HINT = "install the ONNX extra: pip install 'slmkit[compress]'"
 
 
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    n, i = min(len(a), len(b)), 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
-
 
 def _log_softmax(rows: np.ndarray) -> np.ndarray:
     x = rows.astype(np.float64)
     x -= x.max(axis=-1, keepdims=True)
     return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
 
-
-def default_threads() -> int:
-    import psutil
-
-    return max(1, psutil.cpu_count(logical=False) or os.cpu_count() or 1)
 
 
 def read_genai_config(path: Path) -> dict:
@@ -75,7 +64,7 @@ def read_genai_config(path: Path) -> dict:
         raise InvalidModelFileError(f"{config} is not valid JSON: {err}") from err
 
 
-class OnnxEngine:
+class OnnxEngine(HFTextMixin):
     """``core.Engine`` over an ONNX Runtime GenAI directory (CPU execution provider).
 
     One request at a time (calls are serialised). ``n_ctx`` caps the generator's
@@ -172,35 +161,6 @@ class OnnxEngine:
             capabilities=Capabilities(embed=False, grammar=False, max_sequences=1),
         )
 
-    # ---- text ------------------------------------------------------------------------
-    def tokenize(self, text: str, *, add_special: bool = True) -> list[int]:
-        self._check_open()
-        ids = self._tok(text, add_special_tokens=False).input_ids
-        if add_special and self._add_bos and self._bos is not None:
-            return [self._bos, *ids]
-        return list(ids)
-
-    def detokenize(self, tokens: Sequence[int]) -> str:
-        self._check_open()
-        return self.vocab.detokenize(tokens)
-
-    def token_text(self, token: int) -> str:
-        return self.vocab.text(token)
-
-    def render_chat(self, messages: Sequence[ChatMessage], *,
-                    add_generation_prompt: bool = True) -> str:
-        return render_chat(messages, self.info.chat_template,
-                           bos_token=self._tok.bos_token or "", eos_token=self._tok.eos_token or "",
-                           add_generation_prompt=add_generation_prompt)
-
-    def prompt_tokens(self, request: GenerateRequest) -> list[int]:
-        """The token ids a request's prompt becomes (chat template applied for messages)."""
-        if request.prompt_tokens is not None:
-            return list(request.prompt_tokens)
-        text = request.prompt if request.messages is None else self.render_chat(request.messages)
-        bos_text = self._tok.bos_token if self._add_bos else ""
-        return self.tokenize(text, add_special=not (bos_text and text.startswith(bos_text)))
-
     # ---- generation ------------------------------------------------------------------
     def generate(self, request: GenerateRequest) -> Iterator[Chunk]:
         self._check_open()
@@ -215,16 +175,6 @@ class OnnxEngine:
         tokens = self._fit_context(self.prompt_tokens(request), request)
         self._check_ids(tokens)
         return self._stream(request, tokens, NumpySampler(request.sampling))
-
-    def _fit_context(self, tokens: list[int], request: GenerateRequest) -> list[int]:
-        if not tokens:
-            raise ValueError("the prompt is empty")
-        if len(tokens) < self.n_ctx:
-            return tokens
-        if not request.truncate:
-            raise ContextOverflowError(len(tokens), self.n_ctx)
-        room = min(request.max_tokens or self.n_ctx // 4, self.n_ctx // 2)
-        return tokens[len(tokens) - (self.n_ctx - room):]
 
     def _check_ids(self, tokens: Sequence[int]) -> None:
         bad = [t for t in tokens if not 0 <= int(t) < self.vocab.n_vocab]
@@ -300,7 +250,7 @@ class OnnxEngine:
 
     def _reuse_prefix(self, tokens: Sequence[int], limit: int) -> int:
         """Keep at most ``limit`` cached tokens shared with ``tokens``; returns how many."""
-        keep = max(0, min(_common_prefix(self._kv, tokens), limit))
+        keep = max(0, min(common_prefix(self._kv, tokens), limit))
         if self._gen is None or keep == 0:
             self._gen, keep = self._new_generator(), 0
         elif keep < len(self._kv):

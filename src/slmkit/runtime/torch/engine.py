@@ -21,8 +21,8 @@ from slmkit.core.errors import (
     EngineClosedError,
     UnsupportedOperationError,
 )
-from slmkit.core.types import ChatMessage, Chunk, GenerateRequest, TokenLogprob, Usage
-from slmkit.runtime.chat_template import render_chat
+from slmkit.core.types import Chunk, GenerateRequest, TokenLogprob, Usage
+from slmkit.runtime.hf_text import HFTextMixin, common_prefix, default_threads
 from slmkit.runtime.textstream import TextStream
 from slmkit.runtime.torch import loader
 from slmkit.runtime.torch.sampler import TorchSampler
@@ -31,20 +31,9 @@ from slmkit.runtime.torch.vocab import Vocab
 QUANT_NAMES = {"float32": "F32", "bfloat16": "BF16", "float16": "F16"}
 
 
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    n, i = min(len(a), len(b)), 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
 
 
-def default_threads() -> int:
-    import psutil
-
-    return max(1, psutil.cpu_count(logical=False) or os.cpu_count() or 1)
-
-
-class TorchEngine:
+class TorchEngine(HFTextMixin):
     """``core.Engine`` over a Hugging Face directory or a (dequantized) GGUF file.
 
     One request at a time (calls are serialised). ``n_threads`` sets torch's intra-op
@@ -107,35 +96,6 @@ class TorchEngine:
             capabilities=Capabilities(embed=True, grammar=False, max_sequences=1),
         )
 
-    # ---- text ------------------------------------------------------------------------
-    def tokenize(self, text: str, *, add_special: bool = True) -> list[int]:
-        self._check_open()
-        ids = self._tok(text, add_special_tokens=False).input_ids
-        if add_special and self._add_bos and self._bos is not None:
-            return [self._bos, *ids]
-        return list(ids)
-
-    def detokenize(self, tokens: Sequence[int]) -> str:
-        self._check_open()
-        return self.vocab.detokenize(tokens)
-
-    def token_text(self, token: int) -> str:
-        return self.vocab.text(token)
-
-    def render_chat(self, messages: Sequence[ChatMessage], *,
-                    add_generation_prompt: bool = True) -> str:
-        return render_chat(messages, self.info.chat_template,
-                           bos_token=self._tok.bos_token or "", eos_token=self._tok.eos_token or "",
-                           add_generation_prompt=add_generation_prompt)
-
-    def prompt_tokens(self, request: GenerateRequest) -> list[int]:
-        """The token ids a request's prompt becomes (chat template applied for messages)."""
-        if request.prompt_tokens is not None:
-            return list(request.prompt_tokens)
-        text = request.prompt if request.messages is None else self.render_chat(request.messages)
-        bos_text = self._tok.bos_token if self._add_bos else ""
-        return self.tokenize(text, add_special=not (bos_text and text.startswith(bos_text)))
-
     # ---- generation ------------------------------------------------------------------
     def generate(self, request: GenerateRequest) -> Iterator[Chunk]:
         self._check_open()
@@ -146,16 +106,6 @@ class TorchEngine:
                                             hint="use the llamacpp engine for constrained output")
         tokens = self._fit_context(self.prompt_tokens(request), request)
         return self._stream(request, tokens, TorchSampler(request.sampling))
-
-    def _fit_context(self, tokens: list[int], request: GenerateRequest) -> list[int]:
-        if not tokens:
-            raise ValueError("the prompt is empty")
-        if len(tokens) < self.n_ctx:
-            return tokens
-        if not request.truncate:
-            raise ContextOverflowError(len(tokens), self.n_ctx)
-        room = min(request.max_tokens or self.n_ctx // 4, self.n_ctx // 2)
-        return tokens[len(tokens) - (self.n_ctx - room):]
 
     def _stream(self, request: GenerateRequest, prompt: list[int],
                 sampler: TorchSampler) -> Iterator[Chunk]:
@@ -227,7 +177,7 @@ class TorchEngine:
 
     def _reuse_prefix(self, tokens: Sequence[int], limit: int) -> int:
         """Keep at most ``limit`` cached tokens shared with ``tokens``; returns how many."""
-        keep = max(0, min(_common_prefix(self._kv, tokens), limit))
+        keep = max(0, min(common_prefix(self._kv, tokens), limit))
         if self._cache is None:
             self._cache, keep = self._new_cache(), 0
         elif keep < len(self._kv):
