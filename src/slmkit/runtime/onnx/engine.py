@@ -30,10 +30,9 @@ from slmkit.core.errors import (
     SlmError,
     UnsupportedOperationError,
 )
-from slmkit.core.types import Chunk, GenerateRequest, TokenLogprob, Usage
-from slmkit.runtime.hf_text import HFTextMixin, common_prefix, default_threads
+from slmkit.core.types import Chunk, GenerateRequest, TokenLogprob
+from slmkit.runtime.hf_engine import HFEngineMixin, common_prefix, default_threads
 from slmkit.runtime.onnx.sampler import NumpySampler
-from slmkit.runtime.textstream import TextStream
 
 GENAI_CONFIG = "genai_config.json"
 SIDECAR = "slmkit-onnx.json"  # written by slmkit.convert.to_onnx
@@ -64,7 +63,7 @@ def read_genai_config(path: Path) -> dict:
         raise InvalidModelFileError(f"{config} is not valid JSON: {err}") from err
 
 
-class OnnxEngine(HFTextMixin):
+class OnnxEngine(HFEngineMixin):
     """``core.Engine`` over an ONNX Runtime GenAI directory (CPU execution provider).
 
     One request at a time (calls are serialised). ``n_ctx`` caps the generator's
@@ -182,46 +181,6 @@ class OnnxEngine(HFTextMixin):
             raise ValueError(f"token id {bad[0]} is outside the vocabulary "
                              f"(0…{self.vocab.n_vocab - 1})")
 
-    def _stream(self, request: GenerateRequest, prompt: list[int],
-                sampler: NumpySampler) -> Iterator[Chunk]:
-        with self._lock:
-            try:
-                yield from self._run(request, prompt, sampler)
-            except BaseException:
-                self._reset()  # an interrupted feed may leave the generator half-written
-                raise
-
-    def _run(self, request: GenerateRequest, prompt: list[int],
-             sampler: NumpySampler) -> Iterator[Chunk]:
-        t0 = time.perf_counter()
-        cached = self._reuse_prefix(prompt, len(prompt) - 1)
-        row = self._feed(prompt[cached:], n_logits=1)[-1]
-        usage = Usage(prompt_tokens=len(prompt), cached_tokens=cached)
-        stream = TextStream(request.stop)
-        limit = request.max_tokens if request.max_tokens is not None else self.n_ctx
-        finish, t_first = "length", None
-        while usage.completion_tokens < limit:
-            token = sampler.sample(row)
-            if t_first is None:
-                t_first = time.perf_counter()
-                usage.prompt_seconds = t_first - t0
-            if token in self._eog:
-                finish = "stop"
-                break
-            usage.completion_tokens += 1
-            text = stream.push(self.vocab.piece(token))
-            lps = self._step_logprobs(row, token, request.logprobs)
-            yield Chunk(text, (token,), lps)
-            if stream.stopped:
-                finish = "stop"
-                break
-            if usage.completion_tokens >= limit or len(self._kv) + 1 >= self.n_ctx:
-                break
-            row = self._feed([token], n_logits=1)[-1]
-        if t_first is not None:
-            usage.decode_seconds = time.perf_counter() - t_first
-        yield Chunk(stream.finish(), finish_reason=finish, usage=usage)
-
     def _step_logprobs(self, row: np.ndarray, token: int, n_top: int | None):
         if n_top is None:
             return None
@@ -244,7 +203,7 @@ class OnnxEngine(HFTextMixin):
         params.set_search_options(max_length=self.n_ctx, do_sample=False)  # we sample
         return og.Generator(self._model, params)
 
-    def _reset(self) -> None:
+    def _reset_cache(self) -> None:
         self._gen = None
         self._kv.clear()
 
@@ -289,7 +248,7 @@ class OnnxEngine(HFTextMixin):
                 cached = self._reuse_prefix(tokens, first)
                 return self._feed(tokens[cached:], n_logits=len(tokens) - first)
             except BaseException:
-                self._reset()
+                self._reset_cache()
                 raise
 
     def logits(self, tokens: Sequence[int], *, first: int = 0) -> np.ndarray:
@@ -322,7 +281,7 @@ class OnnxEngine(HFTextMixin):
         with self._lock:
             if not self._closed:
                 self._closed = True
-                self._reset()
+                self._reset_cache()
                 self._model = None
 
     def __enter__(self) -> Self:

@@ -21,9 +21,8 @@ from slmkit.core.errors import (
     EngineClosedError,
     UnsupportedOperationError,
 )
-from slmkit.core.types import Chunk, GenerateRequest, TokenLogprob, Usage
-from slmkit.runtime.hf_text import HFTextMixin, common_prefix, default_threads
-from slmkit.runtime.textstream import TextStream
+from slmkit.core.types import Chunk, GenerateRequest, TokenLogprob
+from slmkit.runtime.hf_engine import HFEngineMixin, common_prefix, default_threads
 from slmkit.runtime.torch import loader
 from slmkit.runtime.torch.sampler import TorchSampler
 from slmkit.runtime.torch.vocab import Vocab
@@ -33,7 +32,7 @@ QUANT_NAMES = {"float32": "F32", "bfloat16": "BF16", "float16": "F16"}
 
 
 
-class TorchEngine(HFTextMixin):
+class TorchEngine(HFEngineMixin):
     """``core.Engine`` over a Hugging Face directory or a (dequantized) GGUF file.
 
     One request at a time (calls are serialised). ``n_threads`` sets torch's intra-op
@@ -106,46 +105,6 @@ class TorchEngine(HFTextMixin):
                                             hint="use the llamacpp engine for constrained output")
         tokens = self._fit_context(self.prompt_tokens(request), request)
         return self._stream(request, tokens, TorchSampler(request.sampling))
-
-    def _stream(self, request: GenerateRequest, prompt: list[int],
-                sampler: TorchSampler) -> Iterator[Chunk]:
-        with self._lock:
-            try:
-                yield from self._run(request, prompt, sampler)
-            except BaseException:
-                self._reset_cache()  # a failed or interrupted forward may leave it half-written
-                raise
-
-    def _run(self, request: GenerateRequest, prompt: list[int],
-             sampler: TorchSampler) -> Iterator[Chunk]:
-        t0 = time.perf_counter()
-        cached = self._reuse_prefix(prompt, len(prompt) - 1)
-        row = self._feed(prompt[cached:], n_logits=1)[-1]
-        usage = Usage(prompt_tokens=len(prompt), cached_tokens=cached)
-        stream = TextStream(request.stop)
-        limit = request.max_tokens if request.max_tokens is not None else self.n_ctx
-        finish, t_first = "length", None
-        while usage.completion_tokens < limit:
-            token = sampler.sample(row)
-            if t_first is None:
-                t_first = time.perf_counter()
-                usage.prompt_seconds = t_first - t0
-            if token in self._eog:
-                finish = "stop"
-                break
-            usage.completion_tokens += 1
-            text = stream.push(self.vocab.piece(token))
-            lps = self._step_logprobs(row, token, request.logprobs)
-            yield Chunk(text, (token,), lps)
-            if stream.stopped:
-                finish = "stop"
-                break
-            if usage.completion_tokens >= limit or len(self._kv) + 1 >= self.n_ctx:
-                break
-            row = self._feed([token], n_logits=1)[-1]
-        if t_first is not None:
-            usage.decode_seconds = time.perf_counter() - t_first
-        yield Chunk(stream.finish(), finish_reason=finish, usage=usage)
 
     def _step_logprobs(self, row, token: int, n_top: int | None):
         if n_top is None:
