@@ -167,6 +167,32 @@ def test_json_schema_output_always_parses(engine):
         assert isinstance(data["city"], str) and isinstance(data["population"], int)
 
 
+def test_json_strings_cannot_hold_raw_control_characters(engine):
+    """JSON forbids a raw newline or tab inside a string; the compiled grammar must too
+    (llama-cpp-python's converter allowed them, and strict parsers then failed)."""
+    import json
+
+    from slmkit.runtime.llamacpp.sampler import grammar_for
+
+    schema = {"type": "object", "properties": {"poem": {"type": "string"}},
+              "required": ["poem"]}
+    grammar = grammar_for(GenerateRequest(prompt="x", json_schema=schema))
+    char = next(line for line in grammar.splitlines() if line.startswith("char ::="))
+    assert r"\x00-\x1F" in char
+    for seed in range(4):
+        req = GenerateRequest(messages=[ChatMessage(
+            "user", 'Write a four-line poem, one line per line, as JSON {"poem": ...}.')],
+            json_schema=schema, max_tokens=64,
+            sampling=SamplingParams(temperature=1.0, seed=seed))
+        text = collect(engine.generate(req)).text
+        value = text.split('"poem"', 1)[1].split('"', 1)[1]  # from inside the string on
+        if '"' in value:
+            value = value[:value.index('"')]
+        assert not any(ord(c) < 0x20 for c in value), repr(value)
+        if text.rstrip().endswith("}"):  # complete (not cut by max_tokens): strict parse
+            assert isinstance(json.loads(text)["poem"], str)
+
+
 def test_bad_grammar_is_a_value_error(engine):
     with pytest.raises(ValueError, match="grammar"):
         engine.generate(GenerateRequest(prompt="x", grammar="root ::= ("))

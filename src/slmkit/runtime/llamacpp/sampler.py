@@ -27,9 +27,16 @@ def grammar_for(request) -> str | None:
 
     schema = request.json_schema or {"type": "object"}
     try:
-        return json_schema_to_gbnf(json.dumps(schema))
+        grammar = json_schema_to_gbnf(json.dumps(schema))
     except Exception as err:  # the converter raises bare Exceptions/KeyErrors on bad schemas
         raise GrammarError(f"unsupported JSON schema: {err}") from err
+    return grammar.replace(_LOOSE_CHAR, _JSON_CHAR)
+
+
+# llama-cpp-python's converter lets a string hold raw control characters (a newline, a tab),
+# which JSON forbids; llama.cpp's own converter excludes them, as here.
+_LOOSE_CHAR = 'char ::= [^"\\\\] |'
+_JSON_CHAR = 'char ::= [^"\\\\\\x7F\\x00-\\x1F] |'
 
 
 class Sampler:
