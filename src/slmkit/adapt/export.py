@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 
-from slmkit.convert import constants as C
 from slmkit.core.errors import SlmError
 
 
@@ -65,28 +64,26 @@ def export_adapter_gguf(adapter_dir: str | Path, base_hf_dir: str | Path,
     import gguf
     from transformers import AutoConfig
 
-    from slmkit.convert.to_gguf import _architecture, _write, permute_qk
+    from slmkit.convert.to_gguf import _write, arch_spec, permute_qk
 
     out = Path(out_path)
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} exists (pass overwrite=True / --force to replace it)")
     cfg, tensors = read_adapter(adapter_dir)
     base_cfg = AutoConfig.from_pretrained(str(base_hf_dir))
-    arch = _architecture(base_cfg)
-    arch_enum = next(k for k, v in gguf.MODEL_ARCH_NAMES.items() if v == arch)
-    names = gguf.get_tensor_name_map(arch_enum, int(base_cfg.num_hidden_layers))
+    spec = arch_spec(base_cfg)
     n_head = int(base_cfg.num_attention_heads)
     n_kv = int(getattr(base_cfg, "num_key_value_heads", None) or n_head)
-    writer = gguf.GGUFWriter(str(out), arch)
+    writer = gguf.GGUFWriter(str(out), spec.gguf_arch)
     writer.add_type(gguf.GGUFType.ADAPTER)
     writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
     writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, float(cfg.get("lora_alpha", cfg["r"])))
     writer.add_name(Path(adapter_dir).resolve().name)
     for hf_name, (a, b) in sorted(lora_pairs(tensors).items()):
-        name = names.get_name(hf_name, try_suffixes=(".weight",))
+        name = spec.gguf_name(hf_name)
         if name is None:
-            raise AdapterExportError(f"no llama.cpp tensor for {hf_name!r} ({arch})")
-        if arch in C.PERMUTE_QK and hf_name.endswith(("q_proj.weight", "k_proj.weight")):
+            raise AdapterExportError(f"no llama.cpp tensor for {hf_name!r} ({spec.name})")
+        if spec.permute_qk and hf_name.endswith(("q_proj.weight", "k_proj.weight")):
             b = permute_qk(b, n_head if hf_name.endswith("q_proj.weight") else n_kv)
         writer.add_tensor(name + ".lora_a", np.ascontiguousarray(a))  # [rank, n_in]
         writer.add_tensor(name + ".lora_b", np.ascontiguousarray(b))  # [n_out, rank]

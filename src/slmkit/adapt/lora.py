@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from slmkit.arch.base import LORA_TARGETS
 from slmkit.core.errors import SlmError
 
 METHODS = ("lora", "qlora", "full")
-DEFAULT_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+DEFAULT_TARGETS = LORA_TARGETS  # for a model no slmkit.arch spec claims
 ADAPTER_META = "slm-adapter.json"  # our sidecar in an adapter directory
 
 
@@ -29,15 +30,25 @@ class LoraSettings:
     rank: int = 8
     alpha: float = 16.0
     dropout: float = 0.05
-    targets: tuple[str, ...] = DEFAULT_TARGETS
+    targets: tuple[str, ...] | None = None  # None: the architecture's (slmkit.arch)
     layers: int | None = None  # adapt only the last N transformer layers (None: all)
+
+    def for_architecture(self, model_type: str) -> LoraSettings:
+        """These settings with ``targets`` filled in from the architecture's LoRA targets
+        when none were given."""
+        if self.targets is not None:
+            return self
+        from slmkit import arch
+
+        spec = arch.find_hf(model_type)
+        return replace(self, targets=spec.lora_targets if spec else DEFAULT_TARGETS)
 
     def validate(self) -> None:
         if self.rank < 1:
             raise ValueError(f"--rank must be >= 1, got {self.rank}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"--dropout must be in [0, 1), got {self.dropout}")
-        if not self.targets:
+        if self.targets is not None and not self.targets:
             raise ValueError("--target-modules must name at least one module")
         if self.layers is not None and self.layers < 1:
             raise ValueError(f"--layers must be >= 1, got {self.layers}")
@@ -159,6 +170,7 @@ def attach(base: Base, settings: LoraSettings):
     """Wrap the base model with trainable LoRA layers (the base itself stays frozen)."""
     from peft import get_peft_model
 
+    settings = settings.for_architecture(base.info.get("architecture", ""))
     settings.validate()
     present = {n.rsplit(".", 1)[-1] for n, _ in base.model.named_modules()}
     unknown = [t for t in settings.targets if t not in present]

@@ -16,7 +16,7 @@ import random
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from slmkit.adapt import data as D
@@ -96,6 +96,7 @@ def finetune(model_path: str, train_path: str, config: TrainConfig, *,
     out = Path(config.output)
     out.mkdir(parents=True, exist_ok=True)
     base = load_base(model_path, method=config.method, sha256=base_sha256)
+    config = replace(config, lora=config.lora.for_architecture(base.info["architecture"]))
     train = D.encode_file(train_path, base.tokenizer, base.fmt, max_seq_len=config.max_seq_len)
     held = (D.encode_file(eval_path, base.tokenizer, base.fmt, max_seq_len=config.max_seq_len)
             if eval_path else None)

@@ -65,7 +65,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from slmkit.adapt.lora import DEFAULT_TARGETS, LoraSettings
+    from slmkit.adapt.lora import LoraSettings
     from slmkit.adapt.train import TrainConfig, finetune
     from slmkit.cli.output import print_json, stderr_console
     from slmkit.models.store import Store
@@ -73,7 +73,7 @@ def run(args) -> int:
     ref = Store().resolve(args.model, pull_missing=not args.no_pull)
     out = Path(args.output or f"finetune-{ref.name}-{args.method}")
     targets = tuple(t.strip() for t in args.target_modules.split(",") if t.strip()) \
-        if args.target_modules else DEFAULT_TARGETS
+        if args.target_modules else None
     config = TrainConfig(
         output=str(out), method=args.method,
         lora=LoraSettings(args.rank, args.alpha, args.dropout, targets, args.layers), epochs=args.epochs,

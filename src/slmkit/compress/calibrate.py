@@ -30,7 +30,6 @@ from slmkit.compress.blocks import fake_quant, format_for
 from slmkit.core.errors import SlmError
 
 ALPHAS = tuple(i / 10 for i in range(11))
-SUPPORTED = ("llama", "qwen2")
 
 
 class CalibrationError(SlmError):
@@ -139,26 +138,34 @@ class Group:
 
 
 def groups(model) -> list[Group]:
-    """The scale groups of a llama / qwen2 decoder, in folding order."""
-    arch = getattr(model.config, "model_type", "")
-    if arch not in SUPPORTED:
-        raise CalibrationError(f"activation-aware calibration supports {', '.join(SUPPORTED)}"
-                               f" models, not {arch!r}",
-                               hint="quantize without --calibrate")
+    """The scale groups of the model's decoder (its architecture's
+    :attr:`~slmkit.arch.ArchSpec.scale_groups`), in folding order. A linear-fed group is
+    left out where the producer's outputs do not map one to one onto the consumers' inputs
+    (grouped-query v → o)."""
+    spec = _spec(model)
     out = []
-    for i, layer in enumerate(model.model.layers):
-        p, at, mlp = f"model.layers.{i}", layer.self_attn, layer.mlp
-        out.append(Group(f"{p}.attn_in", layer.input_layernorm, "norm",
-                         [(f"{p}.self_attn.{k}", getattr(at, k))
-                          for k in ("q_proj", "k_proj", "v_proj")]))
-        if at.v_proj.out_features == at.o_proj.in_features:
-            out.append(Group(f"{p}.o_in", at.v_proj, "linear",
-                             [(f"{p}.self_attn.o_proj", at.o_proj)]))
-        out.append(Group(f"{p}.mlp_in", layer.post_attention_layernorm, "norm",
-                         [(f"{p}.mlp.{k}", getattr(mlp, k)) for k in ("gate_proj", "up_proj")]))
-        out.append(Group(f"{p}.down_in", mlp.up_proj, "linear",
-                         [(f"{p}.mlp.down_proj", mlp.down_proj)]))
+    for i, layer in enumerate(model.get_submodule(spec.decoder_layers)):
+        p = f"{spec.decoder_layers}.{i}"
+        for g in spec.scale_groups:
+            prev = layer.get_submodule(g.prev)
+            linears = [(f"{p}.{k}", layer.get_submodule(k)) for k in g.linears]
+            if g.prev_kind == "linear" and prev.out_features != linears[0][1].in_features:
+                continue
+            out.append(Group(f"{p}.{g.name}", prev, g.prev_kind, linears))
     return out
+
+
+def _spec(model):
+    from slmkit import arch
+
+    model_type = getattr(model.config, "model_type", "")
+    spec = arch.find_hf(model_type)
+    if spec is None or not spec.can_rescale:
+        able = [t for s in arch.all_specs() if s.can_rescale for t in s.hf_model_types]
+        raise CalibrationError(f"activation-aware calibration supports {', '.join(able)}"
+                               f" models, not {model_type!r}",
+                               hint="quantize without --calibrate")
+    return spec
 
 
 def group_error(x, weights, scale, fmt_of, exact=None) -> float:
@@ -244,20 +251,15 @@ def calibrate(model, stats: dict[str, ChannelStats], gguf_type: str, *, awq: boo
 
 
 def _gguf_names(model):
-    import gguf
+    from slmkit import arch
 
-    from slmkit.convert.constants import ARCHITECTURES
-
-    arch = ARCHITECTURES[model.config.model_type]
-    arch_enum = next(k for k, v in gguf.MODEL_ARCH_NAMES.items() if v == arch)
-    table = gguf.get_tensor_name_map(arch_enum, int(model.config.num_hidden_layers))
+    spec = arch.for_hf(model.config.model_type)
     tied = bool(getattr(model.config, "tie_word_embeddings", False))
 
     def name(module_name: str) -> str | None:
         if tied and module_name == "lm_head":
             return None
-        got = table.get_name(module_name + ".weight", try_suffixes=(".weight",))
-        return got
+        return spec.gguf_name(module_name + ".weight")
 
     return name
 

@@ -245,25 +245,27 @@ def dither(model, seed: int = 0, block: int = 32, scale: float = 1.0) -> None:
             b += (torch.rand(b.shape, generator=gen) - 0.5) * (step * scale)
 
 
-RESCALE_ARCHS = ("llama", "qwen2", "qwen3", "mistral")
-
-
 def rescale(model, seed: int = 0, spread: float = 0.25) -> int:
     """Move every decoder linear weight off its grid without changing the model's function.
 
     Random per-channel factors ``s`` (log-uniform in [1/(1+spread), 1+spread]) multiply
     weight *columns* — the input channels, across which a quantization block runs — so no
-    single grid fits a block any more, and the inverse is folded where it cancels exactly:
-    the RMSNorm gains before q/k/v and gate/up (norm(x)·g/s then ·s), the rows of up_proj
+    single grid fits a block any more, and the inverse is folded where it cancels exactly,
+    group by group of the architecture's :attr:`~slmkit.arch.ArchSpec.scale_groups`: the
+    RMSNorm gains before q/k/v and gate/up (norm(x)·g/s then ·s), the rows of up_proj
     before down_proj's columns (the SwiGLU product is linear in up), the rows (and bias) of
     v_proj before o_proj's columns (attention mixes values linearly; a KV group's factor
     applies to every query head sharing it). Token embeddings (tied to the output) and the
     final norm are left as they are. Returns the number of weights moved."""
     import torch
 
-    arch = getattr(model.config, "model_type", "")
-    if arch not in RESCALE_ARCHS:
-        raise SlmError(f"channel rescaling supports {', '.join(RESCALE_ARCHS)}, not {arch!r}",
+    from slmkit import arch
+
+    model_type = getattr(model.config, "model_type", "")
+    spec = arch.find_hf(model_type)
+    if spec is None or not spec.can_rescale:
+        able = [t for s in arch.all_specs() if s.can_rescale for t in s.hf_model_types]
+        raise SlmError(f"channel rescaling supports {', '.join(able)}, not {model_type!r}",
                        hint="use the dither (--ref-dither 1) for this architecture")
     gen = torch.Generator().manual_seed(seed + 7)
     span = math.log1p(spread)
@@ -271,20 +273,27 @@ def rescale(model, seed: int = 0, spread: float = 0.25) -> int:
     def factors(n: int):
         return torch.exp((torch.rand(n, generator=gen, dtype=torch.float64) * 2 - 1) * span)
 
+    # factors are drawn norm groups first, then linear-fed groups last to first: the order
+    # of the first version, so that a reference made again gets the same weights
+    norm_groups = [g for g in spec.scale_groups if g.prev_kind == "norm"]
+    linear_groups = [g for g in spec.scale_groups if g.prev_kind == "linear"][::-1]
+    n_heads = model.config.num_attention_heads
     moved = 0
     with torch.no_grad():
-        for layer in model.model.layers:
-            att, mlp = layer.self_attn, layer.mlp
-            moved += _fold_norm(layer.input_layernorm, [att.q_proj, att.k_proj, att.v_proj],
-                                factors(att.q_proj.in_features))
-            moved += _fold_norm(layer.post_attention_layernorm, [mlp.gate_proj, mlp.up_proj],
-                                factors(mlp.up_proj.in_features))
-            moved += _fold_pair(mlp.up_proj, mlp.down_proj, factors(mlp.up_proj.out_features))
-            s_v = factors(att.v_proj.out_features)
-            groups = att.o_proj.in_features // att.v_proj.out_features
-            head_dim = att.o_proj.in_features // model.config.num_attention_heads
-            s_o = s_v.view(-1, head_dim).repeat_interleave(groups, dim=0).reshape(-1)
-            moved += _fold_pair(att.v_proj, att.o_proj, s_v, s_o)
+        for layer in model.get_submodule(spec.decoder_layers):
+            for g in norm_groups:
+                linears = [layer.get_submodule(k) for k in g.linears]
+                moved += _fold_norm(layer.get_submodule(g.prev), linears,
+                                    factors(linears[0].in_features))
+            for g in linear_groups:
+                prev = layer.get_submodule(g.prev)
+                (second,) = (layer.get_submodule(k) for k in g.linears)
+                s = factors(prev.out_features)
+                shared = second.in_features // prev.out_features  # query heads per KV head
+                head_dim = second.in_features // n_heads  # s: [kv heads·head_dim] → [heads·…]
+                s_second = s if shared == 1 else \
+                    s.view(-1, head_dim).repeat_interleave(shared, dim=0).reshape(-1)
+                moved += _fold_pair(prev, second, s, s_second)
     return moved
 
 

@@ -14,8 +14,11 @@
   grouped-query attention keeps its ratio. A group's importance is the summed mean L2 norm of
   its query heads' attention outputs (the input of ``o_proj``). The same number of groups is
   dropped in every layer (llama.cpp has one head count); ``head_dim`` is kept and written
-  explicitly to the config. llama and Gemma 3 only: llama.cpp's qwen2 graph sizes the
+  explicitly to the config. Not for every architecture: llama.cpp's qwen2 graph sizes the
   query projection by the hidden size.
+
+Which modes a family allows is its :attr:`~slmkit.arch.ArchSpec.prune_refusals`: the
+prunes after which llama.cpp could no longer load the model.
 
 The result has an updated config and smaller tensors, and converts to GGUF like any other
 model.
@@ -26,8 +29,6 @@ from __future__ import annotations
 from slmkit.compress.train_io import run_with_hooks
 
 MODES = ("depth", "width", "heads")
-# architectures whose llama.cpp graph sizes q/o by n_head × head_dim (qwen2 uses n_embd)
-HEADS_ARCHS = ("llama", "gemma3_text")
 
 
 def _layers(model):
@@ -212,12 +213,8 @@ def prune_structured(model, mode: str, ratio: float, batches, *, multiple_of: in
         raise ValueError(f"--structured must be one of {', '.join(MODES)}, got {mode!r}")
     if not 0.0 < ratio < 1.0:
         raise ValueError(f"--ratio must be between 0 and 1, got {ratio}")
-    arch = getattr(model.config, "model_type", "")
+    _check_loadable(model, mode)
     if mode == "depth":
-        if arch.startswith("gemma3"):
-            raise CompressError("depth pruning Gemma 3 would break llama.cpp's fixed layer "
-                                "pattern (every 6th layer global)",
-                                hint="use --structured width for Gemma 3")
         scores = layer_importance(model, batches)
         n = len(scores)
         k = round(n * ratio)
@@ -229,10 +226,6 @@ def prune_structured(model, mode: str, ratio: float, batches, *, multiple_of: in
         return {"mode": mode, "ratio": ratio, "layers_before": n, "layers_after": n - k,
                 "dropped_layers": drop, "importance": [round(s, 6) for s in scores]}
     if mode == "heads":
-        if arch not in HEADS_ARCHS:
-            raise CompressError(f"llama.cpp's {arch} graph assumes n_head × head_dim = "
-                                "hidden size, so a head-pruned model would not load there",
-                                hint="use --structured width or depth for this model")
         n_head, n_kv, _ = _attn_shape(model)
         k = round(n_kv * ratio)
         if k < 1 or k >= n_kv:
@@ -252,6 +245,26 @@ def prune_structured(model, mode: str, ratio: float, batches, *, multiple_of: in
     shrink_mlp(model, keep)
     return {"mode": mode, "ratio": ratio, "intermediate_before": total,
             "intermediate_after": k, "multiple_of": multiple_of}
+
+
+def _check_loadable(model, mode: str) -> None:
+    """Refuse a ``mode`` prune llama.cpp could not load for the model's architecture."""
+    from slmkit import arch
+    from slmkit.compress.train_io import CompressError
+
+    model_type = getattr(model.config, "model_type", "")
+    spec = arch.find_hf(model_type)
+    if spec is None:
+        if mode != "heads":  # depth and width keep every family's graph intact
+            return
+        reason = (f"slmkit does not know whether llama.cpp's {model_type!r} graph takes a "
+                  "pruned head count")
+    else:
+        reason = spec.prune_refusal(mode)
+    if reason:
+        others = [m for m in MODES if m != mode and (spec is None or not spec.prune_refusal(m))]
+        raise CompressError(f"{mode} pruning is refused for {model_type}: {reason}",
+                            hint=f"use --structured {' or '.join(others)} for this model")
 
 
 def prune(src: str, out_dir: str, *, mode: str, ratio: float, data: str,

@@ -3,8 +3,8 @@
 - :func:`gguf_to_hf` — a GGUF file (any quantization transformers can dequantize) → a
   directory transformers and the torch engine load (float32 safetensors, config,
   tokenizer, plus the source's metadata for the way back).
-- :func:`hf_to_gguf` — a llama / qwen2 / gemma3 directory → GGUF (f32, f16 or q8_0) that
-  llama.cpp loads.
+- :func:`hf_to_gguf` — a directory of any architecture in :mod:`slmkit.arch` → GGUF (f32,
+  f16 or q8_0) that llama.cpp loads.
 
 Heavy imports (torch, transformers, gguf, llama_cpp) happen inside the functions.
 """

@@ -1,23 +1,8 @@
-"""Every constant the converters use, in one place: architectures, file types, key names,
-pre-tokenizer patterns, the metadata sidecar's name."""
+"""Every constant the converters use, in one place: file types, key names, pre-tokenizer
+patterns, the metadata sidecar's name. What differs per architecture lives in
+:mod:`slmkit.arch`."""
 
 from __future__ import annotations
-
-# Hugging Face ``model_type`` → GGUF architecture name (gguf.MODEL_ARCH_NAMES values).
-ARCHITECTURES: dict[str, str] = {
-    "llama": "llama",
-    "qwen2": "qwen2",
-    "gemma3_text": "gemma3",
-    "gemma3": "gemma3",
-}
-# Architectures whose attention q/k rows llama.cpp stores interleaved (llama.cpp's
-# ``LlamaModel.permute``); the others use NeoX-style rotary embeddings and need none.
-PERMUTE_QK = frozenset({"llama"})
-# Gemma's RMSNorm multiplies by (1 + weight); llama.cpp stores the weight with the 1 added.
-NORM_SHIFT = {"gemma3": 1.0}
-# llama.cpp hard-codes Gemma 3's layer pattern (every 6th layer global) and local rope base.
-GEMMA3_SWA_PERIOD = 6
-GEMMA3_LOCAL_ROPE_BASE = 10000.0
 
 # ``--type`` → (llama_ftype for general.file_type, numpy dtype of 2-D weights or None when
 # llama.cpp's quantizer writes the file from an F32 one).

@@ -1,13 +1,13 @@
-"""Hugging Face directory → GGUF (llama, qwen2 and gemma3 architectures).
+"""Hugging Face directory → GGUF, for every architecture in :mod:`slmkit.arch`.
 
 Written with gguf-py's ``GGUFWriter``, whose stages are the file's layout — header, then
 key/values, then tensor infos, then tensor data — and refuse to run out of order:
-:func:`_write` walks them explicitly. Architecture keys come from config.json; tensor
-names from gguf-py's own HF → GGUF name map; the per-architecture transforms
-(llama's q/k row permutation, Gemma's norm shift) and every other constant live in
-:mod:`slmkit.convert.constants`. ``q8_0`` is written as F32 first and quantized by
-llama.cpp itself (``llama_model_quantize``), so the result is exactly what llama.cpp's
-own quantizer makes.
+:func:`_write` walks them explicitly. What differs per architecture — its GGUF name, the
+hyper-parameter keys, tensor names, llama's q/k row permutation, Gemma's norm shift, the
+settings llama.cpp cannot honour — comes from its :class:`~slmkit.arch.ArchSpec`; file
+types and key names live in :mod:`slmkit.convert.constants`. ``q8_0`` is written as F32
+first and quantized by llama.cpp itself (``llama_model_quantize``), so the result is
+exactly what llama.cpp's own quantizer makes.
 """
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
+from slmkit import arch
+from slmkit.arch import ArchSpec, UnsupportedModelError
+from slmkit.arch.base import rope_params
 from slmkit.convert import constants as C
 from slmkit.convert.tokenizer import add_tokenizer
 from slmkit.core.errors import InvalidModelFileError, SlmError
 
-
-class UnsupportedModelError(SlmError):
-    code = "unsupported_model"
+__all__ = ["UnsupportedModelError", "arch_spec", "hf_to_gguf", "permute_qk", "quantize"]
 
 
 def hf_to_gguf(src_dir: str | Path, out_path: str | Path, *, out_type: str = "f32",
@@ -44,11 +45,11 @@ def hf_to_gguf(src_dir: str | Path, out_path: str | Path, *, out_type: str = "f3
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} exists (pass overwrite=True / --force to replace it)")
     cfg = _config(src)
-    arch = _architecture(cfg)
+    spec = arch_spec(cfg)
     ftype, np_dtype = C.OUT_TYPES[out_type]
     target = out if np_dtype else out.with_name(out.name + ".f32.tmp")
     try:
-        _convert(src, cfg, arch, target, ftype if np_dtype else 0, np_dtype or "float32")
+        _convert(src, cfg, spec, target, ftype if np_dtype else 0, np_dtype or "float32")
         if np_dtype is None:
             quantize(target, out, ftype)
     finally:
@@ -66,28 +67,26 @@ def _config(src: Path):
     return AutoConfig.from_pretrained(str(src))
 
 
-def _architecture(cfg) -> str:
-    model_type = getattr(cfg, "model_type", "")
-    if model_type == "gemma3" and hasattr(cfg, "text_config"):
-        raise UnsupportedModelError("multimodal Gemma 3 checkpoints are not supported",
-                                    hint="convert the text-only Gemma3ForCausalLM model")
-    if model_type not in C.ARCHITECTURES:
-        raise UnsupportedModelError(
-            f"cannot convert model_type {model_type!r} to GGUF (supported: "
-            f"{', '.join(sorted(C.ARCHITECTURES))})")
-    return C.ARCHITECTURES[model_type]
+def arch_spec(cfg) -> ArchSpec:
+    """The architecture spec of the HF config ``cfg``; raises ``UnsupportedModelError``
+    for a model type no spec claims or settings llama.cpp would compute differently."""
+    spec = arch.for_hf(getattr(cfg, "model_type", ""), getattr(cfg, "architectures", None),
+                       what="to GGUF")
+    if spec.check_config is not None:
+        spec.check_config(cfg)
+    return spec
 
 
-def _convert(src: Path, cfg, arch: str, out: Path, ftype: int, dtype: str) -> None:
+def _convert(src: Path, cfg, spec: ArchSpec, out: Path, ftype: int, dtype: str) -> None:
     import gguf
 
-    writer = gguf.GGUFWriter(str(out), arch)
-    _add_parameters(writer, cfg, arch, ftype)
+    writer = gguf.GGUFWriter(str(out), spec.gguf_arch)
+    _add_parameters(writer, cfg, spec, ftype)
     n_vocab = int(cfg.vocab_size)
     add_tokenizer(writer, src, n_vocab)
     if "general.name" not in writer.kv_data[0]:  # the source GGUF's name, when carried over
         writer.add_name(src.resolve().name)
-    for name, data in _tensors(src, cfg, arch):
+    for name, data in _tensors(src, cfg, spec):
         keep_f32 = data.ndim < 2 or dtype == "float32"
         writer.add_tensor(name, data.astype(np.float32 if keep_f32 else dtype, copy=False))
     _write(writer)
@@ -103,38 +102,19 @@ def _write(writer) -> None:
 
 # ---- metadata -----------------------------------------------------------------------------
 
-def _rope(cfg, layer_type: str = "full_attention") -> dict:
-    params = dict(getattr(cfg, "rope_parameters", None) or {})
-    if layer_type in params and isinstance(params[layer_type], dict):
-        params = dict(params[layer_type])
-    params.setdefault("rope_theta", getattr(cfg, "rope_theta", 10000.0))
-    return params
-
-
-def _add_parameters(writer, cfg, arch: str, ftype: int) -> None:
+def _add_parameters(writer, cfg, spec: ArchSpec, ftype: int) -> None:
     import gguf
 
-    n_head = int(cfg.num_attention_heads)
-    head_dim = int(getattr(cfg, "head_dim", None) or cfg.hidden_size // n_head)
-    writer.add_context_length(int(cfg.max_position_embeddings))
-    writer.add_embedding_length(int(cfg.hidden_size))
-    writer.add_block_count(int(cfg.num_hidden_layers))
-    writer.add_feed_forward_length(int(cfg.intermediate_size))
-    writer.add_head_count(n_head)
-    writer.add_head_count_kv(int(getattr(cfg, "num_key_value_heads", None) or n_head))
-    writer.add_layer_norm_rms_eps(float(cfg.rms_norm_eps))
-    writer.add_vocab_size(int(cfg.vocab_size))
+    for key, value in spec.metadata(cfg).items():
+        full = f"{spec.gguf_arch}.{key}"
+        if isinstance(value, float):
+            writer.add_float32(full, value)
+        else:
+            writer.add_uint32(full, value)
     writer.add_file_type(ftype)
-    rope = _rope(cfg)
+    rope = rope_params(cfg)
     writer.add_rope_freq_base(float(rope["rope_theta"]))
-    if head_dim * n_head != cfg.hidden_size or arch == "gemma3":
-        writer.add_key_length(head_dim)
-        writer.add_value_length(head_dim)
-    if arch == "llama":
-        writer.add_rope_dimension_count(head_dim)
     _add_rope_scaling(writer, rope, gguf)
-    if arch == "gemma3":
-        _add_gemma3(writer, cfg, head_dim)
 
 
 def _add_rope_scaling(writer, rope: dict, gguf) -> None:
@@ -149,46 +129,22 @@ def _add_rope_scaling(writer, rope: dict, gguf) -> None:
                                 hint="supported: none, linear")
 
 
-def _add_gemma3(writer, cfg, head_dim: int) -> None:
-    scalar = getattr(cfg, "query_pre_attn_scalar", head_dim)
-    if scalar != head_dim:
-        raise UnsupportedModelError(f"gemma3 query_pre_attn_scalar {scalar} != head_dim "
-                                    f"{head_dim}: llama.cpp would scale attention differently")
-    local = _rope(cfg, "sliding_attention").get("rope_theta", C.GEMMA3_LOCAL_ROPE_BASE)
-    if float(getattr(cfg, "rope_local_base_freq", local)) != C.GEMMA3_LOCAL_ROPE_BASE:
-        raise UnsupportedModelError("gemma3 local rope base other than 10000 is not supported")
-    layer_types = getattr(cfg, "layer_types", None)
-    if layer_types:
-        expected = ["full_attention" if (i + 1) % C.GEMMA3_SWA_PERIOD == 0
-                    else "sliding_attention" for i in range(len(layer_types))]
-        if list(layer_types) != expected:
-            raise UnsupportedModelError("gemma3 layer pattern differs from llama.cpp's fixed "
-                                        f"one (every {C.GEMMA3_SWA_PERIOD}th layer global)")
-    writer.add_sliding_window(int(cfg.sliding_window))
-    if getattr(cfg, "final_logit_softcapping", None):
-        writer.add_final_logit_softcapping(float(cfg.final_logit_softcapping))
-
-
 # ---- tensors ------------------------------------------------------------------------------
 
-def _tensors(src: Path, cfg, arch: str) -> Iterator[tuple[str, np.ndarray]]:
+def _tensors(src: Path, cfg, spec: ArchSpec) -> Iterator[tuple[str, np.ndarray]]:
     """(GGUF name, float32 array) for every weight, transformed for llama.cpp."""
-    import gguf
-
-    arch_enum = next(k for k, v in gguf.MODEL_ARCH_NAMES.items() if v == arch)
-    names = gguf.get_tensor_name_map(arch_enum, int(cfg.num_hidden_layers))
     tied = bool(getattr(cfg, "tie_word_embeddings", False))
     n_head = int(cfg.num_attention_heads)
     n_kv = int(getattr(cfg, "num_key_value_heads", None) or n_head)
     for hf_name, data in _read_safetensors(src):
         if hf_name.endswith("rotary_emb.inv_freq") or (tied and hf_name == "lm_head.weight"):
             continue
-        name = names.get_name(hf_name, try_suffixes=(".weight", ".bias"))
+        name = spec.gguf_name(hf_name)
         if name is None:
-            raise UnsupportedModelError(f"no GGUF name for tensor {hf_name!r} ({arch})")
-        if arch in C.NORM_SHIFT and hf_name.endswith("norm.weight"):
-            data = data + np.float32(C.NORM_SHIFT[arch])
-        if arch in C.PERMUTE_QK and hf_name.endswith(("q_proj.weight", "k_proj.weight")):
+            raise UnsupportedModelError(f"no GGUF name for tensor {hf_name!r} ({spec.name})")
+        if spec.norm_offset and hf_name.endswith("norm.weight"):
+            data = data + np.float32(spec.norm_offset)
+        if spec.permute_qk and hf_name.endswith(("q_proj.weight", "k_proj.weight")):
             heads = n_head if hf_name.endswith("q_proj.weight") else n_kv
             data = permute_qk(data, heads)
         yield name, data

@@ -43,8 +43,7 @@ def gguf_to_hf(src: str | Path, out_dir: str | Path, *, dtype: str = "float32",
     config_dict.pop("quantization_config", None)
     config_dict.pop("_name_or_path", None)
     model_type = config_dict.pop("model_type")
-    if model_type == "gemma3_text":  # GGUF has no such key: llama.cpp scales by head_dim
-        config_dict["query_pre_attn_scalar"] = config_dict.get("head_dim")
+    _add_keys_gguf_lacks(config_dict, model_type)
     config = AutoConfig.for_model(model_type, **config_dict)
     config.dtype = dtype
     plain = AutoModelForCausalLM.from_config(config, dtype=getattr(torch, dtype))
@@ -62,6 +61,16 @@ def gguf_to_hf(src: str | Path, out_dir: str | Path, *, dtype: str = "float32",
     tok.save_pretrained(str(out))
     write_sidecar(src, out / SIDECAR)
     return out
+
+
+def _add_keys_gguf_lacks(config_dict: dict, model_type: str) -> None:
+    """Config keys a GGUF does not store, set to what llama.cpp computes them from
+    (Gemma 3's ``query_pre_attn_scalar``: its ``head_dim``)."""
+    from slmkit import arch
+
+    spec = arch.find_hf(model_type)
+    for key, source in (spec.config_from_gguf.items() if spec else ()):
+        config_dict[key] = config_dict.get(source)
 
 
 def is_gguf(path: Path) -> bool:

@@ -144,7 +144,7 @@ def _load_gguf(path: Path, dtype: str, verbose: bool) -> Loaded:
                        hint="use the llamacpp engine for this model") from err
     model.eval()
     fix_pre_tokenizer(tokenizer, meta.get("tokenizer.ggml.pre"))
-    fix_gemma3_scaling(model)
+    _after_gguf_load(model)
     tok_model = meta.get("tokenizer.ggml.model")
     add_bos = bool(meta.get("tokenizer.ggml.add_bos_token", tok_model == "llama"))
     return Loaded(model, tokenizer, info.architecture, info.quantization, add_bos,
@@ -180,18 +180,14 @@ def fix_pre_tokenizer(tokenizer, pre: str | None) -> None:
     ])
 
 
-def fix_gemma3_scaling(model) -> None:
-    """A GGUF has no ``query_pre_attn_scalar``; llama.cpp scales Gemma 3's attention by
-    ``head_dim`` and transformers' default (256) is only right when head_dim is 256."""
-    cfg = model.config
-    if getattr(cfg, "model_type", "") != "gemma3_text":
-        return
-    head_dim = getattr(cfg, "head_dim", None)
-    if head_dim and cfg.query_pre_attn_scalar != head_dim:
-        cfg.query_pre_attn_scalar = head_dim
-        for module in model.modules():
-            if hasattr(module, "scaling") and hasattr(module, "q_proj"):
-                module.scaling = head_dim ** -0.5
+def _after_gguf_load(model) -> None:
+    """What the architecture must correct in a model transformers read from a GGUF (Gemma 3:
+    the attention scale a GGUF does not store; see :mod:`slmkit.arch`)."""
+    from slmkit import arch
+
+    spec = arch.find_hf(getattr(model.config, "model_type", ""))
+    if spec is not None and spec.after_gguf_load is not None:
+        spec.after_gguf_load(model)
 
 
 def _quiet_transformers(verbose: bool) -> None:
