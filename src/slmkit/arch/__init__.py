@@ -25,6 +25,7 @@ ARCHITECTURES: dict[str, str] = {
     "llama": "slmkit.arch.llama",
     "mistral": "slmkit.arch.mistral",
     "qwen2": "slmkit.arch.qwen2",
+    "qwen3": "slmkit.arch.qwen3",
 }
 
 
