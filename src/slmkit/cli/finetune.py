@@ -32,7 +32,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     lo.add_argument("--alpha", type=float, default=16.0)
     lo.add_argument("--dropout", type=float, default=0.05)
     lo.add_argument("--target-modules", default=None, metavar="A,B,…",
-                    help="linear layers to adapt (default: q,k,v,o,gate,up,down projections)")
+                    help="linear layers to adapt (default: the architecture's, e.g. "
+                         "q,k,v,o,gate,up,down projections)")
     lo.add_argument("--layers", type=int, default=None, metavar="N",
                     help="adapt only the last N transformer layers (the backward pass stops "
                          "there: much faster on CPU; default: all layers)")
