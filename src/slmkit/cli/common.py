@@ -15,10 +15,13 @@ UNSET = None
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
-    g.add_argument("--ctx", type=int, default=4096, metavar="N",
-                   help="context window in tokens (capped at the model's trained length)")
-    g.add_argument("--threads", type=int, default=0, metavar="N",
-                   help="CPU threads (default: physical cores)")
+    # None: filled from the settings (env > config.toml > default) before the verb runs
+    p.set_defaults(_settings_args=("ctx", "threads"))
+    g.add_argument("--ctx", type=int, default=None, metavar="N",
+                   help="context window in tokens (capped at the model's trained length; "
+                        "default: setting model.ctx, 4096)")
+    g.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="CPU threads (default: setting model.threads, 0 = physical cores)")
     g.add_argument("--no-pull", action="store_true",
                    help="fail instead of pulling a catalog model that is not in the store")
     g.add_argument("--verbose", action="store_true",

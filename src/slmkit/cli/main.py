@@ -33,6 +33,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "finetune": ("slmkit.cli.finetune", "LoRA / QLoRA / full fine-tuning on CPU"),
     "merge": ("slmkit.cli.merge", "merge an adapter into its base, or export it as GGUF"),
     "rag": ("slmkit.cli.rag", "ingest documents, query and ask with citations, evaluate"),
+    "config": ("slmkit.cli.config", "effective settings and where each came from"),
 }
 
 
@@ -69,7 +70,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if not argv or args.verb is None else 2
     from slmkit.cli.output import run_guarded
 
-    return run_guarded(args._module.run, args)
+    return run_guarded(_run_verb, args)
+
+
+def _run_verb(args) -> int:
+    """Fill the options the command line left unset from the settings (environment >
+    config.toml > defaults; a verb lists them in ``_settings_args``), then run the verb."""
+    names = getattr(args, "_settings_args", ())
+    if names:
+        from slmkit.settings import apply_cli
+
+        apply_cli(args, names)
+    return args._module.run(args)
 
 
 if __name__ == "__main__":

@@ -14,16 +14,24 @@ import os
 import sys
 
 API_KEY_ENV = "SLM_API_KEY"
+# options whose default comes from slmkit.settings (CLI > env > config.toml > default)
+SETTINGS_ARGS = ("host", "port", "ctx", "threads", "parallel", "queue", "keep_alive",
+                 "request_timeout")
 GiB = 1024**3
 
 
 def configure(p) -> None:
     p.add_argument("models", nargs="*", metavar="MODEL",
-                   help="models to load at start-up (default: the catalog's default model)")
+                   help="models to load at start-up (default: setting model.default, else the "
+                        "catalog's default model)")
+    # None: filled from the settings (env > config.toml > default) before run()
+    p.set_defaults(_settings_args=SETTINGS_ARGS)
+    p.epilog = ("Unset options take their value from the environment, then "
+                "$SLM_HOME/config.toml (see `slm config`).")
     net = p.add_argument_group("network and security")
-    net.add_argument("--host", default="127.0.0.1",
+    net.add_argument("--host", default=None,
                      help="address to bind (default 127.0.0.1; any other needs an API key)")
-    net.add_argument("--port", type=int, default=8000)
+    net.add_argument("--port", type=int, default=None, help="default 8000")
     net.add_argument("--api-key", action="append", default=[], metavar="KEY",
                      help=f"accept this key (repeatable; or set {API_KEY_ENV})")
     net.add_argument("--api-key-file", metavar="FILE", help="accept the keys in FILE, one a line")
@@ -32,20 +40,21 @@ def configure(p) -> None:
     net.add_argument("--max-body-bytes", type=int, default=4 * 1024 * 1024, metavar="N",
                      help="largest request body accepted (default 4 MiB)")
     eng = p.add_argument_group("models and scheduling")
-    eng.add_argument("--ctx", type=int, default=4096, metavar="N", help="context window in tokens")
-    eng.add_argument("--threads", type=int, default=0, metavar="N",
+    eng.add_argument("--ctx", type=int, default=None, metavar="N",
+                     help="context window in tokens (default 4096)")
+    eng.add_argument("--threads", type=int, default=None, metavar="N",
                      help="CPU threads (default: physical cores)")
-    eng.add_argument("--parallel", type=int, default=4, metavar="N",
+    eng.add_argument("--parallel", type=int, default=None, metavar="N",
                      help="sequences decoded together per model, each with its own --ctx "
                           "(default 4)")
-    eng.add_argument("--queue", type=int, default=64, metavar="N",
+    eng.add_argument("--queue", type=int, default=None, metavar="N",
                      help="requests that may wait for a slot; beyond that: 429 (default 64)")
-    eng.add_argument("--keep-alive", type=float, default=300.0, metavar="SECONDS",
+    eng.add_argument("--keep-alive", type=float, default=None, metavar="SECONDS",
                      help="unload a model loaded on demand after this long idle (default 300; "
                           "-1 = never)")
     eng.add_argument("--memory-budget", type=float, default=None, metavar="GB",
                      help="memory for loaded models (default: what is available at start)")
-    eng.add_argument("--request-timeout", type=float, default=600.0, metavar="SECONDS",
+    eng.add_argument("--request-timeout", type=float, default=None, metavar="SECONDS",
                      help="end a generation after this long (default 600)")
     eng.add_argument("--no-pull", action="store_true",
                      help="fail instead of pulling a catalog model named here")
@@ -70,15 +79,19 @@ def configure(p) -> None:
 
 
 def api_keys(args) -> list[str]:
-    """--api-key values, then the key file's lines, then $SLM_API_KEY."""
+    """--api-key values, then the key file's lines, then the ``api_key`` setting
+    ($SLM_API_KEY, else config.toml); the key file is --api-key-file, else the setting."""
+    from slmkit.settings import get_settings
+
+    settings = get_settings({"api_key_file": args.api_key_file})
     keys = list(args.api_key)
-    if args.api_key_file:
-        with open(args.api_key_file, encoding="utf-8") as f:
+    if settings.api_key_file:
+        with open(settings.api_key_file, encoding="utf-8") as f:
             keys += [line.strip() for line in f if line.strip() and not line.startswith("#")]
         if not keys:
-            raise ValueError(f"{args.api_key_file} holds no API key")
-    if os.environ.get(API_KEY_ENV):
-        keys.append(os.environ[API_KEY_ENV])
+            raise ValueError(f"{settings.api_key_file} holds no API key")
+    if settings.api_key is not None:
+        keys.append(settings.api_key)
     return keys
 
 

@@ -18,7 +18,6 @@ import contextlib
 import io
 import json
 import logging
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -176,17 +175,10 @@ def _quiet_loggers(names):
 @contextlib.contextmanager
 def _offline():
     """Nothing in a local export needs the hub: make sure nothing tries."""
-    keys = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-    saved = {k: os.environ.get(k) for k in keys}
-    os.environ.update({k: "1" for k in keys})
-    try:
+    from slmkit.settings import temporary_env
+
+    with temporary_env(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1"):
         yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def _write_sidecar(out: Path, src: Path, arch: str, precision: str, block_size: int,

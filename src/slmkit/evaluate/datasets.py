@@ -37,8 +37,6 @@ from pathlib import Path
 
 from slmkit.core.errors import ChecksumError, SourceError
 
-CACHE_ENV = "SLM_DOWNLOAD_CACHE"
-DATA_ENV = "SLM_DATA_HOME"
 _PYPI_RE = re.compile(r"^pypi:(?P<pkg>[A-Za-z0-9][A-Za-z0-9._-]*)"
                       r"==(?P<ver>[A-Za-z0-9][A-Za-z0-9.+!_-]*)#(?P<member>.+)$")
 TEXT_SUFFIXES = (".txt", ".md", ".jsonl", ".json", ".csv")
@@ -115,12 +113,10 @@ class ChoiceItem:
 
 
 def data_root() -> Path:
-    """``$SLM_DATA_HOME``, else ``<store root>/datasets``."""
-    if os.environ.get(DATA_ENV):
-        return Path(os.environ[DATA_ENV]).expanduser()
-    from slmkit.models.store import default_root
+    """``$SLM_DATA_HOME``, else ``<store root>/datasets`` (see :mod:`slmkit.settings`)."""
+    from slmkit.settings import get_settings
 
-    return default_root() / "datasets"
+    return get_settings().data_home
 
 
 def resolve(spec: str, *, kind: str | None = None, refresh: bool = False,
@@ -184,7 +180,9 @@ def _fetch_cached(key: str, spec: str, pin: str | None, archive: str | None, kin
 
 def _download(requirement: str, archive: str | None, pin: str | None, progress) -> Path:
     """The archive of ``requirement`` from the download cache, else from pip."""
-    cache = Path(os.environ.get(CACHE_ENV) or data_root() / "downloads").expanduser()
+    from slmkit.settings import get_settings
+
+    cache = get_settings().download_cache or data_root() / "downloads"
     name, version = requirement.split("==")
     stem = f"{_norm(name)}-{version.lower()}"
     for path in sorted(cache.iterdir()) if cache.is_dir() else ():

@@ -124,9 +124,9 @@ class KLDResult:
 
 
 def cache_dir() -> Path:
-    from slmkit.models.store import default_root
+    from slmkit.settings import get_settings
 
-    return Path(os.environ.get("SLM_CACHE_HOME") or default_root() / "cache") / "kld"
+    return get_settings().cache_home / "kld"
 
 
 def model_identity(path: str) -> dict:

@@ -27,8 +27,10 @@ class AuditLog:
 
     def __init__(self, path: str | os.PathLike | None = None, *, key: bytes | None = None) -> None:
         self.path = Path(path) if path is not None else None
-        env_key = os.environ.get("SLM_GUARD_AUDIT_KEY")
-        self._key = key or (env_key.encode() if env_key else secrets.token_bytes(32))
+        from slmkit.settings import get_settings
+
+        set_key = get_settings().guard_audit_key
+        self._key = key or (set_key.encode() if set_key else secrets.token_bytes(32))
         self._lock = threading.Lock()
         self.events: list[dict] = []
 

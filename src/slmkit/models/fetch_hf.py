@@ -25,8 +25,11 @@ def fetch_hf(source: HFSource, dest: Path, progress: ProgressFn | None) -> Fetch
     except ImportError as err:
         raise SourceError("hf: sources need the huggingface_hub package",
                           hint="pip install huggingface-hub") from err
-    endpoint = (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
-    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+    from slmkit.settings import get_settings
+
+    settings = get_settings()
+    endpoint = (settings.hf_endpoint or constants.ENDPOINT).rstrip("/")
+    offline = settings.hf_offline
     if not offline:
         _check_reachable(endpoint, source)
     try:
@@ -49,7 +52,9 @@ _OFFLINE_HINT = "check the network or proxy, or use a pypi: or local file source
 
 def _check_reachable(endpoint: str, source: HFSource) -> None:
     """Fail in seconds, not after the hub client's retries, when the hub is unreachable."""
-    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+    from slmkit.settings import get_settings
+
+    if get_settings().https_proxy:
         return
     url = urlsplit(endpoint)
     port = url.port or (443 if url.scheme == "https" else 80)

@@ -128,7 +128,9 @@ def pip_download(requirement: str, dest: Path, progress: ProgressFn | None = Non
     log_path = dest / ".pip.log"
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
            "--disable-pip-version-check", "--no-input", requirement, "-d", str(dest)]
-    env = {**os.environ, "TMPDIR": str(tmp)}  # pip stages the download here: we watch it grow
+    from slmkit.settings import child_env
+
+    env = child_env(TMPDIR=str(tmp))  # pip stages the download here: we watch it grow
     task = f"download {requirement}"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)

@@ -57,7 +57,9 @@ def check_fits(path: str, *, n_ctx: int, n_parallel: int = 1,
     ``SLM_SKIP_MEMORY_CHECK=1`` skips the check (you know better)."""
     one = estimate_file(read_gguf(path), n_ctx)
     est = FileEstimate(one.weights, one.kv_cache * n_parallel, one.overhead, one.n_ctx)
-    if os.environ.get(SKIP_ENV) == "1":
+    from slmkit.settings import get_settings
+
+    if get_settings().skip_memory_check:
         return est
     hw = hardware or probe()
     if est.total <= hw.available_ram:

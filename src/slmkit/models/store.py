@@ -59,7 +59,6 @@ from slmkit.models.sources import (
     tree_digest,
 )
 
-HOME_ENV = "SLM_HOME"
 MANIFEST_SCHEMA = 1
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._:+-]{0,127}$")
 _NAME_RULE = "lowercase letters, digits and . _ : + - (at most 128, starting with a letter/digit)"
@@ -73,8 +72,10 @@ def validate_name(name: str) -> str:
 
 
 def default_root() -> Path:
-    """``$SLM_HOME`` or ``~/.slmkit``."""
-    return Path(os.environ.get(HOME_ENV) or "~/.slmkit").expanduser()
+    """``$SLM_HOME`` or ``~/.slmkit`` (see :mod:`slmkit.settings`)."""
+    from slmkit.settings import get_settings
+
+    return get_settings().home
 
 
 @dataclass(frozen=True)
@@ -321,7 +322,9 @@ class Store:
         with the closest names. ``progress`` as for :meth:`pull`.
         """
         if model is None:
-            model = catalog.default_model().name
+            from slmkit.settings import get_settings
+
+            model = get_settings().default_model or catalog.default_model().name
         local = Path(model).expanduser()
         if is_source_spec(model) and not model.startswith(("pypi:", "hf:")) and local.exists():
             return ref_in_place(local)

@@ -52,8 +52,9 @@ class StoreError(SlmError):
 
 def rag_home(home: str | os.PathLike | None = None) -> Path:
     """``$SLM_HOME/rag`` (``~/.slmkit/rag``), or ``home/rag``."""
-    base = Path(home) if home else Path(os.environ.get("SLM_HOME") or Path.home() / ".slmkit")
-    return base / "rag"
+    from slmkit.settings import get_settings
+
+    return (Path(home) if home else get_settings().home) / "rag"
 
 
 def check_name(name: str) -> str:

@@ -64,8 +64,9 @@ class Entry:
 
 def default_path() -> Path:
     """``$SLM_HOME/route/ledger.sqlite`` (``~/.slmkit`` by default)."""
-    home = Path(os.environ.get("SLM_HOME", Path.home() / ".slmkit"))
-    return home / "route" / "ledger.sqlite"
+    from slmkit.settings import get_settings
+
+    return get_settings().home / "route" / "ledger.sqlite"
 
 
 class Ledger:

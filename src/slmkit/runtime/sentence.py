@@ -13,7 +13,6 @@ Nothing is truncated silently: ``embed`` raises ``ValueError`` for a text over t
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -30,7 +29,9 @@ class SentenceEmbedder:
             torch.set_num_threads(threads)
         if not (Path(path) / "modules.json").is_file() and not (Path(path) / "config.json").is_file():
             raise ValueError(f"{path} is not a sentence-transformers model directory")
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from slmkit.settings import export_env
+
+        export_env("HF_HUB_OFFLINE", "1")
         self.path, self.name = str(path), name or Path(path).name
         self.model = SentenceTransformer(str(path), device=device, local_files_only=True)
         self.max_tokens = int(self.model.max_seq_length)

@@ -26,11 +26,9 @@ def _lib():
 
 
 _backend_ready = False
-_log_state = {"verbose": False, "level": 0}
+_log_state = {"verbose": False, "level": 0, "all": False}
 _recent_log: collections.deque[str] = collections.deque(maxlen=40)
 GGML_WARN, GGML_ERROR, GGML_CONT = 3, 4, 5  # ggml_log_level (ggml.h)
-# SLM_LLAMA_LOG=all prints llama.cpp's whole (very long) log; --verbose prints warnings+.
-_LOG_ALL = os.environ.get("SLM_LLAMA_LOG") == "all"
 
 
 def _on_log(level: int, text: bytes, _user_data) -> None:
@@ -40,13 +38,17 @@ def _on_log(level: int, text: bytes, _user_data) -> None:
         _log_state["level"] = level
     line = text.decode("utf-8", errors="replace")
     _recent_log.append(line)
-    if _LOG_ALL or (_log_state["verbose"] and _log_state["level"] in (GGML_WARN, GGML_ERROR)):
+    if _log_state["all"] or (_log_state["verbose"] and _log_state["level"] in (GGML_WARN, GGML_ERROR)):
         sys.stderr.write(line)
 
 
 def _init_backend(verbose: bool) -> None:
     global _backend_ready, _log_callback
+    from slmkit.settings import get_settings
+
     _log_state["verbose"] = verbose
+    # SLM_LLAMA_LOG=all prints llama.cpp's whole (very long) log; --verbose prints warnings+.
+    _log_state["all"] = get_settings().llama_log == "all"
     lib = _lib()
     if not _backend_ready:
         _log_callback = lib.llama_log_callback(_on_log)  # keep a reference: C holds it

@@ -27,22 +27,28 @@ from slmkit.runtime.remote.protocol import Tally, build_body, parse_event, promp
 from slmkit.runtime.remote.transport import RetryPolicy, UpstreamError, open_stream
 from slmkit.runtime.textstream import StopMatcher
 
-KEY_ENVS = ("SLM_REMOTE_API_KEY", "OPENAI_API_KEY")
 BYTES_PER_TOKEN = 4  # the estimate used for the context check when no tokenizer is given
 
 
 def resolve_api_key(api_key: str | None = None, *, env: str | None = None,
                     file: str | os.PathLike | None = None) -> str | None:
     """The key to send: given > environment (``env``, else SLM_REMOTE_API_KEY /
-    OPENAI_API_KEY) > file. None when there is none (local upstreams need none)."""
+    OPENAI_API_KEY) > ``file`` > config.toml (``remote.api_key``, or the setting that reads
+    ``env``). None when there is none (local upstreams need none)."""
+    from slmkit.settings import effective, env_or_setting
+
     if api_key:
         return api_key
-    for name in ((env,) if env else KEY_ENVS):
-        if os.environ.get(name):
-            return os.environ[name]
+    if env:
+        value, origin = env_or_setting(env)
+    else:
+        item = next(e for e in effective() if e.name == "remote_api_key")
+        value, origin = item.value, item.origin
+    if value and origin.startswith("env:"):
+        return value
     if file:
         return Path(file).expanduser().read_text(encoding="utf-8").strip() or None
-    return None
+    return value
 
 
 def normalize_base_url(url: str) -> str:

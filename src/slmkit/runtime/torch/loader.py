@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -191,7 +190,9 @@ def _after_gguf_load(model) -> None:
 
 
 def _quiet_transformers(verbose: bool) -> None:
-    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    from slmkit.settings import export_env
+
+    export_env("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
     if verbose:
         return
     from transformers.utils import logging as tf_logging
