@@ -165,7 +165,8 @@ def _file_keys() -> dict[str, dataclasses.Field]:
     return {f.metadata["file"]: f for f in _fields() if f.metadata["file"]}
 
 
-_ENV_NAMES = tuple(n for f in _fields() for n in f.metadata["env"])
+ENV_VARS: tuple[str, ...] = tuple(n for f in _fields() for n in f.metadata["env"])
+"""Every environment variable a setting reads."""
 
 
 # ----------------------------------------------------------------------------- parsing
@@ -308,7 +309,7 @@ def _load() -> tuple[Settings, dict[str, str]]:
 
 def _fingerprint() -> tuple:
     """What the settings depend on: the watched variables and the config file's identity."""
-    env = tuple(os.environ.get(n) for n in _ENV_NAMES)
+    env = tuple(os.environ.get(n) for n in ENV_VARS)
     path = _home()[0] / CONFIG_NAME
     try:
         st = path.stat()
