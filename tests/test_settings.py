@@ -291,3 +291,10 @@ def test_no_environment_access_outside_settings():
     assert offenders == [], ("read or set environment variables through slmkit.settings "
                              f"(get_settings, export_env, temporary_env, child_env): {offenders}")
     assert env_uses(SRC / "settings.py")  # the check itself finds what it looks for
+
+
+def test_docs_list_every_setting():
+    docs = (SRC.parents[1] / "docs" / "settings.md").read_text(encoding="utf-8")
+    missing = [name for name in S.ENV_VARS if f"`{name}`" not in docs]
+    missing += [e.file_key for e in effective() if e.file_key and f"`{e.file_key}`" not in docs]
+    assert missing == [], f"add these settings to docs/settings.md: {missing}"
