@@ -230,6 +230,9 @@ def read_config(path: Path) -> dict[str, Any]:
         raw = path.read_bytes()
     except FileNotFoundError:
         return {}
+    except OSError as err:
+        raise SettingsError(f"cannot read {path}: {err.strerror or err}",
+                            hint="fix its permissions, or set SLM_HOME elsewhere") from None
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - Python 3.10
@@ -238,7 +241,7 @@ def read_config(path: Path) -> dict[str, Any]:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise SettingsError(f"{path} is not valid TOML: {err}",
-                            hint=f"fix it, or see `slm config init` for a template") from None
+                            hint="fix it, or see `slm config init` for a template") from None
     known = _file_keys()
     out: dict[str, Any] = {}
     for key, value in _flatten(data):

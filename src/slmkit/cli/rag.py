@@ -351,9 +351,10 @@ class RagLoader:
 
     def _base_name(self) -> str:
         from slmkit.models import catalog
+        from slmkit.settings import get_settings
 
         return (getattr(self.args, "rag_model", None) or (self.args.models or [None])[0]
-                or catalog.default_model().name)
+                or get_settings().default_model or catalog.default_model().name)
 
     def __getattr__(self, name: str):
         return getattr(self.inner, name)
