@@ -298,3 +298,43 @@ def test_docs_list_every_setting():
     missing = [name for name in S.ENV_VARS if f"`{name}`" not in docs]
     missing += [e.file_key for e in effective() if e.file_key and f"`{e.file_key}`" not in docs]
     assert missing == [], f"add these settings to docs/settings.md: {missing}"
+
+
+@pytest.mark.integration
+def test_slm_serve_takes_port_model_and_keys_from_the_settings_file(default_model_path, home):
+    """No flags: the port, the default model and the key file all come from config.toml,
+    the slot count from the environment."""
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    (home / "keys.txt").write_text("k-from-file\n")
+    write_config(home, f"[serve]\nport = {port}\napi_key_file = 'keys.txt'\n"
+                       f"[model]\ndefault = '{default_model_path}'\nctx = 512\nthreads = 1\n")
+    env = {k: v for k, v in os.environ.items() if k not in S.ENV_VARS}
+    env.update(SLM_HOME=str(home), SLM_PARALLEL="1", PYTHONUNBUFFERED="1")
+    log = home / "serve.err"
+    with open(log, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "slmkit.cli.main", "serve", "--no-pull"],
+                                env=env, stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        url, deadline, ready = f"http://127.0.0.1:{port}", time.monotonic() + 180, False
+        while not ready and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                ready = httpx.get(url + "/ready", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        assert ready, log.read_text()[-3000:]
+        assert httpx.get(url + "/v1/models", timeout=10).status_code == 401
+        models = httpx.get(url + "/v1/models", timeout=10,
+                           headers={"Authorization": "Bearer k-from-file"})
+        assert models.status_code == 200
+        ids = [m["id"] for m in models.json()["data"]]
+        assert Path(default_model_path).name.removesuffix(".gguf") in ids  # model.default
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
