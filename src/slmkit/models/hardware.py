@@ -197,6 +197,8 @@ def _cpu_flags(system: str, arch: str, cpuinfo: str) -> tuple[str, ...]:
         found.update(_mac_flags())
     if "asimd" in found or arch in ("aarch64", "arm64"):
         found.add("neon")  # AdvSIMD is mandatory on ARMv8-A; Linux reports it as asimd
+    if "pni" in found:
+        found.add("sse3")  # Linux names SSE3 "pni" (Prescott New Instructions)
     return tuple(f for f in FLAGS_OF_INTEREST if f in found)
 
 
