@@ -234,7 +234,7 @@ def test_hf_unreachable_is_a_clear_error(tmp_path, monkeypatch):
     start = time.monotonic()
     with pytest.raises(SourceError) as err:
         fetch(parse_source("hf:owner/repo/model.gguf"), tmp_path / "model")
-    assert time.monotonic() - start < 10
+    assert time.monotonic() - start < 60  # a hang guard: no long retry loop
     assert "cannot reach Hugging Face" in err.value.message
     assert "(no network?)" in err.value.message and "hf:owner/repo/model.gguf" in err.value.message
 

@@ -4,7 +4,6 @@ signals, masking and unmasking, budgets, guard policies, upstream failures, the 
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -121,9 +120,7 @@ def test_upstream_failure_falls_back_to_a_local_answer(up, fault):
     if fault == "timeout":
         up.inject(Fault(delay=2.0))
     eng = routed(url, timeout=0.3)
-    t0 = time.perf_counter()
-    out = collect(eng.generate(ask("hard question")))
-    assert time.perf_counter() - t0 < 1.5
+    out = collect(eng.generate(ask("hard question")))  # a 2 s answer would route remote
     d = out.usage.decision
     assert d.route == "fallback" and "upstream_error" in d.reason
     assert out.text == "local: hard question "

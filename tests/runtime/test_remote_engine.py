@@ -114,21 +114,22 @@ def test_does_not_retry_other_errors_or_long_retry_after(remote, up):
     assert err.value.retry_after == 120 and len(up.recording.requests) == 3
 
 
-def test_refused_connection_is_retried_then_fails_fast():
+def test_refused_connection_is_retried_then_fails_with_a_clear_error():
     with RemoteEngine(closed_port_url(), model="m", retry=FAST, connect_timeout=1) as eng:
         t0 = time.perf_counter()
-        with pytest.raises(UpstreamError, match="cannot reach the upstream"):
+        with pytest.raises(UpstreamError, match="cannot reach the upstream") as err:
             eng.generate(chat("x"))
-        assert time.perf_counter() - t0 < 2
+        assert err.value.retryable and err.value.status is None
+        assert time.perf_counter() - t0 < 60  # a hang guard: three refused connects
 
 
 def test_slow_upstream_times_out_without_retry(up):
+    # the upstream would answer after 3 s: an error at all means the 0.3 s timeout fired
     up.inject(Fault(delay=3.0))
     with RemoteEngine(up.url, model="m", timeout=0.3, retry=FAST) as eng:
-        t0 = time.perf_counter()
         with pytest.raises(UpstreamError, match="did not answer within 0.3 s"):
             eng.generate(chat("x"))
-        assert time.perf_counter() - t0 < 1.5 and len(up.recording.requests) == 1
+        assert len(up.recording.requests) == 1
 
 
 def test_stall_or_error_mid_stream_raises_from_the_iterator(up):
@@ -211,15 +212,20 @@ def test_retry_after_parsing():
 
 
 def test_close_from_another_thread_ends_a_blocked_read(up):
-    up.inject(Fault(stall_after=1, stall=5.0))
-    with RemoteEngine(up.url, model="m", timeout=10) as eng:
+    # The upstream stalls for 10 minutes and the read timeout is as long: only the close
+    # can end the read before the hang guard.
+    up.inject(Fault(stall_after=1, stall=600.0))
+    with RemoteEngine(up.url, model="m", timeout=600) as eng:
         stream = eng.generate(chat("a long enough answer"))
         assert next(stream).text == "You "
-        timer = threading.Timer(0.2, stream.close)
-        timer.start()
-        t0 = time.perf_counter()
-        assert list(stream) == []  # cancelled: no error, no final chunk
-        assert time.perf_counter() - t0 < 2
+        rest: list = []
+        reader = threading.Thread(target=lambda: rest.extend(stream))
+        reader.start()
+        time.sleep(0.2)  # let the reader block in recv (closing earlier is fine too)
+        stream.close()
+        reader.join(60)  # a hang guard
+        assert not reader.is_alive(), "close() did not end the blocked read"
+        assert rest == []  # cancelled: no error, no final chunk
 
 
 def test_closing_a_finished_stream_leaves_pooled_connections_alone(remote):
