@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -19,16 +18,24 @@ def slm(*args, stdin=None, env_extra=None, timeout=180):
                           capture_output=True, text=True, env=env, timeout=timeout)
 
 
-def test_help_is_instant():
-    t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "slmkit.cli.main", "--help"],
+HEAVY = ("llama_cpp", "numpy", "rich", "jinja2", "huggingface_hub", "torch", "transformers",
+         "onnxruntime", "onnxruntime_genai", "fastapi", "httpx")
+
+
+def test_help_imports_nothing_heavy():
+    """`slm --help` answers instantly because it imports no heavy library (what that costs
+    in wall time is measured by benchmarks/cli_startup.py, not asserted here)."""
+    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "slmkit.cli.main", "--help"],
                          capture_output=True, text=True)
     assert out.returncode == 0 and "run" in out.stdout and "pull" in out.stdout
-    assert time.perf_counter() - t0 < 1.0
-    # nothing heavy is imported to print help
+    imported = {line.rsplit("|", 1)[1].strip().split(".")[0]
+                for line in out.stderr.splitlines() if line.startswith("import time:")}
+    assert "slmkit" in imported  # the import log is there: the check below is not vacuous
+    assert sorted(imported & set(HEAVY)) == []
+    # nor does building the parser (every verb registered)
     probe = ("import sys, slmkit.cli.main as m; m._build_parser(None); "
              "print(sorted(k for k in sys.modules if k.split('.')[0] in "
-             "('llama_cpp', 'numpy', 'rich', 'jinja2', 'huggingface_hub')))")
+             f"{HEAVY!r}))")
     mods = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert mods.stdout.strip() == "[]"
 

@@ -65,10 +65,10 @@ def test_chat_tools(http, model_name):
                                                                             "num_predict": 48},
         "messages": [{"role": "user", "content": "What time is it in Tokyo?"}]})
     msg = r.json()["message"]
-    for call in msg.get("tool_calls") or []:
-        assert call["function"]["name"] == "get_time"
-        assert set(call["function"]["arguments"]) == {"city"}
-    assert msg.get("tool_calls") or isinstance(msg["content"], str)
+    # greedy on the pinned default model: the question fits the tool, so it is called
+    assert msg["tool_calls"] == [{"function": {"name": "get_time",
+                                               "arguments": {"city": "Tokyo"}}}]
+    assert msg["content"] == "" and r.json()["done_reason"] == "stop"
 
 
 def test_tags_show_ps(http, model_name):
