@@ -101,7 +101,8 @@ def make_app(recording: Recording, faults: deque):
 async def _events(body: dict, fault: Fault, path: str):
     text = answer_for(body)
     pieces = [text[i:i + PIECE] for i in range(0, len(text), PIECE)]
-    pieces = pieces[: body.get("max_tokens") or None]
+    if body.get("max_tokens") is not None:  # 0 means none, as the OpenAI API has it
+        pieces = pieces[: body["max_tokens"]]
     chat = path.endswith("chat/completions")
     for n, piece in enumerate(pieces):
         if fault.stall_after is not None and n == fault.stall_after:

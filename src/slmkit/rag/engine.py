@@ -39,7 +39,7 @@ class RagEngine:
                                       history_tokens=history_tokens)
         messages = A.build_messages(question, ans.passages, system=system, history=history)
         inner = dataclasses.replace(request, prompt=None, prompt_tokens=None,
-                                    messages=messages, truncate=True)
+                                    messages=messages)  # a question over the context raises
         return self._stream(self.engine.generate(inner), ans)
 
     def _split(self, request: GenerateRequest) -> tuple[str, list[ChatMessage], str | None]:

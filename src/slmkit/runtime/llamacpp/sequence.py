@@ -55,6 +55,8 @@ class Sequence:
             self.t_first = time.perf_counter()
             self.usage.prompt_seconds = self.t_first - self.t_admit
         self.prefilled = True
+        if self.limit is not None and self.usage.completion_tokens >= self.limit:
+            return "length"  # max_tokens=0: the prompt is evaluated, nothing is generated
         if model.is_eog(token):
             return "stop"
         self.usage.completion_tokens += 1

@@ -124,10 +124,14 @@ def _completion_logprobs(lp: dict) -> tuple[TokenLogprob, ...]:
 
 
 _CTX_RE = re.compile(r"maximum context length is (\d+).*?(?:requested|resulted in) (\d+)",
-                     re.DOTALL)
+                     re.DOTALL)  # OpenAI, vLLM
+_OURS_RE = re.compile(r"prompt is (\d+) tokens but the context window is (\d+) tokens")  # slm serve
 
 
 def context_numbers(message: str) -> tuple[int, int] | None:
     """(prompt tokens, context) from an upstream context-length error message, if stated."""
     m = _CTX_RE.search(message)
-    return (int(m.group(2)), int(m.group(1))) if m else None
+    if m:
+        return int(m.group(2)), int(m.group(1))
+    m = _OURS_RE.search(message)
+    return (int(m.group(1)), int(m.group(2))) if m else None

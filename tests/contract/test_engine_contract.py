@@ -1,0 +1,203 @@
+"""The ``core.Engine`` contract, checked the same way on every engine the project ships.
+
+One suite, parametrized over every backend and wrapper (see ``conftest.CASES``): the fake,
+torch, ONNX and llama.cpp on tiny random models, llama.cpp on the real default model
+(integration), a remote engine against ``create_app`` over loopback, and the RAG and routed
+wrappers. Each test is one clause of the contract in ``slmkit/core/engine.py``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from slmkit.core.engine import Capabilities, Engine
+from slmkit.core.errors import ContextOverflowError, EngineClosedError
+from slmkit.core.types import (
+    FINISH_REASONS,
+    GREEDY,
+    ChatMessage,
+    Chunk,
+    GenerateRequest,
+    SamplingParams,
+    Usage,
+    collect,
+)
+
+TEXT = "Paris is the capital of France."
+
+
+def ask(text: str = "Tell me about rivers.", **kw) -> GenerateRequest:
+    kw.setdefault("sampling", GREEDY)
+    kw.setdefault("max_tokens", 16)
+    return GenerateRequest(messages=[ChatMessage("user", text)], **kw)
+
+
+def test_is_an_engine_with_info(engine):
+    assert isinstance(engine, Engine)
+    info = engine.info
+    assert info.name and info.n_ctx >= 0
+    assert isinstance(info.capabilities, Capabilities)
+    assert info.capabilities.generate and info.capabilities.max_sequences >= 1
+
+
+def test_generate_streams_chunks_and_exactly_one_last_chunk_finishes(engine):
+    chunks = list(engine.generate(ask(max_tokens=8)))
+    assert chunks and all(isinstance(c, Chunk) for c in chunks)
+    finals = [c for c in chunks if c.finish_reason is not None]
+    assert finals == [chunks[-1]], [c.finish_reason for c in chunks]
+    assert chunks[-1].finish_reason in FINISH_REASONS
+    assert all(c.usage is None for c in chunks[:-1])
+    usage = chunks[-1].usage
+    assert isinstance(usage, Usage)
+    assert usage.prompt_tokens > 0 and 0 < usage.completion_tokens <= 8
+    ids = sum(len(c.token_ids) for c in chunks)
+    if ids:  # engines that report token ids report every generated one
+        assert ids == usage.completion_tokens
+
+
+@pytest.mark.parametrize("n", [0, 1, 3])
+def test_max_tokens_is_respected(engine, case, n):
+    whole = collect(engine.generate(ask(max_tokens=24)))
+    cut = collect(engine.generate(ask(max_tokens=n)))
+    assert cut.usage.completion_tokens <= n
+    if whole.usage.completion_tokens > n:  # it had more to say: cut by the limit
+        assert cut.finish_reason == "length"
+        assert cut.usage.completion_tokens == n
+        assert case.strip(whole.text).startswith(case.strip(cut.text))  # greedy: a prefix
+    if n == 0:
+        assert case.strip(cut.text) == ""
+
+
+def test_stop_strings_end_the_answer_and_are_never_in_it(engine, case):
+    text = case.strip(collect(engine.generate(ask(max_tokens=16))).text)
+    stop = _pick_stop(text)
+    cut = collect(engine.generate(ask(max_tokens=16, stop=[stop])))
+    assert cut.finish_reason == "stop"
+    assert case.strip(cut.text) == text[:text.index(stop)]
+    assert stop not in cut.text
+
+
+def _pick_stop(text: str) -> str:
+    """Three characters from the middle of ``text`` that are not all whitespace."""
+    for start in range(max(1, len(text) // 3), len(text) - 2):
+        stop = text[start:start + 3]
+        if stop.strip():
+            return stop
+    raise AssertionError(f"the greedy answer is too short to pick a stop string: {text!r}")
+
+
+BAD = {
+    "two prompts": dict(prompt="x", messages=[ChatMessage("user", "x")]),
+    "no prompt": dict(),
+    "negative max_tokens": dict(prompt="x", max_tokens=-1),
+    "logprobs over 20": dict(prompt="x", logprobs=21),
+    "empty stop": dict(prompt="x", stop=("",)),
+    "top_p 0": dict(prompt="x", sampling=SamplingParams(top_p=0.0)),
+    "grammar and schema": dict(prompt="x", grammar="root ::= \"a\"", json_schema={}),
+    "timeout 0": dict(prompt="x", timeout=0),
+}
+
+
+@pytest.mark.parametrize("what", list(BAD))
+def test_bad_requests_raise_value_error_before_any_chunk(engine, what):
+    with pytest.raises(ValueError):
+        engine.generate(GenerateRequest(**BAD[what]))  # at the call, not on iteration
+    assert collect(engine.generate(ask(max_tokens=2))).finish_reason is not None
+
+
+def test_prompt_over_the_context_raises_unless_truncate(engine, case):
+    words = case.overflow_words or engine.info.n_ctx + 64
+    long = "river " * words
+    with pytest.raises(ContextOverflowError) as err:
+        engine.generate(ask(long, max_tokens=4))
+    assert err.value.n_ctx > 0 and err.value.n_prompt > err.value.n_ctx - 64
+    if not case.truncates:
+        with pytest.raises(ContextOverflowError):
+            engine.generate(ask(long, max_tokens=4, truncate=True))
+        return
+    kept = collect(engine.generate(ask(long, max_tokens=4, truncate=True)))
+    assert kept.finish_reason is not None and kept.usage.completion_tokens <= 4
+    n_ctx = engine.info.n_ctx or err.value.n_ctx
+    assert 0 < kept.usage.prompt_tokens <= n_ctx
+
+
+def test_closing_a_stream_early_cancels_it_and_the_engine_keeps_serving(engine):
+    stream = engine.generate(ask(max_tokens=64))
+    assert callable(getattr(stream, "close", None)), "generate must return a closable stream"
+    first = next(stream)
+    assert isinstance(first, Chunk) and first.finish_reason is None
+    stream.close()
+    stream.close()  # idempotent
+    assert list(stream) == []  # nothing after a close, not even a final chunk
+    after = collect(engine.generate(ask(max_tokens=4)))
+    assert after.finish_reason is not None and after.usage.completion_tokens > 0
+
+
+def test_tokenize_and_detokenize_round_trip(engine, case):
+    if not case.tokenizes:
+        with pytest.raises(NotImplementedError):
+            engine.tokenize(TEXT)
+        with pytest.raises(NotImplementedError):
+            engine.detokenize([1, 2, 3])
+        return
+    ids = engine.tokenize(TEXT, add_special=False)
+    assert ids and all(isinstance(t, int) for t in ids)
+    assert engine.detokenize(ids) == TEXT
+    with_special = engine.tokenize(TEXT)
+    assert with_special[len(with_special) - len(ids):] == ids  # at most a BOS in front
+
+
+def test_token_logprobs_score_every_next_token(engine, case):
+    if not case.scores:
+        with pytest.raises(NotImplementedError):
+            engine.token_logprobs([1, 2, 3])
+        return
+    ids = engine.tokenize(TEXT)
+    scored = engine.token_logprobs(ids)
+    assert len(scored) == len(ids) - 1
+    assert [lp.token for lp in scored] == ids[1:]
+    assert all(math.isfinite(lp.logprob) and lp.logprob <= 1e-6 for lp in scored)
+    top = engine.token_logprobs(ids, top=3)
+    for plain, lp in zip(scored, top, strict=True):
+        assert lp.logprob == pytest.approx(plain.logprob, abs=1e-3)
+        alts = [a.logprob for a in lp.top]
+        assert len(alts) == 3 and alts == sorted(alts, reverse=True)
+        assert all(a <= 1e-6 for a in alts) and lp.logprob <= alts[0] + 1e-3
+
+
+def test_generation_logprobs_come_with_the_chunks(engine, case):
+    if not engine.info.capabilities.logprobs:
+        pytest.skip(f"{case.name} declares no log-probabilities")
+    out = collect(engine.generate(ask(max_tokens=6, logprobs=2)))
+    assert out.logprobs is not None and len(out.logprobs) == out.usage.completion_tokens
+    for lp in out.logprobs:
+        assert math.isfinite(lp.logprob) and lp.logprob <= 1e-6
+        assert len(lp.top) == 2 and all(a.logprob <= 1e-6 for a in lp.top)
+
+
+def test_embed_follows_the_capabilities(engine):
+    if not engine.info.capabilities.embed:
+        with pytest.raises(NotImplementedError):
+            engine.embed(["a river"])
+        return
+    vectors = engine.embed(["a river", "the sea and the mountains"])
+    assert len(vectors) == 2 and len(vectors[0]) == len(vectors[1]) > 0
+    assert all(isinstance(v, float) and math.isfinite(v) for vec in vectors for v in vec)
+
+
+def test_render_chat_contains_the_messages(engine):
+    messages = [ChatMessage("system", "Be brief."), ChatMessage("user", "Hello from the suite")]
+    for gen_prompt in (True, False):
+        out = engine.render_chat(messages, add_generation_prompt=gen_prompt)
+        assert isinstance(out, str) and "Be brief." in out and "Hello from the suite" in out
+
+
+def test_close_is_idempotent_and_final(case):
+    eng = case.open()
+    assert collect(eng.generate(ask(max_tokens=2))).finish_reason is not None
+    eng.close()
+    eng.close()
+    with pytest.raises(EngineClosedError):
+        eng.generate(ask(max_tokens=2))
