@@ -18,13 +18,19 @@ def _vec(rng) -> bytes:
     return (v / np.linalg.norm(v)).tobytes()
 
 
-def _writer(home: str, rounds: int, out) -> None:
+def _writer(home: str, rounds: int, reads, out) -> None:
+    """Replace every document ``rounds`` times; halfway, wait until each reader has read
+    again, so reads provably happen while the writer is busy (no timing involved)."""
     from slmkit.rag.store import ChunkRow, Collection
 
     rng = random.Random(1)
     try:
+        _wait_for(lambda: all(n.value > 0 for n in reads))  # both readers are reading
         with Collection("shared", home) as coll:
             for r in range(rounds):
+                if r == rounds // 2:
+                    seen = [n.value for n in reads]
+                    _wait_for(lambda: all(n.value > s for n, s in zip(reads, seen)))
                 with coll.write():
                     for d in range(4):
                         rows = [ChunkRow(f"round {r} document {d} chunk {c} token ERR-{d}{c}",
@@ -36,16 +42,25 @@ def _writer(home: str, rounds: int, out) -> None:
         out.put(("writer", 0, repr(err)))
 
 
-def _reader(home: str, seconds: float, out) -> None:
+def _wait_for(check, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout  # a hang guard, not a timing claim
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the other processes made no progress")
+        time.sleep(0.001)
+
+
+def _reader(home: str, count, done, out) -> None:
+    """Read (and check) the collection until the writer is done, then once more."""
     from slmkit.rag.retrieve import bm25, dense
     from slmkit.rag.store import Collection
 
     rng = random.Random(2)
-    n, err = 0, None
-    deadline = time.monotonic() + seconds
+    err = None
     try:
         with Collection("shared", home) as coll:
-            while time.monotonic() < deadline:
+            while True:
+                last = done.is_set()
                 with coll.read():
                     per_doc = coll.conn.execute(
                         "SELECT doc_id, count(*) FROM chunks GROUP BY doc_id").fetchall()
@@ -53,10 +68,13 @@ def _reader(home: str, seconds: float, out) -> None:
                     hits = bm25(coll, "document ERR-21", 5)
                     assert len(hits) > 0
                     assert len(dense(coll, _vec(rng), 5)) == 5
-                n += 1
+                with count.get_lock():
+                    count.value += 1
+                if last:
+                    break
     except Exception as e:  # noqa: BLE001
         err = repr(e)
-    out.put(("reader", n, err))
+    out.put(("reader", count.value, err))
 
 
 def test_writer_and_readers_in_separate_processes(tmp_path):
@@ -72,19 +90,23 @@ def test_writer_and_readers_in_separate_processes(tmp_path):
                                                 embedding=_vec(rng))
                                        for c in range(CHUNKS_PER_DOC)])
     ctx = mp.get_context("spawn")
-    out = ctx.Queue()
-    procs = [ctx.Process(target=_writer, args=(str(tmp_path), 150, out))]
-    procs += [ctx.Process(target=_reader, args=(str(tmp_path), 6.0, out)) for _ in range(2)]
+    out, done = ctx.Queue(), ctx.Event()
+    reads = [ctx.Value("i", 0) for _ in range(2)]
+    writer = ctx.Process(target=_writer, args=(str(tmp_path), 150, reads, out))
+    procs = [writer] + [ctx.Process(target=_reader, args=(str(tmp_path), n, done, out))
+                        for n in reads]
     for p in procs:
         p.start()
-    results = [out.get(timeout=120) for _ in procs]
+    first = out.get(timeout=300)  # the writer finishes first: the readers wait for `done`
+    done.set()
+    results = [first] + [out.get(timeout=120) for _ in procs[1:]]
     for p in procs:
         p.join(timeout=30)
         assert p.exitcode == 0
     errors = [r for r in results if r[2]]
     assert not errors, errors
-    reads = [n for role, n, _ in results if role == "reader"]
-    assert all(n > 5 for n in reads), reads
+    assert [r[0] for r in results] == ["writer", "reader", "reader"], results
+    assert all(n >= 3 for role, n, _ in results if role == "reader"), results  # see _writer
     with Collection("shared", tmp_path) as coll:
         assert coll.integrity_check() == "ok"
         stats = coll.stats()
