@@ -233,14 +233,15 @@ def test_close_is_idempotent_and_final(exported):
         eng.generate(GenerateRequest(prompt="hi"))
 
 
-def test_cli_auto_detects_onnx_directories(exported, tmp_path):
-    from slmkit.cli.eval import auto_engine, split_engine
+def test_backend_detection_finds_onnx_directories(exported, tmp_path):
+    from slmkit.models.load import split_engine
+    from slmkit.runtime import detect_backend
 
-    assert auto_engine(exported["fp32"]) == "onnx"
-    assert auto_engine(exported["hf"]) == "torch"
+    assert detect_backend(exported["fp32"]) == "onnx"
+    assert detect_backend(exported["hf"]) == "torch"
     gguf = tmp_path / "m.gguf"
     gguf.write_bytes(b"GGUF")
-    assert auto_engine(gguf) == "llamacpp"
+    assert detect_backend(gguf) == "llamacpp"
     assert split_engine("x@onnx") == ("x", "onnx")
 
 

@@ -34,18 +34,21 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from slmkit.cli.eval import Progress, resolve_model
+    from slmkit.cli.common import resolve_model
+    from slmkit.cli.eval import Progress
     from slmkit.cli.output import print_json
     from slmkit.evaluate import speed
     from slmkit.evaluate.report import bench_chart, bench_markdown, write
+    from slmkit.models.load import check_fit
 
     if args.repeat < 1 or args.gen < 2:
         raise ValueError("--repeat must be >= 1 and --gen >= 2")
     configs = []
     for i, spec in enumerate([args.model, *args.compare]):
-        ref, backend = resolve_model(spec, args, args.engine if i == 0 else "auto")
-        configs.append(speed.BenchConfig(ref.name, ref.path, backend, args.threads, args.ctx,
-                                         args.gen, args.repeat))
+        model = resolve_model(spec, args, args.engine if i == 0 else "auto")
+        check_fit(model, n_ctx=args.ctx)  # before any child process starts loading
+        configs.append(speed.BenchConfig(model.name, model.path, model.backend, args.threads,
+                                         args.ctx, args.gen, args.repeat))
     with Progress(enabled=not args.json and sys.stderr.isatty()) as progress:
         run_ = speed.compare(configs, progress=progress)
     md = bench_markdown(run_)

@@ -15,7 +15,8 @@ HELP = "commands: /reset · /system TEXT · /exit (ctrl-D) · ctrl-C stops an an
 
 def configure(p) -> None:
     p.add_argument("model", nargs="?", default=None,
-                   help="model name, pull spec or .gguf path (default: the default model)")
+                   help="model name, pull spec, .gguf file, HF or ONNX directory; MODEL@ENGINE "
+                        "picks the engine (default: the default model)")
     add_model_args(p)
     add_sampling_args(p)
 

@@ -1,14 +1,12 @@
-"""Wiring shared by the verbs that load a model: arguments, resolving, loading, requests.
-
-This is the one place where the store, the catalog's per-model prompt defaults, the
-hardware probe and a runtime backend meet.
-"""
+"""Arguments shared by the verbs that open a model, mapped onto ``slmkit.models.load``
+(resolving, the memory check and loading live there), and sampling flags → requests."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 UNSET = None
 
@@ -47,49 +45,39 @@ def add_sampling_args(p: argparse.ArgumentParser) -> None:
 
 @dataclass
 class Loaded:
-    engine: object
-    name: str
-    prompt_defaults: dict = field(default_factory=dict)
+    """An open engine and the model it is (name, backend, catalog prompt defaults)."""
+
+    engine: Any
+    model: Any  # slmkit.models.load.ResolvedModel
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    @property
+    def prompt_defaults(self) -> dict:
+        return dict(self.model.prompt_defaults)
 
 
-def open_engine(model: str | None, args: argparse.Namespace) -> Loaded:
-    """Resolve ``model`` (name, spec, path or None for the default), check it fits, load it."""
-    from pathlib import Path
+def resolve_model(spec: str | None, args: argparse.Namespace, backend: str = "auto"):
+    """``slmkit.models.load.resolve`` with --no-pull and a progress bar on a terminal."""
+    from slmkit.models.load import resolve
 
-    from slmkit.cli.eval import auto_engine
-    from slmkit.models import catalog
-    from slmkit.models.fit import check_fits
-    from slmkit.models.store import Store
-    from slmkit.runtime import load_engine
-
-    ref = Store().resolve(model, pull_missing=not args.no_pull, progress=_progress_console(args))
-    backend = auto_engine(Path(ref.path))  # a directory: onnx or torch; a file: llamacpp
-    if backend == "llamacpp":
-        check_fits(ref.path, n_ctx=args.ctx)
-    entry = catalog.get(ref.name) or _entry_for_file(ref.path)
-    engine = load_engine(ref.path, backend=backend, name=ref.name, n_ctx=args.ctx,
-                         n_threads=args.threads, verbose=args.verbose)
-    return Loaded(engine, ref.name, dict(entry.prompt_defaults) if entry else {})
+    return resolve(spec, backend=backend, pull=not getattr(args, "no_pull", False),
+                   progress=progress_console(args))
 
 
-def _entry_for_file(path: str):
-    """The catalog entry a bare file is a copy of (by store digest or file name), if any,
-    so a path gets the same prompt defaults as the model's name."""
-    import os
+def open_engine(spec: str | None, args: argparse.Namespace, backend: str = "auto") -> Loaded:
+    """``slmkit.models.load.load`` with --ctx, --threads, --verbose and --no-pull."""
+    from slmkit.models.load import load
 
-    from slmkit.models import catalog
-
-    base = os.path.basename(path)
-    for entry in catalog.entries():
-        names = set(entry.gguf_files.values())
-        if entry.source:
-            names.add(entry.source.split("#")[-1].rsplit("/", 1)[-1])
-        if base in names or (entry.sha256 and base == f"sha256-{entry.sha256}"):
-            return entry
-    return None
+    model = resolve_model(spec, args, backend)
+    return Loaded(load(model, n_ctx=args.ctx, n_threads=args.threads,
+                       verbose=getattr(args, "verbose", False)), model)
 
 
-def _progress_console(args):
+def progress_console(args: argparse.Namespace):
+    """Where pulls draw their progress: stderr on a terminal, nowhere with --json."""
     if getattr(args, "json", False) or not sys.stderr.isatty():
         return None
     from slmkit.cli.output import stderr_console

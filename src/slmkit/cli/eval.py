@@ -56,59 +56,6 @@ def configure(p: argparse.ArgumentParser) -> None:
     add_json_flag(p)
 
 
-# ---- shared with `slm bench` ------------------------------------------------------------------
-
-def split_engine(spec: str | None, default: str = "auto") -> tuple[str | None, str]:
-    """``MODEL@ENGINE`` → (MODEL, ENGINE); a spec without a known engine suffix is kept."""
-    if spec and "@" in spec:
-        head, tail = spec.rsplit("@", 1)
-        if tail in ENGINES[1:]:
-            return head, tail
-    return spec, default
-
-
-def resolve_model(spec: str | None, args, engine: str = "auto"):
-    """(ModelRef, backend) for what the user typed; pulls catalog models unless --no-pull."""
-    from pathlib import Path
-
-    from slmkit.models.store import Store
-
-    spec, engine = split_engine(spec, engine)
-    ref = Store().resolve(spec, pull_missing=not getattr(args, "no_pull", False),
-                          progress=_console(args))
-    if engine == "auto":
-        engine = auto_engine(Path(ref.path))
-    return ref, engine
-
-
-def auto_engine(path) -> str:
-    """The backend for a model path: onnx for an ONNX Runtime GenAI directory, torch for
-    another directory, llamacpp for a file."""
-    from slmkit.runtime.onnx import is_onnx_dir
-
-    if path.is_dir():
-        return "onnx" if is_onnx_dir(path) else "torch"
-    return "llamacpp"
-
-
-def open_model(spec: str | None, args, engine: str = "auto"):
-    """(engine object, ModelRef, backend name)."""
-    from slmkit.runtime import load_engine
-
-    ref, backend = resolve_model(spec, args, engine)
-    eng = load_engine(ref.path, backend=backend, name=ref.name, n_ctx=args.ctx,
-                      n_threads=args.threads, verbose=args.verbose)
-    return eng, ref, backend
-
-
-def _console(args):
-    if getattr(args, "json", False) or not sys.stderr.isatty():
-        return None
-    from slmkit.cli.output import stderr_console
-
-    return stderr_console()
-
-
 class Progress:
     """``progress(task, done, total)`` callbacks drawn as rich bars on stderr."""
 
@@ -151,6 +98,7 @@ class Progress:
 # ---- the verb ---------------------------------------------------------------------------------
 
 def run(args) -> int:
+    from slmkit.cli.common import open_engine
     from slmkit.cli.output import print_json
 
     if args.list_data:
@@ -160,8 +108,9 @@ def run(args) -> int:
     if args.kld and not args.reference:
         raise ValueError("--kld needs --reference MODEL (the model to compare against)")
     shots = _shots(args.shots)
-    engine, ref, backend = open_model(args.model, args, args.engine)
-    report: dict = {"model": ref.name, "path": ref.path, "engine": backend,
+    loaded = open_engine(args.model, args, args.engine)
+    engine, model = loaded.engine, loaded.model
+    report: dict = {"model": model.name, "path": model.path, "engine": model.backend,
                     "threads": getattr(engine, "n_threads", args.threads)}
     try:
         with Progress(enabled=not args.json and sys.stderr.isatty()) as progress:
@@ -215,26 +164,24 @@ def _ppl(engine, args, progress) -> dict:
 
 
 def _kld(engine, args, progress) -> dict:
+    from slmkit.cli.common import resolve_model
     from slmkit.evaluate import kld
+    from slmkit.models.load import load
 
     text, ds = _text(args.ppl or "wikipedia", args)
-    ref_spec, ref_engine = split_engine(args.reference)
-    ref_model, ref_backend = resolve_model(ref_spec, args, ref_engine)
-    identity = {"reference": kld.model_identity(ref_model.path), "engine": ref_backend,
+    ref_model = resolve_model(args.reference, args)
+    identity = {"reference": kld.model_identity(ref_model.path), "engine": ref_model.backend,
                 "data": ds.sha256 or str(ds.path)}
     top_k = kld.DEFAULT_TOP_K if args.kld_top is None else args.kld_top
 
     def open_reference():
-        from slmkit.runtime import load_engine
-
-        return load_engine(ref_model.path, backend=ref_backend, name=ref_model.name,
-                           n_ctx=args.ctx, n_threads=args.threads, verbose=args.verbose)
+        return load(ref_model, n_ctx=args.ctx, n_threads=args.threads, verbose=args.verbose)
 
     reference, path, cached = kld.cached_reference(
         open_reference, text, identity=identity, chunk=args.chunk, max_chunks=args.chunks,
         top_k=top_k, refresh=args.refresh, progress=progress)
     result = kld.compare(engine, reference, progress=progress)
-    return {"dataset": ds.name, "reference": f"{ref_model.name}@{ref_backend}",
+    return {"dataset": ds.name, "reference": f"{ref_model.name}@{ref_model.backend}",
             "cache": str(path), "cached": cached, "chunk": args.chunk, **result.to_dict()}
 
 

