@@ -41,7 +41,7 @@ def model_dirs(default_model_ref):
             done = subprocess.run(
                 [sys.executable, "-m", "slmkit.cli.main", "convert", str(hf), "--to", "onnx",
                  "--type", "int4", "-o", str(onnx), "--force", "--json"],
-                env=env, capture_output=True, text=True, timeout=600)
+                env=env, capture_output=True, text=True, timeout=600, check=False)
             assert done.returncode == 0, done.stderr
     return {"torch": hf, "onnx": onnx}
 
