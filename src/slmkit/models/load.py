@@ -28,7 +28,7 @@ from slmkit.core.errors import UnsupportedOperationError
 from slmkit.core.types import ModelRef
 from slmkit.runtime import BATCHING_BACKENDS, LOCAL_BACKENDS, detect_backend, load_engine
 
-DEFAULT_CTX = 4096
+DEFAULT_CTX = 4096  # settings.ctx's own default, for callers that do not load
 BACKEND_CHOICES = ("auto", *LOCAL_BACKENDS)
 
 
@@ -112,7 +112,7 @@ def check_fit(model: ResolvedModel, *, n_ctx: int = DEFAULT_CTX, n_parallel: int
 
 
 def load(name_or_path: str | ResolvedModel | None = None, *, backend: str = "auto",
-         n_ctx: int | None = None, n_threads: int = 0, n_parallel: int = 1,
+         n_ctx: int | None = None, n_threads: int | None = None, n_parallel: int = 1,
          max_queue: int | None = None, pull: bool = True, progress: Any = None,
          verbose: bool = False, check_memory: bool = True, hardware: Any = None,
          store: Any = None, **opts: Any) -> Engine:
@@ -122,17 +122,17 @@ def load(name_or_path: str | ResolvedModel | None = None, *, backend: str = "aut
     ONNX directory (optionally ``@ENGINE``), a :class:`ResolvedModel`, or None for the
     default model. ``backend``: ``auto`` (detect), ``llamacpp``, ``torch``, ``onnx``, or
     ``remote`` (then ``name_or_path`` is an OpenAI-compatible base URL and ``model=`` the
-    upstream's name). ``n_ctx`` (default 4096, capped at the trained context) and
-    ``n_threads`` (0: physical cores) go to every backend; ``n_parallel`` and
+    upstream's name). ``n_ctx`` (capped at the trained context) and ``n_threads`` (0:
+    physical cores) go to every backend; unset, they come from the settings (``model.ctx``,
+    4096; ``model.threads``, 0). ``n_parallel`` and
     ``max_queue`` only to a batching one (llama.cpp); other ``opts`` (``dtype``,
     ``quant``, ``adapters``, ``n_batch``…) to the backend as they are. ``pull=False``
     fails instead of pulling; ``check_memory=False`` skips the fit check."""
     if backend == "remote":
-        return load_engine(str(name_or_path), backend="remote", n_ctx=n_ctx or 0,
-                           n_threads=n_threads, verbose=verbose, **opts)
+        return load_engine(str(name_or_path), backend="remote", n_ctx=n_ctx or 0, **opts)
     model = name_or_path if isinstance(name_or_path, ResolvedModel) else resolve(
         name_or_path, backend=backend, pull=pull, progress=progress, store=store)
-    n_ctx = DEFAULT_CTX if n_ctx is None else n_ctx
+    n_ctx, n_threads = _defaults(n_ctx, n_threads)
     if model.backend in BATCHING_BACKENDS:
         opts["n_parallel"] = n_parallel
         if max_queue is not None:
@@ -149,3 +149,14 @@ def load(name_or_path: str | ResolvedModel | None = None, *, backend: str = "aut
                   hardware=hardware)
     return load_engine(model.path, backend=model.backend, name=model.name, n_ctx=n_ctx,
                        n_threads=n_threads, verbose=verbose, **opts)
+
+
+def _defaults(n_ctx: int | None, n_threads: int | None) -> tuple[int, int]:
+    """Unset context and thread count from the settings (env > config.toml > defaults)."""
+    if n_ctx is not None and n_threads is not None:
+        return n_ctx, n_threads
+    from slmkit.settings import get_settings
+
+    settings = get_settings()
+    return (settings.ctx if n_ctx is None else n_ctx,
+            settings.threads if n_threads is None else n_threads)
