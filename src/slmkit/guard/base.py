@@ -9,7 +9,6 @@ characters.
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -109,16 +108,37 @@ def preceded_by(text: str, start: int, pattern: re.Pattern[str], window: int = 1
 
 
 def resolve_overlaps(findings: list[Finding]) -> list[Finding]:
-    """Keep the best of overlapping findings (higher score, then longer), sorted by start."""
-    ranked = sorted(findings, key=lambda f: (-f.score, -(f.end - f.start), f.start))
-    starts: list[int] = []  # kept spans never overlap, so sorting by start sorts ends too
+    """Keep the best of overlapping findings (higher score, then longer), sorted by start.
+
+    Findings are first split into clusters of transitively overlapping spans (a sweep by
+    start); the greedy choice only ever compares findings of one cluster, and each cluster
+    marks what it kept in a bytearray over its own extent, so the cost stays linear in the
+    text and the findings however many there are."""
     kept: list[Finding] = []
-    for f in ranked:
-        i = bisect.bisect_right(starts, f.start)
-        if i and kept[i - 1].end > f.start:
-            continue
-        if i < len(kept) and kept[i].start < f.end:
-            continue
-        starts.insert(i, f.start)
-        kept.insert(i, f)
+    cluster: list[Finding] = []
+    reach = -1
+    order = {id(f): i for i, f in enumerate(findings)}  # ties go to the earlier recognizer
+    for f in sorted(findings, key=lambda f: (f.start, f.end, order[id(f)])):
+        if cluster and f.start >= reach:
+            kept.extend(_best_of(cluster, order))
+            cluster = []
+        cluster.append(f)
+        reach = max(reach, f.end) if len(cluster) > 1 else f.end
+    if cluster:
+        kept.extend(_best_of(cluster, order))
     return kept
+
+
+def _best_of(cluster: list[Finding], order: dict[int, int]) -> list[Finding]:
+    """The greedy choice inside one cluster of overlapping findings, sorted by start."""
+    if len(cluster) == 1:
+        return cluster
+    base = cluster[0].start
+    taken = bytearray(max(f.end for f in cluster) - base)
+    chosen = []
+    for f in sorted(cluster, key=lambda f: (-f.score, -(f.end - f.start), f.start, order[id(f)])):
+        s, e = f.start - base, f.end - base
+        if taken.find(1, s, e) < 0:
+            taken[s:e] = b"\x01" * (e - s)
+            chosen.append(f)
+    return sorted(chosen, key=lambda f: f.start)

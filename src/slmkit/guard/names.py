@@ -44,6 +44,8 @@ KR_HONORIFIC_RE = re.compile(
 KR_LABEL_RE = re.compile(
     _KR_LABELS + r"[ \t]*[:：=]?[ \t]*(?P<v>[" + KR_SURNAMES + r"][가-힣]{1,2})")
 
+_KR_NOT_NAMES_RE = re.compile("|".join(sorted(_KR_NOT_NAMES, key=len, reverse=True)))
+
 # Labels that are usually followed by something else in logs ("name: Redis").
 _NOT_NAMES = frozenset(("The", "This", "That", "None", "Null", "True", "False", "Unknown",
                         "Error", "Warning", "Info", "Debug", "Default", "Admin", "User"))
@@ -60,8 +62,7 @@ def _latin_full(text: str, m: re.Match[str]) -> float | None:
 
 
 def _korean(text: str, m: re.Match[str]) -> float | None:
-    value = m.group("v")
-    if any(value.startswith(w) or value == w for w in _KR_NOT_NAMES):
+    if _KR_NOT_NAMES_RE.match(m.group("v")):
         return None
     return 0.85
 

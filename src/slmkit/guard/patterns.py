@@ -193,7 +193,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9_\-])"),
         _email),
     Recognizer("phone_intl", PHONE, re.compile(
-        r"(?<![A-Za-z0-9_+])\+[1-9]\d{0,3}(?:[ .\-]?\(?\d{1,5}\)?){1,5}" + _E),
+        r"(?<![A-Za-z0-9_+])\+[1-9]\d{0,3}(?:[ .\-]?\(?\d{1,5}+\)?){1,5}+" + _E),
         _phone_international),
     Recognizer("phone_kr", PHONE, re.compile(
         _B + r"(?:01[016789]|02|0[3-6][1-5]|070|050\d)[ .\-)]?\d{3,4}[ .\-]?\d{4}" + _E),

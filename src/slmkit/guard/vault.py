@@ -20,7 +20,8 @@ from pathlib import Path
 
 from slmkit.guard.base import LITERAL, Finding
 
-PLACEHOLDER_RE = re.compile(r"<([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*?)_(\d{1,9})>")
+# the lookahead bounds the work per "<" (a placeholder is at most MAX_PLACEHOLDER long)
+PLACEHOLDER_RE = re.compile(r"<(?=[A-Z0-9_]{3,50}>)([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*?)_(\d{1,9})>")
 # an unfinished placeholder at the end of a chunk: "<", "<EM", "<EMAIL_1"
 _PARTIAL_RE = re.compile(r"<[A-Z0-9_]{0,40}$")
 MAX_PLACEHOLDER = 52
@@ -125,11 +126,17 @@ class Vault:
 
 
 def _with_literals(text: str, findings: Sequence[Finding]) -> list[Finding]:
-    """Findings plus placeholder-looking text outside them, so unmasking is exact."""
+    """Findings plus placeholder-looking text outside them, so unmasking is exact. One merge
+    walk over both sorted lists (linear, however many of each)."""
     spans = sorted(findings, key=lambda f: f.start)
-    literals = [Finding(LITERAL, m.start(), m.end(), 1.0, "literal")
-                for m in PLACEHOLDER_RE.finditer(text)
-                if not any(f.start < m.end() and m.start() < f.end for f in spans)]
+    literals, i, reach = [], 0, -1  # reach: the furthest end of the findings passed so far
+    for m in PLACEHOLDER_RE.finditer(text):
+        while i < len(spans) and spans[i].start < m.end():
+            reach = max(reach, spans[i].end)
+            i += 1
+        # findings starting before m.end() that reach past m.start() overlap this literal
+        if reach <= m.start():
+            literals.append(Finding(LITERAL, m.start(), m.end(), 1.0, "literal"))
     return sorted(spans + literals, key=lambda f: f.start) if literals else spans
 
 
