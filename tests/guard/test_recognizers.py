@@ -142,3 +142,14 @@ def test_ner_names_plug_in_when_a_model_is_installed(monkeypatch):
     assert (f.entity, f.value(text)) == ("PERSON", "Alice Martin")
     assert f.recognizer == "ner:en_core_web_sm"
     assert Scanner(ner=False).scan(text) == []
+
+
+@pytest.mark.parametrize("text,value", [
+    ('{"note": "password=Rk4Yb9IHymLNA"}', "Rk4Yb9IHymLNA"),
+    ('"account": "AWS_SECRET_ACCESS_KEY=NnF8YNHilE6EggZ95CMS5ZeQYEEG3XMFVrLyym"',
+     "NnF8YNHilE6EggZ95CMS5ZeQYEEG3XMFVrLyym"),
+    ('"note": "비밀번호: 3jIi7DTUA"', "3jIi7DTUA"),
+])
+def test_assignment_inside_a_json_value_is_found(text, value):
+    """A key without a credential word ("note") must not swallow the assignment after it."""
+    assert ("SECRET", value) in [(f.entity, f.value(text)) for f in SCANNER.scan(text)]

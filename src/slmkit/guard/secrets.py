@@ -35,7 +35,6 @@ _CRED_WORD_KR = r"(?:비밀번호|암호|토큰|인증키|비밀키)"
 _CRED_WORD = (r"(?:api[_\- ]?key|apikey|access[_\-]?key|key|secret|token|passw(?:or)?d|passwd|pwd"
               r"|credential|auth|bearer|private[_\-]?key|signing[_\-]?key|client[_\-]?key"
               r"|" + _CRED_WORD_KR + ")")
-_CRED_WORD_RE = re.compile("(?i)" + _CRED_WORD)
 _TOKEN_CHARS = re.compile(r"[A-Za-z0-9+/=_.~\-]+")
 _PASSWORD_WORD = re.compile(r"(?i)passw(?:or)?d|passwd|pwd|비밀번호|암호")
 _PLACEHOLDER_VALUES = re.compile(
@@ -63,8 +62,6 @@ def _strong(value: str, *, min_len: int, min_bits: float) -> bool:
 
 def _assignment(text: str, m: re.Match[str]) -> float | None:
     """``password=…``, ``"api_key": "…"``, ``AWS_SECRET_ACCESS_KEY=…``."""
-    if not _CRED_WORD_RE.search(m.group("k")):
-        return None  # a key, but not one that names a credential
     value = m.group("v")
     if _PLACEHOLDER_VALUES.match(value) or value.startswith("<"):
         return None
@@ -121,9 +118,10 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         r"(?<![A-Za-z0-9_\-])eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"
         r"(?![A-Za-z0-9_\-])"), score=0.98),
     # the key is the whole run of key characters before the separator, taken possessively
-    # (no backtracking, so linear time); the validator then looks for a credential word in it
+    # (no backtracking, so linear time); a bounded lookahead first checks that the run holds
+    # a credential word, so a "note": "password=…" key does not swallow the real one
     Recognizer("secret_assignment", SECRET, re.compile(
-        r"(?i)(?<![A-Za-z0-9_.\-])(?P<k>[A-Za-z0-9_.\-]{0,128}+"
+        r"(?i)(?<![A-Za-z0-9_.\-])(?=[A-Za-z0-9_.\-]{0,128}?" + _CRED_WORD + r")(?P<k>[A-Za-z0-9_.\-]{0,128}+"
         r"(?:" + _CRED_WORD_KR + r"[A-Za-z0-9_.\-]{0,64}+)?)"
         r"[\"']?\s*+[:=]\s*+(?:bearer\s++|basic\s++)?[\"']?(?P<v>[^\s\"',;&)}\]]{4,512}+)"),
         _assignment),
