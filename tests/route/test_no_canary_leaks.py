@@ -109,3 +109,66 @@ def test_no_canary_reaches_the_upstream(upstream):
     assert leaks == []
     assert set(re.findall(r"<([A-Z_]+)_\d+>", flat)) >= {"EMAIL", "PHONE", "CREDIT_CARD", "IBAN",
                                                          "API_KEY", "KR_RRN"}
+
+
+def schema_with(r: random.Random, canaries: list[str]) -> dict:
+    """A response schema (as a tool plan or ``response_format`` builds it) with canaries in
+    every place a schema carries data: enum, const, default, examples, description, title,
+    and a property name."""
+    def value() -> str:
+        entity = r.choice(TYPES)
+        text, v = canary(r, entity)
+        canaries.append(v)
+        return text if needs_context(entity, v) else v
+
+    key = value()
+    return {"type": "object", "title": value(), "description": f"Pick one: {value()}",
+            "properties": {
+                "to": {"type": "string", "enum": [value(), value(), "nobody"]},
+                "account": {"const": value(), "description": value()},
+                "note": {"type": "string", "default": value(), "examples": [value(), {"x": value()}]},
+                key: {"type": "string"}},
+            "required": ["to", key]}
+
+
+def named_case(r: random.Random) -> tuple[GenerateRequest, list[str]]:
+    """Names on messages (a participant's name, a canary in a tool's name) and a schema."""
+    canaries: list[str] = []
+    person = r.choice(["alice_kim", "Jane-Doe", "kim.minsu", "홍길동", "j.smith_1987"])
+    canaries.append(person)
+    _, email = canary(r, "EMAIL")
+    canaries.append(email)
+    text, value = canary(r, r.choice(TYPES))
+    canaries.append(value)
+    messages = [ChatMessage("user", "hello there", name=person),
+                ChatMessage("tool", "{}", name=f"lookup_{email}"),
+                ChatMessage("user", f"hard question about {text}, please", name=person)]
+    return (GenerateRequest(messages=messages, max_tokens=400,
+                            json_schema=schema_with(r, canaries)), canaries)
+
+
+def test_no_canary_in_names_or_schemas_reaches_the_upstream(upstream):
+    upstream.reset()
+    remote = RemoteEngine(upstream.url, model="big-model", timeout=10)
+    engine = RoutedEngine(FakeLocal(n_ctx=100000), remote, guard=Guard(),
+                          config=RouteConfig(judge_tokens=4))
+    r = random.Random(20240613)
+    all_canaries = []
+    for _ in range(CASES // 2):
+        request, canaries = named_case(r)
+        all_canaries.extend(canaries)
+        out = collect(engine.generate(request, route="remote"))
+        assert out.usage.decision.route == "remote", out.usage.decision
+        assert out.text == "You said: " + request.messages[-1].content
+    bodies = [rec["body"] for rec in upstream.recording.requests]
+    flat = "\n".join(json.dumps(b, ensure_ascii=False) for b in bodies)
+    flat_digits = re.sub(r"\D", "", flat)
+    leaks = sorted({v for v in all_canaries for f in forms(v)
+                    if f in flat or (f.isdigit() and f in flat_digits)})
+    assert leaks == []
+    # the schema keeps its shape; names stay valid OpenAI names ([A-Za-z0-9_-]{1,64})
+    schema = bodies[0]["response_format"]["json_schema"]["schema"]
+    assert schema["type"] == "object" and "nobody" in schema["properties"]["to"]["enum"]
+    assert len(schema["properties"]) == 4 and set(schema["required"]) <= set(schema["properties"])
+    names = [m["name"] for b in bodies for m in b["messages"] if "name" in m]
+    assert names and all(re.fullmatch(r"[A-Za-z0-9_\-]{1,64}", n) for n in names), names

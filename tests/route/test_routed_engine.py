@@ -193,3 +193,33 @@ def test_concurrent_requests_keep_their_own_vaults(up):
         t.join(10)
     assert results == {i: True for i in range(8)} and len(eng.ledger.entries()) == 8
     assert all("<EMAIL_1>" in json.dumps(r["body"]) for r in up.recording.requests)
+
+
+def test_schema_masking_keeps_structure_and_blocks_by_policy():
+    """Unit view of route.masking: keys and values masked consistently, numbers untouched,
+    a blocked type in a schema stops the request before anything is sent."""
+    from slmkit.guard import BlockedEntityError, Guard, Policy, Vault
+    from slmkit.route.masking import mask_json
+
+    guard, vault = Guard(), Vault()
+    schema = {"type": "object", "properties": {"jane@corp.com": {"enum": ["jane@corp.com", 3]}},
+              "required": ["jane@corp.com"], "maxProperties": 2}
+    out, local = mask_json(schema, lambda t, w: guard.protect(t, vault, where=w))
+    assert out == {"type": "object", "properties": {"<EMAIL_1>": {"enum": ["<EMAIL_1>", 3]}},
+                   "required": ["<EMAIL_1>"], "maxProperties": 2} and local == set()
+    strict = Guard(Policy.parse("EMAIL=block"))
+    with pytest.raises(BlockedEntityError) as err:
+        mask_json(schema, lambda t, w: strict.protect(t, Vault(), where=w))
+    assert "jane@corp.com" not in str(err.value)
+
+
+def test_message_names_are_masked_and_stay_valid_names():
+    from slmkit.guard import Guard, Vault
+
+    vault = Vault()
+    msgs, _ = Guard().protect_messages(
+        [ChatMessage("user", "hi", name="alice_kim"),
+         ChatMessage("tool", "{}", name="lookup_jane@corp.com"),
+         ChatMessage("tool", "{}", name="send_payment")], vault)
+    assert [m.name for m in msgs] == ["PERSON_1", "EMAIL_1", "send_payment"]
+    assert vault.unmask("<PERSON_1>") == "alice_kim"

@@ -3,15 +3,18 @@ way back (unmask, also for streams)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from slmkit.core.types import ChatMessage
 from slmkit.guard.audit import AuditLog
-from slmkit.guard.base import Finding
+from slmkit.guard.base import PERSON, Finding
 from slmkit.guard.policy import ALLOW, BLOCK, KEEP_LOCAL, BlockedEntityError, Policy
 from slmkit.guard.scanner import Scanner, default_scanner
 from slmkit.guard.vault import StreamUnmasker, Vault
+
+_NAME_UNSAFE = re.compile(r"[<>]")  # a placeholder's brackets, dropped from a masked name
 
 
 @dataclass(frozen=True)
@@ -49,17 +52,38 @@ class Guard:
 
     def protect_messages(self, messages: Sequence[ChatMessage], vault: Vault
                          ) -> tuple[list[ChatMessage], tuple[str, ...]]:
-        """Mask every message; returns the masked messages and the keep-local types. All
-        messages are checked for blocked types before any is masked."""
-        scanned = [(f"messages[{i}]", m.content, self.scanner.scan(m.content))
-                   for i, m in enumerate(messages)]
+        """Mask every message, its ``name`` included; returns the masked messages and the
+        keep-local types. All texts are checked for blocked types before any is masked.
+
+        A ``name`` on a system/user/assistant message names a participant, so all of it is
+        a PERSON value; a tool's name is scanned like text. A masked name is sent as its
+        placeholder without the angle brackets (``PERSON_1``), so it stays a valid
+        OpenAI name (``[A-Za-z0-9_-]``)."""
+        scanned = []
+        for i, m in enumerate(messages):
+            scanned.append((f"messages[{i}]", m.content, self.scanner.scan(m.content)))
+            if m.name:
+                scanned.append((f"messages[{i}].name", m.name, self._name_findings(m)))
         self._check_blocked(scanned, vault)
-        out, local = [], set()
-        for message, (where, text, findings) in zip(messages, scanned):
+        out, local, parts = [], set(), iter(scanned)
+        for message in messages:
+            where, text, findings = next(parts)
             p = self._mask(text, findings, vault, where)
             local.update(p.keep_local)
-            out.append(ChatMessage(message.role, p.text, message.name))
+            name = message.name
+            if name:
+                where, text, findings = next(parts)
+                named = self._mask(text, findings, vault, where)
+                local.update(named.keep_local)
+                name = _NAME_UNSAFE.sub("", named.text) if named.text != text else text
+            out.append(ChatMessage(message.role, p.text, name))
         return out, tuple(sorted(local))
+
+    def _name_findings(self, message: ChatMessage) -> list[Finding]:
+        name = message.name or ""
+        if message.role == "tool":
+            return self.scanner.scan(name)
+        return [Finding(PERSON, 0, len(name), 1.0, "message_name")]
 
     def new_vault(self, conversation_id: str | None = None) -> Vault:
         """A fresh vault for one conversation."""

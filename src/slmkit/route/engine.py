@@ -34,6 +34,7 @@ from slmkit.route.decide import (
     too_long_for_local,
 )
 from slmkit.route.ledger import Entry, Ledger
+from slmkit.route.masking import mask_json
 from slmkit.route.stream import RoutedStream, Stopwatch
 
 
@@ -239,7 +240,13 @@ class RoutedEngine:
             out = dataclasses.replace(req, prompt=p.text, prompt_tokens=None)
             keep_local = tuple(p.keep_local)
         stops = [self.guard.protect(s, vault, where="stop").text for s in req.stop]
-        return dataclasses.replace(out, stop=stops), keep_local
+        out = dataclasses.replace(out, stop=stops)
+        if req.json_schema is not None:  # enum/const/default/description… carry data too
+            schema, local = mask_json(
+                req.json_schema, lambda text, where: self.guard.protect(text, vault, where=where))
+            out = dataclasses.replace(out, json_schema=schema)
+            keep_local = tuple(sorted(set(keep_local) | local))
+        return out, keep_local
 
     # ---- local answers -----------------------------------------------------------------
     def _local(self, req, original, decision: Decision, clock: Stopwatch,
