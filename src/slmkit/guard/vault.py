@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
+from slmkit.core.errors import SlmError
 from slmkit.guard.base import LITERAL, Finding
 
 # the lookahead bounds the work per "<" (a placeholder is at most MAX_PLACEHOLDER long)
@@ -25,24 +26,51 @@ PLACEHOLDER_RE = re.compile(r"<(?=[A-Z0-9_]{3,50}>)([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)
 # an unfinished placeholder at the end of a chunk: "<", "<EM", "<EMAIL_1"
 _PARTIAL_RE = re.compile(r"<[A-Z0-9_]{0,40}$")
 MAX_PLACEHOLDER = 52
+# Bytes a vault entry holds besides its value: the placeholder string, the (entity, value)
+# tuple and a slot in each of the two dicts (measured with sys.getsizeof on CPython 3.11).
+ENTRY_OVERHEAD = 320
+
+
+def entry_bytes(value: str) -> int:
+    """The estimated memory of one vault entry holding ``value``."""
+    return ENTRY_OVERHEAD + len(value) * (1 if value.isascii() else 4)
+
+
+class VaultFullError(SlmError):
+    """A conversation's vault reached its memory cap."""
+
+    code = "vault_full"
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(f"this conversation's vault holds its maximum of {max_bytes:,} bytes "
+                         "of masked values",
+                         hint="start a new conversation (omit conversation_id) for more text")
 
 
 class Vault:
     """Placeholders ↔ values for one conversation. Thread-safe."""
 
-    def __init__(self, conversation_id: str | None = None) -> None:
+    def __init__(self, conversation_id: str | None = None, *,
+                 max_bytes: int | None = None) -> None:
         self.id = conversation_id or uuid.uuid4().hex[:12]
+        self.max_bytes = max_bytes
+        self.nbytes = 0  # an estimate of the memory the entries hold (see ENTRY_OVERHEAD)
         self._lock = threading.Lock()
         self._by_value: dict[tuple[str, str], str] = {}
         self._by_placeholder: dict[str, str] = {}
         self._counts: dict[str, int] = {}
 
     def placeholder(self, entity: str, value: str) -> str:
-        """The placeholder for ``value`` (issued on first sight, reused after)."""
+        """The placeholder for ``value`` (issued on first sight, reused after). Raises
+        :class:`VaultFullError` when a new entry would take the vault over ``max_bytes``."""
         key = (entity, value)
         with self._lock:
             found = self._by_value.get(key)
             if found is None:
+                cost = entry_bytes(value)
+                if self.max_bytes is not None and self.nbytes + cost > self.max_bytes:
+                    raise VaultFullError(self.max_bytes)
+                self.nbytes += cost
                 n = self._counts.get(entity, 0) + 1
                 self._counts[entity] = n
                 found = f"<{entity}_{n}>"
@@ -106,6 +134,7 @@ class Vault:
             p, entity, value = entry["placeholder"], entry["entity"], entry["value"]
             vault._by_value[(entity, value)] = p
             vault._by_placeholder[p] = value
+            vault.nbytes += entry_bytes(value)
             n = int(PLACEHOLDER_RE.fullmatch(p).group(2))
             vault._counts[entity] = max(vault._counts.get(entity, 0), n)
         return vault
