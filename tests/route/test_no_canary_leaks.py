@@ -126,7 +126,8 @@ def schema_with(r: random.Random, canaries: list[str]) -> dict:
             "properties": {
                 "to": {"type": "string", "enum": [value(), value(), "nobody"]},
                 "account": {"const": value(), "description": value()},
-                "note": {"type": "string", "default": value(), "examples": [value(), {"x": value()}]},
+                "note": {"type": "string", "default": value(),
+                         "examples": [value(), {"x": value()}]},
                 key: {"type": "string"}},
             "required": ["to", key]}
 

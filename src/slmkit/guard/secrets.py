@@ -110,7 +110,8 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
     PemBlocks("pem_private_key", PRIVATE_KEY, _PEM_BEGIN, score=1.0),
     # an unterminated block (cut off, or still streaming): everything base64-like after BEGIN
     Recognizer("pem_private_key_open", PRIVATE_KEY, re.compile(
-        r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----[A-Za-z0-9+/=\s:\-,]*+"), score=0.99),
+        r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----[A-Za-z0-9+/=\s:\-,]*+"),
+        score=0.99),
     Recognizer("known_prefix", API_KEY, re.compile(
         r"(?<![A-Za-z0-9_\-])(?:" + _KNOWN_PREFIXES + "|" + _SLACK_WEBHOOK
         + r")(?![A-Za-z0-9_\-])"), _known),
@@ -121,7 +122,8 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
     # (no backtracking, so linear time); a bounded lookahead first checks that the run holds
     # a credential word, so a "note": "password=…" key does not swallow the real one
     Recognizer("secret_assignment", SECRET, re.compile(
-        r"(?i)(?<![A-Za-z0-9_.\-])(?=[A-Za-z0-9_.\-]{0,128}?" + _CRED_WORD + r")(?P<k>[A-Za-z0-9_.\-]{0,128}+"
+        r"(?i)(?<![A-Za-z0-9_.\-])(?=[A-Za-z0-9_.\-]{0,128}?" + _CRED_WORD + r")"
+        r"(?P<k>[A-Za-z0-9_.\-]{0,128}+"
         r"(?:" + _CRED_WORD_KR + r"[A-Za-z0-9_.\-]{0,64}+)?)"
         r"[\"']?\s*+[:=]\s*+(?:bearer\s++|basic\s++)?[\"']?(?P<v>[^\s\"',;&)}\]]{4,512}+)"),
         _assignment),
