@@ -71,3 +71,27 @@ def test_unknown_target_module_is_named(tiny, tmp_path):
     with pytest.raises(ValueError, match="qkv_proj not found.*q_proj"):
         train_adapter(tiny, tmp_path / "x", seed=0, steps=1,
                       lora=LoraSettings(targets=("qkv_proj",)))
+
+
+class _Planted:
+    """Unpickling this runs ``os.makedirs(marker)``: what a hostile checkpoint could do."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        import os
+
+        return (os.makedirs, (self.marker,))
+
+
+def test_resume_refuses_a_checkpoint_that_would_run_code(tiny, tmp_path):
+    """A planted state.pt is refused (weights_only loading) and its payload never runs;
+    a genuine checkpoint still resumes (test_resume_continues_where_it_stopped)."""
+    train_adapter(tiny, tmp_path / "run", seed=1, steps=2, save_every=2)
+    marker = tmp_path / "pwned"
+    state = tmp_path / "run" / "checkpoints" / "step-2" / "state.pt"
+    torch.save({"model": {}, "step": 2, "evil": _Planted(marker)}, state)
+    with pytest.raises(ValueError, match="refus"):
+        train_adapter(tiny, tmp_path / "run", seed=1, steps=3, resume=True)
+    assert not marker.exists()

@@ -131,6 +131,33 @@ def test_resume_reproduces_the_uninterrupted_run(pair, tmp_path):
                 tmp_path / "b", resume=True)
 
 
+class _Planted:
+    """Unpickling this runs ``os.makedirs(marker)``: what a hostile checkpoint could do."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        import os
+
+        return (os.makedirs, (self.marker,))
+
+
+def test_resume_refuses_a_checkpoint_that_would_run_code(pair, tmp_path):
+    teacher, student, data = pair
+    t, tok = _load(teacher)
+    ex, _ = D.text_examples(tok, data.read_text(), 32).split(2)
+    cfg = D.DistillConfig(lr=1e-3, batch_size=2, grad_accum=1, seq_len=32, max_steps=2)
+    where = tmp_path / "run/checkpoints/step-1"
+    where.mkdir(parents=True)
+    marker = tmp_path / "pwned"
+    torch.save({"config": {}, "step": 1, "evil": _Planted(marker)}, where / "state.pt")
+    s, _ = _load(student)
+    with pytest.raises(CompressError, match="refus"):
+        D.train(s, t, ex, cfg, tmp_path / "run", resume=True)
+    assert not marker.exists()
+
+
 def test_logits_refuse_a_different_tokenizer(pair, tmp_path):
     _, student, data = pair
     other, _ = tiny_setup(tmp_path / "spm", pre="spm")

@@ -290,7 +290,7 @@ def _resume(out: Path, model, opt, sched, config: TrainConfig) -> int:
     found = checkpoints(out)
     if not found:
         return 0
-    state = torch.load(found[-1] / "state.pt", weights_only=False)
+    state = _load_state(torch, found[-1] / "state.pt")
     saved = json.loads((found[-1] / "config.json").read_text())
     for key in ("method", "batch_size", "grad_accum", "seed"):
         if saved.get(key) != _config_dict(config).get(key):
@@ -301,6 +301,19 @@ def _resume(out: Path, model, opt, sched, config: TrainConfig) -> int:
     opt.load_state_dict(state["optimizer"])
     sched.load_state_dict(state["scheduler"])
     return int(state["step"])
+
+
+def _load_state(torch, path: Path) -> dict:
+    """A checkpoint's tensors and plain data only (``weights_only``): unpickling anything
+    else could run code, so such a file is refused, never executed."""
+    import pickle
+
+    try:
+        return torch.load(path, weights_only=True, map_location="cpu")
+    except pickle.UnpicklingError as err:
+        raise ValueError(f"refusing to resume from {path}: it holds objects other than "
+                         f"tensors and plain data, and loading those could run code "
+                         f"({str(err).splitlines()[0]})") from None
 
 
 def _config_dict(config: TrainConfig) -> dict:

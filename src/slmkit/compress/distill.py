@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -256,7 +257,13 @@ def _load_checkpoint(out_dir, student, opt, sched, cfg) -> TrainState | None:
     where = latest_checkpoint(out_dir)
     if where is None:
         return None
-    blob = torch.load(where / "state.pt", weights_only=False)
+    try:  # tensors and plain data only: unpickling anything else could run code
+        blob = torch.load(where / "state.pt", weights_only=True, map_location="cpu")
+    except pickle.UnpicklingError as err:
+        raise CompressError(f"refusing to resume from {where}: its state.pt holds objects "
+                            "other than tensors and plain data, and loading those could run "
+                            f"code ({str(err).splitlines()[0]})",
+                            hint="delete that checkpoint, or start a new --output") from None
     changed = [k for k in _RESUME_KEYS if blob["config"].get(k) != getattr(cfg, k)]
     if changed:
         raise CompressError(f"cannot resume from {where}: settings changed ({', '.join(changed)})",
