@@ -53,7 +53,10 @@ class AuditLog:
             if self.path is None:
                 self.events.append(entry)
             else:
-                with open(self.path, "a", encoding="utf-8") as f:
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW,
+                             0o600)  # owner only: entries carry keyed hashes and offsets
+                with os.fdopen(fd, "a", encoding="utf-8") as f:
                     f.write(line + "\n")
         return entry
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -140,13 +141,23 @@ class Vault:
         return vault
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the vault as JSON, readable by the owner only (it holds raw values)."""
+        """Write the vault as JSON, readable by the owner only (it holds raw values): a new
+        directory is 0700, the file 0600, written to a fresh temp file (``O_EXCL |
+        O_NOFOLLOW``: a planted file or symlink is never written through), synced, then
+        renamed over ``path``, so a crash leaves the old vault or the new one."""
         path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(self.to_dict(), f, ensure_ascii=False, indent=1)
-        os.replace(tmp, path)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(self.to_dict(), f, ensure_ascii=False, indent=1)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Vault:

@@ -137,7 +137,9 @@ class Collection:
         if not self.path.exists():
             if not create:
                 raise CollectionNotFoundError(name, list_collections(home))
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # owner only, before SQLite opens it (its -wal/-shm files take this mode)
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600))
         try:
             self.conn = _connect(self.path, create=create)
             self._init_schema()

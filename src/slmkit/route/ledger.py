@@ -69,13 +69,20 @@ def default_path() -> Path:
     return get_settings().home / "route" / "ledger.sqlite"
 
 
+def _private_file(path: Path) -> None:
+    """Create ``path`` (and a missing directory, 0700) readable by the owner only; SQLite
+    gives its -wal and -shm files the database file's mode."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600))
+
+
 class Ledger:
     """Thread-safe append and query over one SQLite file (``":memory:"`` for none)."""
 
     def __init__(self, path: str | os.PathLike = ":memory:") -> None:
         self.path = str(path)
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(self.path))
         self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
         self._lock = threading.Lock()
         with self._lock:
