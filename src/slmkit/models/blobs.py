@@ -14,16 +14,65 @@ from slmkit.models.sources import Fetched, FileDigest, hash_tree, sha256_file, t
 
 
 def put_blob(staged: Path, blob: Path) -> None:
-    """Move a verified file or tree into place. An existing blob of the same digest is
-    replaced too: it may be the corrupted copy a forced pull is repairing."""
+    """Move a verified file or tree into place, synced to disk before the caller writes the
+    manifest that names it. An existing blob of the same digest is replaced too: it may be
+    the corrupted copy a forced pull is repairing.
+
+    There is never a moment without ``blob``: a file is replaced by one atomic rename; an
+    existing tree file by file (each rename atomic), then files the new tree lacks are
+    removed. A crash part-way leaves every file present (old or new copy; ``slm verify``
+    reports it, the re-run completes it), never a manifest pointing at a missing blob."""
     if not staged.is_dir():
         os.replace(staged, blob)  # atomic; readers of the old file keep their handle
+        _fsync_dir(blob.parent)
         return
-    old = staged.with_name(staged.name + ".old")
-    if blob.exists():
-        os.replace(blob, old)
-    os.replace(staged, blob)
-    shutil.rmtree(old, ignore_errors=True)
+    _fsync_tree(staged)
+    if not blob.exists():
+        os.replace(staged, blob)
+        _fsync_dir(blob.parent)
+        return
+    wanted = set()
+    for src in sorted(p for p in staged.rglob("*") if not p.is_dir()):
+        rel = src.relative_to(staged)
+        wanted.add(rel)
+        dst = blob / rel
+        if dst.parent.exists() and not dst.parent.is_dir():
+            dst.parent.unlink()
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if dst.is_dir() and not dst.is_symlink():
+            shutil.rmtree(dst)
+        os.replace(src, dst)
+    for extra in sorted(blob.rglob("*"), reverse=True):  # deepest first
+        rel = extra.relative_to(blob)
+        if extra.is_dir() and not extra.is_symlink():
+            if not any(extra.iterdir()) and not any(w.parts[:len(rel.parts)] == rel.parts
+                                                    for w in wanted):
+                extra.rmdir()
+        elif rel not in wanted:
+            extra.unlink()
+    _fsync_dir(blob)
+    shutil.rmtree(staged, ignore_errors=True)
+
+
+def _fsync_tree(root: Path) -> None:
+    for p in root.rglob("*"):
+        if p.is_file() and not p.is_symlink():
+            fsync(p)
+    for d in [root, *(p for p in root.rglob("*") if p.is_dir())]:
+        _fsync_dir(d)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return  # not every filesystem lets a directory be opened
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def fetched_in_place(path: Path) -> Fetched:
