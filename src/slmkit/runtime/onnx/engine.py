@@ -58,9 +58,41 @@ def read_genai_config(path: Path) -> dict:
             f"{path} is not an ONNX Runtime GenAI model directory (no {GENAI_CONFIG})",
             hint="export one with `slm convert MODEL --to onnx`")
     try:
-        return json.loads(config.read_text(encoding="utf-8"))
+        data = json.loads(config.read_text(encoding="utf-8"))
     except ValueError as err:
         raise InvalidModelFileError(f"{config} is not valid JSON: {err}") from err
+    found = _custom_ops(data)
+    if found:
+        raise InvalidModelFileError(
+            f"{config} asks ONNX Runtime to load a native library ({found}: "
+            f"{_custom_ops_value(data, found)!r}); refusing: a model directory must not run "
+            "code of its own",
+            hint="remove that setting; models exported by `slm convert --to onnx` never need "
+                 "custom operators")
+    return data
+
+
+_CUSTOM_OPS_KEYS = ("custom_ops_library", "custom_ops_libraries", "register_custom_ops_library")
+
+
+def _custom_ops(node, where: str = "") -> str | None:
+    """The path (``a.b.key``) of the first setting that names a custom-ops library."""
+    items = node.items() if isinstance(node, dict) else (
+        enumerate(node) if isinstance(node, list) else ())
+    for key, value in items:
+        here = f"{where}.{key}" if where else str(key)
+        if isinstance(key, str) and key.lower() in _CUSTOM_OPS_KEYS:
+            return here
+        found = _custom_ops(value, here)
+        if found:
+            return found
+    return None
+
+
+def _custom_ops_value(data, path: str):
+    for part in path.split("."):
+        data = data[int(part)] if isinstance(data, list) else data[part]
+    return data
 
 
 class OnnxEngine(HFEngineMixin):
