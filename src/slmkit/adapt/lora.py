@@ -156,7 +156,8 @@ def _load_nf4(hf: Path, torch):
                              bnb_4bit_compute_dtype=torch.float32)
     try:
         model = AutoModelForCausalLM.from_pretrained(str(hf), quantization_config=cfg,
-                                                     device_map="cpu", dtype=torch.float32)
+                                                     device_map="cpu", dtype=torch.float32,
+                                                     use_safetensors=True)
         model(torch.tensor([[1, 2]]))  # bitsandbytes builds without CPU kernels fail here
     except Exception as err:
         raise QLoraUnavailableError(

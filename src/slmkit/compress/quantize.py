@@ -264,7 +264,8 @@ def calibrated_hf(src: FloatSource, text: str, gguf_type: str, method: str, work
     from slmkit.compress import calibrate as cal
 
     hf = src.hf()
-    model = AutoModelForCausalLM.from_pretrained(str(hf), dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(str(hf), dtype=torch.float32,
+                                                 use_safetensors=True)
     model.eval()
     key = (str(hf), cal.text_digest(text), n_tokens)
     stats = _STATS_MEMO.get(key)

@@ -117,7 +117,8 @@ def _make(store, ref, name: str, hf_name: str, config: ReferenceConfig, progress
     ds = datasets.resolve(config.data, kind="text")
     held, train = split_text(datasets.load_text(ds))
     tok = AutoTokenizer.from_pretrained(str(hf))
-    model = AutoModelForCausalLM.from_pretrained(str(hf), dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(str(hf), dtype=torch.float32,
+                                                 use_safetensors=True)
     original = {k: v.detach().clone() for k, v in model.named_parameters() if v.ndim == 2}
     eval_ids = _ids(tok, held, 512 * config.eval_chunks + 1)
     ppl_before = chunk_ppl(model, eval_ids, config.eval_chunks, progress)

@@ -59,7 +59,7 @@ def load_float(path: str | Path, *, scratch_root: str | Path | None = None) -> F
     if not (src / "config.json").is_file():
         raise CompressError(f"{src} has no config.json",
                             hint="give a Hugging Face directory or a GGUF file")
-    model = AutoModelForCausalLM.from_pretrained(str(src), dtype="float32")
+    model = AutoModelForCausalLM.from_pretrained(str(src), dtype="float32", use_safetensors=True)
     model.eval()
     tok = AutoTokenizer.from_pretrained(str(src))
     return FloatModel(model, tok, src, scratch)

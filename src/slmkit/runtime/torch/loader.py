@@ -106,7 +106,8 @@ def _load_dir(path: Path, dtype: str, quant=None) -> Loaded:
             tq.check_supported(recipe, dtype)
             model = tq.load_quantized(path, dtype)
         else:
-            model = AutoModelForCausalLM.from_pretrained(str(path), dtype=_torch_dtype(dtype))
+            model = AutoModelForCausalLM.from_pretrained(str(path), dtype=_torch_dtype(dtype),
+                                                         use_safetensors=True)
     except (OSError, ValueError, KeyError) as err:
         raise InvalidModelFileError(f"transformers could not load {path}: {err}") from err
     model.eval()
