@@ -73,7 +73,7 @@ def test_low_confidence_escalates_masked_and_unmasks_the_answer(up):
 
 
 def test_tags_force_a_route_and_are_not_sent(up):
-    eng = routed(up.url)
+    eng = routed(up.url, config=RouteConfig(judge_tokens=4, allow_remote_tag=True))
     local = collect(eng.generate(ask("hard but #route:local please")))
     assert local.usage.decision.route == "local"
     out = collect(eng.generate(ask("#route:remote easy question")))
@@ -223,3 +223,39 @@ def test_message_names_are_masked_and_stay_valid_names():
          ChatMessage("tool", "{}", name="send_payment")], vault)
     assert [m.name for m in msgs] == ["PERSON_1", "EMAIL_1", "send_payment"]
     assert vault.unmask("<PERSON_1>") == "alice_kim"
+
+
+def test_remote_tag_is_ignored_unless_the_server_allows_it(up):
+    """Issue 13: any client could force a paid escalation with #route:remote."""
+    eng = routed(up.url)
+    out = collect(eng.generate(ask("#route:remote easy question")))
+    d = out.usage.decision
+    assert d.route == "local" and d.signals.get("tag") == "remote ignored"
+    assert out.text == "local: easy question " and up.recording.requests == []
+    assert eng.local.requests[-1].messages[0].content == "easy question"  # tag stripped
+    assert collect(eng.generate(ask("#route:local hard one"))).usage.decision.route == "local"
+
+
+def test_in_flight_escalations_count_against_the_budget(up):
+    """Issue 13: concurrent requests all saw the budget unspent (the ledger records a
+    request when it ends), so together they overshot it."""
+    eng = routed(up.url, budget=Budget("day", max_requests=3))
+    streams = [eng.generate(ask(f"hard {i}")) for i in range(5)]  # all in flight at once
+    assert [s.decision.route for s in streams] == ["remote"] * 3 + ["local"] * 2
+    assert "in flight" in streams[3].decision.reason
+    for s in streams:
+        collect(s)
+    assert len(up.recording.requests) == 3
+    assert collect(eng.generate(ask("hard 6"))).usage.decision.route == "local"
+
+
+def test_in_flight_tokens_count_and_are_released_when_a_stream_ends(up):
+    eng = routed(up.url, budget=Budget("day", max_tokens=120))
+    first = eng.generate(ask("hard a"))  # reserves its prompt + max_tokens (64)
+    second = eng.generate(ask("hard b"))
+    third = eng.generate(ask("hard c"))
+    assert [s.decision.route for s in (first, second, third)] == ["remote", "remote", "local"]
+    for s in (first, second, third):
+        collect(s)
+    # what was actually spent is small, so with the reservations released it escalates again
+    assert collect(eng.generate(ask("hard d"))).usage.decision.route == "remote"

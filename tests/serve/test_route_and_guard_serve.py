@@ -35,7 +35,7 @@ def routed(upstream, default_model_ref, tmp_path_factory):
     srv = ServerProcess(["--route", default_model_ref.name, "--upstream", upstream.url,
                          "--upstream-model", "big-model", "--ledger", str(ledger),
                          "--guard-policy", "KR_RRN=block", "--ctx", "1024", "--threads", "1",
-                         "--parallel", "2"], logdir, "routed", "auto")
+                         "--parallel", "2", "--allow-remote-tag"], logdir, "routed", "auto")
     try:
         srv.wait_ready()
         srv.ledger = ledger

@@ -35,6 +35,9 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="escalate when p(hard) >= P (default 0.5)")
     g.add_argument("--on-upstream-error", choices=["local", "error"], default="local",
                    help="when the upstream fails: answer locally (default) or return the error")
+    g.add_argument("--allow-remote-tag", action="store_true",
+                   help="let clients force an escalation with '#route:remote' in a prompt "
+                        "(off by default: any client could spend the upstream budget)")
     g.add_argument("--budget", default="", metavar="SPEC",
                    help="escalation limits, e.g. 'requests=500,tokens=200000,cost=5,period=day'")
     g.add_argument("--prices", metavar="JSON", help="price table {model: [in, out] USD per 1M}")
@@ -126,7 +129,8 @@ class RoutingLoader:
         overrides = {k: v for k, v in (("min_mean_logprob", a.min_mean_logprob),
                                        ("judge_tokens", a.judge_tokens),
                                        ("max_difficulty", a.max_difficulty)) if v is not None}
-        config = RouteConfig(on_upstream_error=a.on_upstream_error, **overrides)
+        config = RouteConfig(on_upstream_error=a.on_upstream_error,
+                             allow_remote_tag=a.allow_remote_tag, **overrides)
         from slmkit.guard import Guard, Policy
 
         return RoutedEngine(local_engine, remote, guard=Guard(Policy.parse(a.guard_policy)),

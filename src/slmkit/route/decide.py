@@ -25,8 +25,11 @@ class RouteConfig:
     ``min_mean_logprob`` or any token's is below ``min_token_logprob``. A prompt that
     leaves fewer than ``reserve_tokens`` of the local context escalates at once.
     With a difficulty model, a prompt it rates ``p(hard) >= max_difficulty`` escalates
-    before the local model runs. ``on_upstream_error="local"`` answers locally when the upstream fails before sending
-    anything; ``"error"`` raises the upstream's error.
+    before the local model runs. ``on_upstream_error="local"`` answers locally when the
+    upstream fails before sending anything; ``"error"`` raises the upstream's error.
+    ``tags`` honours ``#route:local`` in a prompt; ``#route:remote`` (a paid escalation any
+    client could force) only with ``allow_remote_tag`` as well, a server setting that is off
+    by default: otherwise the tag is removed and ignored (``signals["tag"]`` says so).
     """
 
     min_mean_logprob: float = -1.2
@@ -35,6 +38,7 @@ class RouteConfig:
     reserve_tokens: int = 64
     on_upstream_error: str = "local"
     tags: bool = True
+    allow_remote_tag: bool = False
     max_difficulty: float = 0.5
 
     def __post_init__(self) -> None:

@@ -15,6 +15,7 @@ error raises there, before the first chunk.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -96,6 +97,8 @@ class RoutedEngine:
         self.budget = budget or Budget()
         self.remote_model = getattr(remote, "model", remote.info.name)
         self._owns, self._on_decision = owns_engines, on_decision
+        self._budget_lock = threading.Lock()
+        self._in_flight: tuple[int, int, float] = (0, 0, 0.0)  # requests, tokens, cost
         li = local.info
         self.info = ModelInfo(
             name=name, path=li.path, architecture="routed", n_vocab=li.n_vocab,
@@ -113,6 +116,9 @@ class RoutedEngine:
         with clock:
             request.validate()
             tag, req = extract_tag(request) if self.config.tags else (None, request)
+            ignored = {}
+            if tag == REMOTE and not self.config.allow_remote_tag:
+                tag, ignored = None, {"tag": "remote ignored"}
             forced = route or tag
             if forced not in (None, LOCAL, REMOTE):
                 raise ValueError(f"route must be {LOCAL!r} or {REMOTE!r}, got {forced!r}")
@@ -122,7 +128,7 @@ class RoutedEngine:
             return self._local(req, request, Decision(LOCAL, why), clock)
         with clock:
             reason = "tag:remote" if forced == REMOTE else self._too_long(req)
-            ahead = {} if reason else self._difficulty(req)
+            ahead = {**ignored, **({} if reason else self._difficulty(req))}
         if reason or ahead.get("reason"):
             return self._escalate(req, request, reason or ahead.pop("reason"), clock, None,
                                   ahead)
@@ -181,8 +187,7 @@ class RoutedEngine:
                   ) -> RoutedStream:
         signals = dict(signals or {})
         with clock:
-            spent = self.ledger.remote_usage_since(self.budget.period_start())
-            over = self.budget.exhausted(*spent)
+            over, held = self._reserve(req)
         if over:
             decision = Decision(LOCAL, f"budget_exhausted: {over} (wanted remote: {reason})",
                                 signals)
@@ -192,6 +197,7 @@ class RoutedEngine:
                 vault = self.guard.new_vault(original.id)
                 masked, keep_local = self._mask(req, vault)
         except BaseException as err:
+            self._release(held)
             if attempt:
                 attempt.close()
             blocked = getattr(err, "code", "") == "guard_blocked"
@@ -199,6 +205,7 @@ class RoutedEngine:
                          "blocked" if blocked else "error")
             raise
         if keep_local:
+            self._release(held)
             decision = Decision(LOCAL, f"guard_keep_local: {', '.join(keep_local)} "
                                        f"(wanted remote: {reason})", signals)
             return self._local(req, original, decision, clock, attempt)
@@ -208,13 +215,40 @@ class RoutedEngine:
         try:
             stream = self.remote.generate(masked)
         except Exception as err:  # noqa: BLE001 - any upstream failure before a byte
+            self._release(held)
             return self._upstream_failed(req, original, decision, clock, attempt, err)
         self._announce(original, decision)
         with clock:
             unmasker = self.guard.stream_unmasker(vault)
         return RoutedStream(decision, [], stream, keep_logprobs=original.logprobs is not None,
                             unmasker=unmasker, clock=clock,
-                            on_end=self._recorder(original, decision, attempt))
+                            on_end=self._recorder(original, decision, attempt, held))
+
+    def _reserve(self, req: GenerateRequest) -> tuple[str | None, tuple | None]:
+        """(the budget limit reached, or None and the reservation held for this request).
+        Escalations in flight count too: the ledger only records a request when it ends,
+        so concurrent requests would otherwise all see the same unspent budget. A request
+        in flight is counted as its prompt plus ``max_tokens`` until it ends."""
+        if self.budget.unlimited:
+            return None, None
+        prompt = self._local_prompt_tokens(req)
+        wanted = req.max_tokens or 0
+        held = (1, prompt + wanted, self.prices.cost(self.remote_model, prompt, wanted))
+        with self._budget_lock:
+            r, t, c = self.ledger.remote_usage_since(self.budget.period_start())
+            fr, ft, fc = self._in_flight
+            over = self.budget.exhausted(r + fr, t + ft, c + fc)
+            if over:
+                return over + (f" ({fr} in flight)" if fr else ""), None
+            self._in_flight = (fr + 1, ft + held[1], fc + held[2])
+        return None, held
+
+    def _release(self, held: tuple | None) -> None:
+        if held is None:
+            return
+        with self._budget_lock:
+            fr, ft, fc = self._in_flight
+            self._in_flight = (fr - held[0], ft - held[1], max(0.0, fc - held[2]))
 
     def _upstream_failed(self, req, original, decision: Decision, clock: Stopwatch,
                          attempt: Attempt | None, err: Exception) -> RoutedStream:
@@ -270,8 +304,13 @@ class RoutedEngine:
         if self._on_decision is not None:
             self._on_decision(request.id, decision)
 
-    def _recorder(self, request, decision, attempt):
-        return lambda last, outcome: self._record(request, decision, attempt, last, outcome)
+    def _recorder(self, request, decision, attempt, held: tuple | None = None):
+        def on_end(last, outcome) -> None:
+            try:
+                self._record(request, decision, attempt, last, outcome)
+            finally:  # recorded first, so the request is never counted by neither
+                self._release(held)
+        return on_end
 
     def _record(self, request: GenerateRequest, decision: Decision, attempt: Attempt | None,
                 last: Chunk | None, outcome: str) -> None:
