@@ -170,7 +170,7 @@ def test_tool_schema_compiles_to_a_grammar():
 
 # ---- auth, mapping -------------------------------------------------------------------------
 def test_api_keys():
-    keys = ApiKeys(["alpha", " beta ", ""])
+    keys = ApiKeys(["alpha", " beta "])
     assert len(keys) == 2 and keys.check("beta") and keys.check("alpha")
     assert not keys.check("gamma") and not keys.check(None) and not keys.check("")
     assert not ApiKeys([])
@@ -210,7 +210,7 @@ def test_exposure_rules(tmp_path, monkeypatch):
     assert cli.is_loopback("127.0.0.1") and cli.is_loopback("::1")
     assert cli.is_loopback("localhost") and not cli.is_loopback("0.0.0.0")
     cli.check_exposure("127.0.0.1", [])
-    cli.check_exposure("0.0.0.0", ["k"])
+    cli.check_exposure("0.0.0.0", ["k" * 16])  # shorter keys: test_security_keys.py
     with pytest.raises(ValueError, match="--api-key"):
         cli.check_exposure("192.168.1.5", [])
     keyfile = tmp_path / "keys"

@@ -9,7 +9,6 @@ a new model needs the memory (--memory-budget). This module maps the arguments t
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import sys
@@ -81,36 +80,38 @@ def configure(p) -> None:
 
 def api_keys(args) -> list[str]:
     """--api-key values, then the key file's lines, then the ``api_key`` setting
-    ($SLM_API_KEY, else config.toml); the key file is --api-key-file, else the setting."""
+    ($SLM_API_KEY, else config.toml); the key file is --api-key-file, else the setting.
+    A blank key anywhere is refused, naming where it came from (it would turn
+    authentication off)."""
+    from slmkit.serve.auth import check_key
     from slmkit.settings import get_settings
 
     settings = get_settings({"api_key_file": args.api_key_file})
-    keys = list(args.api_key)
+    keys = [check_key(k, f"from --api-key #{i}") for i, k in enumerate(args.api_key, 1)]
     if settings.api_key_file:
         with open(settings.api_key_file, encoding="utf-8") as f:
-            keys += [line.strip() for line in f if line.strip() and not line.startswith("#")]
-        if not keys:
+            lines = [line.strip() for line in f if line.strip() and not line.startswith("#")]
+        if not lines and not keys:
             raise ValueError(f"{settings.api_key_file} holds no API key")
+        keys += [check_key(k, f"in {settings.api_key_file}") for k in lines]
     if settings.api_key is not None:
-        keys.append(settings.api_key)
+        keys.append(check_key(settings.api_key,
+                              f"from ${API_KEY_ENV} (or serve.api_key in config.toml)"))
     return keys
 
 
 def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    from slmkit.serve.auth import is_loopback as loopback
+
+    return loopback(host)
 
 
 def check_exposure(host: str, keys: list[str]) -> None:
-    if not is_loopback(host) and not keys:
-        raise ValueError(
-            f"refusing to bind {host} without an API key: anyone on the network could use "
-            f"the models. Pass --api-key KEY, --api-key-file FILE or set {API_KEY_ENV} "
-            "(or bind 127.0.0.1)")
+    """See ``slmkit.serve.auth.check_exposure``; its warnings go to stderr."""
+    from slmkit.serve.auth import check_exposure as check
+
+    for warning in check(host, keys):
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def banner(host: str, port: int, model: str, keyed: bool) -> str:

@@ -2,25 +2,78 @@
 
 Both are pure ASGI middleware, so they answer before any route code or body parsing runs.
 Keys are accepted as ``Authorization: Bearer KEY`` (what OpenAI clients send) or
-``X-API-Key: KEY``. ``/health`` and ``/ready`` stay open for load balancers and probes.
+``X-API-Key: KEY``. ``/health`` and ``/ready`` stay open for load balancers and probes
+(``/ready`` says only "ready" or not to a caller without a key; see ``app``).
+
+:func:`check_exposure` is the start-up rule: a blank key is refused anywhere (it would
+silently turn auth off), and off loopback a key is required and must be at least
+``MIN_KEY_LENGTH`` printable characters.
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterable
+import ipaddress
+from collections.abc import Iterable, Sequence
 
 from slmkit.serve.errors import HttpError, send_error
 
 OPEN_PATHS = frozenset({"/health", "/ready"})
 DRAIN_LIMIT = 64 * 1024 * 1024  # bodies up to this size are read before a 413
+MIN_KEY_LENGTH = 16  # off loopback; a shorter key can be guessed or is a placeholder
+KEY_HINT = ("pass --api-key KEY, --api-key-file FILE or set SLM_API_KEY to a random key, "
+            "e.g. from `python -c \"import secrets; print(secrets.token_urlsafe(32))\"`")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` keeps the server on this machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_key(key: str, where: str = "given") -> str:
+    """``key`` without surrounding whitespace; ``ValueError`` for a blank key or one with
+    spaces or control characters (it could not be sent in a header as given)."""
+    if not isinstance(key, str) or not key.strip():
+        raise ValueError(f"the API key {where} is blank: a blank key would turn authentication off; "
+                         f"{KEY_HINT}")
+    key = key.strip()
+    if not all(33 <= ord(c) <= 126 for c in key):
+        raise ValueError(f"the API key {where} must be printable ASCII without spaces (it travels in "
+                         "the Authorization header)")
+    return key
+
+
+def check_exposure(host: str, keys: Sequence[str]) -> list[str]:
+    """Refuse (``ValueError``) a configuration that would expose the models: any blank key,
+    no key off loopback, or a key shorter than ``MIN_KEY_LENGTH`` off loopback. Returns
+    warnings to print (a short key on loopback)."""
+    cleaned = [check_key(k) for k in keys]
+    local = is_loopback(host)
+    if not local and not cleaned:
+        raise ValueError(
+            f"refusing to bind {host} without an API key: anyone on the network could use "
+            "the models. Pass --api-key KEY, --api-key-file FILE or set SLM_API_KEY "
+            "(or bind 127.0.0.1)")
+    short = [k for k in cleaned if len(k) < MIN_KEY_LENGTH]
+    if short and not local:
+        raise ValueError(
+            f"refusing to bind {host} with an API key of {len(short[0])} characters: keys "
+            f"must have at least {MIN_KEY_LENGTH} characters off loopback; {KEY_HINT}")
+    return [f"an API key is shorter than {MIN_KEY_LENGTH} characters (accepted on loopback "
+            "only)"] if short else []
 
 
 class ApiKeys:
-    """A set of accepted keys. Every key is compared, in constant time, on every check."""
+    """A set of accepted keys. Every key is compared, in constant time, on every check.
+    A blank key is refused (``ValueError``), never silently dropped."""
 
     def __init__(self, keys: Iterable[str]) -> None:
-        self._keys = [k.strip().encode() for k in keys if k and k.strip()]
+        self._keys = [check_key(k).encode() for k in keys]
 
     def __bool__(self) -> bool:
         return bool(self._keys)
