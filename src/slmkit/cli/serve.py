@@ -37,6 +37,10 @@ def configure(p) -> None:
     net.add_argument("--api-key-file", metavar="FILE", help="accept the keys in FILE, one a line")
     net.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                      help="allow browser requests from ORIGIN (repeatable; '*' for any)")
+    net.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                     help="also answer requests addressed to NAME (the Host header; "
+                          "repeatable; '*' for any). On loopback only localhost and loopback "
+                          "addresses are answered by default, against DNS rebinding")
     net.add_argument("--max-body-bytes", type=int, default=4 * 1024 * 1024, metavar="N",
                      help="largest request body accepted (default 4 MiB)")
     eng = p.add_argument_group("models and scheduling")
@@ -199,6 +203,7 @@ def run(args) -> int:
     app = create_app(service, api_keys=ApiKeys(keys), cors_origins=args.cors_origin,
                      max_body_bytes=args.max_body_bytes, preload=preload, on_fatal=on_fatal,
                      routers=[routes_rag.router, routes_guard.router],
+                     bind_host=args.host, allowed_hosts=args.allowed_host,
                      state={"rag": rag, "guard": serve_route.guard_service(args)})
     config = uvicorn.Config(app, host=args.host, port=args.port, access_log=False,
                             log_level="warning", timeout_graceful_shutdown=5,

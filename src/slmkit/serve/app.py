@@ -2,8 +2,9 @@
 
 ``create_app`` wires a :class:`~slmkit.serve.service.Service` into OpenAI routes
 (``routes_openai``) and Ollama routes (``routes_ollama``). Middleware, outermost first:
-access log + request metrics → CORS (only when origins are configured) → API keys →
-body size limit → catch-all (JSON 500, no trace) → JSON bodies → routes.
+access log + request metrics → CORS (only when origins are configured) → Host, Origin
+and Content-Type checks (``browser``) → API keys → body size limit → catch-all (JSON 500,
+no trace) → JSON bodies → routes.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from slmkit.core.errors import SlmError
 from slmkit.serve import errors
 from slmkit.serve.auth import ApiKeys, AuthMiddleware, BodyLimitMiddleware
+from slmkit.serve.browser import BrowserGuardMiddleware, HostPolicy
 from slmkit.serve.metrics import CONTENT_TYPE, AccessLogMiddleware
 from slmkit.serve.service import Service
 from slmkit.serve.stream import Generation
@@ -55,9 +57,12 @@ def create_app(service: Service, *, api_keys: ApiKeys | None = None,
                preload: Callable[[], None] | None = None,
                on_fatal: Callable[[BaseException], None] | None = None,
                reap_interval: float = 5.0, routers: Sequence[APIRouter] = (),
-               state: Mapping[str, Any] | None = None) -> FastAPI:
+               state: Mapping[str, Any] | None = None, bind_host: str = "127.0.0.1",
+               allowed_hosts: Sequence[str] = ()) -> FastAPI:
     """The app. ``routers`` are extra route sets (guard, RAG, …) the CLI wires in, and
-    ``state`` the objects they find on ``request.app.state`` (serve imports neither)."""
+    ``state`` the objects they find on ``request.app.state`` (serve imports neither).
+    ``bind_host`` and ``allowed_hosts`` decide which ``Host`` headers are answered
+    (see :mod:`slmkit.serve.browser`)."""
     from slmkit.serve import routes_ollama, routes_openai
 
     readiness = Readiness()
@@ -88,6 +93,8 @@ def create_app(service: Service, *, api_keys: ApiKeys | None = None,
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
     app.add_middleware(AuthMiddleware, keys=api_keys or ApiKeys([]))
+    app.add_middleware(BrowserGuardMiddleware, hosts=HostPolicy(bind_host, allowed_hosts),
+                       cors_origins=cors_origins or ())
     if cors_origins:
         from starlette.middleware.cors import CORSMiddleware
 
@@ -172,16 +179,16 @@ def _add_error_handlers(app: FastAPI) -> None:
 
 
 class JsonBodyMiddleware:
-    """Every request body here is JSON: read it as JSON whatever Content-Type says
-    (``curl -d`` sends a form type; Ollama clients often send none), as Ollama does."""
+    """Every request body here is JSON: a POST without a Content-Type (some Ollama clients
+    send none) is read as JSON. Other types never get here (``browser`` answers 415)."""
 
     def __init__(self, app) -> None:
         self.app = app
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
-            headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
-            headers.append((b"content-type", b"application/json"))
+        if (scope["type"] == "http" and scope["method"] == "POST"
+                and not any(k == b"content-type" for k, _ in scope["headers"])):
+            headers = [*scope["headers"], (b"content-type", b"application/json")]
             scope = dict(scope, headers=headers)
         await self.app(scope, receive, send)
 
