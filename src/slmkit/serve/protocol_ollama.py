@@ -9,23 +9,34 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from slmkit.serve import limits as lim
 
 
 class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
 
 class Options(_Lenient):
+    """Ollama's ``options``. ``repeat_last_n`` (``-1``: the whole context) is clamped to
+    the model's context; ``num_ctx`` is accepted but the server's ``--ctx`` applies."""
+
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
-    top_k: int | None = Field(default=None, ge=0)
+    top_k: lim.TopK | None = None
     min_p: float | None = Field(default=None, ge=0.0, lt=1.0)
-    repeat_penalty: float | None = Field(default=None, gt=0.0)
-    repeat_last_n: int | None = Field(default=None, ge=0)
-    seed: int | None = None
-    num_predict: int | None = None
+    repeat_penalty: lim.Penalty | None = None
+    repeat_last_n: int | None = Field(default=None, ge=-1, le=lim.MAX_CONTEXT)
+    seed: lim.Seed | None = None
+    num_predict: int | None = Field(default=None, ge=-2, le=lim.MAX_TOKENS)
+    num_ctx: int | None = Field(default=None, ge=1, le=lim.MAX_CONTEXT)
     stop: list[str] | None = None
+
+    @field_validator("stop")
+    @classmethod
+    def _stops(cls, v):
+        return lim.check_stops(v) if v is not None else None
 
 
 class ToolFunctionCall(_Lenient):

@@ -13,9 +13,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from slmkit.serve import limits as lim
+
 
 class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
 
 # ---- requests ------------------------------------------------------------------------------
@@ -89,13 +91,13 @@ class StreamOptions(_Lenient):
 
 class _Sampling(_Lenient):
     model: str = Field(min_length=1, max_length=512)
-    max_tokens: int | None = Field(default=None, ge=0)
+    max_tokens: lim.Tokens | None = None
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
-    top_k: int | None = Field(default=None, ge=0)
+    top_k: lim.TopK | None = None
     min_p: float | None = Field(default=None, ge=0.0, lt=1.0)
-    repeat_penalty: float | None = Field(default=None, gt=0.0)
-    seed: int | None = None
+    repeat_penalty: lim.Penalty | None = None
+    seed: lim.Seed | None = None
     stop: str | list[str] | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None
@@ -104,12 +106,7 @@ class _Sampling(_Lenient):
     @field_validator("stop")
     @classmethod
     def _stops(cls, v):
-        stops = [v] if isinstance(v, str) else list(v or [])
-        if len(stops) > 16:
-            raise ValueError("at most 16 stop strings")
-        if any(not s for s in stops):
-            raise ValueError("stop strings must be non-empty")
-        return stops
+        return lim.check_stops(v)
 
     @property
     def include_usage(self) -> bool:
@@ -118,7 +115,7 @@ class _Sampling(_Lenient):
 
 class ChatCompletionRequest(_Sampling):
     messages: list[Message] = Field(min_length=1)
-    max_completion_tokens: int | None = Field(default=None, ge=0)
+    max_completion_tokens: lim.Tokens | None = None
     logprobs: bool = False
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
     response_format: ResponseFormat | None = None
@@ -128,8 +125,8 @@ class ChatCompletionRequest(_Sampling):
 
 
 class CompletionRequest(_Sampling):
-    prompt: str | list[str] | list[int]
-    max_tokens: int | None = Field(default=16, ge=0)
+    prompt: str | list[str] | list[lim.TokenId]
+    max_tokens: lim.Tokens | None = 16
     logprobs: int | None = Field(default=None, ge=0, le=20)
     echo: bool = False
     suffix: str | None = None

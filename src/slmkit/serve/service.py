@@ -19,6 +19,7 @@ import anyio
 
 from slmkit.core.errors import UnsupportedOperationError
 from slmkit.core.types import ChatMessage, GenerateRequest, SamplingParams, TokenLogprob, Usage
+from slmkit.serve import limits
 from slmkit.serve import protocol_ollama as ol
 from slmkit.serve import protocol_openai as oa
 from slmkit.serve import tools as toolkit
@@ -174,7 +175,8 @@ def _log_usage(log: dict, gen: Generation, observer) -> None:
 
 # ---- mapping: protocol → core ------------------------------------------------------------------
 def sampling(defaults: ModelDefaults, seed: int | None = None, **given) -> SamplingParams:
-    """One precedence rule: the request, then the model's defaults, then SamplingParams'."""
+    """One precedence rule: the request, then the model's defaults, then SamplingParams'.
+    Seeds are reduced to 32 bits (what the backends take; -1 stays llama.cpp's "random")."""
     chosen = {}
     for field in ("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "repeat_last_n"):
         value = given.get(field)
@@ -182,7 +184,7 @@ def sampling(defaults: ModelDefaults, seed: int | None = None, **given) -> Sampl
             value = defaults.sampling.get(field)
         if value is not None:
             chosen[field] = value
-    return SamplingParams(seed=seed, **chosen)
+    return SamplingParams(seed=None if seed is None else seed & 0xFFFFFFFF, **chosen)
 
 
 def with_system(messages: list[ChatMessage], defaults: ModelDefaults,
@@ -284,21 +286,22 @@ def _first(*values):
     return next((v for v in values if v is not None), None)
 
 
-def _ollama_common(req, defaults: ModelDefaults) -> dict[str, Any]:
+def _ollama_common(req, model: LoadedModel) -> dict[str, Any]:
     o = req.options
     n = o.num_predict
     return {"max_tokens": None if n is None or n < 0 else n, "stop": tuple(o.stop or ()),
             "json_schema": ollama_format(req.format),
-            "sampling": sampling(defaults, o.seed, temperature=o.temperature, top_p=o.top_p,
-                                 top_k=o.top_k, min_p=o.min_p,
+            "sampling": sampling(model.defaults, o.seed, temperature=o.temperature,
+                                 top_p=o.top_p, top_k=o.top_k, min_p=o.min_p,
                                  repeat_penalty=o.repeat_penalty,
-                                 repeat_last_n=o.repeat_last_n)}
+                                 repeat_last_n=limits.clamp_context(o.repeat_last_n,
+                                                                    model.info.n_ctx))}
 
 
 def ollama_generate(req: ol.GenerateRequest, model: LoadedModel) -> GenerateRequest:
     if req.images:
         raise ValueError("images are not supported (this server is text-only)")
-    common = _ollama_common(req, model.defaults)
+    common = _ollama_common(req, model)
     if req.raw:
         return GenerateRequest(prompt=req.prompt, **common)
     system = req.system if req.system is not None else model.defaults.system
@@ -332,7 +335,7 @@ def ollama_chat(req: ol.ChatRequest, model: LoadedModel,
                      for c in m.tool_calls]
             text = "\n".join(([text] if text else []) + calls)
         messages.append(ChatMessage(m.role, text))
-    common = _ollama_common(req, model.defaults)
+    common = _ollama_common(req, model)
     if plan is not None:
         common["json_schema"] = plan.schema
     return GenerateRequest(messages=with_system(messages, model.defaults,

@@ -26,7 +26,7 @@ from slmkit.core.errors import ContextOverflowError, EngineClosedError, SlmError
 from slmkit.core.types import ChatMessage, GenerateRequest, TokenLogprob
 from slmkit.runtime.chat_template import render_chat
 from slmkit.runtime.llamacpp.model import ContextOptions, LlamaModel
-from slmkit.runtime.llamacpp.sampler import Sampler, grammar_for
+from slmkit.runtime.llamacpp.sampler import Sampler, bounded, grammar_for
 from slmkit.runtime.llamacpp.scheduler import Scheduler
 from slmkit.runtime.llamacpp.scoring import sequence_logits
 from slmkit.runtime.llamacpp.sequence import ChunkStream, Sequence, token_logprob
@@ -151,8 +151,8 @@ class LlamaCppEngine:
         request.validate()
         self.check_adapter(request.adapter)
         tokens = self._fit_context(self.prompt_tokens(request), request)
-        sampler = Sampler(self._model.vocab, self._model.n_vocab, request.sampling,
-                          grammar=grammar_for(request))
+        sampler = Sampler(self._model.vocab, self._model.n_vocab,
+                          bounded(request.sampling, self.n_ctx_slot), grammar=grammar_for(request))
         seq = Sequence(request, tokens, sampler)
         try:
             self._scheduler.submit(seq)

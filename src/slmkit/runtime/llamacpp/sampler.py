@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 
 from slmkit.core.types import SamplingParams
+from slmkit.runtime.llamacpp.grammar import GrammarError, check_size, schema_to_gbnf
+
+__all__ = ["GrammarError", "Sampler", "bounded", "grammar_for"]
 
 
 def _lib():
@@ -13,30 +17,21 @@ def _lib():
     return bindings()
 
 
-class GrammarError(ValueError):
-    """A GBNF grammar llama.cpp refused to parse, or a JSON schema it cannot express."""
-
-
 def grammar_for(request) -> str | None:
-    """The GBNF grammar a request asks for: its own, or one compiled from its JSON schema."""
+    """The GBNF grammar a request asks for: its own, or one compiled from its JSON schema
+    (both bounded in size, see :mod:`.grammar`)."""
     if request.json_schema is None:
-        return request.grammar
-    import json
-
-    from llama_cpp.llama_grammar import json_schema_to_gbnf
-
-    schema = request.json_schema or {"type": "object"}
-    try:
-        grammar = json_schema_to_gbnf(json.dumps(schema))
-    except Exception as err:  # the converter raises bare Exceptions/KeyErrors on bad schemas
-        raise GrammarError(f"unsupported JSON schema: {err}") from err
-    return grammar.replace(_LOOSE_CHAR, _JSON_CHAR)
+        return check_size(request.grammar) if request.grammar else request.grammar
+    return schema_to_gbnf(request.json_schema)
 
 
-# llama-cpp-python's converter lets a string hold raw control characters (a newline, a tab),
-# which JSON forbids; llama.cpp's own converter excludes them, as here.
-_LOOSE_CHAR = 'char ::= [^"\\\\] |'
-_JSON_CHAR = 'char ::= [^"\\\\\\x7F\\x00-\\x1F] |'
+def bounded(params: SamplingParams, n_ctx: int) -> SamplingParams:
+    """``params`` with ``repeat_last_n`` clamped to ``n_ctx`` (llama.cpp allocates a ring
+    buffer of that many tokens; ``-1`` means the whole context, as in llama.cpp)."""
+    n = params.repeat_last_n
+    if 0 <= n <= n_ctx:
+        return params
+    return dataclasses.replace(params, repeat_last_n=n_ctx)
 
 
 class Sampler:
@@ -63,7 +58,8 @@ class Sampler:
     def _add_grammar(self, vocab, grammar: str) -> None:
         smpl = _lib().llama_sampler_init_grammar(vocab, grammar.encode(), b"root")
         if not smpl:
-            raise GrammarError("the grammar could not be parsed (GBNF with a `root` rule expected)")
+            raise GrammarError("llama.cpp could not parse the grammar (GBNF with a `root` "
+                               "rule expected; for a JSON schema: simplify it)")
         self._add(smpl)
 
     def _add_filters(self, p: SamplingParams) -> None:
