@@ -66,7 +66,7 @@ _NAME_RULE = "lowercase letters, digits and . _ : + - (at most 128, starting wit
 
 def validate_name(name: str) -> str:
     """Return ``name`` if it is a safe store name; raise ``ValueError`` saying why not."""
-    if not isinstance(name, str) or not NAME_RE.match(name) or ".." in name:
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name) or ".." in name:
         raise ValueError(f"invalid model name {name!r}: use {_NAME_RULE}, no '..'")
     return name
 
@@ -160,7 +160,7 @@ class Store:
             source = parse_source(name_or_spec)
             return _Plan(named(derive_name(source)), source, _norm(pin))
         key = name_or_spec.strip().lower()
-        if NAME_RE.match(key) and self._manifest_path(key).exists():
+        if NAME_RE.fullmatch(key) and self._manifest_path(key).exists():
             m = self.manifest(key)  # a stored raw spec: fetch again from where it came from
             return _Plan(named(key), parse_source(m["source"]), _norm(pin), m.get("kind"),
                          m.get("licence"))
@@ -242,7 +242,7 @@ class Store:
     def has(self, name: str) -> bool:
         """True when ``name`` is stored."""
         key = name.strip().lower()
-        return bool(NAME_RE.match(key)) and self._manifest_path(key).exists()
+        return bool(NAME_RE.fullmatch(key)) and self._manifest_path(key).exists()
 
     def manifest(self, name: str) -> dict[str, Any]:
         """The manifest dict of a stored model (see the module docstring for its fields)."""

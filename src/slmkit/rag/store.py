@@ -58,7 +58,7 @@ def rag_home(home: str | os.PathLike | None = None) -> Path:
 
 
 def check_name(name: str) -> str:
-    if not isinstance(name, str) or not NAME_RE.match(name) or ".." in name:
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name) or ".." in name:
         raise ValueError(f"invalid collection name {name!r}: use 1-64 letters, digits, "
                          "'_', '-' or '.', starting with a letter or digit")
     return name
@@ -72,7 +72,7 @@ def list_collections(home=None) -> list[str]:
     root = rag_home(home)
     if not root.is_dir():
         return []
-    return sorted(p.stem for p in root.glob("*.db") if NAME_RE.match(p.stem))
+    return sorted(p.stem for p in root.glob("*.db") if NAME_RE.fullmatch(p.stem))
 
 
 def drop_collection(name: str, home=None) -> bool:

@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from slmkit.core.errors import SlmError
 from slmkit.serve import errors
-from slmkit.serve.auth import ApiKeys, AuthMiddleware, BodyLimitMiddleware
+from slmkit.serve.auth import ApiKeys, AuthMiddleware, BodyLimitMiddleware, presented_key
 from slmkit.serve.browser import BrowserGuardMiddleware, HostPolicy
 from slmkit.serve.metrics import CONTENT_TYPE, AccessLogMiddleware
 from slmkit.serve.service import Service
@@ -81,6 +81,7 @@ def create_app(service: Service, *, api_keys: ApiKeys | None = None,
     app = FastAPI(title="slmkit", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None)
     app.state.service, app.state.readiness = service, readiness
+    app.state.api_keys = api_keys or ApiKeys([])
     app.include_router(routes_openai.router)
     app.include_router(routes_ollama.router)
     for name, value in (state or {}).items():
@@ -138,13 +139,17 @@ def _add_basic_routes(app: FastAPI) -> None:
 
     @app.get("/ready")
     async def ready(request: Request):
+        """Open to probes; model names and load errors only for a caller with a key
+        (when keys are configured)."""
         r: Readiness = request.app.state.readiness
+        keys: ApiKeys = request.app.state.api_keys
+        detailed = not keys or keys.check(presented_key(request.scope["headers"]))
         if r.ready:
             models = [m.name for m in request.app.state.service.registry.loaded()]
-            return {"status": "ready", "models": models}
+            return {"status": "ready", "models": models} if detailed else {"status": "ready"}
         status = "failed" if r.error else "loading"
-        return JSONResponse({"status": status, "error": str(r.error) if r.error else None},
-                            status_code=503)
+        error = str(r.error) if r.error and detailed else None
+        return JSONResponse({"status": status, "error": error}, status_code=503)
 
     @app.get("/metrics")
     async def metrics(request: Request):

@@ -5,7 +5,9 @@ resolve a name and load an engine (``serve.loader.StoreLoader`` over the model s
 the CLI wraps for RAG and routing). Each loaded model counts its users (``active``); only an
 idle model is unloaded, either when its keep-alive runs out (:meth:`Registry.reap`) or when
 another model needs its memory (least recently used first). Models named on the command
-line are pinned: never unloaded unless a client asks for it (Ollama's ``keep_alive: 0``).
+line are pinned: never unloaded, whatever a client's ``keep_alive`` says (a client's
+``keep_alive: -1`` only keeps a model until its memory is needed; ``0`` unloads an
+unpinned model now).
 
 Admission control lives here too: a model admits ``max_sequences + queue`` requests at
 once; the next one gets ``QueueFullError`` (HTTP 429) without waiting.
@@ -169,13 +171,13 @@ class Registry:
         """The loaded model ``name`` (loading it if needed), counted as in use until
         :meth:`release`."""
         spec = self.resolve(name)
-        model = self._take(spec.name)
+        model = self._take(spec.name, pinned)
         if model is not None:
             return model
         with self._lock:
             load_lock = self._load_locks.setdefault(spec.name, threading.Lock())
         with load_lock:  # one load per name; the others wait and find it loaded
-            model = self._take(spec.name)
+            model = self._take(spec.name, pinned)
             if model is not None:
                 return model
             self._make_room(spec)
@@ -189,29 +191,30 @@ class Registry:
                 self._models[spec.name] = model
             return model
 
-    def _take(self, name: str) -> LoadedModel | None:
+    def _take(self, name: str, pin: bool = False) -> LoadedModel | None:
         with self._lock:
             model = self._models.get(name)
             if model is not None:
                 model.active += 1
                 model.last_used = time.time()
+                model.pinned = model.pinned or pin
             return model
 
     def release(self, model: LoadedModel, *, keep_alive: float | None = None) -> None:
-        """One user is done. ``keep_alive`` (seconds; ``inf`` = forever, ``0`` = unload now)
-        overrides the default for this model from now on."""
+        """One user is done. ``keep_alive`` (seconds; ``inf`` = until the memory is needed,
+        ``0`` = unload now) replaces the default expiry of an unpinned model; pinned
+        models ignore it."""
         unload = False
         with self._lock:
             model.active -= 1
             model.last_used = time.time()
-            if keep_alive is not None:
-                model.pinned = math.isinf(keep_alive)
-            if not model.pinned:
+            if model.pinned:  # named at start: the operator's choice, not a client's
+                model.expires_at = math.inf
+            else:
                 ttl = self.keep_alive if keep_alive is None else keep_alive
                 model.expires_at = model.last_used + ttl
-            else:
-                model.expires_at = math.inf
-            if model.active == 0 and keep_alive == 0 and self._models.get(model.name) is model:
+            if (model.active == 0 and keep_alive == 0 and not model.pinned
+                    and self._models.get(model.name) is model):
                 del self._models[model.name]
                 unload = True
         if unload:

@@ -37,7 +37,8 @@ async def _load_only(request: Request, name: str, keep_alive: float | None, chat
     svc = _svc(request)
     model = await svc.acquire(name)
     await svc.release(model, keep_alive)
-    reason = "unload" if keep_alive == 0 else "load"
+    unloaded = keep_alive == 0 and svc.registry.get_loaded(model.name) is not model
+    reason = "unload" if unloaded else "load"
     body = (ol.chat_done(model.name, "", reason, {}) if chat
             else ol.generate_done(model.name, "", reason, {}))
     body["done_reason"] = reason

@@ -13,6 +13,7 @@ Chat with a collection: the model name ``rag:NAME`` on ``/v1/chat/completions``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -73,9 +74,27 @@ async def _run(request: Request, work: Callable[[CollectionService], Any]) -> An
                                                         err.hint))
 
 
+def _public_source(source: str) -> str:
+    """A document's name as clients see it: files ingested on the server by path show
+    their file name only (absolute paths say where the server keeps its data)."""
+    return os.path.basename(source) if os.path.isabs(source) else source
+
+
+def _public_stats(stats: dict) -> dict:
+    return {k: v for k, v in stats.items() if k not in ("path", "error")} | (
+        {"error": "the collection could not be opened"} if "error" in stats else {})
+
+
+def _public_passage(passage) -> dict:
+    d = passage.to_dict()
+    d["source"] = _public_source(d["source"])
+    return d
+
+
 @router.get("/v1/rag/collections")
 async def list_collections(request: Request):
-    return await _run(request, lambda svc: {"object": "list", "data": svc.list()})
+    return await _run(request, lambda svc: {"object": "list",
+                                            "data": [_public_stats(s) for s in svc.list()]})
 
 
 @router.post("/v1/rag/{name}/query")
@@ -85,7 +104,7 @@ async def query(name: str, body: QueryRequest, request: Request):
     def work(svc: CollectionService) -> dict:
         hits = svc.query(name, body.query, k=body.k, mode=body.mode, filters=filters or None)
         return {"object": "list", "collection": name, "query": body.query, "mode": body.mode,
-                "data": [p.to_dict() for p in hits]}
+                "data": [_public_passage(p) for p in hits]}
 
     return await _run(request, work)
 
