@@ -26,6 +26,7 @@ from slmkit.core.errors import ContextOverflowError, EngineClosedError, SlmError
 from slmkit.core.types import ChatMessage, GenerateRequest, TokenLogprob
 from slmkit.runtime.chat_template import render_chat
 from slmkit.runtime.llamacpp.model import ContextOptions, LlamaModel
+from slmkit.runtime.llamacpp.prompt import chat_tokens
 from slmkit.runtime.llamacpp.sampler import Sampler, bounded, grammar_for
 from slmkit.runtime.llamacpp.scheduler import Scheduler
 from slmkit.runtime.llamacpp.scoring import sequence_logits
@@ -131,10 +132,14 @@ class LlamaCppEngine:
                            add_generation_prompt=add_generation_prompt)
 
     def prompt_tokens(self, request: GenerateRequest) -> list[int]:
-        """The token ids a request's prompt becomes (chat template applied for messages)."""
+        """The token ids a request's prompt becomes (chat template applied for messages;
+        special tokens are parsed in a raw ``prompt`` and in the template, never in message
+        text, see :mod:`.prompt`)."""
         if request.prompt_tokens is not None:
             return list(request.prompt_tokens)
-        text = request.prompt if request.messages is None else self.render_chat(request.messages)
+        if request.messages is not None:  # message text never becomes special tokens
+            return chat_tokens(self._model, request.messages, self.render_chat)
+        text = request.prompt
         m = self._model
         # A template that writes the BOS text itself must not get a second BOS.
         bos_text = m.token_text(m.bos) if m.bos >= 0 else ""
