@@ -39,12 +39,12 @@ def check_key(key: str, where: str = "given") -> str:
     """``key`` without surrounding whitespace; ``ValueError`` for a blank key or one with
     spaces or control characters (it could not be sent in a header as given)."""
     if not isinstance(key, str) or not key.strip():
-        raise ValueError(f"the API key {where} is blank: a blank key would turn authentication off; "
-                         f"{KEY_HINT}")
+        raise ValueError(f"the API key {where} is blank: a blank key would turn "
+                         f"authentication off; {KEY_HINT}")
     key = key.strip()
     if not all(33 <= ord(c) <= 126 for c in key):
-        raise ValueError(f"the API key {where} must be printable ASCII without spaces (it travels in "
-                         "the Authorization header)")
+        raise ValueError(f"the API key {where} must be printable ASCII without spaces (it "
+                         "travels in the Authorization header)")
     return key
 
 

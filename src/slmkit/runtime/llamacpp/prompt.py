@@ -35,11 +35,12 @@ def chat_tokens(model, messages: Sequence[ChatMessage],
     spans = content_spans(messages, text, render)
     if spans is None:
         for i, m in enumerate(messages):
-            if _controls(model, m.content):
+            found = _controls(model, m.content)
+            if found:
                 raise ValueError(
-                    f"message {i} contains special-token text ({_controls(model, m.content)[0]!r}) "
-                    "that this model's chat template does not let the server keep as plain "
-                    "text; remove it from the message")
+                    f"message {i} contains special-token text ({found[0]!r}) that this "
+                    "model's chat template does not let the server keep as plain text; "
+                    "remove it from the message")
         spans = []
     return bos + _tokenize_outside(model, text, spans)
 
