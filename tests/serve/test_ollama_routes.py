@@ -90,16 +90,16 @@ def test_embed_and_legacy_embeddings(http, model_name):
     assert legacy["embedding"] == pytest.approx(r["embeddings"][0], abs=1e-4)
 
 
-def test_keep_alive_zero_unloads_then_next_request_reloads(http, model_name):
+def test_keep_alive_zero_does_not_unload_a_model_named_at_start(http, model_name):
+    """Models named on the command line are pinned: a client cannot unload them (issue 13;
+    on-demand models still unload, see tests/serve/test_security_low.py)."""
     r = http.post("/api/generate", json={"model": model_name, "keep_alive": 0})
-    assert r.json()["done_reason"] == "unload"
-    assert http.get("/api/ps").json()["models"] == []
+    assert r.json()["done_reason"] == "load"
+    assert [m["name"] for m in http.get("/api/ps").json()["models"]] == [model_name]
     r = http.post("/api/generate", json={"model": model_name, "prompt": "Hi", "stream": False,
-                                         "options": {"num_predict": 2}})
+                                         "options": {"num_predict": 2}, "keep_alive": 0})
     assert r.status_code == 200 and r.json()["done"]
     assert [m["name"] for m in http.get("/api/ps").json()["models"]] == [model_name]
-    # keep it loaded for the rest of the session, as at start-up
-    http.post("/api/generate", json={"model": model_name, "keep_alive": -1})
 
 
 def test_official_ollama_client(server, model_name):

@@ -99,7 +99,7 @@ class ShowRequest(_Lenient):
         return self.model or self.name or ""
 
 
-_DURATION = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_DURATION = re.compile(r"\s*(-?\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*")
 
 
 def keep_alive_seconds(value: str | float | None) -> float | None:
@@ -110,7 +110,7 @@ def keep_alive_seconds(value: str | float | None) -> float | None:
     if isinstance(value, (int, float)):
         seconds = float(value)
     else:
-        m = _DURATION.match(value)
+        m = _DURATION.fullmatch(value)
         if not m:
             raise ValueError(f"keep_alive {value!r} is not a duration such as 300, '5m' or '1h'")
         scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[m.group(2)]
