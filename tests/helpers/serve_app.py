@@ -1,36 +1,16 @@
-"""The real HTTP app (``create_app``) over a fake engine, for request validation tests that
-need no model: ``client = app_client(); client.post(...)`` (a Starlette TestClient)."""
+"""The real HTTP app over one fake engine and a fake collection service, for the security
+tests (``tests/serve/test_security_*.py``): ``client = app_client(engine, rag=...)`` is an
+entered Starlette TestClient addressed to 127.0.0.1 (the Host check answers loopback names
+only). Built on :mod:`helpers.fake_server`."""
 
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
 from helpers.fake_engine import FakeLocal
-from slmkit.core.errors import ModelNotFoundError
-from slmkit.serve.app import create_app
-from slmkit.serve.metrics import Metrics
-from slmkit.serve.registry import Available, LoadResult, ModelSpec, Registry
-from slmkit.serve.service import Service
+from helpers.fake_server import FakeLoader, fake_app
 
 BASE_URL = "http://127.0.0.1:8000"
-
-
-class FakeLoader:
-    """Serves one engine under its own name; any other name is not found."""
-
-    def __init__(self, engine) -> None:
-        self.engine = engine
-
-    def resolve(self, name: str) -> ModelSpec:
-        if name != self.engine.info.name:
-            raise ModelNotFoundError(name)
-        return ModelSpec(name, 0)
-
-    def load(self, spec: ModelSpec) -> LoadResult:
-        return LoadResult(self.engine)
-
-    def available(self) -> list[Available]:
-        return [Available(self.engine.info.name)]
 
 
 class FakeCollections:
@@ -53,14 +33,15 @@ class FakeCollections:
         return False
 
 
-def make_app(engine=None, *, rag=None, registry_kw=None, **kw):
-    """``create_app`` over ``engine`` (a FakeLocal by default); ``kw`` go to create_app."""
+def make_app(engine=None, *, rag=None, **kw):
+    """``create_app`` over ``engine`` (a FakeLocal by default) under its own name, with the
+    RAG routes on ``rag``; ``kw`` go to create_app (or fake_app's registry options)."""
     from slmkit.serve import routes_rag
 
     engine = engine or FakeLocal()
-    registry = Registry(FakeLoader(engine), **(registry_kw or {}))
-    app = create_app(Service(registry, Metrics(registry)), routers=[routes_rag.router],
-                     state={"rag": rag or FakeCollections()}, **kw)
+    app, _ = fake_app(FakeLoader({engine.info.name: lambda: engine}),
+                      routers=[routes_rag.router], state={"rag": rag or FakeCollections()},
+                      **kw)
     return app
 
 

@@ -32,6 +32,7 @@ WEATHER_TOOL = {"type": "function", "function": {
                    "required": ["city", "unit"]}}}
 HI = [{"role": "user", "content": "hello there"}]
 MB = 1 << 20
+LOOPBACK = "http://127.0.0.1:8000"  # the Host check answers loopback names only
 
 
 def models() -> dict:
@@ -61,7 +62,7 @@ def loader() -> FakeLoader:
 @pytest.fixture
 def client(loader):
     app, _ = fake_app(loader, max_body_bytes=64 * 1024)
-    with TestClient(app) as c:
+    with TestClient(app, base_url=LOOPBACK) as c:
         yield c
 
 
@@ -368,10 +369,14 @@ def test_malformed_json_is_400_in_each_apis_shape(client, path):
 
 
 def test_body_without_content_type_is_read_as_json(client):
-    r = client.post("/v1/chat/completions", content=json.dumps({"model": "fake",
-                                                                "messages": HI}),
-                    headers={"content-type": "application/x-www-form-urlencoded"})
+    """No Content-Type (some Ollama clients): read as JSON. A form type (what `curl -d`
+    sends, and a cross-site page can) is 415 since issue 13: see test_security_http.py."""
+    body = json.dumps({"model": "fake", "messages": HI}).encode()
+    r = client.post("/v1/chat/completions", content=body)
     assert r.status_code == 200, r.text
+    r = client.post("/v1/chat/completions", content=body,
+                    headers={"content-type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 415 and "application/json" in r.json()["error"]["hint"]
 
 
 def test_missing_and_invalid_fields_are_400_naming_the_field(client):
@@ -577,7 +582,7 @@ def test_ollama_embed_and_legacy_embeddings(client):
 def keyed(loader):
     app, _ = fake_app(loader, api_keys=ApiKeys(["k-one", "k-two"]),
                       cors_origins=["http://app.example.test"])
-    with TestClient(app) as c:
+    with TestClient(app, base_url=LOOPBACK) as c:
         yield c
 
 
@@ -619,7 +624,7 @@ def test_cors_only_for_configured_origins(keyed, client):
 def test_health_root_and_ready_states(loader):
     release = threading.Event()
     app, _ = fake_app(loader, preload=lambda: release.wait(30))
-    with TestClient(app) as c:
+    with TestClient(app, base_url=LOOPBACK) as c:
         assert c.get("/health").json() == {"status": "ok"}
         assert c.get("/").text == "slmkit is running"
         r = c.get("/ready")
@@ -633,7 +638,7 @@ def test_health_root_and_ready_states(loader):
 
     fatal = []
     app, _ = fake_app(loader, preload=broken, on_fatal=fatal.append)
-    with TestClient(app) as c:
+    with TestClient(app, base_url=LOOPBACK) as c:
         assert _eventually(lambda: c.get("/ready").json()["status"] == "failed")
         assert "model file is gone" in c.get("/ready").json()["error"]
         assert isinstance(fatal[0], RuntimeError)
@@ -689,7 +694,7 @@ def test_full_queue_is_429_with_retry_after(loader):
     gate = threading.Event()
     held = FakeLoader({"fake": lambda: FakeLocal(name="fake", gate=gate, max_sequences=1)})
     app, service = fake_app(held, queue=0)
-    with TestClient(app) as c:
+    with TestClient(app, base_url=LOOPBACK) as c:
         first: list = []
         t = threading.Thread(target=lambda: first.append(c.post(
             "/v1/chat/completions", json={"model": "fake", "messages": HI})))
@@ -710,7 +715,7 @@ def test_full_queue_is_429_with_retry_after(loader):
 def test_memory_budget_is_503_with_a_hint():
     big = FakeLoader({"big": lambda: FakeLocal(name="big")}, memory={"big": 8 << 30})
     app, _ = fake_app(big, memory_budget=1 << 30)
-    with TestClient(app) as c:
+    with TestClient(app, base_url=LOOPBACK) as c:
         r = c.post("/v1/chat/completions", json={"model": "big", "messages": HI})
         assert r.status_code == 503 and error_of(r)["code"] == "memory_budget"
         assert "--memory-budget" in error_of(r)["hint"]
