@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from slmkit.core.errors import SlmError
+from slmkit.util.files import atomic_output
 
 # --type → llama_ftype (llama.h)
 FTYPES: dict[str, int] = {
@@ -118,7 +119,7 @@ def float_source(store, ref) -> FloatSource:
     f32 = cache / "f32.gguf"
     if path.is_dir():
         if not f32.is_file():
-            _atomic(lambda tmp: hf_to_gguf(path, tmp, out_type="f32", overwrite=True), f32)
+            atomic_output(lambda tmp: hf_to_gguf(path, tmp, out_type="f32", overwrite=True), f32)
         return FloatSource(ref.name, f32, cache, path, False, "hf")
     types = tensor_types(path)
     quantized = {t for t in types if t not in FLOAT_TENSOR_TYPES}
@@ -128,8 +129,8 @@ def float_source(store, ref) -> FloatSource:
     if not f32.is_file():
         hf = cache / "hf"
         if not (hf / "config.json").is_file():
-            _atomic(lambda tmp: gguf_to_hf(path, tmp, overwrite=True), hf)
-        _atomic(lambda tmp: hf_to_gguf(hf, tmp, out_type="f32", overwrite=True), f32)
+            atomic_output(lambda tmp: gguf_to_hf(path, tmp, overwrite=True), hf)
+        atomic_output(lambda tmp: hf_to_gguf(hf, tmp, out_type="f32", overwrite=True), f32)
         src.hf_dir = hf
     return src
 
@@ -145,20 +146,6 @@ def _stored_hf(store, name: str) -> Path | None:
     except (OSError, ValueError, SlmError):
         return None
     return None
-
-
-def _atomic(make, dest: Path) -> None:
-    tmp = dest.with_name(f"{dest.name}.{os.getpid()}.tmp")
-    try:
-        make(tmp)
-        if dest.is_dir():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
-    finally:
-        if tmp.is_dir():
-            shutil.rmtree(tmp, ignore_errors=True)
-        elif tmp.exists():
-            tmp.unlink()
 
 
 def _path_key(path: Path) -> str:

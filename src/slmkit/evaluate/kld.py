@@ -24,6 +24,7 @@ Reports say which it was (``exact``).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import time
@@ -36,6 +37,7 @@ import numpy as np
 from slmkit.core.errors import SlmError
 from slmkit.evaluate.perplexity import DEFAULT_CHUNK, chunks, nll_stats
 from slmkit.evaluate.scoring import adds_bos, log_softmax, logits
+from slmkit.util.files import atomic_write
 
 ProgressFn = Callable[[str, int, int], None]
 DEFAULT_TOP_K = 512
@@ -64,13 +66,12 @@ class Reference:
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
         row_min, steps = self.quantized or quantize_rows(self.top_logp)
-        np.savez_compressed(tmp, tokens=self.tokens, target_logp=self.target_logp,
-                            top_ids=self.top_ids, row_min=row_min, steps=steps,
-                            meta=np.array(json.dumps({**self.meta, "first": self.first,
-                                                      "n_vocab": self.n_vocab})))
-        os.replace(tmp, path)
+        meta = np.array(json.dumps({**self.meta, "first": self.first, "n_vocab": self.n_vocab}))
+        buf = io.BytesIO()
+        np.savez_compressed(buf, tokens=self.tokens, target_logp=self.target_logp,
+                            top_ids=self.top_ids, row_min=row_min, steps=steps, meta=meta)
+        atomic_write(path, buf.getvalue())
 
     @classmethod
     def load(cls, path: Path) -> Reference:

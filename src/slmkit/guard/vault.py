@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -21,6 +20,7 @@ from pathlib import Path
 
 from slmkit.core.errors import SlmError
 from slmkit.guard.base import LITERAL, Finding
+from slmkit.util.files import atomic_write
 
 # the lookahead bounds the work per "<" (a placeholder is at most MAX_PLACEHOLDER long)
 PLACEHOLDER_RE = re.compile(r"<(?=[A-Z0-9_]{3,50}>)([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*?)_(\d{1,9})>")
@@ -147,17 +147,8 @@ class Vault:
         renamed over ``path``, so a crash leaves the old vault or the new one."""
         path = Path(path)
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(self.to_dict(), f, ensure_ascii=False, indent=1)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        atomic_write(path, json.dumps(self.to_dict(), ensure_ascii=False, indent=1),
+                     mode=0o600, fsync=True)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Vault:

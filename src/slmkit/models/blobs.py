@@ -10,7 +10,8 @@ from pathlib import Path
 
 from slmkit.core.types import ModelRef
 from slmkit.models.gguf_file import read_gguf
-from slmkit.models.sources import Fetched, FileDigest, hash_tree, sha256_file, tree_digest
+from slmkit.models.sources import Fetched, FileDigest, hash_tree, tree_digest
+from slmkit.util.files import sha256_file
 
 
 def put_blob(staged: Path, blob: Path) -> None:

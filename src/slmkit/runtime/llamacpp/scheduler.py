@@ -29,14 +29,7 @@ from dataclasses import dataclass, field
 
 from slmkit.core.errors import EngineClosedError, QueueFullError
 from slmkit.runtime.llamacpp.sequence import Sequence
-
-
-def common_prefix(a, b) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
+from slmkit.util.text import common_prefix
 
 
 @dataclass

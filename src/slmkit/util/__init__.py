@@ -1,0 +1,4 @@
+"""Small standard-library helpers with one home each (files, text, threads).
+
+Beside ``core``: anyone may import them; they import nothing of ours.
+"""
