@@ -132,7 +132,7 @@ def test_engine_quant_option_reports_quantization(tiny_dirs):
                       quant="int8")
     try:
         assert eng.info.quantization == "torchao-int8wo"
-        assert eng.quant_report.recipe.scheme == "int8"
+        assert eng.forward.quant_report.recipe.scheme == "int8"
         assert isinstance(_answer(eng), list)
         with load_engine(str(tiny_dirs["tied"]), backend="torch", n_ctx=64,
                          n_threads=1) as plain:

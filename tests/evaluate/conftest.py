@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from slmkit.core.engine import ModelInfo
+from slmkit.core.engine import Capabilities, ModelInfo
 from slmkit.core.types import TokenLogprob
 
 
@@ -28,9 +28,8 @@ class FakeLM:
                 size=self.table.shape) * noise
         self.table = self.table.astype(np.float32)
         self.bos, self.calls = bos, 0
-        self.info = ModelInfo(name="fake", n_vocab=n_vocab, n_ctx=n_ctx)
-        if not with_logits:
-            self.logits = None
+        self.info = ModelInfo(name="fake", n_vocab=n_vocab, n_ctx=n_ctx,
+                              capabilities=Capabilities(logits=with_logits))
 
     def tokenize(self, text: str, *, add_special: bool = True) -> list[int]:
         ids = [b % self.info.n_vocab for b in text.encode()]

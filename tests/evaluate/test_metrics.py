@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from slmkit.core.engine import Capabilities, ModelInfo
 from slmkit.evaluate import kld as K
 from slmkit.evaluate.choice import build_prompt, choice_accuracy
 from slmkit.evaluate.datasets import ChoiceItem
@@ -152,7 +153,8 @@ class ScriptedLM:
 
     def __init__(self, items, pick):
         self.items, self.pick = items, pick
-        self.info = type("I", (), {"n_vocab": 256, "n_ctx": 8192})()
+        self.info = ModelInfo(name="scripted", n_vocab=256, n_ctx=8192,
+                              capabilities=Capabilities(logits=True))
         self.seen = []
 
     def tokenize(self, text, *, add_special=True):

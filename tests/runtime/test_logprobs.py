@@ -1,6 +1,6 @@
 import numpy as np
 
-from slmkit.runtime.llamacpp.logprobs import token_and_top
+from slmkit.runtime.logprobs import token_and_top
 
 
 def test_token_and_top_match_a_full_log_softmax():

@@ -16,7 +16,7 @@ from slmkit.core.engine import Engine  # noqa: E402
 from slmkit.core.errors import ContextOverflowError, EngineClosedError  # noqa: E402
 from slmkit.core.types import GREEDY, ChatMessage, GenerateRequest, SamplingParams, collect  # noqa: E402
 from slmkit.runtime import load_engine  # noqa: E402
-from slmkit.runtime.torch.sampler import TorchSampler  # noqa: E402
+from slmkit.runtime.sampler import TokenSampler  # noqa: E402
 
 PROMPT = "Once upon a time there was"
 
@@ -167,7 +167,7 @@ def test_closed_engine_refuses_calls(tiny_dir):
 # ---- the sampler ------------------------------------------------------------------------------
 
 def _draws(params: SamplingParams, logits, n=300) -> set[int]:
-    s = TorchSampler(params)
+    s = TokenSampler(params)
     return {s.sample(torch.tensor(logits, dtype=torch.float32)) for _ in range(n)}
 
 
@@ -183,7 +183,7 @@ def test_sampler_filters_follow_llamacpp():
 
 
 def test_repeat_penalty_discourages_recent_tokens():
-    s = TorchSampler(SamplingParams(temperature=0.0, repeat_penalty=2.0, repeat_last_n=4))
+    s = TokenSampler(SamplingParams(temperature=0.0, repeat_penalty=2.0, repeat_last_n=4))
     logits = torch.tensor([2.0, 1.5, -1.0])
     assert s.sample(logits) == 0  # then token 0 is penalised: 2.0 / 2 = 1.0 < 1.5
     assert s.sample(logits) == 1

@@ -1,6 +1,6 @@
 """Plain types and Protocols shared by every part of slmkit. Standard library only."""
 
-from slmkit.core.engine import Capabilities, Embedder, Engine, ModelInfo
+from slmkit.core.engine import Capabilities, ChunkStream, Embedder, Engine, ModelInfo, require
 from slmkit.core.errors import (
     ChecksumError,
     ContextOverflowError,
@@ -16,15 +16,18 @@ from slmkit.core.types import (
     Chunk,
     GenerateRequest,
     ModelRef,
+    RouteDecision,
     SamplingParams,
     TokenLogprob,
     Usage,
     collect,
 )
+from slmkit.core.wrap import EngineWrapper
 
 __all__ = [
-    "Capabilities", "ChatMessage", "ChecksumError", "Chunk", "ContextOverflowError",
-    "Embedder", "Engine", "GenerateRequest", "InvalidModelFileError", "ModelInfo",
-    "ModelNotFoundError", "ModelRef", "ModelTooLargeError", "QueueFullError", "SamplingParams", "SlmError",
-    "SourceError", "TokenLogprob", "Usage", "collect",
+    "Capabilities", "ChatMessage", "ChecksumError", "Chunk", "ChunkStream",
+    "ContextOverflowError", "Embedder", "Engine", "EngineWrapper", "GenerateRequest",
+    "InvalidModelFileError", "ModelInfo", "ModelNotFoundError", "ModelRef", "ModelTooLargeError",
+    "QueueFullError", "RouteDecision", "SamplingParams", "SlmError", "SourceError",
+    "TokenLogprob", "Usage", "collect", "require",
 ]

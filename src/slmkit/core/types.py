@@ -80,7 +80,8 @@ class GenerateRequest:
     ``timeout`` (seconds, wall clock from submission) ends a request with
     ``finish_reason="timeout"``; ``None`` means no limit.
     ``adapter`` names a LoRA adapter loaded into the engine to apply to this request
-    (``None``: the base model alone); see ``LlamaCppEngine.load_adapter``.
+    (``None``: the base model alone); only engines whose ``Capabilities.adapters`` is true
+    take one (see ``Engine.with_adapter``).
     """
 
     prompt: str | None = None
@@ -125,12 +126,32 @@ class TokenLogprob:
 
 
 @dataclass
+class RouteDecision:
+    """Where a routed request was answered (``local``, ``remote`` or ``fallback``) and why,
+    with the signals that decided it. Set by a routing engine on the last chunk's usage."""
+
+    route: str
+    reason: str
+    signals: dict = field(default_factory=dict)
+    masked: int = 0  # distinct values replaced by placeholders in what was sent
+    overhead_ms: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"route": self.route, "reason": self.reason, "signals": dict(self.signals),
+                "masked": self.masked, "overhead_ms": round(self.overhead_ms, 3)}
+
+
+@dataclass
 class Usage:
+    """Token counts and timings of one request. ``decision`` is the routing decision when a
+    routing engine answered (``None`` otherwise)."""
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
     prompt_seconds: float = 0.0
     decode_seconds: float = 0.0
+    decision: RouteDecision | None = None
 
     @property
     def total_tokens(self) -> int:

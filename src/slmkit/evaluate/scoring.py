@@ -1,9 +1,10 @@
 """What the measurements ask of an engine, on top of ``core.Engine``.
 
-Both slmkit engines also offer ``logits(tokens, first=0)``: the full-vocabulary logits of
-positions ``first…`` as one float32 array. KL-divergence needs those whole rows; perplexity
-and choice scoring only need the log-probability of the actual next token, which any
-``core.Engine`` gives through ``token_logprobs`` (used as the fallback).
+Engines that declare ``capabilities.logits`` (llama.cpp, torch, onnx) return the
+full-vocabulary logits of positions ``first…`` as one float32 array
+(``Engine.logits``). KL-divergence needs those whole rows; perplexity and choice scoring
+only need the log-probability of the actual next token, which any ``core.Engine`` gives
+through ``token_logprobs`` (used as the fallback).
 """
 
 from __future__ import annotations
@@ -12,26 +13,20 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from slmkit.core.errors import SlmError
+from slmkit.core.engine import require
+from slmkit.runtime.logprobs import log_softmax  # noqa: F401 - re-exported (choice, kld)
 
 
 def has_logits(engine) -> bool:
-    return callable(getattr(engine, "logits", None))
+    """Whether the engine declares full-vocabulary logits (``capabilities.logits``)."""
+    return engine.info.capabilities.logits
 
 
 def logits(engine, tokens: Sequence[int], first: int = 0) -> np.ndarray:
-    """Rows of raw logits for positions ``first…len(tokens)-1`` (float32 [n, n_vocab])."""
-    if not has_logits(engine):
-        raise SlmError(f"engine {type(engine).__name__} cannot return full-vocabulary logits",
-                       hint="use the llamacpp or torch engine for KL-divergence")
+    """Rows of raw logits for positions ``first…len(tokens)-1`` (float32 [n, n_vocab]);
+    ``UnsupportedOperationError`` for an engine without ``capabilities.logits``."""
+    require(engine, "logits", hint="use the llamacpp, torch or onnx engine for KL-divergence")
     return engine.logits(tokens, first=first)
-
-
-def log_softmax(rows: np.ndarray) -> np.ndarray:
-    """Row-wise log-softmax in float64 (stable for 49k-wide rows). [n, V] → [n, V]."""
-    x = rows.astype(np.float64, copy=False)
-    m = x.max(axis=-1, keepdims=True)
-    return x - (m + np.log(np.exp(x - m).sum(axis=-1, keepdims=True)))
 
 
 def target_logprobs(engine, tokens: Sequence[int], first: int) -> np.ndarray:

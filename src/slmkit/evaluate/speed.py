@@ -117,9 +117,7 @@ def _ttft(engine, round_: int) -> float:
             if chunk.token_ids or chunk.finish_reason:
                 return time.perf_counter() - t0
     finally:
-        close = getattr(stream, "close", None)
-        if close:
-            close()
+        stream.close()
     return time.perf_counter() - t0
 
 

@@ -4,27 +4,35 @@
 and asks the wrapped engine with the numbered sources in the prompt; the stream ends with a
 "Sources: [1] file:lines …" line naming what the answer cited. When retrieval is weak it
 answers that it does not know without calling the model. Everything else (tokenize,
-scoring, embeddings, chat templates) is the wrapped engine's.
+scoring, embeddings, chat templates) is the wrapped engine's, forwarded by
+:class:`~slmkit.core.wrap.EngineWrapper`. Adapters are declared off: an adapter view of
+the wrapped engine would answer without retrieval.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator
 
-from slmkit.core.engine import Engine, ModelInfo
+from slmkit.core.engine import ChunkStream, Engine
 from slmkit.core.retrieval import Retriever
-from slmkit.core.types import ChatMessage, Chunk, GenerateRequest, TokenLogprob, Usage
+from slmkit.core.types import ChatMessage, Chunk, GenerateRequest, Usage
+from slmkit.core.wrap import EngineWrapper
 from slmkit.rag import answer as A
 
 
-class RagEngine:
+class RagEngine(EngineWrapper):
+    """``engine`` answering from what ``retriever`` finds (see the module docstring);
+    ``engine`` is also reachable as ``inner``. Closing closes the wrapped engine."""
+
     def __init__(self, engine: Engine, retriever: Retriever, *, name: str, k: int = 5,
                  threshold: float = A.DEFAULT_THRESHOLD) -> None:
+        caps = dataclasses.replace(engine.info.capabilities, adapters=False)
+        super().__init__(engine, info=dataclasses.replace(engine.info, name=name,
+                                                          capabilities=caps))
         self.engine, self.retriever, self.k, self.threshold = engine, retriever, k, threshold
-        self.info: ModelInfo = dataclasses.replace(engine.info, name=name)
 
-    def generate(self, request: GenerateRequest) -> Iterator[Chunk]:
+    def generate(self, request: GenerateRequest) -> ChunkStream:
         request.validate()
         question, history, system = self._split(request)
         hits = self.retriever.retrieve(question, self.k)
@@ -56,14 +64,14 @@ class RagEngine:
         history = [m for m in msgs[:last] if m.role in ("user", "assistant")]
         return msgs[last].content, history, system
 
-    def _dont_know(self, ans: A.Answer) -> Iterator[Chunk]:
+    def _dont_know(self, ans: A.Answer) -> Generator[Chunk, None, None]:
         n = 0
         for chunk in A.stream_text(A.DONT_KNOW):
             n += 1
             yield chunk
         yield Chunk("", finish_reason="stop", usage=Usage(0, n))
 
-    def _stream(self, chunks: Iterator[Chunk], ans: A.Answer) -> Iterator[Chunk]:
+    def _stream(self, chunks: ChunkStream, ans: A.Answer) -> Generator[Chunk, None, None]:
         parts: list[str] = []
         try:
             for chunk in chunks:
@@ -82,29 +90,4 @@ class RagEngine:
                 parts.append(chunk.text)
                 yield chunk
         finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
-
-    # ---- the rest is the wrapped engine's ------------------------------------------------
-    def tokenize(self, text: str, *, add_special: bool = True) -> list[int]:
-        return self.engine.tokenize(text, add_special=add_special)
-
-    def detokenize(self, tokens: Sequence[int]) -> str:
-        return self.engine.detokenize(tokens)
-
-    def token_logprobs(self, tokens: Sequence[int], *, top: int = 0) -> list[TokenLogprob]:
-        return self.engine.token_logprobs(tokens, top=top)
-
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        return self.engine.embed(texts)
-
-    def render_chat(self, messages: Sequence[ChatMessage], *,
-                    add_generation_prompt: bool = True) -> str:
-        return self.engine.render_chat(messages, add_generation_prompt=add_generation_prompt)
-
-    def close(self) -> None:
-        self.engine.close()
-        close = getattr(self.retriever, "close", None)
-        if close is not None:
-            close()
+            chunks.close()

@@ -11,10 +11,10 @@ from slmkit.route.decide import FALLBACK, LOCAL, REMOTE, Decision, RouteConfig, 
 from slmkit.route.engine import Masker, RoutedEngine
 from slmkit.route.ledger import Entry, Ledger, default_path
 from slmkit.route.report import summarize
-from slmkit.route.stream import RoutedStream, RoutedUsage
+from slmkit.route.stream import RoutedStream
 
 __all__ = [
     "EXAMPLE_PRICES", "FALLBACK", "LOCAL", "REMOTE", "Budget", "Decision", "Entry", "Ledger",
-    "Masker", "PriceTable", "RouteConfig", "RoutedEngine", "RoutedStream", "RoutedUsage",
+    "Masker", "PriceTable", "RouteConfig", "RoutedEngine", "RoutedStream",
     "confidence", "default_path", "judge", "summarize",
 ]

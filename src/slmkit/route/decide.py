@@ -7,9 +7,10 @@ import dataclasses
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from slmkit.core.types import ChatMessage, GenerateRequest
+from slmkit.core.types import RouteDecision as Decision  # noqa: F401 - route's name for it
 
 LOCAL, REMOTE, FALLBACK = "local", "remote", "fallback"
 TAG_RE = re.compile(r"(?:^|\s)#route:(local|remote)\b\s?", re.IGNORECASE)
@@ -46,21 +47,6 @@ class RouteConfig:
             raise ValueError(f"on_upstream_error must be one of {ON_UPSTREAM_ERROR}")
         if self.judge_tokens < 0 or self.reserve_tokens < 0:
             raise ValueError("judge_tokens and reserve_tokens must be >= 0")
-
-
-@dataclass
-class Decision:
-    """Where a request was answered and why, with the signals that decided it."""
-
-    route: str
-    reason: str
-    signals: dict = field(default_factory=dict)
-    masked: int = 0  # distinct values replaced by placeholders in what was sent
-    overhead_ms: float = 0.0
-
-    def to_dict(self) -> dict:
-        return {"route": self.route, "reason": self.reason, "signals": dict(self.signals),
-                "masked": self.masked, "overhead_ms": round(self.overhead_ms, 3)}
 
 
 def extract_tag(request: GenerateRequest) -> tuple[str | None, GenerateRequest]:

@@ -17,12 +17,14 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from slmkit.core.engine import Capabilities, Engine, ModelInfo
-from slmkit.core.types import ChatMessage, Chunk, GenerateRequest, TokenLogprob
+from slmkit.core.engine import Capabilities, ChunkStream, Engine, ModelInfo
+from slmkit.core.errors import SlmError
+from slmkit.core.types import ChatMessage, Chunk, GenerateRequest
+from slmkit.core.wrap import EngineWrapper
 from slmkit.route.costs import Budget, PriceTable
 from slmkit.route.decide import (
     FALLBACK,
@@ -64,7 +66,7 @@ class Attempt:
     """The judged start of a local answer."""
 
     head: list[Chunk] = field(default_factory=list)
-    stream: Iterator[Chunk] | None = None
+    stream: ChunkStream | None = None
     logprobs: list[float] = field(default_factory=list)
     finished: bool = False  # the whole answer is in ``head``
     closed: bool = False  # cancelled before finishing: ``head`` is not an answer
@@ -74,14 +76,15 @@ class Attempt:
         if self.finished or self.closed:
             return
         self.closed = True
-        close = getattr(self.stream, "close", None)
-        if close is not None:
-            close()
+        if self.stream is not None:
+            self.stream.close()
 
 
-class RoutedEngine:
+class RoutedEngine(EngineWrapper):
     """Local first, remote when needed; see the module docstring. Thread-safe when both
-    engines are. ``info.name`` defaults to ``auto``."""
+    engines are. ``info.name`` defaults to ``auto``. Everything but ``generate`` and
+    ``close`` is the local engine's (``inner``), forwarded by ``EngineWrapper``; adapters
+    are declared off (an adapter view of the local engine would not route)."""
 
     def __init__(self, local: Engine, remote: Engine, *, guard: Masker,
                  config: RouteConfig | None = None, ledger: Ledger | None = None,
@@ -89,6 +92,7 @@ class RoutedEngine:
                  name: str = "auto", owns_engines: bool = True,
                  on_decision: Callable[[str, Decision], None] | None = None,
                  difficulty: Difficulty | None = None) -> None:
+        super().__init__(local)
         self.local, self.remote, self.guard = local, remote, guard
         self.difficulty = difficulty
         self.config = config or RouteConfig()
@@ -104,7 +108,8 @@ class RoutedEngine:
             name=name, path=li.path, architecture="routed", n_vocab=li.n_vocab,
             n_ctx=max(li.n_ctx, remote.info.n_ctx), n_ctx_train=li.n_ctx_train,
             chat_template=li.chat_template,
-            capabilities=Capabilities(logprobs=True, embed=li.capabilities.embed,
+            capabilities=Capabilities(logprobs=True, logits=li.capabilities.logits,
+                                      embed=li.capabilities.embed,
                                       grammar=li.capabilities.grammar,
                                       max_sequences=max(li.capabilities.max_sequences,
                                                         remote.info.capabilities.max_sequences)))
@@ -200,7 +205,7 @@ class RoutedEngine:
             self._release(held)
             if attempt:
                 attempt.close()
-            blocked = getattr(err, "code", "") == "guard_blocked"
+            blocked = isinstance(err, SlmError) and err.code == "guard_blocked"
             self._record(original, Decision(REMOTE, reason, signals), attempt, None,
                          "blocked" if blocked else "error")
             raise
@@ -336,23 +341,6 @@ class RoutedEngine:
             e.all_remote_cost = self.prices.cost(self.remote_model, u.prompt_tokens,
                                                  u.completion_tokens)
         self.ledger.record(e)
-
-    # ---- the rest of the Engine contract (the local model's) ---------------------------------
-    def tokenize(self, text: str, *, add_special: bool = True) -> list[int]:
-        return self.local.tokenize(text, add_special=add_special)
-
-    def detokenize(self, tokens: Sequence[int]) -> str:
-        return self.local.detokenize(tokens)
-
-    def token_logprobs(self, tokens: Sequence[int], *, top: int = 0) -> list[TokenLogprob]:
-        return self.local.token_logprobs(tokens, top=top)
-
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        return self.local.embed(texts)
-
-    def render_chat(self, messages: Sequence[ChatMessage], *,
-                    add_generation_prompt: bool = True) -> str:
-        return self.local.render_chat(messages, add_generation_prompt=add_generation_prompt)
 
     def close(self) -> None:
         """Close both engines (when owned) and the ledger; idempotent."""

@@ -108,8 +108,7 @@ def answer(engine, item: Item, *, timeout: float | None = 300.0) -> Answer:
 def letter(engine, item: Item, *, timeout: float | None = 300.0) -> Answer:
     """The engine's letter for ``item``: the most likely of `` A``..`` D`` (with or without
     the leading space) among its first token's top alternatives."""
-    caps = getattr(getattr(engine, "info", None), "capabilities", None)
-    local = bool(getattr(caps, "grammar", False))
+    local = engine.info.capabilities.grammar
     # an engine with grammars is made to answer a letter (else a small model may stop at
     # once, and a finished stream carries no log-probabilities)
     grammar = f'root ::= " "? [{LETTERS[0]}-{LETTERS[item.n_choices - 1]}]' if local else None

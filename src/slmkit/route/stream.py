@@ -1,24 +1,17 @@
 """The stream a routed request returns: buffered head chunks, then the rest of the chosen
-engine's stream, unmasked (remote answers) and with the routing decision attached to the
-last chunk's usage."""
+engine's stream, unmasked (remote answers) and with the routing decision on the last
+chunk's usage (``Usage.decision``)."""
 
 from __future__ import annotations
 
 import dataclasses
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
+from slmkit.core.engine import ChunkStream
 from slmkit.core.types import Chunk, Usage
 from slmkit.route.decide import Decision
-
-
-@dataclass
-class RoutedUsage(Usage):
-    """``core.Usage`` plus the routing decision (``usage.decision.to_dict()``)."""
-
-    decision: Decision | None = None
 
 
 class Stopwatch:
@@ -47,7 +40,7 @@ class RoutedStream:
     ``cancelled``. Closing the stream closes the engine stream underneath.
     """
 
-    def __init__(self, decision: Decision, head: list[Chunk], rest: Iterator[Chunk] | None, *,
+    def __init__(self, decision: Decision, head: list[Chunk], rest: ChunkStream | None, *,
                  keep_logprobs: bool, unmasker: Any = None, clock: Stopwatch,
                  on_end: Callable[[Chunk | None, str], None]) -> None:
         self.decision = decision
@@ -56,7 +49,7 @@ class RoutedStream:
         self._clock, self._on_end = clock, on_end
         self._done = False
 
-    def __iter__(self) -> RoutedStream:
+    def __iter__(self) -> Iterator[Chunk]:
         return self
 
     def __next__(self) -> Chunk:
@@ -85,9 +78,7 @@ class RoutedStream:
         usage = chunk.usage
         if chunk.finish_reason is not None:
             self.decision.overhead_ms = self._clock.ms
-            base = usage or Usage()
-            copied = {f.name: getattr(base, f.name) for f in dataclasses.fields(Usage)}
-            usage = RoutedUsage(**copied, decision=self.decision)
+            usage = dataclasses.replace(usage or Usage(), decision=self.decision)
         return Chunk(text, chunk.token_ids, chunk.logprobs if self._keep_logprobs else None,
                      chunk.finish_reason, usage)
 
@@ -100,10 +91,9 @@ class RoutedStream:
 
     def close(self) -> None:
         """Cancel (idempotent); safe to call from another thread."""
-        close = getattr(self._rest, "close", None)
-        if close is not None:
+        if self._rest is not None:
             try:
-                close()
+                self._rest.close()
             except ValueError:  # a generator running on another thread stops there
                 pass
         self._end(None, "cancelled")

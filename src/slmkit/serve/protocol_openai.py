@@ -162,9 +162,8 @@ def usage_dict(usage) -> dict[str, Any]:
          "total_tokens": usage.total_tokens}
     if usage.cached_tokens:
         d["prompt_tokens_details"] = {"cached_tokens": usage.cached_tokens}
-    decision = getattr(usage, "decision", None)  # a routed engine's: where and why
-    if decision is not None:
-        d["slm_route"] = decision.to_dict()
+    if usage.decision is not None:  # a routed engine's: where and why
+        d["slm_route"] = usage.decision.to_dict()
     return d
 
 

@@ -165,7 +165,7 @@ def _log_usage(log: dict, gen: Generation, observer) -> None:
         log.update(prompt_tokens=last.usage.prompt_tokens,
                    completion_tokens=last.usage.completion_tokens,
                    cached_tokens=last.usage.cached_tokens)
-        decision = getattr(last.usage, "decision", None)
+        decision = last.usage.decision  # set when a routing engine answered
         if decision is not None:
             log.update(route=decision.route, route_reason=decision.reason)
     log["finish_reason"] = last.finish_reason if last is not None else "cancelled"

@@ -14,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
+from slmkit.core.engine import ChunkStream
 from slmkit.core.types import Chunk, GenerateRequest
 
 _END = object()
@@ -44,7 +45,7 @@ class Generation:
         self._queue: asyncio.Queue = asyncio.Queue()
         self._cancelled = threading.Event()
         self._finished = False
-        self._it: Iterator[Chunk] | None = None
+        self._it: ChunkStream | None = None
         self.t0 = time.perf_counter()
         self.first_token_at: float | None = None
         self.last: Chunk | None = None
@@ -109,11 +110,10 @@ class Generation:
             self._cancelled.set()
 
     def _close_iterator(self) -> None:
-        it, close = self._it, getattr(self._it, "close", None)
-        if it is None or close is None:
+        if self._it is None:
             return
         try:
-            close()
+            self._it.close()
         except ValueError:  # a generator executing on another thread: that thread closes it
             pass
 

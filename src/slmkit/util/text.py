@@ -13,7 +13,7 @@ def common_prefix(a: Sequence, b: Sequence) -> int:
     return i
 
 
-def format_bytes(n: int | float | None) -> str:
+def format_bytes(n: float | None) -> str:
     """Bytes as people read them, in decimal units: ``512 B``, ``98.4 MB``, ``14.7 GB``;
     ``-`` for None."""
     if n is None:

@@ -14,7 +14,7 @@ def cpu_cores() -> tuple[int, int]:
         import psutil
 
         physical = psutil.cpu_count(logical=False) or 0
-    except Exception:  # noqa: BLE001 - psutil missing or unable to tell
+    except Exception:  # noqa: BLE001, S110 - psutil missing or unable to tell
         pass
     if hasattr(os, "sched_getaffinity"):
         allowed = len(os.sched_getaffinity(0))

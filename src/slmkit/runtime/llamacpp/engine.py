@@ -16,21 +16,26 @@ the base is never reloaded.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
+from collections.abc import Callable
 from collections.abc import Sequence as Seq
 
 from slmkit.core.engine import Capabilities, ModelInfo
 from slmkit.core.errors import ContextOverflowError, EngineClosedError, SlmError
 from slmkit.core.types import ChatMessage, GenerateRequest, TokenLogprob
+from slmkit.core.wrap import EngineWrapper
 from slmkit.runtime.chat_template import render_chat
 from slmkit.runtime.llamacpp.model import ContextOptions, LlamaModel
 from slmkit.runtime.llamacpp.prompt import chat_tokens
 from slmkit.runtime.llamacpp.sampler import Sampler, bounded, grammar_for
 from slmkit.runtime.llamacpp.scheduler import Scheduler
 from slmkit.runtime.llamacpp.scoring import sequence_logits
-from slmkit.runtime.llamacpp.sequence import ChunkStream, Sequence, token_logprob
+from slmkit.runtime.llamacpp.sequence import Sequence, SequenceStream
+from slmkit.runtime.logprobs import token_logprob
+from slmkit.runtime.prompt import fit_context, prompt_ids
 
 DEFAULT_QUEUE = 64
 
@@ -78,7 +83,8 @@ class LlamaCppEngine:
             n_vocab=m.n_vocab, n_ctx=self.n_ctx_slot, n_ctx_train=m.n_ctx_train,
             n_embd=d["n_embd"], quantization=d["quantization"], size_bytes=d["size_bytes"],
             chat_template=m.chat_template(),
-            capabilities=Capabilities(embed=True, grammar=True, max_sequences=n_parallel),
+            capabilities=Capabilities(logits=True, adapters=True, embed=True, grammar=True,
+                                      max_sequences=n_parallel),
         )
 
     @property
@@ -108,9 +114,11 @@ class LlamaCppEngine:
                                       f"(loaded: {loaded})",
                                       hint="load it with `slm serve BASE --adapter NAME=PATH`")
 
-    def with_adapter(self, name: str, *, on_close=None) -> AdapterView:
+    def with_adapter(self, name: str, *,
+                     on_close: Callable[[], None] | None = None) -> AdapterView:
         """An Engine that is this one with adapter ``name`` applied to every call;
         ``on_close`` runs when the view is closed (e.g. to release the base)."""
+        self._check_open()
         self.check_adapter(name)
         return AdapterView(self, name, on_close=on_close)
 
@@ -135,19 +143,14 @@ class LlamaCppEngine:
         """The token ids a request's prompt becomes (chat template applied for messages;
         special tokens are parsed in a raw ``prompt`` and in the template, never in message
         text, see :mod:`.prompt`)."""
-        if request.prompt_tokens is not None:
-            return list(request.prompt_tokens)
         if request.messages is not None:  # message text never becomes special tokens
             return chat_tokens(self._model, request.messages, self.render_chat)
-        text = request.prompt
         m = self._model
-        # A template that writes the BOS text itself must not get a second BOS.
-        bos_text = m.token_text(m.bos) if m.bos >= 0 else ""
-        add_special = not (bos_text and text.startswith(bos_text))
-        return m.tokenize(text, add_special=add_special)
+        return prompt_ids(request, render=self.render_chat, tokenize=m.tokenize,
+                          bos_text=m.token_text(m.bos) if m.bos >= 0 else "")
 
     # ---- generation ------------------------------------------------------------------
-    def generate(self, request: GenerateRequest) -> ChunkStream:
+    def generate(self, request: GenerateRequest) -> SequenceStream:
         """Validate, tokenize and queue the request; the returned stream yields its chunks.
 
         Raises at once (before any chunk) for a bad request, a prompt over the context or a
@@ -155,7 +158,7 @@ class LlamaCppEngine:
         self._check_open()
         request.validate()
         self.check_adapter(request.adapter)
-        tokens = self._fit_context(self.prompt_tokens(request), request)
+        tokens = fit_context(self.prompt_tokens(request), request, self.n_ctx_slot)
         sampler = Sampler(self._model.vocab, self._model.n_vocab,
                           bounded(request.sampling, self.n_ctx_slot), grammar=grammar_for(request))
         seq = Sequence(request, tokens, sampler)
@@ -164,18 +167,7 @@ class LlamaCppEngine:
         except BaseException:
             sampler.close()
             raise
-        return ChunkStream(seq, self._scheduler.wake)
-
-    def _fit_context(self, tokens: list[int], request: GenerateRequest) -> list[int]:
-        n_ctx = self.n_ctx_slot
-        if not tokens:
-            raise ValueError("the prompt is empty")
-        if len(tokens) < n_ctx:
-            return tokens
-        if not request.truncate:
-            raise ContextOverflowError(len(tokens), n_ctx)
-        room = min(request.max_tokens or n_ctx // 4, n_ctx // 2)
-        return tokens[len(tokens) - (n_ctx - room):]
+        return SequenceStream(seq, self._scheduler.wake)
 
     # ---- scoring ---------------------------------------------------------------------
     def token_logprobs(self, tokens: Seq[int], *, top: int = 0,
@@ -200,7 +192,7 @@ class LlamaCppEngine:
             slot.tokens.extend(piece)
             for i in range(len(piece)):
                 if lo + i + 1 < len(tokens):
-                    out.append(token_logprob(m, tokens[lo + i + 1], m.logits(i), top))
+                    out.append(token_logprob(m.token_text, tokens[lo + i + 1], m.logits(i), top))
         return out
 
     # ---- embeddings ------------------------------------------------------------------
@@ -255,20 +247,18 @@ class UnknownAdapterError(SlmError):
     code = "unknown_adapter"
 
 
-class AdapterView:
+class AdapterView(EngineWrapper):
     """``core.Engine`` over a loaded :class:`LlamaCppEngine` with one LoRA adapter applied:
     every request it generates, scores or evaluates carries ``adapter``. It shares the
     base's weights, KV cache and scheduler; closing the view leaves the base open."""
 
-    def __init__(self, base: LlamaCppEngine, adapter: str, *, on_close=None) -> None:
-        import dataclasses
-
+    def __init__(self, base: LlamaCppEngine, adapter: str, *,
+                 on_close: Callable[[], None] | None = None) -> None:
+        super().__init__(base, info=dataclasses.replace(base.info,
+                                                        name=f"{base.info.name}+{adapter}"))
         self.base, self.adapter, self._on_close = base, adapter, on_close
-        self.info = dataclasses.replace(base.info, name=f"{base.info.name}+{adapter}")
 
-    def generate(self, request: GenerateRequest) -> ChunkStream:
-        import dataclasses
-
+    def generate(self, request: GenerateRequest) -> SequenceStream:
         return self.base.generate(dataclasses.replace(request, adapter=self.adapter))
 
     def token_logprobs(self, tokens: Seq[int], *, top: int = 0) -> list[TokenLogprob]:
@@ -277,17 +267,25 @@ class AdapterView:
     def logits(self, tokens: Seq[int], *, first: int = 0):
         return self.base.logits(tokens, first=first, adapter=self.adapter)
 
+    def with_adapter(self, name: str, *,
+                     on_close: Callable[[], None] | None = None) -> AdapterView:
+        """Another adapter on the same base (adapters do not stack)."""
+        return self.base.with_adapter(name, on_close=on_close)
+
     def close(self) -> None:
         """The base engine owns the model; a view only runs its ``on_close`` (once)."""
         callback, self._on_close = self._on_close, None
         if callback is not None:
             callback()
 
-    def __getattr__(self, name: str):  # tokenize, render_chat, embed, stats, n_threads, …
-        return getattr(self.base, name)
+    # ---- what the base offers beyond the contract (metrics, bench) -------------------
+    @property
+    def n_threads(self) -> int:
+        return self.base.n_threads
 
-    def __enter__(self) -> AdapterView:
-        return self
+    @property
+    def load_seconds(self) -> float:
+        return self.base.load_seconds
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def stats(self) -> dict[str, int]:
+        return self.base.stats()

@@ -2,7 +2,8 @@
 
 A :class:`Sequence` is created on the caller's thread (so bad requests fail there) and
 then only touched by the scheduler thread, except ``cancel()`` which any thread may call.
-Chunks go to the caller through ``out``, a thread-safe queue read by :class:`ChunkStream`.
+Chunks go to the caller through ``out``, a thread-safe queue read by :class:`SequenceStream`
+(the ``core.ChunkStream`` that ``generate`` returns).
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from __future__ import annotations
 import queue
 import time
 
-from slmkit.core.types import Chunk, GenerateRequest, TokenLogprob, Usage
-from slmkit.runtime.llamacpp.logprobs import token_and_top
+from slmkit.core.types import Chunk, GenerateRequest, Usage
+from slmkit.runtime.logprobs import token_logprob
 from slmkit.runtime.textstream import TextStream
 
 
@@ -81,7 +82,7 @@ class Sequence:
         n_top = self.request.logprobs
         if n_top is None:
             return None
-        return (token_logprob(model, token, model.logits(row), n_top),)
+        return (token_logprob(model.token_text, token, model.logits(row), n_top),)
 
     def finish(self, reason: str) -> None:
         if self.t_first:
@@ -100,22 +101,15 @@ class Sequence:
         return self.deadline is not None and now >= self.deadline
 
 
-def token_logprob(model, token: int, logits, n_top: int) -> TokenLogprob:
-    """The chosen token's log-probability and ``n_top`` alternatives, from raw logits."""
-    text = model.token_text
-    value, top = token_and_top(logits, token, n_top)
-    return TokenLogprob(token, text(token), value, tuple(TokenLogprob(i, text(i), lp)
-                                                         for i, lp in top))
-
-
-class ChunkStream:
-    """The iterator ``generate`` returns. Closing it (or dropping it) cancels the request."""
+class SequenceStream:
+    """The ``core.ChunkStream`` ``generate`` returns. Closing it (or dropping it) cancels the
+    request: the scheduler drops the sequence at its next step and frees the slot."""
 
     def __init__(self, seq: Sequence, wake) -> None:
         self._seq, self._wake = seq, wake
         self._finished = False
 
-    def __iter__(self) -> ChunkStream:
+    def __iter__(self) -> SequenceStream:
         return self
 
     def __next__(self) -> Chunk:
@@ -135,7 +129,7 @@ class ChunkStream:
             self._seq.cancel()
             self._wake()
 
-    def __enter__(self) -> ChunkStream:
+    def __enter__(self) -> SequenceStream:
         return self
 
     def __exit__(self, *exc) -> None:

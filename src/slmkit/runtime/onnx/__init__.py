@@ -10,8 +10,9 @@ __all__ = ["GENAI_CONFIG", "is_onnx_dir", "load"]
 
 
 def load(path: str, **options):
-    """Load an ONNX Runtime GenAI directory into an :class:`OnnxEngine` (options: name,
-    n_ctx, n_threads, n_batch, verbose)."""
-    from slmkit.runtime.onnx.engine import OnnxEngine
+    """Load an ONNX Runtime GenAI directory into an onnx-backed
+    :class:`~slmkit.runtime.pyloop.PyLoopEngine` (options: name, n_ctx, n_threads, n_batch,
+    verbose)."""
+    from slmkit.runtime.onnx.engine import open_engine
 
-    return OnnxEngine(path, **options)
+    return open_engine(path, **options)

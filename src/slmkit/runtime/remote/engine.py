@@ -13,13 +13,13 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 
-from slmkit.core.engine import Capabilities, ModelInfo
+from slmkit.core.engine import Capabilities, Engine, ModelInfo, require
 from slmkit.core.errors import ContextOverflowError, EngineClosedError, UnsupportedOperationError
 from slmkit.core.types import ChatMessage, Chunk, GenerateRequest, TokenLogprob, Usage
 from slmkit.runtime.chat_template import render_chat
@@ -137,9 +137,24 @@ class RemoteEngine:
     def detokenize(self, tokens: Sequence[int]) -> str:
         raise UnsupportedOperationError("a remote engine cannot detokenize; send text instead")
 
+    def prompt_tokens(self, request: GenerateRequest) -> list[int]:
+        """The prompt's ids by the ``tokenizer`` given (messages as their text; the
+        upstream renders its own template)."""
+        if request.prompt_tokens is not None:
+            return list(request.prompt_tokens)
+        return self.tokenize(prompt_text(request))
+
     def token_logprobs(self, tokens: Sequence[int], *, top: int = 0) -> list[TokenLogprob]:
         raise UnsupportedOperationError("OpenAI-compatible APIs do not score given tokens; "
-                                  "use GenerateRequest.logprobs on generated text")
+                                        "use GenerateRequest.logprobs on generated text")
+
+    def logits(self, tokens: Sequence[int], *, first: int = 0):
+        require(self, "logits")  # never declared: OpenAI-compatible APIs return no logits
+        raise AssertionError("unreachable")
+
+    def with_adapter(self, name: str, *, on_close: Callable[[], None] | None = None) -> Engine:
+        require(self, "adapters", hint="name the adapter's model on the upstream instead")
+        raise AssertionError("unreachable")
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Vectors from the upstream's /embeddings with ``embed_model``."""
@@ -197,7 +212,7 @@ class RemoteStream:
         self._cancelled = False
         self._gen = self._run()
 
-    def __iter__(self) -> RemoteStream:
+    def __iter__(self) -> Iterator[Chunk]:
         return self
 
     def __next__(self) -> Chunk:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from slmkit.core.errors import InvalidModelFileError, SlmError
+from slmkit.runtime.hfvocab import adds_bos
 
 GGUF_MAGIC = b"GGUF"
 DTYPES = ("float32", "bfloat16", "float16")
@@ -111,10 +112,7 @@ def _load_dir(path: Path, dtype: str, quant=None) -> Loaded:
     except (OSError, ValueError, KeyError) as err:
         raise InvalidModelFileError(f"transformers could not load {path}: {err}") from err
     model.eval()
-    probe = tokenizer("a", add_special_tokens=True).input_ids
-    bare = tokenizer("a", add_special_tokens=False).input_ids
-    add_bos = (tokenizer.bos_token_id is not None and len(probe) > len(bare)
-               and probe[0] == tokenizer.bos_token_id)
+    add_bos = adds_bos(tokenizer)
     arch = getattr(model.config, "model_type", "")
     loaded = Loaded(model, tokenizer, arch, str(getattr(model.config, "dtype", dtype)).replace(
         "torch.", ""), add_bos, getattr(tokenizer, "chat_template", None))

@@ -1,8 +1,13 @@
-"""Token sampling in numpy with llama.cpp's semantics (the torch engine's
-:class:`~slmkit.runtime.torch.sampler.TorchSampler`, without torch).
+"""Token sampling in Python with llama.cpp's semantics, for the engines that sample
+outside llama.cpp (torch, onnx: :mod:`slmkit.runtime.pyloop`).
 
-Chain: penalties → top-k → top-p → min-p → temperature → draw; greedy requests apply the
-penalties, then take the argmax. A fixed seed reproduces the output on this engine.
+The chain and its order are llama.cpp's defaults: penalties → top-k → top-p → min-p →
+temperature → draw; greedy requests apply the penalties, then take the argmax. The
+filters act on temperature-1 probabilities, exactly as llama.cpp's do, so one
+``SamplingParams`` means the same thing on every engine. Rows of logits may be numpy
+arrays or CPU torch tensors (anything ``numpy.asarray`` reads); the draw uses numpy's
+generator, so the same seed and logits give the same tokens whichever backend made them.
+Only llama.cpp draws with its own RNG.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import numpy as np
 from slmkit.core.types import SamplingParams
 
 
-class NumpySampler:
+class TokenSampler:
     """Samples one sequence's tokens from rows of logits; remembers what it accepted
     (the repeat penalty looks at the last ``repeat_last_n`` accepted tokens)."""
 
@@ -26,8 +31,8 @@ class NumpySampler:
         n = params.repeat_last_n
         self._recent: collections.deque[int] = collections.deque(maxlen=n if n > 0 else None)
 
-    def sample(self, logits: np.ndarray) -> int:
-        """Choose the next token from a 1-D array of logits and accept it."""
+    def sample(self, logits) -> int:
+        """Choose the next token from a 1-D row of logits and accept it."""
         x = self._penalize(np.asarray(logits, dtype=np.float32))
         token = int(np.argmax(x)) if self.params.greedy else self._draw(x)
         self.accept(token)
@@ -52,8 +57,7 @@ class NumpySampler:
         p = self.params
         k = p.top_k if 0 < p.top_k < x.size else x.size
         ids = np.argpartition(-x, k - 1)[:k] if k < x.size else np.arange(x.size)
-        order = np.argsort(-x[ids], kind="stable")
-        ids = ids[order]
+        ids = ids[np.argsort(-x[ids], kind="stable")]
         vals = x[ids].astype(np.float64)  # sorted, best first
         if p.top_p < 1.0:
             cum = np.cumsum(_softmax(vals))

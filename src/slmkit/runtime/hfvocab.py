@@ -101,3 +101,48 @@ class Vocab:
         ids = {int(i) for i in declared if i is not None and 0 <= int(i) < self.n_vocab}
         ids |= {i for i, text in self._added.items() if text in EOG_TEXTS and i < self.n_vocab}
         return frozenset(ids)
+
+
+class HFText:
+    """The tokenizer side of a Python-loop engine: a Hugging Face tokenizer, its
+    :class:`Vocab`, whether it adds a BOS, and the end-of-generation ids."""
+
+    def __init__(self, tokenizer, n_vocab: int, *, add_bos: bool,
+                 declared_eos: Sequence[int | None] = ()) -> None:
+        self.tokenizer = tokenizer
+        self.vocab = Vocab(tokenizer, n_vocab)
+        self.add_bos = add_bos
+        self.bos: int | None = tokenizer.bos_token_id
+        self.eog = self.vocab.eog_ids([*declared_eos, tokenizer.eos_token_id])
+
+    @property
+    def n_vocab(self) -> int:
+        return self.vocab.n_vocab
+
+    @property
+    def bos_text(self) -> str:
+        """The BOS token's text when the tokenizer adds one (a template may write it)."""
+        return (self.tokenizer.bos_token or "") if self.add_bos else ""
+
+    def tokenize(self, text: str, *, add_special: bool = True) -> list[int]:
+        ids = self.tokenizer(text, add_special_tokens=False).input_ids
+        if add_special and self.add_bos and self.bos is not None:
+            return [self.bos, *ids]
+        return list(ids)
+
+    def render_chat(self, messages, template: str | None, *,
+                    add_generation_prompt: bool = True) -> str:
+        from slmkit.runtime.chat_template import render_chat
+
+        tok = self.tokenizer
+        return render_chat(messages, template, bos_token=tok.bos_token or "",
+                           eos_token=tok.eos_token or "",
+                           add_generation_prompt=add_generation_prompt)
+
+
+def adds_bos(tokenizer) -> bool:
+    """Whether ``tokenizer`` puts its BOS in front of text (probed, not configured)."""
+    probe = tokenizer("a", add_special_tokens=True).input_ids
+    bare = tokenizer("a", add_special_tokens=False).input_ids
+    return (tokenizer.bos_token_id is not None and len(probe) > len(bare)
+            and probe[0] == tokenizer.bos_token_id)
