@@ -167,9 +167,16 @@ _HINTS = {
 
 @runtime_checkable
 class Embedder(Protocol):
-    """Text → fixed-size vectors (sentence-transformers, a GGUF embedding model, …)."""
+    """Text → fixed-size vectors (sentence-transformers, a GGUF embedding model, …).
 
+    ``name`` identifies the embedder (a collection records it and refuses another);
+    ``dimension`` is the vector size, ``max_tokens`` the longest text it reads, and
+    ``n_special`` how many special tokens it adds to each text.
+    """
+
+    name: str
     dimension: int
     max_tokens: int
+    n_special: int
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]: ...

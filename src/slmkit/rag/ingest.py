@@ -146,7 +146,7 @@ def ingest_texts(collection: Collection, documents: Sequence[dict], embedder, *,
 
 
 def _embedder_name(embedder) -> str:
-    return str(getattr(embedder, "name", None) or type(embedder).__name__)
+    return str(embedder.name or type(embedder).__name__)
 
 
 def _prepare(f: Path, known: dict, report: IngestReport, embedder, size: int,

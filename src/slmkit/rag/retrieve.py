@@ -225,7 +225,7 @@ def search(coll: Collection, embedder, query: str, *, k: int = 5, mode: str = "h
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
     if embedder is not None and coll.embedder is not None:
-        coll.check_embedder(str(getattr(embedder, "name", "")), int(embedder.dimension))
+        coll.check_embedder(str(embedder.name), int(embedder.dimension))
     n = candidates or max(4 * k, 20)
     qv = None
     if mode != "bm25" or mmr is not None:

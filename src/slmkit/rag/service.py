@@ -24,9 +24,9 @@ class _LockedEmbedder:
 
     def __init__(self, inner) -> None:
         self.inner, self._lock = inner, threading.Lock()
-        self.name = getattr(inner, "name", DEFAULT_EMBEDDER)
+        self.name = inner.name or DEFAULT_EMBEDDER
         self.dimension, self.max_tokens = inner.dimension, inner.max_tokens
-        self.n_special = getattr(inner, "n_special", 0)
+        self.n_special = inner.n_special
 
     def embed(self, texts):
         with self._lock:

@@ -79,11 +79,12 @@ class LlamaModel:
 
     def __init__(self, path: str, options: ContextOptions = ContextOptions(), *,
                  n_gpu_layers: int = 0, use_mmap: bool = True, verbose: bool = False) -> None:
-        lib = _lib()
-        _init_backend(verbose)
         self.path = path
         self._model = self._ctx = None
         self._batch = None
+        self._adapters: dict[str, tuple[object, float]] = {}  # name -> (handle, scale)
+        lib = _lib()
+        _init_backend(verbose)
         mparams = lib.llama_model_default_params()
         mparams.n_gpu_layers = n_gpu_layers
         mparams.use_mmap = use_mmap
@@ -101,7 +102,6 @@ class LlamaModel:
         self.n_vocab = lib.llama_vocab_n_tokens(self.vocab)
         self.n_ctx_train = lib.llama_model_n_ctx_train(self._model)
         self._open_context(options)
-        self._adapters: dict[str, tuple[object, float]] = {}  # name -> (handle, scale)
         self._active_adapter: str | None = None
         self._pieces: dict[int, bytes] = {}
         self._token_buf = (lib.llama_token * 0)()
@@ -140,7 +140,7 @@ class LlamaModel:
 
     def close(self) -> None:
         lib = _lib()
-        for handle, _ in getattr(self, "_adapters", {}).values():
+        for handle, _ in self._adapters.values():
             lib.llama_adapter_lora_free(handle)
         self._adapters = {}
         if self._batch is not None:
