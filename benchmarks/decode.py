@@ -189,7 +189,7 @@ def main() -> int:
     p.add_argument("--prompt", type=int, default=512)
     args = p.parse_args()
     if args.threads <= 0:
-        from slmkit.runtime.llamacpp.model import physical_cores
+        from slmkit.util.threads import default_threads as physical_cores
 
         args.threads = physical_cores()
     return parent(args)

@@ -1,6 +1,6 @@
 """torchao weight-only int8 / int4 in the torch engine vs the same model in float32.
 
-The anchor is plain transformers float32 in the same engine (TorchEngine on the float HF
+The anchor is plain transformers float32 in the same engine (the torch engine on the float HF
 directory), measured in the same run. For each variant:
 
 * load seconds and weight memory: each variant loaded in a fresh interpreter (median of

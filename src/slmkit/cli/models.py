@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from slmkit.cli.output import add_json_flag, print_json
+from slmkit.util.text import format_bytes
 
 MULTI_VERB = True
 TEMPLATE_PREVIEW_LINES = 8
@@ -33,15 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
 # --- formatting ------------------------------------------------------------------------------
 
-def human_size(n: int | None) -> str:
-    """Bytes as people read them: 98.4 MB."""
-    if n is None:
-        return "-"
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return ""
+human_size = format_bytes  # bytes as people read them: 98.4 MB
 
 
 def human_params(n: int | None) -> str:
