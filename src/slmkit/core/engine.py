@@ -71,10 +71,12 @@ class ChunkStream(Protocol):
       ``next()``.
     - ``close()`` cancels the request if it is still running and frees what it holds (a
       batch slot, a KV-cache lock, an HTTP connection); afterwards iteration stops. It is
-      idempotent, safe after the stream finished, and may be called from another thread
-      than the one iterating. Always close a stream you stop reading early (``with
-      contextlib.closing(stream)`` or a ``try/finally``). A Python generator satisfies
-      this protocol.
+      idempotent and safe after the stream finished. Always close a stream you stop
+      reading early (``contextlib.closing(stream)`` or ``try/finally``).
+    - Threads: the llama.cpp and remote streams may be closed from any thread, even while
+      another thread waits in ``next()``. A Python generator also satisfies this protocol;
+      closing one while another thread is inside its ``next()`` raises ``ValueError``
+      (cancel such a stream from the thread that iterates it).
     """
 
     def __iter__(self) -> Iterator[Chunk]: ...
