@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
-from slmkit.core.engine import Capabilities, Engine
-from slmkit.core.errors import ContextOverflowError, EngineClosedError
+from slmkit.core.engine import Capabilities, ChunkStream, Engine
+from slmkit.core.errors import (
+    ContextOverflowError,
+    EngineClosedError,
+    UnsupportedOperationError,
+)
 from slmkit.core.types import (
     FINISH_REASONS,
     GREEDY,
@@ -125,7 +130,7 @@ def test_prompt_over_the_context_raises_unless_truncate(engine, case):
 
 def test_closing_a_stream_early_cancels_it_and_the_engine_keeps_serving(engine):
     stream = engine.generate(ask(max_tokens=64))
-    assert callable(getattr(stream, "close", None)), "generate must return a closable stream"
+    assert isinstance(stream, ChunkStream), "generate must return a core.ChunkStream"
     first = next(stream)
     assert isinstance(first, Chunk) and first.finish_reason is None
     stream.close()
@@ -201,3 +206,39 @@ def test_close_is_idempotent_and_final(case):
     eng.close()
     with pytest.raises(EngineClosedError):
         eng.generate(ask(max_tokens=2))
+
+
+def test_prompt_tokens_are_what_generate_counts(engine, case):
+    request = ask(max_tokens=2)
+    if not case.tokenizes:
+        with pytest.raises(NotImplementedError):
+            engine.prompt_tokens(request)
+        return
+    ids = engine.prompt_tokens(request)
+    assert ids and all(isinstance(t, int) for t in ids)
+    assert engine.prompt_tokens(GenerateRequest(prompt_tokens=ids)) == ids
+    assert engine.prompt_tokens(GenerateRequest(prompt=TEXT)) == engine.tokenize(TEXT)
+
+
+def test_logits_follow_the_capabilities(engine, case):
+    if not engine.info.capabilities.logits:
+        with pytest.raises(UnsupportedOperationError, match="logits"):
+            engine.logits([1, 2, 3])
+        return
+    ids = engine.tokenize(TEXT)
+    rows = engine.logits(ids, first=1)
+    assert rows.shape == (len(ids) - 1, engine.info.n_vocab)
+    # the same distributions token_logprobs scores: row j predicts ids[j + 2]
+    logp = rows[:-1] - np.log(np.exp(rows[:-1].astype(np.float64)).sum(-1, keepdims=True))
+    scored = engine.token_logprobs(ids)[1:]
+    assert [lp.logprob for lp in scored] == pytest.approx(
+        [logp[j, ids[j + 2]] for j in range(len(scored))], abs=1e-3)
+
+
+def test_adapters_follow_the_capabilities(engine):
+    if engine.info.capabilities.adapters:
+        with pytest.raises(Exception, match="no adapter 'not-loaded'"):
+            engine.with_adapter("not-loaded")
+        return
+    with pytest.raises(UnsupportedOperationError, match="adapters"):
+        engine.with_adapter("not-loaded")

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from slmkit.core.engine import Capabilities, ModelInfo
+from slmkit.core.engine import Capabilities, Engine, ModelInfo, require
 from slmkit.core.errors import ContextOverflowError, EngineClosedError, UnsupportedOperationError
 from slmkit.core.types import ChatMessage, Chunk, GenerateRequest, TokenLogprob, Usage
 from slmkit.runtime.textstream import StopMatcher
@@ -157,6 +157,12 @@ class FakeLocal:
     def detokenize(self, tokens: Sequence[int]) -> str:
         return "".join(VOCAB.piece(t) for t in tokens)
 
+    def prompt_tokens(self, request: GenerateRequest) -> list[int]:
+        if request.prompt_tokens is not None:
+            return list(request.prompt_tokens)
+        text = request.prompt if request.messages is None else self.render_chat(request.messages)
+        return self.tokenize(text)
+
     def token_logprobs(self, tokens: Sequence[int], *, top: int = 0) -> list[TokenLogprob]:
         self._check_open()
         out = []
@@ -172,6 +178,13 @@ class FakeLocal:
         if not self.info.capabilities.embed:
             raise UnsupportedOperationError(f"{self.info.name} was made without embeddings")
         return [[float(len(t))] for t in texts]
+
+    def logits(self, tokens: Sequence[int], *, first: int = 0):
+        require(self, "logits")  # declared off: the fake has no logits
+
+    def with_adapter(self, name: str, *, on_close: Callable[[], None] | None = None) -> Engine:
+        require(self, "adapters")  # declared off: the fake loads no adapters
+        raise AssertionError("unreachable")
 
     # ---- generation -----------------------------------------------------------------------
     def generate(self, request: GenerateRequest) -> FakeStream:
