@@ -8,7 +8,7 @@ import json
 import pytest
 
 from slmkit.core.errors import InvalidModelFileError
-from slmkit.runtime.onnx.engine import OnnxEngine, read_genai_config
+from slmkit.runtime.onnx.engine import open_engine, read_genai_config
 
 
 def write(tmp_path, config: dict):
@@ -25,7 +25,7 @@ def test_custom_ops_library_is_refused(tmp_path, options):
     with pytest.raises(InvalidModelFileError, match="native library"):
         read_genai_config(root)
     with pytest.raises(InvalidModelFileError, match="evil.so"):
-        OnnxEngine(str(root))
+        open_engine(str(root))
 
 
 def test_an_ordinary_config_reads(tmp_path):
