@@ -16,7 +16,7 @@ from slmkit.compress.quantize import (
     quantize_model,
     tensor_types,
 )
-from slmkit.models.store import Store
+from slmkit.models.store import ModelExistsError, Store
 
 CALIB = " ".join(CORPUS)
 
@@ -41,7 +41,7 @@ def test_plain_q8_0_registers_lineage(store):
     assert man["parent"] == "tiny-hf" and man["method"] == "quantize:Q8_0"
     assert r.tensor_types.get("Q8_0", 0) >= 14 and "Q4_0" not in r.tensor_types
     assert 8.0 < r.bits_per_weight < 9.5  # 8.5 for Q8_0 blocks, norms in F32
-    with pytest.raises(QuantizeError, match="already in the store"):
+    with pytest.raises(ModelExistsError, match="already in the store"):
         quantize_model("tiny-hf", "Q8_0", store=store)
 
 

@@ -89,3 +89,13 @@ def export_adapter_gguf(adapter_dir: str | Path, base_hf_dir: str | Path,
         writer.add_tensor(name + ".lora_b", np.ascontiguousarray(b))  # [n_out, rank]
     _write(writer)
     return out
+
+
+def export_for_base(adapter_dir: str | Path, base_path: str, out_path: str | Path, *,
+                    base_sha256: str | None = None, overwrite: bool = False) -> Path:
+    """:func:`export_adapter_gguf` for an adapter trained on the model at ``base_path``
+    (a GGUF is dequantized to the cached float directory training used)."""
+    from slmkit.adapt.lora import float_dir
+
+    return export_adapter_gguf(adapter_dir, float_dir(base_path, base_sha256), out_path,
+                               overwrite=overwrite)

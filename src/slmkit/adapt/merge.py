@@ -92,3 +92,31 @@ def adapter_base(adapter_dir: str | Path) -> str | None:
     if meta.is_file():
         return json.loads(meta.read_text()).get("base")
     return None
+
+
+def merge_adapter(store, base: str, adapter_dir: str | Path, *, name: str | None = None,
+                  out_type: str = "Q4_K_M", output: str | Path | None = None,
+                  overwrite: bool = False, pull_missing: bool = True) -> dict:
+    """Merge ``adapter_dir`` into the stored (or path) model ``base`` (:func:`merge`) and
+    register the GGUF as ``name`` (default ``<base>-ft-<type>``) with the base as parent
+    (:meth:`Store.derive`), or write it to ``output``. An adapter trained on another base
+    is refused unless ``overwrite``. Returns {name, path, parent, method, size_bytes}."""
+    ref = store.resolve(base, pull_missing=pull_missing)
+    trained_on = adapter_base(adapter_dir)
+    if trained_on and trained_on not in (ref.name, ref.path) and not overwrite:
+        raise ValueError(f"{adapter_dir} was trained on {trained_on!r}, not {ref.name!r}; "
+                         "pass --force to merge anyway")
+    method = f"merge:{Path(adapter_dir).name}+{out_type.lower()}"
+    info = {"parent": ref.name, "method": method}
+    if output is not None:
+        out = merge(ref.path, adapter_dir, Path(output).expanduser(), out_type=out_type,
+                    base_sha256=ref.sha256)
+        return {"name": None, "path": str(out), **info, "size_bytes": out.stat().st_size}
+    name = name or f"{ref.name}-ft-{out_type.lower()}"
+    params = {"adapter": str(Path(adapter_dir).resolve()), "type": out_type,
+              "trained_on": trained_on}
+    with store.derive(name, parent=ref.name, method=method, params=params,
+                      overwrite=overwrite) as d:
+        merge(ref.path, adapter_dir, d.dir / f"{name}.gguf", out_type=out_type,
+              base_sha256=ref.sha256)
+    return {"name": name, "path": d.ref.path, **info, "size_bytes": d.ref.size_bytes}

@@ -9,10 +9,7 @@ the newest one. The result (``--output``/final) is registered in the store as ``
 from __future__ import annotations
 
 import argparse
-import re
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 from slmkit.cli.output import TrainingBar, add_json_flag
@@ -80,54 +77,26 @@ def _config(args):
 
 
 def run(args) -> int:
-    import torch
-
     from slmkit.cli.output import print_json
-    from slmkit.compress.distill import distill
-    from slmkit.compress.train_io import register
-    from slmkit.models.store import Store, validate_name
+    from slmkit.compress.distill import distill_to_store
+    from slmkit.models.store import Store
 
     cfg = _config(args)
-    cfg.check()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    store = Store()
-    teacher = store.resolve(args.teacher, pull_missing=not args.no_pull)
-    student = store.resolve(args.student, pull_missing=not args.no_pull)
-    base = re.sub(r"[^a-z0-9._:+-]+", "-", student.name.lower()).strip("-") or "student"
-    name = args.name or f"{base}-distilled"
-    if not args.no_register:
-        validate_name(name)
-    out = Path(args.output or f"distill-{name}").expanduser()
     quiet = args.json or not sys.stderr.isatty()
     with TrainingBar("distill", total=cfg.max_steps, enabled=not quiet) as bar:
-        report = distill(teacher.path, student.path, args.data, str(out), config=cfg,
-                         resume=args.resume, gguf_type=args.type, on_step=bar,
-                         on_status=bar.status, n_threads=args.threads,
-                         extra={"teacher_name": teacher.name, "student_name": student.name})
-    report.update({"teacher": teacher.name, "student": student.name, "output": str(out),
-                   "registered": not args.no_register})
-    if not args.no_register:
-        method = f"{report['method_tag']} teacher={teacher.name} data=sha256:" \
-                 f"{report['data_sha256'][:16]}"
-        store.tmp.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix="distill-", dir=store.tmp))
-        try:  # the store moves what it adds: give it copies, keep --output whole
-            gguf = shutil.copy2(report["gguf"], scratch / Path(report["gguf"]).name)
-            hf = shutil.copytree(report["hf_dir"], scratch / "hf")
-            paths = register(store, Path(gguf), Path(hf), name, parent=student.name,
-                             method=method)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-        report.update({"name": name, "hf_name": f"{name}-hf", "stored_gguf": paths["gguf"]})
+        report = distill_to_store(Store(), args.teacher, args.student, args.data, config=cfg,
+                                  name=args.name, output=args.output,
+                                  register=not args.no_register, resume=args.resume,
+                                  gguf_type=args.type, n_threads=args.threads, on_step=bar,
+                                  on_status=bar.status, pull_missing=not args.no_pull)
     if args.json:
         print_json(report)
         return 0
     b, a = report["before"], report["after"]
     kl = f"KL(teacher‖student) {b['kl']:.4f} → {a['kl']:.4f}; " if "kl" in b else ""
-    print(f"{student.name} ← {teacher.name} ({report['method_tag']}, {report['steps']} steps, "
-          f"{report['tokens_per_second']:.0f} tok/s): held-apart {kl}"
-          f"PPL {b['ppl']:.2f} → {a['ppl']:.2f}")
-    print(f"saved to {out / 'final'}" + (f"; stored as {name} (+ {name}-hf)"
-                                         if not args.no_register else ""))
+    print(f"{report['student']} ← {report['teacher']} ({report['method_tag']}, "
+          f"{report['steps']} steps, {report['tokens_per_second']:.0f} tok/s): held-apart "
+          f"{kl}PPL {b['ppl']:.2f} → {a['ppl']:.2f}")
+    stored = f"; stored as {report['name']} (+ {report['hf_name']})" if "name" in report else ""
+    print(f"saved to {Path(report['output']) / 'final'}{stored}")
     return 0

@@ -9,9 +9,7 @@ FILE`` instead writes the adapter alone as a llama.cpp LoRA GGUF (no merge), for
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,66 +32,37 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from slmkit.cli.output import print_json
-    from slmkit.models.store import Store, validate_name
+    from slmkit.cli.output import print_json, stderr_console
+    from slmkit.models.store import Store
 
-    store = Store()
-    ref = store.resolve(args.base, pull_missing=not args.no_pull)
     t0 = time.perf_counter()
     if args.adapter_gguf:
-        info = _export(ref, args)
+        from slmkit.adapt.export import export_for_base
+
+        ref = Store().resolve(args.base, pull_missing=not args.no_pull)
+        out = export_for_base(args.adapter, ref.path, Path(args.adapter_gguf).expanduser(),
+                              base_sha256=ref.sha256, overwrite=args.force)
+        size = out.stat().st_size
+        info = {"base": ref.name, "adapter": args.adapter, "adapter_gguf": str(out),
+                "size_bytes": size,
+                "message": f"adapter GGUF written to {out} ({size / 2**20:.1f} MiB); "
+                           f"serve it: slm serve {ref.name} --adapter NAME={out}"}
     else:
-        name = args.name or f"{ref.name}-ft-{args.type.lower()}"
-        validate_name(name)
-        if args.output is None and store.has(name) and not args.force:
-            raise ValueError(f"{name!r} is already in the store; pass --force or --name")
-        info = _merge(store, ref, name, args)
+        from slmkit.adapt.merge import merge_adapter
+
+        if not args.json and sys.stderr.isatty():
+            stderr_console().print(f"[dim]merging {args.adapter} into {args.base} → "
+                                   f"{args.type} …[/]")
+        info = merge_adapter(Store(), args.base, args.adapter, name=args.name,
+                             out_type=args.type, output=args.output, overwrite=args.force,
+                             pull_missing=not args.no_pull)
+        info["message"] = (f"merged model written to {info['path']}" if args.output else
+                           f"{info['parent']} + {args.adapter} → stored as {info['name']} "
+                           f"({info['size_bytes'] / 2**20:.1f} MiB, {args.type}); "
+                           f"try: slm run {info['name']} \"…\"")
     info["seconds"] = round(time.perf_counter() - t0, 2)
     if args.json:
         print_json(info)
     else:
         print(info["message"])
     return 0
-
-
-def _export(ref, args) -> dict:
-    from slmkit.adapt.export import export_adapter_gguf
-    from slmkit.adapt.lora import float_dir
-
-    out = export_adapter_gguf(args.adapter, float_dir(ref.path, ref.sha256),
-                              Path(args.adapter_gguf).expanduser(), overwrite=args.force)
-    return {"base": ref.name, "adapter": args.adapter, "adapter_gguf": str(out),
-            "size_bytes": out.stat().st_size,
-            "message": f"adapter GGUF written to {out} ({out.stat().st_size / 2**20:.1f} MiB); "
-                       f"serve it: slm serve {ref.name} --adapter NAME={out}"}
-
-
-def _merge(store, ref, name: str, args) -> dict:
-    from slmkit.adapt.merge import adapter_base, merge
-    from slmkit.cli.output import stderr_console
-
-    trained_on = adapter_base(args.adapter)
-    if trained_on and trained_on not in (ref.name, ref.path) and not args.force:
-        raise ValueError(f"{args.adapter} was trained on {trained_on!r}, not {ref.name!r}; "
-                         "pass --force to merge anyway")
-    if not (args.json or not sys.stderr.isatty()):
-        stderr_console().print(f"[dim]merging {args.adapter} into {ref.name} → {args.type} …[/]")
-    method = f"merge:{Path(args.adapter).name}+{args.type.lower()}"
-    if args.output:
-        out = merge(ref.path, args.adapter, Path(args.output).expanduser(),
-                    out_type=args.type, base_sha256=ref.sha256)
-        return {"name": None, "path": str(out), "parent": ref.name, "method": method,
-                "message": f"merged model written to {out}"}
-    store.tmp.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix="merge-", dir=store.tmp))
-    try:
-        out = merge(ref.path, args.adapter, scratch / f"{name}.gguf", out_type=args.type,
-                    base_sha256=ref.sha256)
-        stored = store.add(out, name, parent=ref.name, method=method)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return {"name": name, "path": stored.path, "parent": ref.name, "method": method,
-            "size_bytes": stored.size_bytes,
-            "message": f"{ref.name} + {args.adapter} → stored as {name} "
-                       f"({stored.size_bytes / 2**20:.1f} MiB, {args.type}); "
-                       f"try: slm run {name} \"…\""}

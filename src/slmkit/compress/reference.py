@@ -37,11 +37,8 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from slmkit.core.errors import SlmError
 
@@ -139,20 +136,17 @@ def _make(store, ref, name: str, hf_name: str, config: ReferenceConfig, progress
               "ppl_dithered": ppl_dithered, "ppl_after": ppl_after,
               "ppl_change": ppl_after / ppl_before - 1, "loss_first": losses[0],
               "loss_last": sum(losses[-5:]) / len(losses[-5:]), **grid}
-    store.tmp.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="reference-", dir=store.tmp))
-    try:
-        out_hf = save_folded(model, hf, work / "hf")
-        del model
-        gguf_path = hf_to_gguf(out_hf, work / f"{name}.gguf", out_type="f32")
-        report["seconds"] = round(time.perf_counter() - t0, 1)
-        stored = store.add(gguf_path, name, parent=ref.name, method=config.method())
-        report["path"] = stored.path
+    with store.derive(hf_name, parent=name, method="convert:gguf-to-hf", kind="directory",
+                      overwrite=True) as h:
+        with store.derive(name, parent=ref.name, method=config.method(),
+                          params=asdict(config), overwrite=True) as g:
+            out_hf = save_folded(model, hf, h.dir / "hf")
+            del model
+            hf_to_gguf(out_hf, g.dir / f"{name}.gguf", out_type="f32")
+            report["seconds"] = round(time.perf_counter() - t0, 1)
+        report["path"] = g.ref.path
         (out_hf / REPORT).write_text(json.dumps(report, indent=2))
-        report["hf_path"] = store.add(out_hf, hf_name, parent=name, method="convert:gguf-to-hf",
-                                      kind="directory").path
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    report["hf_path"] = h.ref.path
     return {**report, "cached": False}
 
 

@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import re
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from slmkit.compress.quantize import QuantizeError, _path_key, cache_root
+from slmkit.compress.quantize import QuantizeError, cache_root, path_key
 from slmkit.util.files import atomic_output
 from slmkit.runtime.torch import quantize as tq
 
@@ -70,7 +69,7 @@ def float_hf_dir(store, ref) -> Path:
             raise QuantizeError(f"{ref.name} is already quantized ({recipe.label})",
                                 hint="quantize its float parent instead")
         return path
-    cache = cache_root(store) / (ref.sha256 or _path_key(path))[:16]
+    cache = cache_root(store) / (ref.sha256 or path_key(path))[:16]
     cache.mkdir(parents=True, exist_ok=True)
     hf = cache / "hf"
     if not (hf / "config.json").is_file():
@@ -95,7 +94,7 @@ def quantize_torch(model: str, scheme: str, *, group_size: int | None = None, st
     """Quantize ``model`` (stored name, .gguf or HF directory) with torchao ``scheme``
     (``int8`` / ``int4``) and register it as ``name`` (default
     ``<model>-torchao-<scheme>``), or only write the directory to ``output``."""
-    from slmkit.models.store import Store, validate_name
+    from slmkit.models.store import Store
     from slmkit.runtime.torch import loader
 
     recipe = resolve_recipe(scheme, group_size, storage)
@@ -105,33 +104,31 @@ def quantize_torch(model: str, scheme: str, *, group_size: int | None = None, st
     ref = store.resolve(model)
     target = name or default_name(ref.name, recipe)
     register = register and output is None
-    if register:
-        validate_name(target)
-        if store.has(target) and not force:
-            raise QuantizeError(f"{target!r} is already in the store",
-                                hint="pass --force to replace it or --name to choose another")
-    elif Path(output).expanduser().exists() and not force:
+    if not register and Path(output).expanduser().exists() and not force:
         raise FileExistsError(f"{output} exists (pass --force to replace it)")
-    src = float_hf_dir(store, ref)
-    loaded = loader.load(str(src), dtype="float32")
-    report = tq.quantize_model(loaded.model, recipe)
-    store.tmp.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="torchao-", dir=store.tmp))
-    try:
-        out = work / target
+    params = {"scheme": recipe.scheme, "group_size": recipe.group_size,
+              "storage": recipe.storage}
+
+    def make(out: Path) -> tuple:
+        src = float_hf_dir(store, ref)
+        loaded = loader.load(str(src), dtype="float32")
+        report = tq.quantize_model(loaded.model, recipe)
         write_quantized_dir(src, out, loaded.model, recipe)
-        disk = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
-        path = str(out)
-        if register:
-            path = store.add(out, target, parent=ref.name, method=recipe.lineage).path
-        else:
+        return report, sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+
+    if register:
+        with store.derive(target, parent=ref.name, method=recipe.lineage, params=params,
+                          overwrite=force) as d:
+            report, disk = make(d.dir / target)
+        path = d.ref.path
+    else:
+        with store.scratch("torchao-") as work:
+            report, disk = make(work / target)
             dest = Path(output).expanduser()
             if dest.exists():
                 shutil.rmtree(dest) if dest.is_dir() else dest.unlink()
-            shutil.move(str(out), dest)
-            path = str(dest)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+            shutil.move(str(work / target), dest)
+        path = str(dest)
     return TorchQuantResult(target if register else None, path, ref.name, recipe.label,
                             recipe.lineage, recipe.storage, disk, report.bytes_before,
                             report.bytes_after, len(report.quantized), report.kept_float,

@@ -1,5 +1,6 @@
 """What pruning and distillation share: a float model to edit, calibration text cut into
-token batches, and the way out (HF directory + GGUF, registered in the store with lineage).
+token batches, and the way out (HF directory + GGUF, registered in the store with lineage
+through :func:`derive_pair`).
 
 A GGUF source is first converted to a Hugging Face directory (:func:`convert.gguf_to_hf`,
 which keeps the GGUF's metadata in a sidecar so the way back writes the same tokenizer);
@@ -9,8 +10,11 @@ the model is then loaded from that directory as a plain, editable float32 model.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,13 +142,37 @@ def export(model, source_dir: Path, out_dir: Path, *, gguf_type: str = "f16",
     return hf, gguf_path
 
 
-def register(store, gguf_path: Path, hf_dir: Path, name: str, *, parent: str | None,
-             method: str) -> dict:
-    """Register the GGUF as ``name`` and the HF directory as ``name-hf`` (both with their
-    lineage). Returns {"gguf": path, "hf": path} as stored."""
-    a = store.add(gguf_path, name, parent=parent, method=method)
-    b = store.add(hf_dir, f"{name}-hf", parent=parent, method=method)
-    return {"gguf": a.path, "hf": b.path}
+@dataclass
+class Pair:
+    """A GGUF + Hugging Face directory pair being made by :func:`derive_pair`: write
+    ``dir/hf/`` and one ``dir/*.gguf``; ``method`` may be refined; ``gguf``/``hf`` are the
+    stored models once the block ends."""
+
+    dir: Path
+    method: str
+    gguf: object = None
+    hf: object = None
+
+
+@contextmanager
+def derive_pair(store, name: str, *, parent: str | None, method: str,
+                params: dict | None = None, overwrite: bool = False) -> Iterator[Pair]:
+    """Register what the block writes as ``name`` (the GGUF) and ``name-hf`` (the HF
+    directory), both with their lineage, through :meth:`Store.derive`: on an exception
+    neither is registered. Both names are checked (``overwrite``) before the block runs."""
+    with store.derive(f"{name}-hf", parent=parent, method=method, params=params,
+                      kind="directory", overwrite=overwrite) as h, \
+            store.derive(name, parent=parent, method=method, params=params,
+                         overwrite=overwrite) as g:
+        pair = Pair(h.dir, method)
+        yield pair
+        ggufs = list(h.dir.glob("*.gguf"))
+        if len(ggufs) != 1 or not (h.dir / "hf").is_dir():
+            raise CompressError(f"deriving {name!r} wrote {sorted(p.name for p in ggufs)} "
+                                "and no hf/ directory; expected hf/ and one GGUF")
+        os.replace(ggufs[0], g.dir / ggufs[0].name)
+        g.method = h.method = pair.method
+    pair.gguf, pair.hf = g.ref, h.ref
 
 
 def count_parameters(model) -> int:

@@ -5,7 +5,7 @@ Layout under the root (``$SLM_HOME``, default ``~/.slmkit``)::
     blobs/sha256-<hex>        a model file, named by its sha256
     blobs/tree-<hex>/         a model directory, named by its tree digest
     manifests/<name>.json     name, kind, source, sha256, size, files, GGUF summary, lineage
-    tmp/<name>~<pid>~<id>/    staging of a pull in progress (removed when it ends)
+    tmp/<name>~<pid>~<id>/    staging of a pull or derivation in progress (removed when it ends)
     locks/                    per-name locks and one lock for blob bookkeeping
 
 Contracts:
@@ -17,6 +17,10 @@ Contracts:
   second puller finds the manifest and returns it.
 - Blobs are shared between names with the same content; ``remove`` deletes a blob only when
   no manifest references it. Blob moves and manifest writes/deletes happen under one lock.
+- A model made here (a conversion, a quantization, a pruned or merged model) is written
+  through :meth:`Store.derive`: into a staging directory inside the store, registered with
+  its lineage (``parent``, ``method``, ``params``, ``created``) when the work succeeds, and
+  removed without a trace when it fails.
 - Names are lowercase ``[a-z0-9][a-z0-9._:+-]*`` (at most 128 characters): a name can never
   reach outside the store.
 """
@@ -28,9 +32,11 @@ import json
 import os
 import re
 import shutil
+import tempfile
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -39,6 +45,7 @@ from slmkit.core.errors import (
     ChecksumError,
     InvalidModelFileError,
     ModelNotFoundError,
+    SlmError,
     SourceError,
 )
 from slmkit.core.types import ModelRef
@@ -78,6 +85,45 @@ def default_root() -> Path:
     return get_settings().home
 
 
+class ModelExistsError(SlmError):
+    """A derived model would replace a stored one and overwriting was not asked for."""
+
+    code = "model_exists"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"{name!r} is already in the store",
+                         hint="pass --force to replace it or --name to choose another name")
+
+
+@dataclass
+class Derivation:
+    """A model being made by :meth:`Store.derive`.
+
+    Write the result under ``dir`` (a fresh directory inside the store). When the ``with``
+    block ends normally, what ``dir`` holds is registered: its single entry (a GGUF file or
+    a model directory) when there is exactly one, else ``dir`` itself as a directory model;
+    ``ref`` is then the stored model. ``method`` and ``params`` may be refined inside the
+    block (e.g. once a calibration digest is known); ``params`` must be JSON-serializable.
+    """
+
+    name: str
+    dir: Path
+    parent: str | None
+    method: str
+    params: dict[str, Any] = field(default_factory=dict)
+    kind: str | None = None
+    ref: ModelRef | None = None
+
+    def result(self) -> Path:
+        """The path that will be registered (see the class docstring)."""
+        entries = list(self.dir.iterdir())
+        if not entries:
+            raise SourceError(f"deriving {self.name!r} wrote nothing into {self.dir}",
+                              hint="write the model file or directory under Derivation.dir")
+        return entries[0] if len(entries) == 1 else self.dir
+
+
 @dataclass(frozen=True)
 class _Plan:
     name: str
@@ -87,6 +133,7 @@ class _Plan:
     licence: str | None = None
     parent: str | None = None  # lineage of a model made here (a conversion, a quantization)
     method: str | None = None
+    params: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -192,6 +239,7 @@ class Store:
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "licence": plan.licence or (summary or {}).get("licence"),
             "gguf": summary, "parent": plan.parent, "method": plan.method,
+            "params": plan.params,
         }
         if not fetched.is_dir:
             fsync(fetched.path)
@@ -203,22 +251,64 @@ class Store:
                 self._gc_blob(old["blob"])
         return self._ref(manifest)
 
+    @contextmanager
+    def derive(self, name: str, *, parent: str | None, method: str,
+               params: dict[str, Any] | None = None, kind: str | None = None,
+               overwrite: bool = False) -> Iterator[Derivation]:
+        """Make a model and register it as ``name`` with its lineage, all or nothing::
+
+            with store.derive("tiny-q8_0", parent="tiny", method="quantize:Q8_0",
+                              params={"type": "Q8_0"}) as d:
+                quantize(src, d.dir / "model.gguf")
+            d.ref  # the stored model
+
+        Yields a :class:`Derivation` whose ``dir`` is a fresh staging directory inside the
+        store (same filesystem, so registering is a rename). On normal exit the result is
+        hashed (sha256 of a file, tree digest of a directory), GGUF files are validated, and
+        the manifest (``parent``, ``method``, ``params``, ``created``; the parent's licence)
+        is written last and atomically. On an exception the staging directory is removed
+        and nothing is registered. Derivations of one name are serialized by its lock.
+        Raises ``ValueError`` for an unsafe name and :class:`ModelExistsError` when ``name``
+        is stored and ``overwrite`` is false (before any work is done).
+        """
+        validate_name(name)
+        _check_params(name, params)
+        with self._lock(name):
+            if self.has(name) and not overwrite:
+                raise ModelExistsError(name)
+            d = Derivation(name, self._new_staging(name), parent, method, dict(params or {}),
+                           kind)
+            try:
+                yield d
+                _check_params(name, d.params)
+                d.ref = self._register_made(d.result(), name, parent=d.parent, method=d.method,
+                                            params=d.params or None, kind=d.kind)
+            finally:
+                shutil.rmtree(d.dir, ignore_errors=True)
+
+    @contextmanager
+    def scratch(self, prefix: str = "work-") -> Iterator[Path]:
+        """A private working directory inside the store (the same filesystem as its blobs,
+        so results move in by rename), removed with its contents when the block ends."""
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=prefix, dir=self.tmp))
+        try:
+            yield work
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
     def add(self, path: str | Path, name: str, *, parent: str | None = None,
-            method: str | None = None, kind: str | None = None) -> ModelRef:
-        """Register a file or directory made on this machine (a conversion, a quantization)
-        as ``name``, with its lineage: ``parent`` (the stored model it was made from) and
-        ``method`` (how, e.g. ``"convert:gguf-f32"``). The path is moved into the store
-        (copied first when it lies on another filesystem); a model of that name is
-        replaced. GGUF files are validated like pulled ones."""
+            method: str | None = None, kind: str | None = None,
+            params: dict[str, Any] | None = None) -> ModelRef:
+        """Register a file or directory that already exists as ``name``, with its lineage
+        (prefer :meth:`derive` for a model you are about to write). The path is moved into
+        the store (copied first when it lies on another filesystem; left in place when
+        validation fails); a model of that name is replaced."""
         path = Path(path)
         validate_name(name)
+        _check_params(name, params)
         if not path.exists():
             raise SourceError(f"no such file or directory: {path}")
-        licence = None
-        if parent and self.has(parent):
-            licence = self.manifest(parent).get("licence")
-        origin = _Made(f"made:{method or 'local'}" + (f" from {parent}" if parent else ""))
-        plan = _Plan(name, origin, None, kind, licence, parent, method)
         with self._lock(name):
             staging = self._new_staging(name)
             try:
@@ -226,11 +316,23 @@ class Store:
                     copy = staging / path.name
                     (shutil.copytree if path.is_dir() else shutil.copy2)(path, copy)
                     path = copy
-                fetched = fetched_in_place(path)
-                summary = None if fetched.is_dir else self._validate(plan, fetched)
-                return self._register(plan, fetched, summary)
+                return self._register_made(path, name, parent=parent, method=method,
+                                           params=params, kind=kind)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
+
+    def _register_made(self, path: Path, name: str, *, parent: str | None,
+                       method: str | None, params: dict[str, Any] | None,
+                       kind: str | None) -> ModelRef:
+        """Hash, validate and register a model made here (call with the name's lock held)."""
+        licence = None
+        if parent and self.has(parent):
+            licence = self.manifest(parent).get("licence")
+        origin = _Made(f"made:{method or 'local'}" + (f" from {parent}" if parent else ""))
+        plan = _Plan(name, origin, None, kind, licence, parent, method, params)
+        fetched = fetched_in_place(path)
+        summary = None if fetched.is_dir else self._validate(plan, fetched)
+        return self._register(plan, fetched, summary)
 
     # --- reading -----------------------------------------------------------------------------
 
@@ -459,6 +561,13 @@ class Store:
 def _fname(name: str) -> str:
     """A name as a file name (':' is not allowed in Windows file names; '%' is not in names)."""
     return name.replace(":", "%3A")
+
+
+def _check_params(name: str, params: dict[str, Any] | None) -> None:
+    try:
+        json.dumps(params)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"the params of {name!r} must be JSON-serializable: {err}") from None
 
 
 def _norm(digest: str | None) -> str | None:
