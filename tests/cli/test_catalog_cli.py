@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from slmkit.cli.catalog import format_bytes, format_ctx, format_params
+from slmkit.cli.output import format_bytes, format_ctx, format_params
 from slmkit.models import catalog
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")

@@ -35,8 +35,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     from slmkit.cli.common import resolve_model
-    from slmkit.cli.eval import Progress
-    from slmkit.cli.output import print_json
+    from slmkit.cli.output import Progress, print_json
     from slmkit.evaluate import speed
     from slmkit.evaluate.report import bench_chart, bench_markdown, write
     from slmkit.models.load import check_fit

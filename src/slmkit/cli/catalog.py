@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from slmkit.cli.output import add_json_flag
+from slmkit.cli.output import add_json_flag, format_bytes, format_ctx, format_params
 
 SHOWN_QUANTS: tuple[str, ...] = ("F16", "Q8_0", "Q4_K_M")
 KEY_FLAGS: tuple[str, ...] = (
@@ -43,7 +43,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         from slmkit.cli.output import print_json
 
-        print_json(_json_report(hw, candidates, quants, args))
+        print_json(catalog.survey_report(hw, candidates, quants, quant=args.quant,
+                                         n_ctx=args.ctx, tier=args.tier,
+                                         only_fitting=args.fits))
         return 0
     _print_table(hw, candidates, quants, args)
     return 0
@@ -73,30 +75,6 @@ def _quant(text: str) -> str:
 
 def _quants_shown(quant: str) -> tuple[str, ...]:
     return SHOWN_QUANTS if quant in SHOWN_QUANTS else (*SHOWN_QUANTS, quant)
-
-
-# ---------------------------------------------------------------- JSON
-
-
-def _json_report(hw, candidates, quants, args) -> dict:
-    from slmkit.models import catalog
-
-    budget = catalog.memory_budget(hw)
-    models = []
-    for c in candidates:
-        d = c.entry.to_dict()
-        d["memory"] = {q: catalog.estimate_memory(c.entry, q, args.ctx).to_dict()
-                       for q in quants}
-        d["fits"] = c.fits
-        models.append(d)
-    return {
-        "hardware": {**hw.to_dict(),
-                     "budget": {"bytes": budget.bytes, "where": budget.where,
-                                "label": budget.label}},
-        "query": {"quant": args.quant, "ctx": args.ctx, "tier": args.tier,
-                  "fits_only": args.fits, "headroom": catalog.DEFAULT_HEADROOM},
-        "models": models,
-    }
 
 
 # ---------------------------------------------------------------- table
@@ -176,22 +154,3 @@ def hardware_summary(hw) -> str:
     return (f"RAM {format_bytes(hw.available_ram)} available / {format_bytes(hw.total_ram)} total"
             f" · {hw.physical_cores} cores ({hw.logical_cores} threads) · {hw.cpu_model}"
             f" · {hw.arch} {hw.os} · flags: {flags} · GPU: {gpus}")
-
-
-def format_bytes(n: int) -> str:
-    """``0.1 GB``, ``14.3 GB``; under 0.1 GB in MB (``45 MB``). Decimal units."""
-    if n < 100_000_000:
-        return f"{n / 1e6:.0f} MB"
-    return f"{n / 1e9:.1f} GB"
-
-
-def format_params(n: int) -> str:
-    """``135M``, ``1.5B``, ``14.7B`` (999.9M shows as ``1.0B``)."""
-    if n >= 999_500_000:
-        return f"{n / 1e9:.1f}B"
-    return f"{n / 1e6:.0f}M"
-
-
-def format_ctx(n: int) -> str:
-    """``8K``, ``128K``; small contexts as the plain number."""
-    return f"{n // 1024}K" if n >= 1024 and n % 1024 == 0 else str(n)

@@ -56,50 +56,11 @@ def configure(p: argparse.ArgumentParser) -> None:
     add_json_flag(p)
 
 
-class Progress:
-    """``progress(task, done, total)`` callbacks drawn as rich bars on stderr."""
-
-    def __init__(self, enabled: bool = True) -> None:
-        self._bars = None
-        self._tasks: dict[str, int] = {}
-        if enabled:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-            from rich.progress import Progress as Bars
-
-            from slmkit.cli.output import stderr_console
-
-            self._bars = Bars(TextColumn("{task.description}"), BarColumn(),
-                              MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                              console=stderr_console(), transient=True)
-
-    def __enter__(self) -> Progress:
-        if self._bars is not None:
-            self._bars.__enter__()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._bars is not None:
-            self._bars.__exit__(*exc)
-
-    def __call__(self, task: str, done: int, total: int) -> None:
-        if self._bars is None:
-            return
-        if task not in self._tasks:
-            self._tasks[task] = self._bars.add_task(task, total=total or None)
-        self._bars.update(self._tasks[task], completed=done, total=total or None)
-
-
 # ---- the verb ---------------------------------------------------------------------------------
 
 def run(args) -> int:
     from slmkit.cli.common import open_engine
-    from slmkit.cli.output import print_json
+    from slmkit.cli.output import Progress, print_json
 
     if args.list_data:
         return _list_data(args)

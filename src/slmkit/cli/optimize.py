@@ -51,7 +51,7 @@ def _types(text: str) -> list[str]:
 
 
 def run(args) -> int:
-    from slmkit.cli.eval import Progress
+    from slmkit.cli.output import Progress
     from slmkit.cli.output import print_json
     from slmkit.compress.optimize import Budget, BudgetError, Candidate, optimize, table
     from slmkit.compress.quantize import normalize_type

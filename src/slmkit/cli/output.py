@@ -1,4 +1,5 @@
-"""Shared CLI output: JSON for machines, rich for people, errors with hints, exit codes."""
+"""Shared CLI output: JSON for machines, rich for people, progress bars, numbers as people
+read them, errors with hints, exit codes. Every verb may import this module."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import dataclasses
 import json
 import sys
 from typing import Any
+
+from slmkit.util.text import format_bytes as format_bytes_decimal
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -32,10 +35,19 @@ def print_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
-def stdout_console():
+def stdout_console(*, wide: bool = False):
+    """Rich console on stdout; ``wide``: piped output is not cut at 80 columns."""
     from rich.console import Console
 
-    return Console()
+    con = Console()
+    if wide and not con.is_terminal:
+        con.width = 240
+    return con
+
+
+def progress_console(args):
+    """A stderr console for pull/verify progress, or None for --json or a non-terminal."""
+    return None if getattr(args, "json", False) or not sys.stderr.isatty() else stderr_console()
 
 
 def stderr_console():
@@ -121,3 +133,69 @@ class TrainingBar:
     def __exit__(self, *exc) -> None:
         if self._bar is not None:
             self._bar.__exit__(*exc)
+
+
+class Progress:
+    """``progress(task, done, total)`` callbacks drawn as rich bars on stderr."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self._bars = None
+        self._tasks: dict[str, int] = {}
+        if enabled:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+            from rich.progress import Progress as Bars
+
+            self._bars = Bars(TextColumn("{task.description}"), BarColumn(),
+                              MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                              console=stderr_console(), transient=True)
+
+    def __enter__(self) -> Progress:
+        if self._bars is not None:
+            self._bars.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._bars is not None:
+            self._bars.__exit__(*exc)
+
+    def __call__(self, task: str, done: int, total: int) -> None:
+        if self._bars is None:
+            return
+        if task not in self._tasks:
+            self._tasks[task] = self._bars.add_task(task, total=total or None)
+        self._bars.update(self._tasks[task], completed=done, total=total or None)
+
+
+# --- numbers as people read them ---------------------------------------------------------------
+
+human_size = format_bytes_decimal  # bytes as people read them: 98.4 MB (slmkit.util.text)
+
+
+def human_params(n: int | None) -> str:
+    """Parameter counts as people say them: 135M, 1.5B."""
+    if not n:
+        return "-"
+    if n >= 1e9:
+        return f"{n / 1e9:.1f}B"
+    return f"{n / 1e6:.0f}M" if n >= 1e6 else f"{n / 1e3:.0f}K"
+
+
+def format_bytes(n: int) -> str:
+    """``0.1 GB``, ``14.3 GB``; under 0.1 GB in MB (``45 MB``). Decimal units."""
+    return f"{n / 1e6:.0f} MB" if n < 100_000_000 else f"{n / 1e9:.1f} GB"
+
+
+def format_params(n: int) -> str:
+    """``135M``, ``1.5B``, ``14.7B`` (999.9M shows as ``1.0B``)."""
+    return f"{n / 1e9:.1f}B" if n >= 999_500_000 else f"{n / 1e6:.0f}M"
+
+
+def format_ctx(n: int) -> str:
+    """``8K``, ``128K``; small contexts as the plain number."""
+    return f"{n // 1024}K" if n >= 1024 and n % 1024 == 0 else str(n)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from slmkit.cli.output import add_json_flag, print_json
 
@@ -20,19 +19,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from slmkit.cli.models import human_params, human_size
+    from slmkit.cli.output import human_params, human_size, progress_console, stdout_console
     from slmkit.models.store import Store
 
     store = Store()
     target = store.target_name(args.model, args.name)
     present = store.has(target) and not args.force
-    progress = None
-    if not args.json and sys.stderr.isatty():
-        from slmkit.cli.output import stderr_console
-
-        progress = stderr_console()
-    ref = store.pull(args.model, name=args.name, sha256=args.sha256, progress=progress,
-                     force=args.force)
+    ref = store.pull(args.model, name=args.name, sha256=args.sha256,
+                     progress=progress_console(args), force=args.force)
     manifest = store.manifest(ref.name)
     gguf = manifest.get("gguf") or {}
     if args.json:
@@ -42,12 +36,10 @@ def run(args: argparse.Namespace) -> int:
                     "quantization": gguf.get("quantization"),
                     "parameters": gguf.get("parameters")})
         return 0
-    from slmkit.cli.models import stdout_console
-
     what = ", ".join(x for x in (human_size(ref.size_bytes), gguf.get("quantization"),
                                  gguf.get("parameters") and human_params(gguf["parameters"])
                                  + " parameters") if x)
     verb = "already present" if present else "pulled"
-    stdout_console().print(f"{verb}: [bold]{ref.name}[/] ({what})\n  sha256 {ref.sha256}",
+    stdout_console(wide=True).print(f"{verb}: [bold]{ref.name}[/] ({what})\n  sha256 {ref.sha256}",
                            highlight=False)
     return 0

@@ -69,7 +69,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from slmkit.cli.eval import Progress
+    from slmkit.cli.output import Progress
     from slmkit.cli.output import print_json
 
     show = not args.json and sys.stderr.isatty()
@@ -114,7 +114,7 @@ def run(args) -> int:
 
 
 def _reference(args, show: bool) -> int:
-    from slmkit.cli.eval import Progress
+    from slmkit.cli.output import Progress
     from slmkit.cli.output import print_json
     from slmkit.compress.reference import ReferenceConfig, make_reference
 

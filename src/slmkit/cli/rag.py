@@ -136,7 +136,7 @@ def run(args) -> int:
 
 
 def _ingest(args) -> int:
-    from slmkit.cli.eval import Progress
+    from slmkit.cli.output import Progress
     from slmkit.cli.output import print_json
     from slmkit.rag.ingest import ingest
 

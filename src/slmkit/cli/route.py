@@ -133,7 +133,7 @@ def run_eval(args: argparse.Namespace) -> int:
     import sys
 
     from slmkit.cli.common import open_engine
-    from slmkit.cli.eval import Progress
+    from slmkit.cli.output import Progress
     from slmkit.evaluate import datasets
     from slmkit.evaluate.choice import build_prompt
     from slmkit.models.load import load

@@ -304,3 +304,24 @@ def survey(hardware: Hardware, *, quant: str = "Q4_K_M", n_ctx: int = 4096,
         if ok or not only_fitting:
             found.append(Candidate(entry, estimate, ok))
     return found
+
+
+def survey_report(hardware: Hardware, candidates: list[Candidate], quants: tuple[str, ...], *,
+                  quant: str, n_ctx: int, tier: str | None, only_fitting: bool) -> dict:
+    """The `slm catalog --json` document: the hardware with its memory budget, the query,
+    and each candidate's entry with its memory at every type in ``quants`` and its fit."""
+    budget = memory_budget(hardware)
+    models = []
+    for c in candidates:
+        d = c.entry.to_dict()
+        d["memory"] = {q: estimate_memory(c.entry, q, n_ctx).to_dict() for q in quants}
+        d["fits"] = c.fits
+        models.append(d)
+    return {
+        "hardware": {**hardware.to_dict(),
+                     "budget": {"bytes": budget.bytes, "where": budget.where,
+                                "label": budget.label}},
+        "query": {"quant": quant, "ctx": n_ctx, "tier": tier, "fits_only": only_fitting,
+                  "headroom": DEFAULT_HEADROOM},
+        "models": models,
+    }

@@ -1,0 +1,58 @@
+"""Facts about stored models and model files, as `slm list` / `slm show` print them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from slmkit.core.errors import ModelNotFoundError
+from slmkit.models import catalog
+from slmkit.models.gguf_file import read_gguf
+from slmkit.models.sources import is_source_spec
+
+
+def list_rows(store) -> list[dict[str, Any]]:
+    """One row per stored model: name, kind, size, quantization, parameters, modified,
+    source, sha256 and lineage (parent, method)."""
+    rows = []
+    for ref in store.list():
+        m = store.manifest(ref.name)
+        gguf = m.get("gguf") or {}
+        rows.append({
+            "name": m["name"], "kind": m.get("kind"), "size_bytes": m["size"],
+            "quantization": gguf.get("quantization"), "parameters": gguf.get("parameters"),
+            "modified": m.get("created"), "source": m.get("source"), "sha256": m["sha256"],
+        })
+    return rows
+
+
+def describe(store, model: str) -> tuple[dict[str, Any], Any]:
+    """(facts, GGUFInfo or None for directories) of a stored model or a .gguf path: name,
+    kind, path, size, sha256, source, created, lineage, GGUF summary, licence, template."""
+    path = Path(model).expanduser()
+    if is_source_spec(model) and not path.exists():
+        raise ModelNotFoundError(model, hint=f"no such file: {path}")
+    if path.is_file() and (path.suffix.lower() == ".gguf" or not store.has(model)):
+        info = read_gguf(path)
+        facts = {"name": path.stem, "kind": "llm", "path": str(path.resolve()),
+                 "size_bytes": path.stat().st_size, "sha256": None,
+                 "source": f"file:{path.resolve()}", "created": None}
+        return _with_gguf(facts, info, None), info
+    manifest = store.manifest(model)
+    blob = store.blob_path(model)
+    facts = {"name": manifest["name"], "kind": manifest.get("kind"), "path": str(blob),
+             "size_bytes": manifest["size"], "sha256": manifest["sha256"],
+             "source": manifest.get("source"), "created": manifest.get("created"),
+             "files": manifest.get("files", [])}
+    info = read_gguf(blob) if manifest.get("digest") != "tree" else None
+    return _with_gguf(facts, info, manifest.get("licence")), info
+
+
+def _with_gguf(facts: dict[str, Any], info: Any, licence: str | None) -> dict[str, Any]:
+    entry = catalog.get(facts["name"])
+    summary = info.summary() if info is not None else {}
+    facts.update({k: v for k, v in summary.items() if k not in ("name", "licence")})
+    facts["model_name"] = summary.get("name")
+    facts["licence"] = (entry.licence if entry else None) or licence or summary.get("licence")
+    facts["chat_template"] = info.chat_template if info is not None else None
+    return facts
