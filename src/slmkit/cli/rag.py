@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import sys
 
-DEFAULT_EMBEDDER = "all-minilm-l6-v2"
+from slmkit.cli.output import stdout_console
+
+DEFAULT_EMBEDDER = "all-minilm-l6-v2"  # rag.service.DEFAULT_EMBEDDER (kept light for --help)
 MODES = ("hybrid", "dense", "bm25")
 
 
@@ -84,13 +86,11 @@ def _retrieval_args(p) -> None:
 
 # ---- wiring ---------------------------------------------------------------------------------
 
-def load_embedder(name: str | None, args=None):
-    from slmkit.models.store import Store
-    from slmkit.runtime.sentence import load_embedder as load
+def _embedder(coll, args):
+    from slmkit.rag.serving import store_embedder
 
-    ref = Store().resolve(name or DEFAULT_EMBEDDER,
-                          pull_missing=not getattr(args, "no_pull", False))
-    return load(ref.path, name=ref.name, threads=getattr(args, "threads", 0) or 0)
+    return store_embedder(args.embedder or coll.embedder, pull_missing=not args.no_pull,
+                          threads=args.threads)
 
 
 def _open(name: str, *, create: bool = False):
@@ -99,32 +99,15 @@ def _open(name: str, *, create: bool = False):
     return Collection(name, create=create)
 
 
-def _embedder_for(coll, args):
-    return load_embedder(args.embedder or coll.embedder, args)
-
-
 def _filters(args):
     from slmkit.rag.retrieve import Filters
 
-    return Filters(path=args.path, types=tuple(args.types), since=_date(args.since),
-                   until=_date(args.until))
-
-
-def _date(text: str | None) -> float | None:
-    if text is None:
-        return None
-    from datetime import datetime
-
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        raise ValueError(f"dates look like 2026-11-28 or 2026-11-28T10:00, got {text!r}") from None
+    return Filters.parse(args.path, args.types, args.since, args.until)
 
 
 def _engine(model: str | None, args):
     from slmkit.cli.common import open_engine
 
-    args.no_pull = getattr(args, "no_pull", False)
     return open_engine(model, args)
 
 
@@ -136,12 +119,11 @@ def run(args) -> int:
 
 
 def _ingest(args) -> int:
-    from slmkit.cli.output import Progress
-    from slmkit.cli.output import print_json
+    from slmkit.cli.output import Progress, print_json
     from slmkit.rag.ingest import ingest
 
     with _open(args.collection, create=True) as coll:
-        embedder = _embedder_for(coll, args)
+        embedder = _embedder(coll, args)
         with Progress(enabled=not args.json and sys.stderr.isatty()) as progress:
             report = ingest(coll, args.paths, embedder, size=args.chunk_tokens,
                             overlap=args.overlap, batch_size=args.batch,
@@ -177,14 +159,14 @@ def _query(args) -> int:
     from slmkit.rag.retrieve import search
 
     with _open(args.collection) as coll:
-        embedder = _embedder_for(coll, args) if args.mode != "bm25" or args.mmr else None
+        embedder = _embedder(coll, args) if args.mode != "bm25" or args.mmr else None
         hits = search(coll, embedder, args.question, k=args.k, mode=args.mode,
                       filters=_filters(args), mmr=args.mmr)
     if args.json:
         print_json({"collection": args.collection, "query": args.question, "mode": args.mode,
                     "results": [h.to_dict() for h in hits]})
         return 0
-    out = _console()
+    out = stdout_console()
     if not hits:
         out.print("no matching chunks")
     for i, h in enumerate(hits, 1):
@@ -199,29 +181,20 @@ def _snippet(text: str, n: int = 300) -> str:
     return "   " + (one[:n] + "…" if len(one) > n else one)
 
 
-def _console():
-    from slmkit.cli.output import stdout_console
-
-    return stdout_console()
-
-
-def _retriever(coll, embedder, args):
-    from slmkit.rag.retrieve import Retriever
-
-    return Retriever(coll, embedder, mode=args.mode, filters=_filters(args), mmr=args.mmr)
-
-
 def _ask(args) -> int:
     from rich.markup import escape
 
     from slmkit.cli.output import print_json
     from slmkit.rag.answer import DEFAULT_THRESHOLD, answer
+    from slmkit.rag.retrieve import Retriever
 
     with _open(args.collection) as coll:
-        embedder = _embedder_for(coll, args)
+        embedder = _embedder(coll, args)
         loaded = _engine(args.model, args)
         try:
-            ans = answer(loaded.engine, _retriever(coll, embedder, args), args.question,
+            retriever = Retriever(coll, embedder, mode=args.mode, filters=_filters(args),
+                                  mmr=args.mmr)
+            ans = answer(loaded.engine, retriever, args.question,
                          k=args.k, max_tokens=args.max_tokens,
                          threshold=DEFAULT_THRESHOLD if args.threshold is None else args.threshold)
         finally:
@@ -229,7 +202,7 @@ def _ask(args) -> int:
     if args.json:
         print_json(dict(ans.to_dict(), model=loaded.name))
         return 0
-    out = _console()
+    out = stdout_console()
     out.print(ans.text, highlight=False, markup=False)
     if ans.citations():
         how = "" if ans.cited_by_model else " (attributed by word overlap: the model cited none)"
@@ -244,9 +217,9 @@ def _ask(args) -> int:
 
 def _list(args) -> int:
     from slmkit.cli.output import print_json
-    from slmkit.rag.service import RagService
+    from slmkit.rag.serving import rag_service
 
-    rows = RagService(lambda name: load_embedder(name)).list()
+    rows = rag_service().list()
     if args.json:
         print_json(rows)
         return 0
@@ -257,7 +230,7 @@ def _list(args) -> int:
         table.add_row(r["name"], str(r.get("documents", "?")), str(r.get("chunks", "?")),
                       str(r.get("embedder") or r.get("error", "")),
                       f"{r.get('bytes', 0) / 1e6:.1f} MB")
-    _console().print(table)
+    stdout_console().print(table)
     return 0
 
 
@@ -276,35 +249,32 @@ def _drop(args) -> int:
 
 def _eval(args) -> int:
     from slmkit.cli.output import print_json
-    from slmkit.rag.answer import answer
-    from slmkit.rag.evaluate import answer_metrics, load_qa, retrieval_metrics
-    from slmkit.rag.retrieve import search
+    from slmkit.rag.evaluate import evaluate_collection, load_qa
 
     qa = load_qa(args.qa)
+    loaded = judge = None
     with _open(args.collection) as coll:
-        embedder = _embedder_for(coll, args)
-        report = {"collection": args.collection, "qa": args.qa, "mode": args.mode}
-        report["retrieval"] = retrieval_metrics(
-            lambda q, n: search(coll, embedder, q, k=n, mode=args.mode,
-                                filters=_filters(args), mmr=args.mmr), qa, k=args.k)
-        if args.answers:
-            loaded = _engine(args.model, args)
-            judge = _engine(args.judge, args).engine if args.judge else None
-            try:
-                retriever = _retriever(coll, embedder, args)
-                report["answers"] = answer_metrics(
-                    lambda q: answer(loaded.engine, retriever, q, k=args.k), qa,
-                    embedder=embedder, judge=judge, limit=args.answers)
-                report["answers"]["model"] = loaded.name
-            finally:
-                loaded.engine.close()
-                if judge is not None:
-                    judge.close()
+        embedder = _embedder(coll, args)
+        try:
+            if args.answers:
+                loaded = _engine(args.model, args)
+                judge = _engine(args.judge, args).engine if args.judge else None
+            report = {"collection": args.collection, "qa": args.qa, "mode": args.mode,
+                      **evaluate_collection(coll, embedder, qa, k=args.k, mode=args.mode,
+                                            filters=_filters(args), mmr=args.mmr,
+                                            engine=loaded and loaded.engine, judge=judge,
+                                            answers=args.answers)}
+        finally:
+            for eng in (loaded and loaded.engine, judge):
+                if eng is not None:
+                    eng.close()
+    if "answers" in report:
+        report["answers"]["model"] = loaded.name
     if args.json:
         print_json(report)
         return 0
     r = report["retrieval"]
-    out = _console()
+    out = stdout_console()
     out.print(f"{args.collection} ({args.mode}, {r['n']} questions): hit@{r['k']} "
               f"{r[f'hit@{args.k}']:.3f} · MRR@10 {r['mrr@10']:.3f}", highlight=False)
     for kind, m in r["by_kind"].items():
@@ -335,68 +305,3 @@ def _synth(args) -> int:
         print(f"wrote {corpus.n_documents} documents to {corpus.folder} and "
               f"{corpus.n_questions} questions to {corpus.qa_path}")
     return 0
-
-
-# ---- `slm serve`: the model name rag:COLLECTION ------------------------------------------
-
-class RagLoader:
-    """Wraps the server's store loader: ``rag:COLLECTION`` is the base model (the first
-    model named on the command line, else the default) answering from that collection."""
-
-    PREFIX = "rag:"
-
-    def __init__(self, inner, args, service) -> None:
-        self.inner, self.args, self.service = inner, args, service
-        self._base: dict[str, object] = {}
-
-    def _base_name(self) -> str:
-        from slmkit.models import catalog
-        from slmkit.settings import get_settings
-
-        return (getattr(self.args, "rag_model", None) or (self.args.models or [None])[0]
-                or get_settings().default_model or catalog.default_model().name)
-
-    def __getattr__(self, name: str):
-        return getattr(self.inner, name)
-
-    def resolve(self, name: str, **kw):
-        if not (name or "").startswith(self.PREFIX):
-            return self.inner.resolve(name, **kw)
-        from slmkit.core.errors import ModelNotFoundError
-        from slmkit.rag.store import CollectionNotFoundError, check_name
-        from slmkit.serve.registry import ModelSpec
-
-        collection = name[len(self.PREFIX):]
-        try:
-            check_name(collection)
-            self.service.retriever(collection)
-        except (ValueError, CollectionNotFoundError) as err:
-            raise ModelNotFoundError(name, hint=f"{err}; GET /v1/rag/collections lists "
-                                                "them") from None
-        base = self.inner.resolve(self._base_name(), **kw)
-        self._base[name] = base
-        return ModelSpec(name, base.memory_bytes)
-
-    def load(self, spec):
-        if not spec.name.startswith(self.PREFIX):
-            return self.inner.load(spec)
-        from slmkit.rag.engine import RagEngine
-
-        result = self.inner.load(self._base[spec.name])
-        retriever = self.service.retriever(spec.name[len(self.PREFIX):])
-        result.engine = RagEngine(result.engine, retriever, name=spec.name)
-        return result
-
-    def available(self):
-        from slmkit.core.engine import ModelInfo
-        from slmkit.rag.store import list_collections
-        from slmkit.serve.registry import Available
-
-        return self.inner.available() + [Available(self.PREFIX + c, info=ModelInfo(
-            name=self.PREFIX + c)) for c in list_collections()]
-
-
-def rag_service():
-    from slmkit.rag.service import RagService
-
-    return RagService(lambda name: load_embedder(name))

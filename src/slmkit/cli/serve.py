@@ -170,10 +170,11 @@ def run(args) -> int:
         n_ctx=args.ctx, n_threads=args.threads, n_parallel=args.parallel, max_queue=args.queue,
         verbose=args.verbose, pull=not args.no_pull))
     loader = store_loader  # the wrappers below delegate to it
-    from slmkit.cli.rag import RagLoader, rag_service  # rag:COLLECTION models, /v1/rag
+    from slmkit.rag.serving import RagModels, rag_service  # rag:COLLECTION, /v1/rag
+    from slmkit.serve.prefixed import PrefixLoader
 
     rag = rag_service()
-    loader = RagLoader(loader, args, rag)
+    loader = PrefixLoader(loader, RagModels(rag, args.rag_model or (args.models or [None])[0]))
     for collection in args.rag:  # fail fast on a missing collection
         rag.retriever(collection)
     if args.route:  # the model "auto": LOCAL first, escalations to --upstream

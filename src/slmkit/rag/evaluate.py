@@ -168,3 +168,22 @@ def answer_metrics(ask: Callable[[str], object], qa: Sequence[dict], *, embedder
 
 def _rate(xs: list[bool]) -> float | None:
     return round(sum(xs) / len(xs), 4) if xs else None
+
+
+def evaluate_collection(coll, embedder, qa: Sequence[dict], *, k: int = 5, mode: str = "hybrid",
+                        filters=None, mmr: float | None = None, engine=None, judge=None,
+                        answers: int = 0) -> dict:
+    """Retrieval metrics of ``coll`` on ``qa`` (:func:`retrieval_metrics`) and, with an
+    ``engine`` and ``answers`` > 0, answer metrics of its first ``answers`` questions
+    (:func:`answer_metrics`, scored by ``judge`` when given)."""
+    from slmkit.rag.answer import answer
+    from slmkit.rag.retrieve import Retriever, search
+
+    report = {"retrieval": retrieval_metrics(
+        lambda q, n: search(coll, embedder, q, k=n, mode=mode, filters=filters, mmr=mmr),
+        qa, k=k)}
+    if engine is not None and answers:
+        retriever = Retriever(coll, embedder, mode=mode, filters=filters, mmr=mmr)
+        report["answers"] = answer_metrics(lambda q: answer(engine, retriever, q, k=k), qa,
+                                           embedder=embedder, judge=judge, limit=answers)
+    return report

@@ -30,6 +30,17 @@ _PART = re.compile(r"[^\W_]+", re.UNICODE)
 _IDENT = re.compile(r"\b(?=[\w.-]*\d)(?=[\w.-]*[^\W\d_])\w+(?:[-_.]\w+)*\b", re.UNICODE)
 
 
+def _date(text: str | None) -> float | None:
+    if text is None:
+        return None
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        raise ValueError(f"dates look like 2026-11-28 or 2026-11-28T10:00, got {text!r}") from None
+
+
 @dataclass
 class Filters:
     """``path``: a glob on the file path (a pattern without '/' matches the file name);
@@ -40,6 +51,13 @@ class Filters:
     types: Sequence[str] = field(default_factory=tuple)
     since: float | None = None
     until: float | None = None
+
+    @classmethod
+    def parse(cls, path: str | None = None, types: Sequence[str] = (),
+              since: str | None = None, until: str | None = None) -> Filters:
+        """Filters from what a user typed: dates as ``2026-11-28`` or
+        ``2026-11-28T10:00`` (``ValueError`` otherwise)."""
+        return cls(path=path, types=tuple(types), since=_date(since), until=_date(until))
 
     def active(self) -> bool:
         return bool(self.path or self.types or self.since is not None or self.until is not None)

@@ -1,0 +1,60 @@
+"""RAG for the server and the CLI: embedders from the model store, the collections service,
+and the ``rag:COLLECTION`` models (a base model answering from a collection) that
+:class:`slmkit.serve.prefixed.PrefixLoader` serves."""
+
+from __future__ import annotations
+
+from slmkit.core.errors import ModelNotFoundError
+from slmkit.rag.service import DEFAULT_EMBEDDER, RagService
+
+
+def store_embedder(name: str | None = None, *, pull_missing: bool = True, threads: int = 0):
+    """The sentence embedder ``name`` (default :data:`DEFAULT_EMBEDDER`) from the model
+    store, pulled when missing unless ``pull_missing`` is false."""
+    from slmkit.models.store import Store
+    from slmkit.runtime.sentence import load_embedder
+
+    ref = Store().resolve(name or DEFAULT_EMBEDDER, pull_missing=pull_missing)
+    return load_embedder(ref.path, name=ref.name, threads=threads or 0)
+
+
+def rag_service() -> RagService:
+    """The collections service with embedders from the store (what ``/v1/rag`` serves)."""
+    return RagService(lambda name: store_embedder(name))
+
+
+class RagModels:
+    """``rag:COLLECTION``: the model ``base`` (default: the ``model.default`` setting, else
+    the catalog's default model) answering from that collection, for
+    :class:`~slmkit.serve.prefixed.PrefixLoader`."""
+
+    prefix = "rag:"
+
+    def __init__(self, service: RagService, base: str | None = None) -> None:
+        self.service, self.base = service, base
+
+    def check(self, key: str) -> None:
+        from slmkit.rag.store import CollectionNotFoundError, check_name
+
+        try:
+            check_name(key)
+            self.service.retriever(key)
+        except (ValueError, CollectionNotFoundError) as err:
+            raise ModelNotFoundError(self.prefix + key,
+                                     hint=f"{err}; GET /v1/rag/collections lists them") from None
+
+    def base_name(self) -> str:
+        from slmkit.models import catalog
+        from slmkit.settings import get_settings
+
+        return self.base or get_settings().default_model or catalog.default_model().name
+
+    def wrap(self, engine, key: str, name: str):
+        from slmkit.rag.engine import RagEngine
+
+        return RagEngine(engine, self.service.retriever(key), name=name)
+
+    def keys(self) -> list[str]:
+        from slmkit.rag.store import list_collections
+
+        return list_collections()
