@@ -10,7 +10,7 @@ import pytest
 
 from helpers.fake_engine import FakeLocal
 from helpers.upstream import Upstream
-from slmkit.cli.route import read_outcomes
+from slmkit.route.difficulty import read_outcomes
 from slmkit.core.types import ChatMessage, GenerateRequest, collect
 from slmkit.guard import Guard
 from slmkit.route import RouteConfig, RoutedEngine

@@ -79,38 +79,10 @@ def run(args: argparse.Namespace) -> int:
     return {"report": run_report, "train": run_train, "eval": run_eval}[args.action](args)
 
 
-def read_outcomes(path: str) -> tuple[list[str], list[bool]]:
-    """Prompts and hard labels from JSONL; a bad line is an error naming its number."""
-    import json
-
-    prompts, hard = [], []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path}:{n}: not JSON ({err.msg})") from None
-            if not isinstance(rec, dict) or not isinstance(rec.get("prompt"), str):
-                raise ValueError(f'{path}:{n}: needs a "prompt" string')
-            if isinstance(rec.get("hard"), bool):
-                label = rec["hard"]
-            elif isinstance(rec.get("local_correct"), bool):
-                label = not rec["local_correct"]
-            else:
-                raise ValueError(f'{path}:{n}: needs "hard" or "local_correct" (true/false)')
-            prompts.append(rec["prompt"])
-            hard.append(label)
-    if not prompts:
-        raise ValueError(f"{path} holds no outcomes")
-    return prompts, hard
-
-
 def run_train(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from slmkit.route.difficulty import train
+    from slmkit.route.difficulty import read_outcomes, train
     from slmkit.route.ledger import default_path
 
     prompts, hard = read_outcomes(args.data)
@@ -129,7 +101,6 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    import json
     import sys
 
     from slmkit.cli.common import open_engine
@@ -148,16 +119,8 @@ def run_eval(args: argparse.Namespace) -> int:
         ds = datasets.resolve(str(path), kind="choice")
     else:
         ds = datasets.resolve(args.data, kind="choice")
-    chosen = datasets.load_choices(ds)[:args.limit]
-    if args.format == "generate":
-        items = [rev.Item(rev.generate_prompt(c.question), len(c.choices), c.answer, chat=True,
-                          target=c.choices[c.answer]) for c in chosen]
-    elif args.format == "chat":
-        items = [rev.Item(rev.chat_prompt(c.question, c.choices), len(c.choices), c.answer,
-                          chat=True) for c in chosen]
-    else:
-        items = [rev.Item(build_prompt(c, [], "letter"), len(c.choices), c.answer)
-                 for c in chosen]
+    items = rev.choice_items(datasets.load_choices(ds)[:args.limit], args.format,
+                             letter_prompt=lambda c: build_prompt(c, [], "letter"))
     weak = open_engine(args.weak, args)
     strong = load(args.upstream, backend="remote", model=args.upstream_model,
                   api_key_env=args.upstream_key_env, timeout=120.0)
@@ -179,11 +142,8 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.difficulty_out and model is not None:
         report["difficulty_model"] = str(model.save(args.difficulty_out))
     if args.outcomes:
-        tr, _ = rev.split(len(items), args.test_share, args.seed)
-        with open(args.outcomes, "w", encoding="utf-8") as f:
-            for i in tr:
-                hard = not w[i].right(items[i]) and s[i].right(items[i])
-                f.write(json.dumps({"prompt": items[i].prompt, "hard": bool(hard)}) + "\n")
+        tasks.write_jsonl(rev.training_outcomes(items, w, s, args.test_share, args.seed),
+                          args.outcomes)
     if args.chart:
         report["chart"] = rev.chart(report, args.chart)
     if args.json:

@@ -66,6 +66,30 @@ MAX_ANSWER_TOKENS = 12
 NUMBER_RE = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 
 
+def choice_items(choices: Sequence, fmt: str, *, letter_prompt: Callable) -> list[Item]:
+    """Items from multiple-choice questions (``question``, ``choices``, ``answer``) in
+    ``fmt``: ``generate`` (answered freely, right when the answer matches the correct
+    choice), ``chat`` (a letter through the chat template) or ``completion`` (a letter
+    after ``letter_prompt(choice)``, e.g. an MMLU-style prompt)."""
+    if fmt == "generate":
+        return [Item(generate_prompt(c.question), len(c.choices), c.answer, chat=True,
+                     target=c.choices[c.answer]) for c in choices]
+    if fmt == "chat":
+        return [Item(chat_prompt(c.question, c.choices), len(c.choices), c.answer, chat=True)
+                for c in choices]
+    return [Item(letter_prompt(c), len(c.choices), c.answer) for c in choices]
+
+
+def training_outcomes(items: Sequence[Item], weak: Sequence[Answer], strong: Sequence[Answer],
+                      test_share: float, seed: int) -> list[dict]:
+    """``{"prompt", "hard"}`` rows of the training split (hard: the weak model is wrong and
+    the strong one right), what `slm route train` reads."""
+    tr, _ = split(len(items), test_share, seed)
+    return [{"prompt": items[i].prompt,
+             "hard": bool(not weak[i].right(items[i]) and strong[i].right(items[i]))}
+            for i in tr]
+
+
 def generate_prompt(question: str) -> str:
     return f"{question} {GENERATE_INSTRUCTION}"
 
