@@ -47,7 +47,8 @@ def test_structured_default_name_and_failure_leaves_nothing(setup):
     store, data = setup
     r = prune_to_store(store, "tiny-hf", PruneSpec(structured="depth", ratio=0.5),
                        data=str(data), n_samples=2, seq_len=32)
-    assert r["name"] == "tiny-hf-depth50" and store.manifest(r["name"])["method"] == "prune:depth-0.5"
+    assert r["name"] == "tiny-hf-depth50"
+    assert store.manifest(r["name"])["method"] == "prune:depth-0.5"
     before = sorted(m.name for m in store.manifests.iterdir())
     with pytest.raises(Exception):  # noqa: B017 - any failure of the pruning itself
         prune_to_store(store, "tiny-hf", PruneSpec("wanda", "0.5"), name="broken",

@@ -25,7 +25,8 @@ def store(tmp_path_factory):
 
 def test_hf_to_gguf_and_back_register_lineage(store):
     info = convert_model(store, "tiny-hf", "gguf", out_type="f16")
-    assert info["registered"] and info["name"] == "tiny-f16" == default_name("tiny-hf", "gguf", "f16")
+    assert info["registered"]
+    assert info["name"] == "tiny-f16" == default_name("tiny-hf", "gguf", "f16")
     m = store.manifest("tiny-f16")
     assert (m["parent"], m["method"]) == ("tiny-hf", "convert:hf-to-gguf-f16")
     assert m["params"]["to"] == "gguf" and m["params"]["type"] == "f16"

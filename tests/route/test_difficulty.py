@@ -10,11 +10,10 @@ import pytest
 
 from helpers.fake_engine import FakeLocal
 from helpers.upstream import Upstream
-from slmkit.route.difficulty import read_outcomes
 from slmkit.core.types import ChatMessage, GenerateRequest, collect
 from slmkit.guard import Guard
 from slmkit.route import RouteConfig, RoutedEngine
-from slmkit.route.difficulty import DifficultyModel, HashedFeatures, auc, train
+from slmkit.route.difficulty import DifficultyModel, HashedFeatures, auc, read_outcomes, train
 from slmkit.runtime.remote import RemoteEngine
 
 EASY = ["hi there", "thanks a lot", "what time is it", "say hello", "good morning",

@@ -90,8 +90,7 @@ def run(args) -> int:
                                   gguf_type=args.type, n_threads=args.threads, on_step=bar,
                                   on_status=bar.status, pull_missing=not args.no_pull)
     if args.json:
-        print_json(report)
-        return 0
+        return print_json(report)
     b, a = report["before"], report["after"]
     kl = f"KL(teacher‖student) {b['kl']:.4f} → {a['kl']:.4f}; " if "kl" in b else ""
     print(f"{report['student']} ← {report['teacher']} ({report['method_tag']}, "

@@ -174,8 +174,7 @@ def _list_data(args) -> int:
 
     rows = catalog_rows()
     if args.json:
-        print_json(rows)
-        return 0
+        return print_json(rows)
     from rich.table import Table
 
     table = Table("name", "kind", "what", "licence", "source")

@@ -9,11 +9,15 @@ before/after evaluation on the held-apart examples.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
-from slmkit.cli.output import TrainingBar, add_json_flag
+from slmkit.cli.output import (
+    TrainingBar,
+    add_json_flag,
+    print_json,
+    stderr_console,
+    stdout_console,
+)
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -66,99 +70,57 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
+    from slmkit.adapt.finetune import data_warnings, finetune_model, save_report
     from slmkit.adapt.lora import LoraSettings
-    from slmkit.adapt.train import TrainConfig, finetune
-    from slmkit.cli.output import print_json, stderr_console
+    from slmkit.adapt.train import TrainConfig
     from slmkit.models.store import Store
 
-    ref = Store().resolve(args.model, pull_missing=not args.no_pull)
-    out = Path(args.output or f"finetune-{ref.name}-{args.method}")
     targets = tuple(t.strip() for t in args.target_modules.split(",") if t.strip()) \
         if args.target_modules else None
     config = TrainConfig(
-        output=str(out), method=args.method,
-        lora=LoraSettings(args.rank, args.alpha, args.dropout, targets, args.layers), epochs=args.epochs,
-        max_steps=args.max_steps, lr=args.lr, schedule=args.schedule, warmup=args.warmup,
-        batch_size=args.batch_size, grad_accum=args.grad_accum, max_seq_len=args.max_seq_len,
-        seed=args.seed, eval_every=args.eval_every, save_every=args.save_every,
-        resume=args.resume, threads=args.threads)
+        output=args.output or "", method=args.method,
+        lora=LoraSettings(args.rank, args.alpha, args.dropout, targets, args.layers),
+        epochs=args.epochs, max_steps=args.max_steps, lr=args.lr, schedule=args.schedule,
+        warmup=args.warmup, batch_size=args.batch_size, grad_accum=args.grad_accum,
+        max_seq_len=args.max_seq_len, seed=args.seed, eval_every=args.eval_every,
+        save_every=args.save_every, resume=args.resume, threads=args.threads)
     quiet = args.json or not sys.stderr.isatty()
     with TrainingBar("training", enabled=not quiet) as bar:
-        result = finetune(ref.path, args.data, config, eval_path=args.eval, base_name=ref.name,
-                          base_sha256=ref.sha256, progress=bar)
-    report = result.to_dict()
-    warn = _data_warnings(report)
-    if warn and not args.json:
-        stderr_console().print(f"[yellow]{warn}[/]", highlight=False)
-    if args.method != "full":
-        report["adapter_gguf"] = _export(out, ref)
+        report = finetune_model(Store(), args.model, args.data, config, eval_path=args.eval,
+                                progress=bar, pull_missing=not args.no_pull)
+    err = stderr_console()
+    if (warn := data_warnings(report)) and not args.json:
+        err.print(f"[yellow]{warn}[/]", highlight=False)
+    if report.get("adapter_gguf_error"):
+        err.print(f"[yellow]adapter GGUF not written: {report['adapter_gguf_error']}[/]")
     if args.eval and not args.no_compare and report.get("adapter_gguf"):
-        report["compare"] = compare(ref.path, report["adapter_gguf"], args.eval,
-                                    limit=args.compare_limit, threads=args.threads,
-                                    show=not quiet)
-    (out / "report.json").write_text(json.dumps(report, indent=2, default=str))
+        report["compare"] = _compare(report, args, quiet)
+        save_report(report)
     if args.json:
         print_json(report)
     else:
-        _print_summary(report, ref.name)
+        _print_summary(report, report["base"])
     return 0
 
 
-def _data_warnings(report: dict) -> str | None:
-    lines = []
-    for key in ("train", "eval"):
-        d = report.get(key)
-        if d and d["skipped_too_long"]:
-            lines.append(f"{d['path']}: skipped {d['skipped_too_long']} of {d['records']} "
-                         f"examples over --max-seq-len (lines {d['too_long_lines']})")
-    return "\n".join(lines) or None
-
-
-def _export(out: Path, ref) -> str | None:
-    from slmkit.adapt.export import export_adapter_gguf
-    from slmkit.adapt.lora import float_dir
-    from slmkit.core.errors import SlmError
-
-    try:
-        return str(export_adapter_gguf(out, float_dir(ref.path, ref.sha256),
-                                       out / "adapter.gguf", overwrite=True))
-    except (SlmError, ValueError) as err:  # e.g. an architecture llama.cpp adapters lack
-        from slmkit.cli.output import stderr_console
-
-        stderr_console().print(f"[yellow]adapter GGUF not written: {err}[/]")
-        return None
-
-
-def compare(base_path: str, adapter_gguf: str, eval_path: str, *, limit: int, threads: int,
-            show: bool) -> dict:
+def _compare(report: dict, args, quiet: bool) -> dict:
     """Base vs base+adapter in llama.cpp on the held-apart examples."""
-    from slmkit.adapt.data import read_records
-    from slmkit.adapt.evaluate import measure
+    from slmkit.adapt.finetune import compare
+    from slmkit.models.load import load
     from slmkit.runtime.torch.loader import is_gguf
 
-    if not is_gguf(base_path):
+    if not is_gguf(report["base_path"]):
         return {"skipped": "the base is not a GGUF file"}
-    from slmkit.models.load import load
-
-    records = read_records(eval_path)[:limit]
-    eng = load(base_path, backend="llamacpp", n_ctx=2048, n_threads=threads,
-               adapters={"tuned": adapter_gguf})
-    try:
-        if show:
-            from slmkit.cli.output import stderr_console
-
-            stderr_console().print(f"[dim]evaluating base and base+adapter on {len(records)} "
-                                   "held-apart examples …[/]")
-        return {"before": measure(eng, records), "after": measure(eng.with_adapter("tuned"),
-                                                                   records)}
-    finally:
-        eng.close()
+    if not quiet:
+        stderr_console().print(f"[dim]evaluating base and base+adapter on up to "
+                               f"{args.compare_limit} held-apart examples …[/]")
+    with load(report["base_path"], backend="llamacpp", n_ctx=2048, n_threads=args.threads,
+              adapters={"tuned": report["adapter_gguf"]}) as eng:
+        return compare(eng, args.eval, limit=args.compare_limit)
 
 
 def _print_summary(report: dict, base: str) -> None:
     from rich.table import Table
-
-    from slmkit.cli.output import stdout_console
 
     con = stdout_console()
     hist = [h for h in report["history"] if "loss" in h]

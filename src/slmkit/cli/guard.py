@@ -56,31 +56,16 @@ def _read(path: str) -> str:
 
 
 def _guard(args: argparse.Namespace, audit_path: str | None = None):
-    from slmkit.guard import AuditLog, Guard, Policy, Scanner
+    from slmkit.guard.textio import build_guard
 
-    entities = [e.strip().upper() for e in args.entities.split(",") if e.strip()] or None
-    scanner = Scanner(entities=entities, ner=False if args.no_ner else "auto")
-    audit = AuditLog(audit_path) if audit_path else None
-    return Guard(Policy.parse(args.policy), scanner=scanner, audit=audit)
-
-
-def _located(text: str, finding) -> dict:
-    line = text.count("\n", 0, finding.start) + 1
-    col = finding.start - (text.rfind("\n", 0, finding.start) + 1) + 1
-    return {**finding.to_dict(), "line": line, "column": col}
+    return build_guard(args.policy, args.entities, ner=not args.no_ner, audit_path=audit_path)
 
 
 def run_scan(args: argparse.Namespace) -> int:
     """Print findings; with ``--check`` exit status 3 when something was found."""
-    text = _read(args.input)
-    guard = _guard(args)
-    findings = guard.scan(text)
-    rows = []
-    for f in findings:
-        row = {**_located(text, f), "action": guard.policy.action(f.entity)}
-        if args.show_values:
-            row["value"] = f.value(text)
-        rows.append(row)
+    from slmkit.guard.textio import scan_rows
+
+    rows = scan_rows(_guard(args), _read(args.input), show_values=args.show_values)
     if args.json:
         print_json({"findings": rows, "count": len(rows)})
     else:
@@ -139,14 +124,14 @@ def run_unmask(args: argparse.Namespace) -> int:
 
 
 def _unmask_from(source, vault, as_json: bool, read) -> int:
-    from slmkit.guard import StreamUnmasker
+    from slmkit.guard.textio import unmask_stream
 
     if as_json:
-        print_json({"text": vault.unmask(source.read())})
-        return 0
-    stream = StreamUnmasker(vault)
-    while piece := read():  # a line at a time from a pipe: answers show as they stream
-        sys.stdout.write(stream.push(piece))
+        return print_json({"text": vault.unmask(source.read())})
+
+    def write(text: str) -> None:  # a line at a time from a pipe: answers show as they stream
+        sys.stdout.write(text)
         sys.stdout.flush()
-    sys.stdout.write(stream.flush())
+
+    unmask_stream(vault, read, write)
     return 0

@@ -48,8 +48,7 @@ def list_models(args: argparse.Namespace) -> int:
 
     rows = list_rows(_store())
     if args.json:
-        print_json(rows)
-        return 0
+        return print_json(rows)
     con = stdout_console(wide=True)
     if not rows:
         con.print("no models in the store yet; try `slm pull smollm2-135m-instruct`")
@@ -78,8 +77,7 @@ def show(args: argparse.Namespace) -> int:
     if args.metadata and info is not None:
         facts["metadata"] = display_metadata(info.metadata)
     if args.json:
-        print_json(facts)
-        return 0
+        return print_json(facts)
     con = stdout_console(wide=True)
     con.print(f"[bold]{facts['name']}[/]", highlight=False)
     for label, value in _show_lines(facts):

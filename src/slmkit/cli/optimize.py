@@ -79,8 +79,7 @@ def run(args) -> int:
         print_json({**err.report, "error": err.to_dict()})
         return 1
     if args.json:
-        print_json(report)
-        return 0
+        return print_json(report)
     print(table(report))
     reg = report.get("registered")
     print(f"\nchosen: {report['chosen']}" + (f" → stored as {reg['name']}" if reg else "")

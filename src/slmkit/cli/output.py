@@ -29,10 +29,12 @@ def to_jsonable(obj: Any) -> Any:
     return obj
 
 
-def print_json(obj: Any) -> None:
+def print_json(obj: Any) -> int:
+    """Print ``obj`` as JSON on stdout; returns 0 so a verb can ``return print_json(x)``."""
     json.dump(to_jsonable(obj), sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")
     sys.stdout.flush()
+    return EXIT_OK
 
 
 def stdout_console(*, wide: bool = False):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from slmkit.cli.output import add_json_flag
+from slmkit.cli.output import Progress, add_json_flag, print_json
 
 COMMON_TYPES = ("Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q5_0", "Q4_K_M", "Q4_K_S", "Q4_1", "Q4_0",
                 "IQ4_XS", "IQ4_NL", "Q3_K_M", "Q2_K", "IQ3_XXS", "IQ2_XS", "F16")
@@ -69,79 +69,68 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from slmkit.cli.output import Progress
-    from slmkit.cli.output import print_json
-
-    show = not args.json and sys.stderr.isatty()
-    if args.make_reference:
-        return _reference(args, show)
-    if args.engine == "torch":
-        return _torch(args)
-    if not args.type:
-        raise ValueError("--type is required (e.g. --type Q4_K_M), or pass --make-reference")
-    if args.group_size is not None:
-        raise ValueError("--group-size applies to --engine torch --type int4 only")
-    from slmkit.compress.quantize import quantize_model
-
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
-    with Progress(enabled=show) as progress:
-        result = quantize_model(
+    if args.make_reference:
+        return _reference(args)
+    if args.engine == "torch":
+        return _torch(args)
+    from slmkit.compress.quantize import quantize_model
+
+    if not args.type:
+        raise ValueError("--type is required (e.g. --type Q4_K_M), or pass --make-reference")
+    if args.group_size is not None:
+        raise ValueError("--group-size applies to --engine torch --type int4 only")
+    with Progress(enabled=not args.json and sys.stderr.isatty()) as progress:
+        r = quantize_model(
             args.model, args.type, name=args.name, calibrate=args.calibrate,
             calib_method=args.calib_method, calib_tokens=args.calib_tokens, output=args.output,
             output_type=args.output_type, embed_type=args.embed_type, force=args.force,
             threads=args.threads, progress=progress)
     if args.json:
-        print_json(result)
-        return 0
-    where = f"stored as {result.name}" if result.registered else f"written to {result.path}"
-    print(f"{result.parent} → {result.method}: {where} ({result.size_bytes / 2**20:.1f} MiB, "
-          f"{result.bits_per_weight:.2f} bits/weight, {result.seconds:.1f} s)")
-    if result.calibration:
-        c = result.calibration
+        return print_json(r)
+    where = f"stored as {r.name}" if r.registered else f"written to {r.path}"
+    print(f"{r.parent} → {r.method}: {where} ({r.size_bytes / 2**20:.1f} MiB, "
+          f"{r.bits_per_weight:.2f} bits/weight, {r.seconds:.1f} s)")
+    if c := r.calibration:
         ratio = c.get("sample_error_ratio")
         print(f"calibration: {c['groups']} scale groups (mean α {c['alpha_mean']}), sampled "
               f"output error ×{ratio:.3f} of plain" if ratio is not None else
               "calibration: importance matrix only", f"; imatrix for {c['imatrix_tensors']} "
               "tensors")
-    if result.on_grid_source:
+    if r.on_grid_source:
         print("note: the source was quantized; its dequantized weights sit on the old grid, "
               "which flatters re-quantization. Measure against an off-grid reference: "
               f"`slm quantize {args.model} --make-reference`", file=sys.stderr)
     return 0
 
 
-def _reference(args, show: bool) -> int:
-    from slmkit.cli.output import Progress
-    from slmkit.cli.output import print_json
+def _reference(args) -> int:
     from slmkit.compress.reference import ReferenceConfig, make_reference
 
     config = ReferenceConfig(data=args.ref_data, rescale=args.ref_rescale,
-                             dither=args.ref_dither > 0,
-                             dither_scale=args.ref_dither or 1.0, steps=args.ref_steps,
-                             lr=args.ref_lr,
-                             seed=args.ref_seed, threads=args.threads)
-    with Progress(enabled=show) as progress:
-        report = make_reference(args.model, name=args.name, config=config, force=args.force,
-                                progress=progress)
+                             dither=args.ref_dither > 0, dither_scale=args.ref_dither or 1.0,
+                             steps=args.ref_steps, lr=args.ref_lr, seed=args.ref_seed,
+                             threads=args.threads)
+    with Progress(enabled=not args.json and sys.stderr.isatty()) as progress:
+        r = make_reference(args.model, name=args.name, config=config, force=args.force,
+                           progress=progress)
     if args.json:
-        print_json(report)
-        return 0
-    cached = " (already made)" if report.get("cached") else ""
-    print(f"{report['parent']} → {report['name']} (F32 GGUF) and {report['hf_name']}{cached}")
-    print(f"  off the 4-bit grid: {report['off_grid_share']:.1%} of weights more than 0.1 "
-          f"step away, mean offset {report['grid_offset_mean']:.3f} step (uniform: 0.25)")
-    dith = (f", rescaled {report['ppl_rescaled']:.3f}" if report.get("ppl_rescaled") else "")
-    dith += (f", dithered {report['ppl_dithered']:.3f}" if report.get("ppl_dithered") else "")
-    print(f"  held-apart perplexity: {report['ppl_before']:.3f} before{dith}, "
-          f"{report['ppl_after']:.3f} after ({report['ppl_change']:+.2%})")
+        return print_json(r)
+    cached = " (already made)" if r.get("cached") else ""
+    print(f"{r['parent']} → {r['name']} (F32 GGUF) and {r['hf_name']}{cached}")
+    print(f"  off the 4-bit grid: {r['off_grid_share']:.1%} of weights more than 0.1 "
+          f"step away, mean offset {r['grid_offset_mean']:.3f} step (uniform: 0.25)")
+    dith = (f", rescaled {r['ppl_rescaled']:.3f}" if r.get("ppl_rescaled") else "")
+    dith += (f", dithered {r['ppl_dithered']:.3f}" if r.get("ppl_dithered") else "")
+    print(f"  held-apart perplexity: {r['ppl_before']:.3f} before{dith}, "
+          f"{r['ppl_after']:.3f} after ({r['ppl_change']:+.2%})")
     return 0
 
 
 def _torch(args) -> int:
-    from slmkit.cli.output import print_json
     from slmkit.compress.torch_quant import quantize_torch
 
     if not args.type:
@@ -152,25 +141,18 @@ def _torch(args) -> int:
     if ignored:
         raise ValueError(f"{', '.join(ignored)} apply to GGUF quantization only "
                          "(drop them or use --engine llamacpp)")
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
-    result = quantize_torch(args.model, args.type, group_size=args.group_size, name=args.name,
-                            output=args.output, force=args.force)
+    r = quantize_torch(args.model, args.type, group_size=args.group_size, name=args.name,
+                       output=args.output, force=args.force)
     if args.json:
-        print_json(result)
-        return 0
-    where = f"stored as {result.name}" if result.registered else f"written to {result.path}"
-    disk = ("float weights + recipe, quantized at load" if result.storage == "float"
+        return print_json(r)
+    where = f"stored as {r.name}" if r.registered else f"written to {r.path}"
+    disk = ("float weights + recipe, quantized at load" if r.storage == "float"
             else "torchao safetensors")
-    print(f"{result.parent} → {result.method}: {where} ({result.disk_bytes / 2**20:.1f} MiB on "
-          f"disk, {disk}; weights in memory {result.weight_bytes_float / 2**20:.1f} → "
-          f"{result.weight_bytes_quantized / 2**20:.1f} MiB, {result.seconds:.1f} s)")
-    kept = result.kept_float
-    if kept:
-        shown = ", ".join(f"{k} ({v})" for k, v in list(kept.items())[:3])
+    print(f"{r.parent} → {r.method}: {where} ({r.disk_bytes / 2**20:.1f} MiB on disk, "
+          f"{disk}; weights in memory {r.weight_bytes_float / 2**20:.1f} → "
+          f"{r.weight_bytes_quantized / 2**20:.1f} MiB, {r.seconds:.1f} s)")
+    if kept := r.kept_float:
         more = f" and {len(kept) - 3} more" if len(kept) > 3 else ""
-        print(f"kept float: {shown}{more}")
-    print(f"run it: slm run {result.name or result.path} PROMPT  (torch engine)")
+        print(f"kept float: {', '.join(f'{k} ({v})' for k, v in list(kept.items())[:3])}{more}")
+    print(f"run it: slm run {r.name or r.path} PROMPT  (torch engine)")
     return 0

@@ -200,8 +200,7 @@ def _ask(args) -> int:
         finally:
             loaded.engine.close()
     if args.json:
-        print_json(dict(ans.to_dict(), model=loaded.name))
-        return 0
+        return print_json(dict(ans.to_dict(), model=loaded.name))
     out = stdout_console()
     out.print(ans.text, highlight=False, markup=False)
     if ans.citations():
@@ -221,8 +220,7 @@ def _list(args) -> int:
 
     rows = rag_service().list()
     if args.json:
-        print_json(rows)
-        return 0
+        return print_json(rows)
     from rich.table import Table
 
     table = Table("collection", "documents", "chunks", "embedder", "size")
@@ -271,8 +269,7 @@ def _eval(args) -> int:
     if "answers" in report:
         report["answers"]["model"] = loaded.name
     if args.json:
-        print_json(report)
-        return 0
+        return print_json(report)
     r = report["retrieval"]
     out = stdout_console()
     out.print(f"{args.collection} ({args.mode}, {r['n']} questions): hit@{r['k']} "

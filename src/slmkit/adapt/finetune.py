@@ -1,0 +1,67 @@
+"""`slm finetune` as a library call: train (:func:`slmkit.adapt.train.finetune`), export the
+adapter as a llama.cpp LoRA GGUF, optionally compare base and base+adapter on held-apart
+examples, and keep it all in ``report.json`` next to the adapter."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from slmkit.adapt.train import TrainConfig, finetune
+from slmkit.core.errors import SlmError
+
+
+def finetune_model(store, model: str | None, data: str, config: TrainConfig, *,
+                   eval_path: str | None = None, progress=None,
+                   pull_missing: bool = True) -> dict:
+    """Fine-tune the stored (or path) ``model`` on ``data`` into ``config.output`` (default
+    ``./finetune-<model>-<method>``) and export ``adapter.gguf`` for LoRA/QLoRA (an
+    architecture llama.cpp adapters lack gives ``adapter_gguf: None`` and the reason in
+    ``adapter_gguf_error``). Returns the report (also written to ``report.json``), with
+    ``base`` and ``base_path`` for :func:`compare`."""
+    ref = store.resolve(model, pull_missing=pull_missing)
+    config.output = config.output or f"finetune-{ref.name}-{config.method}"
+    result = finetune(ref.path, data, config, eval_path=eval_path, base_name=ref.name,
+                      base_sha256=ref.sha256, progress=progress)
+    report = {**result.to_dict(), "base": ref.name, "base_path": ref.path}
+    if config.method != "full":
+        from slmkit.adapt.export import export_for_base
+
+        out = Path(config.output)
+        try:
+            report["adapter_gguf"] = str(export_for_base(out, ref.path, out / "adapter.gguf",
+                                                         base_sha256=ref.sha256,
+                                                         overwrite=True))
+        except (SlmError, ValueError) as err:
+            report["adapter_gguf"], report["adapter_gguf_error"] = None, str(err)
+    save_report(report)
+    return report
+
+
+def compare(engine, eval_path: str, *, limit: int = 100, adapter: str = "tuned") -> dict:
+    """Base vs base+adapter on the first ``limit`` held-apart examples of ``eval_path``;
+    ``engine`` is the base with the adapter loaded under the name ``adapter``."""
+    from slmkit.adapt.data import read_records
+    from slmkit.adapt.evaluate import measure
+
+    records = read_records(eval_path)[:limit]
+    return {"before": measure(engine, records),
+            "after": measure(engine.with_adapter(adapter), records)}
+
+
+def data_warnings(report: dict) -> str | None:
+    """Examples skipped for being over ``max_seq_len``, one line per data file."""
+    lines = []
+    for key in ("train", "eval"):
+        d = report.get(key)
+        if d and d["skipped_too_long"]:
+            lines.append(f"{d['path']}: skipped {d['skipped_too_long']} of {d['records']} "
+                         f"examples over --max-seq-len (lines {d['too_long_lines']})")
+    return "\n".join(lines) or None
+
+
+def save_report(report: dict) -> Path:
+    """Write ``report`` to ``<output>/report.json``."""
+    path = Path(report["output"]) / "report.json"
+    path.write_text(json.dumps(report, indent=2, default=str))
+    return path

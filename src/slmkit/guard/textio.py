@@ -1,0 +1,45 @@
+"""The guard applied to plain text, as `slm guard scan|mask|unmask` uses it: a guard from
+option strings, findings with their line and column, and unmasking a stream in pieces."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from slmkit.guard.audit import AuditLog
+from slmkit.guard.policy import Policy
+from slmkit.guard.protect import Guard
+from slmkit.guard.scanner import Scanner
+from slmkit.guard.vault import StreamUnmasker, Vault
+
+
+def build_guard(policy: str = "", entities: str = "", *, ner: bool = True,
+                audit_path: str | None = None) -> Guard:
+    """A guard from ``TYPE=action,…`` and ``TYPE,TYPE`` strings (empty: defaults, every
+    type); ``ner``: Presidio/spaCy names when installed; ``audit_path``: a JSON-lines log."""
+    types = [e.strip().upper() for e in entities.split(",") if e.strip()] or None
+    scanner = Scanner(entities=types, ner="auto" if ner else False)
+    audit = AuditLog(audit_path) if audit_path else None
+    return Guard(Policy.parse(policy), scanner=scanner, audit=audit)
+
+
+def scan_rows(guard: Guard, text: str, *, show_values: bool = False) -> list[dict]:
+    """Each finding in ``text`` with its 1-based ``line``/``column``, the policy's
+    ``action`` and, with ``show_values``, the value itself."""
+    rows = []
+    for f in guard.scan(text):
+        line = text.count("\n", 0, f.start) + 1
+        col = f.start - (text.rfind("\n", 0, f.start) + 1) + 1
+        row = {**f.to_dict(), "line": line, "column": col, "action": guard.policy.action(f.entity)}
+        if show_values:
+            row["value"] = f.value(text)
+        rows.append(row)
+    return rows
+
+
+def unmask_stream(vault: Vault, read: Callable[[], str], write: Callable[[str], object]) -> None:
+    """Copy ``read()`` pieces (until an empty one) to ``write`` with the vault's values put
+    back; a placeholder split across pieces is held until it is whole."""
+    stream = StreamUnmasker(vault)
+    while piece := read():
+        write(stream.push(piece))
+    write(stream.flush())
