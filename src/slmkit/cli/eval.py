@@ -61,111 +61,47 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     from slmkit.cli.common import open_engine
     from slmkit.cli.output import Progress, print_json
+    from slmkit.evaluate.report import eval_markdown, write
+    from slmkit.evaluate.suite import EvalPlan, evaluate_engine, parse_shots
 
     if args.list_data:
         return _list_data(args)
-    if not (args.ppl or args.kld or args.choice):
-        args.ppl = "wikipedia"
     if args.kld and not args.reference:
         raise ValueError("--kld needs --reference MODEL (the model to compare against)")
-    shots = _shots(args.shots)
+    plan = EvalPlan(ppl=args.ppl or (None if args.kld or args.choice else "wikipedia"),
+                    kld=args.kld, choice=tuple(args.choice), shots=parse_shots(args.shots),
+                    chunk=args.chunk, max_chunks=args.chunks, kld_top=args.kld_top,
+                    mode=args.mode, limit=args.limit, field=args.field, refresh=args.refresh)
     loaded = open_engine(args.model, args, args.engine)
     engine, model = loaded.engine, loaded.model
     report: dict = {"model": model.name, "path": model.path, "engine": model.backend,
                     "threads": getattr(engine, "n_threads", args.threads)}
     try:
         with Progress(enabled=not args.json and sys.stderr.isatty()) as progress:
-            if args.kld:
-                report["kld"] = _kld(engine, args, progress)
-                if args.ppl:  # the KLD pass already scored the model on the same chunks
-                    report["ppl"] = _ppl_from_kld(report["kld"])
-            elif args.ppl:
-                report["ppl"] = _ppl(engine, args, progress)
-            for data in args.choice:
-                report.setdefault("choice", []).extend(_choice(engine, data, shots, args,
-                                                               progress))
+            report.update(evaluate_engine(engine, plan, reference=_reference(args),
+                                          progress=progress))
     finally:
         engine.close()
-    from slmkit.evaluate.report import eval_markdown, write
-
     md = eval_markdown(report)
     if args.out:
         write(report, md, args.out)
     if args.json:
-        print_json(report)
-    else:
-        sys.stdout.write(md)
+        return print_json(report)
+    sys.stdout.write(md)
     return 0
 
 
-def _shots(text: str) -> list[int]:
-    try:
-        shots = [int(s) for s in text.split(",") if s.strip()]
-    except ValueError:
-        raise ValueError(f"--shots takes numbers like 0 or 0,5, got {text!r}") from None
-    if not shots or any(s < 0 for s in shots):
-        raise ValueError(f"--shots takes non-negative numbers, got {text!r}")
-    return shots
-
-
-def _text(spec: str, args) -> tuple[str, object]:
-    from slmkit.evaluate import datasets
-
-    ds = datasets.resolve(spec, kind="text", refresh=args.refresh)
-    return datasets.load_text(ds, field_name=args.field), ds
-
-
-def _ppl(engine, args, progress) -> dict:
-    from slmkit.evaluate.perplexity import perplexity
-
-    text, ds = _text(args.ppl, args)
-    result = perplexity(engine, text, chunk=args.chunk, max_chunks=args.chunks,
-                        progress=progress)
-    return {"dataset": ds.name, "dataset_sha256": ds.sha256, **result.to_dict()}
-
-
-def _kld(engine, args, progress) -> dict:
+def _reference(args):
+    """The --reference model for --kld, opened only when its logits are not cached."""
+    if not args.kld:
+        return None
     from slmkit.cli.common import resolve_model
-    from slmkit.evaluate import kld
+    from slmkit.evaluate.suite import Reference
     from slmkit.models.load import load
 
-    text, ds = _text(args.ppl or "wikipedia", args)
-    ref_model = resolve_model(args.reference, args)
-    identity = {"reference": kld.model_identity(ref_model.path), "engine": ref_model.backend,
-                "data": ds.sha256 or str(ds.path)}
-    top_k = kld.DEFAULT_TOP_K if args.kld_top is None else args.kld_top
-
-    def open_reference():
-        return load(ref_model, n_ctx=args.ctx, n_threads=args.threads, verbose=args.verbose)
-
-    reference, path, cached = kld.cached_reference(
-        open_reference, text, identity=identity, chunk=args.chunk, max_chunks=args.chunks,
-        top_k=top_k, refresh=args.refresh, progress=progress)
-    result = kld.compare(engine, reference, progress=progress)
-    return {"dataset": ds.name, "reference": f"{ref_model.name}@{ref_model.backend}",
-            "cache": str(path), "cached": cached, "chunk": args.chunk, **result.to_dict()}
-
-
-def _ppl_from_kld(k: dict) -> dict:
-    scored = k["n_scored"]
-    return {"dataset": k["dataset"], "ppl": k["ppl"], "ppl_se": k["ppl_se"],
-            "n_chunks": k["n_chunks"], "n_scored": scored, "chunk": k["chunk"],
-            "seconds": k["seconds"],
-            "tokens_per_second": k["n_chunks"] * k["chunk"] / k["seconds"] if k["seconds"] else 0}
-
-
-def _choice(engine, spec: str, shots: list[int], args, progress) -> list[dict]:
-    from slmkit.evaluate import datasets
-    from slmkit.evaluate.choice import choice_accuracy
-
-    ds = datasets.resolve(spec, kind="choice", refresh=args.refresh)
-    items = datasets.load_choices(ds)
-    out = []
-    for k in shots:
-        result = choice_accuracy(engine, items, shots=k, limit=args.limit, mode=args.mode,
-                                 progress=progress)
-        out.append({"dataset": ds.name, **result.to_dict()})
-    return out
+    m = resolve_model(args.reference, args)
+    return Reference(m.name, m.path, m.backend, lambda: load(
+        m, n_ctx=args.ctx, n_threads=args.threads, verbose=args.verbose))
 
 
 def _list_data(args) -> int:

@@ -45,7 +45,6 @@ from slmkit.core.errors import (
     ChecksumError,
     InvalidModelFileError,
     ModelNotFoundError,
-    SlmError,
     SourceError,
 )
 from slmkit.core.types import ModelRef
@@ -85,15 +84,14 @@ def default_root() -> Path:
     return get_settings().home
 
 
-class ModelExistsError(SlmError):
-    """A derived model would replace a stored one and overwriting was not asked for."""
-
-    code = "model_exists"
+class ModelExistsError(ValueError):
+    """A derived model would replace a stored one and overwriting was not asked for (a
+    usage error: the CLI exits with status 2, as for any bad argument)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
-        super().__init__(f"{name!r} is already in the store",
-                         hint="pass --force to replace it or --name to choose another name")
+        super().__init__(f"{name!r} is already in the store; pass --force to replace it or "
+                         "--name to choose another name")
 
 
 @dataclass

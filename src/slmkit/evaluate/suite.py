@@ -1,0 +1,118 @@
+"""`slm eval` as a library call: perplexity, KL-divergence against a reference and
+multiple-choice accuracy of one open engine, as one JSON-friendly report
+(:func:`slmkit.evaluate.report.eval_markdown` renders it)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class EvalPlan:
+    """What to measure: perplexity on ``ppl`` (a dataset spec), KL-divergence against a
+    reference on the same text (``kld``), accuracy on each ``choice`` set at each number of
+    ``shots``. ``chunk``/``max_chunks``: the llama.cpp protocol (second half of each chunk
+    scored); ``kld_top``: reference tokens kept per position (None: the default, 0: full)."""
+
+    ppl: str | None = None
+    kld: bool = False
+    choice: tuple[str, ...] = ()
+    shots: tuple[int, ...] = (0,)
+    chunk: int = 512
+    max_chunks: int | None = None
+    kld_top: int | None = None
+    mode: str = "letter"
+    limit: int | None = None
+    field: str | None = None
+    refresh: bool = False
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The model KL-divergence compares against: its name, path and backend (for the cache
+    key) and how to open it (only when its logits are not cached yet)."""
+
+    name: str
+    path: str
+    backend: str
+    open: Callable[[], object]
+
+
+def parse_shots(text: str) -> tuple[int, ...]:
+    """``"0,5"`` → (0, 5); ``ValueError`` for anything but non-negative numbers."""
+    try:
+        shots = tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise ValueError(f"--shots takes numbers like 0 or 0,5, got {text!r}") from None
+    if not shots or any(s < 0 for s in shots):
+        raise ValueError(f"--shots takes non-negative numbers, got {text!r}")
+    return shots
+
+
+def evaluate_engine(engine, plan: EvalPlan, *, reference: Reference | None = None,
+                    progress=None) -> dict:
+    """Run ``plan`` on ``engine``; returns ``{"ppl": …, "kld": …, "choice": […]}`` (the
+    parts asked for). With ``kld``, the KLD pass also gives the perplexity on the same
+    chunks, so the text is scored once."""
+    report: dict = {}
+    if plan.kld:
+        if reference is None:
+            raise ValueError("--kld needs --reference MODEL (the model to compare against)")
+        report["kld"] = _kld(engine, plan, reference, progress)
+        if plan.ppl:
+            report["ppl"] = _ppl_from_kld(report["kld"])
+    elif plan.ppl:
+        report["ppl"] = _ppl(engine, plan, progress)
+    for spec in plan.choice:
+        report.setdefault("choice", []).extend(_choice(engine, spec, plan, progress))
+    return report
+
+
+def _text(spec: str, plan: EvalPlan):
+    from slmkit.evaluate import datasets
+
+    ds = datasets.resolve(spec, kind="text", refresh=plan.refresh)
+    return datasets.load_text(ds, field_name=plan.field), ds
+
+
+def _ppl(engine, plan: EvalPlan, progress) -> dict:
+    from slmkit.evaluate.perplexity import perplexity
+
+    text, ds = _text(plan.ppl, plan)
+    result = perplexity(engine, text, chunk=plan.chunk, max_chunks=plan.max_chunks,
+                        progress=progress)
+    return {"dataset": ds.name, "dataset_sha256": ds.sha256, **result.to_dict()}
+
+
+def _kld(engine, plan: EvalPlan, ref: Reference, progress) -> dict:
+    from slmkit.evaluate import kld
+
+    text, ds = _text(plan.ppl or "wikipedia", plan)
+    identity = {"reference": kld.model_identity(ref.path), "engine": ref.backend,
+                "data": ds.sha256 or str(ds.path)}
+    top_k = kld.DEFAULT_TOP_K if plan.kld_top is None else plan.kld_top
+    cached_ref, path, cached = kld.cached_reference(
+        ref.open, text, identity=identity, chunk=plan.chunk, max_chunks=plan.max_chunks,
+        top_k=top_k, refresh=plan.refresh, progress=progress)
+    result = kld.compare(engine, cached_ref, progress=progress)
+    return {"dataset": ds.name, "reference": f"{ref.name}@{ref.backend}", "cache": str(path),
+            "cached": cached, "chunk": plan.chunk, **result.to_dict()}
+
+
+def _ppl_from_kld(k: dict) -> dict:
+    return {"dataset": k["dataset"], "ppl": k["ppl"], "ppl_se": k["ppl_se"],
+            "n_chunks": k["n_chunks"], "n_scored": k["n_scored"], "chunk": k["chunk"],
+            "seconds": k["seconds"],
+            "tokens_per_second": k["n_chunks"] * k["chunk"] / k["seconds"] if k["seconds"] else 0}
+
+
+def _choice(engine, spec: str, plan: EvalPlan, progress) -> list[dict]:
+    from slmkit.evaluate import datasets
+    from slmkit.evaluate.choice import choice_accuracy
+
+    ds = datasets.resolve(spec, kind="choice", refresh=plan.refresh)
+    items = datasets.load_choices(ds)
+    return [{"dataset": ds.name, **choice_accuracy(engine, items, shots=k, limit=plan.limit,
+                                                   mode=plan.mode, progress=progress).to_dict()}
+            for k in plan.shots]
