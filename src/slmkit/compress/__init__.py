@@ -9,7 +9,12 @@
 - :mod:`.optimize` — a ladder of candidates evaluated against the reference (KLD, ΔPPL,
   accuracy, speed, size), a Pareto chart (:mod:`.pareto`), the smallest one that passes
   its budget registered; a refusal with the numbers when none does.
-- prune / distill (sibling modules).
+- :mod:`.prune` / :mod:`.structured` / :mod:`.distill` — pruning (unstructured, N:M, whole
+  layers, MLP channels, KV groups) and distillation; :func:`.prune.prune_to_store` and
+  :func:`.distill.distill_to_store` register the result (GGUF + HF directory) with lineage.
+
+Every flow that makes a model registers it through ``Store.derive`` (staged inside the
+store, registered with parent/method/params when it succeeds, removed when it fails).
 
 Nothing here imports torch, transformers or llama_cpp at import time.
 """
