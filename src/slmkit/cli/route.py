@@ -208,30 +208,14 @@ def _print(s: dict, path: str) -> None:
     from rich.table import Table
 
     from slmkit.cli.output import stdout_console
+    from slmkit.route.report import summary_lines
 
     con = stdout_console()
     con.print(f"[bold]route report[/] · {path} · {s['requests']} requests", highlight=False)
     table = Table(box=None, show_header=False)
     table.add_column(style="dim")
     table.add_column()
-    routes = ", ".join(f"{k} {v}" for k, v in s["routes"].items()) or "-"
-    t = s["tokens"]
-    savings = f"${s['savings_usd']:.4f}"
-    if s["savings_share"] is not None:
-        savings += f" ({s['savings_share']:.0%} of all-remote)"
-    for label, value in (
-        ("routes", routes), ("escalated", f"{s['escalated_share']:.1%}"),
-        ("reasons", ", ".join(f"{k} {v}" for k, v in s["reasons"].items()) or "-"),
-        ("outcomes", ", ".join(f"{k} {v}" for k, v in s["outcomes"].items()) or "-"),
-        ("local tokens", f"{t['local_prompt']} prompt + {t['local_completion']} completion"),
-        ("local compute", f"{s['local_seconds']:.1f} s"),
-        ("remote tokens", f"{t['remote_prompt']} prompt + {t['remote_completion']} completion"),
-        ("remote cost", f"${s['remote_cost_usd']:.4f}"),
-        ("all-remote cost", f"${s['all_remote_cost_usd']:.4f}"), ("savings", savings),
-        ("values masked", str(s["masked_values"])),
-        ("router overhead", f"p50 {s['router_overhead_ms']['p50']} ms, "
-                            f"p95 {s['router_overhead_ms']['p95']} ms"),
-    ):
+    for label, value in summary_lines(s):
         table.add_row(label, value)
     con.print(table)
     if s.get("chart"):

@@ -96,3 +96,25 @@ def chart(summary: dict, path: str) -> str | None:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def summary_lines(s: dict) -> list[tuple[str, str]]:
+    """(label, value) lines of a :func:`summarize` result, as `slm route report` prints it."""
+    def counts(d: dict) -> str:
+        return ", ".join(f"{k} {v}" for k, v in d.items()) or "-"
+
+    t, overhead = s["tokens"], s["router_overhead_ms"]
+    savings = f"${s['savings_usd']:.4f}"
+    if s["savings_share"] is not None:
+        savings += f" ({s['savings_share']:.0%} of all-remote)"
+    return [
+        ("routes", counts(s["routes"])), ("escalated", f"{s['escalated_share']:.1%}"),
+        ("reasons", counts(s["reasons"])), ("outcomes", counts(s["outcomes"])),
+        ("local tokens", f"{t['local_prompt']} prompt + {t['local_completion']} completion"),
+        ("local compute", f"{s['local_seconds']:.1f} s"),
+        ("remote tokens", f"{t['remote_prompt']} prompt + {t['remote_completion']} completion"),
+        ("remote cost", f"${s['remote_cost_usd']:.4f}"),
+        ("all-remote cost", f"${s['all_remote_cost_usd']:.4f}"), ("savings", savings),
+        ("values masked", str(s["masked_values"])),
+        ("router overhead", f"p50 {overhead['p50']} ms, p95 {overhead['p95']} ms"),
+    ]
