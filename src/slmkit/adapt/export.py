@@ -64,7 +64,7 @@ def export_adapter_gguf(adapter_dir: str | Path, base_hf_dir: str | Path,
     import gguf
     from transformers import AutoConfig
 
-    from slmkit.convert.to_gguf import _write, arch_spec, permute_qk
+    from slmkit.convert.to_gguf import write_gguf, arch_spec, permute_qk
 
     out = Path(out_path)
     if out.exists() and not overwrite:
@@ -87,7 +87,7 @@ def export_adapter_gguf(adapter_dir: str | Path, base_hf_dir: str | Path,
             b = permute_qk(b, n_head if hf_name.endswith("q_proj.weight") else n_kv)
         writer.add_tensor(name + ".lora_a", np.ascontiguousarray(a))  # [rank, n_in]
         writer.add_tensor(name + ".lora_b", np.ascontiguousarray(b))  # [n_out, rank]
-    _write(writer)
+    write_gguf(writer)
     return out
 
 

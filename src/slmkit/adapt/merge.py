@@ -43,7 +43,7 @@ def merged_hf(base: str | Path, adapter_dir: str | Path, out_dir: str | Path, *,
     """Base (GGUF or HF dir) + peft adapter → a float32 Hugging Face directory."""
     import torch
 
-    from slmkit.adapt.train import _save_full
+    from slmkit.adapt.train import save_full
     from slmkit.runtime.torch.loader import load
 
     hf = float_dir(base, base_sha256)
@@ -52,7 +52,7 @@ def merged_hf(base: str | Path, adapter_dir: str | Path, out_dir: str | Path, *,
         model = load_adapter(loaded.model, adapter_dir).merge_and_unload()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _save_full(out, model, hf)
+    save_full(out, model, hf)
     return out
 
 

@@ -327,7 +327,7 @@ def _save_final(out: Path, model, base, config: TrainConfig, base_name, base_sha
                 train, held) -> dict:
     """The trained weights (peft adapter, or a whole HF model for ``full``) and our sidecar."""
     if config.method == "full":
-        _save_full(out, model, base.hf_dir)
+        save_full(out, model, base.hf_dir)
     else:
         model.save_pretrained(str(out))
     meta = {"method": config.method, "base": base_name or str(base.source),
@@ -338,7 +338,9 @@ def _save_final(out: Path, model, base, config: TrainConfig, base_name, base_sha
     return meta
 
 
-def _save_full(out: Path, model, hf_dir: Path) -> None:
+def save_full(out: Path, model, hf_dir: Path) -> None:
+    """Write a whole (merged or fully fine-tuned) model into ``out`` with the tokenizer and
+    metadata files of ``hf_dir``."""
     from safetensors.torch import save_file
 
     from slmkit.convert.constants import SIDECAR

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from slmkit.cli.common import progress_console
 from slmkit.cli.output import (
     add_json_flag,
     human_params,
     human_size,
     print_json,
-    progress_console,
     stdout_console,
 )
 

@@ -47,11 +47,6 @@ def stdout_console(*, wide: bool = False):
     return con
 
 
-def progress_console(args):
-    """A stderr console for pull/verify progress, or None for --json or a non-terminal."""
-    return None if getattr(args, "json", False) or not sys.stderr.isatty() else stderr_console()
-
-
 def stderr_console():
     from rich.console import Console
 

@@ -19,7 +19,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from slmkit.cli.output import human_params, human_size, progress_console, stdout_console
+    from slmkit.cli.common import progress_console
+    from slmkit.cli.output import human_params, human_size, stdout_console
     from slmkit.models.store import Store
 
     store = Store()

@@ -48,9 +48,9 @@ def load_float(path: str | Path, *, scratch_root: str | Path | None = None) -> F
     """Load ``path`` (HF directory or GGUF file) as an editable float32 model on CPU."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from slmkit.runtime.torch.loader import _quiet_transformers
+    from slmkit.runtime.torch.loader import quiet_transformers
 
-    _quiet_transformers(False)
+    quiet_transformers(False)
     src = Path(path)
     scratch = None
     if not src.is_dir():

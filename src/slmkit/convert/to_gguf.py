@@ -2,7 +2,7 @@
 
 Written with gguf-py's ``GGUFWriter``, whose stages are the file's layout — header, then
 key/values, then tensor infos, then tensor data — and refuse to run out of order:
-:func:`_write` walks them explicitly. What differs per architecture — its GGUF name, the
+:func:`write_gguf` walks them explicitly. What differs per architecture — its GGUF name, the
 hyper-parameter keys, tensor names, llama's q/k row permutation, Gemma's norm shift, the
 settings llama.cpp cannot honour — comes from its :class:`~slmkit.arch.ArchSpec`; file
 types and key names live in :mod:`slmkit.convert.constants`. ``q8_0`` is written as F32
@@ -89,10 +89,10 @@ def _convert(src: Path, cfg, spec: ArchSpec, out: Path, ftype: int, dtype: str) 
     for name, data in _tensors(src, cfg, spec):
         keep_f32 = data.ndim < 2 or dtype == "float32"
         writer.add_tensor(name, data.astype(np.float32 if keep_f32 else dtype, copy=False))
-    _write(writer)
+    write_gguf(writer)
 
 
-def _write(writer) -> None:
+def write_gguf(writer) -> None:
     """The GGUF layout, stage by stage (GGUFWriter raises if one is skipped)."""
     writer.write_header_to_file()   # EMPTY   → HEADER: magic, version, counts
     writer.write_kv_data_to_file()  # HEADER  → KV_DATA: metadata key/values

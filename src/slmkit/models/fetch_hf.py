@@ -13,7 +13,7 @@ from slmkit.models.sources import (
     FileDigest,
     HFSource,
     ProgressFn,
-    _bytes_cb,
+    bytes_callback,
 )
 from slmkit.util.files import sha256_file
 
@@ -41,7 +41,7 @@ def fetch_hf(source: HFSource, dest: Path, progress: ProgressFn | None) -> Fetch
         raise _hf_error(source, endpoint, err) from err
     os.replace(got, dest)
     size = dest.stat().st_size
-    digest = sha256_file(dest, _bytes_cb(progress, f"hash {PurePosixPath(source.filename).name}",
+    digest = sha256_file(dest, bytes_callback(progress, f"hash {PurePosixPath(source.filename).name}",
                                          size))
     return Fetched(dest, digest, size, False,
                    (FileDigest(PurePosixPath(source.filename).name, size, digest),))

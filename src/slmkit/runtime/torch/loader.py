@@ -53,7 +53,7 @@ def load(path: str, *, dtype: str = "float32", verbose: bool = False,
 
     ``quant`` (``int8``, ``int4``, ``int4-g64``, …) quantizes the Linear weights with torchao
     after loading; without it a directory's ``slmkit-quant.json`` recipe is applied."""
-    _quiet_transformers(verbose)
+    quiet_transformers(verbose)
     p = Path(path)
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
@@ -188,7 +188,8 @@ def _after_gguf_load(model) -> None:
         spec.after_gguf_load(model)
 
 
-def _quiet_transformers(verbose: bool) -> None:
+def quiet_transformers(verbose: bool) -> None:
+    """Silence transformers' logging and progress bars unless ``verbose``."""
     from slmkit.settings import export_env
 
     export_env("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
