@@ -788,3 +788,42 @@ def test_client_disconnect_cancels_the_generation_and_frees_the_slot():
 def _idle(service) -> bool:
     model = service.registry.get_loaded("fake")
     return model is None or (model.waiting == 0 and model.running == 0 and model.active == 0)
+
+
+# ---- a routed engine behind the HTTP layer ----------------------------------------------------
+@pytest.fixture(scope="module")
+def upstream():
+    from helpers.upstream import Upstream
+
+    server = Upstream()
+    yield server
+    server.stop()
+
+
+def test_routing_decision_reaches_the_response_and_the_access_log(upstream, caplog):
+    import logging
+
+    from slmkit.guard import Guard
+    from slmkit.route import PriceTable, RouteConfig, RoutedEngine
+    from slmkit.runtime.remote import RemoteEngine
+
+    def routed():
+        remote = RemoteEngine(upstream.url, model="big-model", timeout=30)
+        return RoutedEngine(FakeLocal(), remote, guard=Guard(),
+                            config=RouteConfig(judge_tokens=2),
+                            prices=PriceTable.load(extra={"big-model": (5.0, 15.0)}))
+
+    upstream.reset()
+    app, _ = fake_app(FakeLoader({"auto": routed}))
+    with TestClient(app) as c, caplog.at_level(logging.INFO, logger="slmkit.access"):
+        easy = c.post("/v1/chat/completions", json={"model": "auto", "messages": HI}).json()
+        hard = c.post("/v1/chat/completions", json={
+            "model": "auto", "messages": [{"role": "user", "content": "a hard one"}]}).json()
+    assert easy["usage"]["slm_route"]["route"] == "local"
+    assert easy["choices"][0]["message"]["content"] == "local: hello there "
+    assert hard["usage"]["slm_route"]["route"] == "remote"  # low confidence escalates
+    assert hard["choices"][0]["message"]["content"] == "You said: a hard one"
+    assert len(upstream.recording.requests) == 1
+    logged = [json.loads(r.getMessage()) for r in caplog.records if r.name == "slmkit.access"]
+    assert [x["route"] for x in logged] == ["local", "remote"]
+    assert logged[1]["route_reason"] == hard["usage"]["slm_route"]["reason"]
