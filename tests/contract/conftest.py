@@ -30,7 +30,11 @@ class Case:
     ``tokenizes`` and ``scores``: tokenize/detokenize and token_logprobs work (otherwise
     they raise ``NotImplementedError``). ``truncates``: ``request.truncate`` keeps the end
     of an over-long prompt (a remote engine cannot: the OpenAI API has no such field, so
-    it still raises ``ContextOverflowError``). ``strip`` removes what a wrapper adds to every
+    it still raises ``ContextOverflowError``). ``routes``: the last chunk's usage carries a
+    ``RouteDecision``. ``forwards_schema``: a JSON schema is sent on to the upstream
+    (``response_format``), which enforces it, though the engine has no grammar of its own.
+    ``rebuilds_prompt``: a wrapper that evaluates a prompt of its own around the request's
+    (RAG). ``strip`` removes what a wrapper adds to every
     answer, leaving the model's text. ``overflow_words``: a prompt of that many words is
     over the context (``None``: the engine's ``info.n_ctx``, plus margin)."""
 
@@ -39,6 +43,9 @@ class Case:
     tokenizes: bool = True
     scores: bool = True
     truncates: bool = True
+    routes: bool = False
+    forwards_schema: bool = False
+    rebuilds_prompt: bool = False
     strip: Callable[[str], str] = lambda text: text  # noqa: E731
     overflow_words: int | None = None
 
@@ -96,7 +103,7 @@ def fake_server():
     """``create_app`` over a fake engine, on a loopback socket."""
     from helpers.fake_server import LiveServer, fake_app, one_model
 
-    app, _ = fake_app(one_model("fake", n_ctx=256))
+    app, _ = fake_app(one_model("fake", n_ctx=256, grammar=True, schema_answer='{"ok": true}'))
     with LiveServer(app) as srv:
         yield srv
 
@@ -174,20 +181,22 @@ def make_case(name: str, request) -> Case:
     if name == "remote":
         url = get("fake_server").url
         return Case(name, lambda: _remote(url, "fake"), tokenizes=False, scores=False,
-                    truncates=False, overflow_words=300)
+                    truncates=False, forwards_schema=True, overflow_words=300)
     if name == "remote-llamacpp":
         url = get("real_server").url
         return Case(name, lambda: _remote(url, "smollm2"), tokenizes=False, scores=False,
-                    truncates=False, overflow_words=1100)
+                    truncates=False, forwards_schema=True, overflow_words=1100)
     if name == "rag":
-        return Case(name, lambda: _rag(FakeLocal(n_ctx=256)), strip=rag_strip)
+        return Case(name, lambda: _rag(FakeLocal(n_ctx=256)), strip=rag_strip,
+                    rebuilds_prompt=True)
     if name == "rag-torch":
         hf = get("tiny_hf")
         # the sources and instructions need more room than the other tiny cases' 64 tokens
-        return Case(name, lambda: _rag(_load(hf, "torch", n_ctx=256)), strip=rag_strip)
+        return Case(name, lambda: _rag(_load(hf, "torch", n_ctx=256)), strip=rag_strip,
+                    rebuilds_prompt=True)
     if name == "routed":
         url = get("upstream").url
-        return Case(name, lambda: _routed(url), overflow_words=1100)
+        return Case(name, lambda: _routed(url), overflow_words=1100, routes=True)
     raise ValueError(name)
 
 

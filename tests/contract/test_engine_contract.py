@@ -8,6 +8,7 @@ wrappers. Each test is one clause of the contract in ``slmkit/core/engine.py``.
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -25,6 +26,7 @@ from slmkit.core.types import (
     ChatMessage,
     Chunk,
     GenerateRequest,
+    RouteDecision,
     SamplingParams,
     Usage,
     collect,
@@ -216,6 +218,10 @@ def test_prompt_tokens_are_what_generate_counts(engine, case):
         return
     ids = engine.prompt_tokens(request)
     assert ids and all(isinstance(t, int) for t in ids)
+    assert collect(engine.generate(request)).usage.prompt_tokens == len(ids)
+    if case.rebuilds_prompt:  # sources and instructions around the question
+        assert len(ids) > len(engine.inner.prompt_tokens(request))
+        return
     assert engine.prompt_tokens(GenerateRequest(prompt_tokens=ids)) == ids
     assert engine.prompt_tokens(GenerateRequest(prompt=TEXT)) == engine.tokenize(TEXT)
 
@@ -242,3 +248,53 @@ def test_adapters_follow_the_capabilities(engine):
         return
     with pytest.raises(UnsupportedOperationError, match="adapters"):
         engine.with_adapter("not-loaded")
+
+
+SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"],
+          "additionalProperties": False}
+
+
+def test_json_schema_follows_the_grammar_capability(engine, case):
+    request = ask("Answer in JSON.", max_tokens=24, json_schema=SCHEMA)
+    if not engine.info.capabilities.grammar and not case.forwards_schema:
+        with pytest.raises(UnsupportedOperationError):
+            engine.generate(request)
+        return
+    out = collect(engine.generate(request))
+    assert out.finish_reason == "stop", out  # the grammar ends the object
+    assert set(json.loads(out.text)) == {"ok"}
+
+
+def test_the_routing_decision_is_a_typed_usage_field(engine, case):
+    usage = collect(engine.generate(ask(max_tokens=2))).usage
+    if case.routes:
+        assert isinstance(usage.decision, RouteDecision)
+        assert usage.decision.route in ("local", "remote", "fallback") and usage.decision.reason
+    else:
+        assert usage.decision is None
+
+
+def test_every_call_after_close_raises_engine_closed(case):
+    eng = case.open()
+    eng.close()
+    calls = {"generate": lambda: eng.generate(ask(max_tokens=2)),
+             "render_chat": lambda: eng.render_chat([ChatMessage("user", "hi")])}
+    if case.tokenizes:
+        calls.update(tokenize=lambda: eng.tokenize(TEXT),
+                     detokenize=lambda: eng.detokenize([1, 2]),
+                     prompt_tokens=lambda: eng.prompt_tokens(ask()))
+    if case.scores:
+        calls["token_logprobs"] = lambda: eng.token_logprobs([1, 2, 3])
+    if eng.info.capabilities.embed:
+        calls["embed"] = lambda: eng.embed(["a river"])
+    failed = []
+    for name, call in calls.items():
+        try:
+            call()
+        except EngineClosedError:
+            continue
+        except Exception as err:  # noqa: BLE001 - reported below
+            failed.append(f"{name}: {type(err).__name__}: {err}")
+        else:
+            failed.append(f"{name}: no error")
+    assert not failed, failed

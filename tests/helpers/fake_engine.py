@@ -6,7 +6,9 @@ the in-process HTTP tests (``tests/serve/test_http_fake.py``) and the Engine con
 
 By default it answers "local: <last user text>", one word per chunk, with log-probabilities
 that are low when the prompt says "hard". ``answer`` scripts another answer (a string, or a
-function of the prompt text). Its tokenizer is exact: every whitespace-ended word is one
+function of the prompt text); with ``grammar=True``, ``schema_answer`` is what a request
+with a JSON schema gets (the fake enforces no grammar: script a conforming answer). Its
+tokenizer is exact: every whitespace-ended word is one
 token, from a vocabulary shared by all fakes, so ``detokenize(tokenize(t)) == t``.
 
 For serving tests it can also hold every stream before its first chunk until ``gate`` is
@@ -135,12 +137,13 @@ class FakeLocal:
                  answer: str | Callable[[str], str] | None = None, max_sequences: int = 4,
                  embed: bool = True, grammar: bool = False,
                  gate: threading.Event | None = None, fail_after: int | None = None,
-                 chat_template: str | None = None) -> None:
+                 chat_template: str | None = None, schema_answer: str | None = None) -> None:
         self.info = ModelInfo(name=name, architecture="fake", n_ctx=n_ctx, n_ctx_train=n_ctx,
                               n_vocab=50000, n_embd=1, chat_template=chat_template,
                               capabilities=Capabilities(embed=embed, grammar=grammar,
                                                         max_sequences=max_sequences))
         self.answer, self.gate, self.fail_after = answer, gate, fail_after
+        self.schema_answer = schema_answer
         self.requests: list[GenerateRequest] = []
         self.streams: list[FakeStream] = []
         self.closed = False
@@ -149,15 +152,19 @@ class FakeLocal:
 
     # ---- text -----------------------------------------------------------------------------
     def render_chat(self, messages: Sequence[ChatMessage], *, add_generation_prompt=True) -> str:
+        self._check_open()
         return "\n".join(f"{m.role}: {m.content}" for m in messages)
 
     def tokenize(self, text: str, *, add_special: bool = True) -> list[int]:
+        self._check_open()
         return [VOCAB.id(p) for p in PIECES.findall(text)]
 
     def detokenize(self, tokens: Sequence[int]) -> str:
+        self._check_open()
         return "".join(VOCAB.piece(t) for t in tokens)
 
     def prompt_tokens(self, request: GenerateRequest) -> list[int]:
+        self._check_open()
         if request.prompt_tokens is not None:
             return list(request.prompt_tokens)
         text = request.prompt if request.messages is None else self.render_chat(request.messages)
@@ -190,6 +197,8 @@ class FakeLocal:
     def generate(self, request: GenerateRequest) -> FakeStream:
         self._check_open()
         request.validate()
+        if request.grammar is not None or request.json_schema is not None:
+            require(self, "grammar")  # a grammar fake only replays its scripted answer
         if request.prompt_tokens is not None:
             text = self.detokenize(request.prompt_tokens)
         elif request.messages is not None:
@@ -202,7 +211,10 @@ class FakeLocal:
                 raise ContextOverflowError(n_prompt, self.info.n_ctx)
             n_prompt = self.info.n_ctx - 1  # keeps the end, as the real engines do
         self.requests.append(request)
-        stream = FakeStream(self, self._pieces(text), request, n_prompt,
+        pieces = (PIECES.findall(self.schema_answer)
+                  if request.json_schema is not None and self.schema_answer is not None
+                  else self._pieces(text))
+        stream = FakeStream(self, pieces, request, n_prompt,
                             -3.0 if "hard" in text else -0.1)
         self.streams.append(stream)
         return stream

@@ -815,7 +815,7 @@ def test_routing_decision_reaches_the_response_and_the_access_log(upstream, capl
 
     upstream.reset()
     app, _ = fake_app(FakeLoader({"auto": routed}))
-    with TestClient(app) as c, caplog.at_level(logging.INFO, logger="slmkit.access"):
+    with TestClient(app, base_url=LOOPBACK) as c, caplog.at_level(logging.INFO, logger="slmkit.access"):
         easy = c.post("/v1/chat/completions", json={"model": "auto", "messages": HI}).json()
         hard = c.post("/v1/chat/completions", json={
             "model": "auto", "messages": [{"role": "user", "content": "a hard one"}]}).json()

@@ -33,13 +33,27 @@ class RagEngine(EngineWrapper):
         self.engine, self.retriever, self.k, self.threshold = engine, retriever, k, threshold
 
     def generate(self, request: GenerateRequest) -> ChunkStream:
+        inner, ans = self._plan(request)
+        if inner is None:
+            return self._dont_know(ans)
+        return self._stream(self.engine.generate(inner), ans)
+
+    def prompt_tokens(self, request: GenerateRequest) -> list[int]:
+        """What ``generate`` evaluates: the sources, instructions and question (none when
+        retrieval finds nothing close and the answer is "I don't know")."""
+        inner, _ = self._plan(request)
+        return [] if inner is None else self.engine.prompt_tokens(inner)
+
+    def _plan(self, request: GenerateRequest) -> tuple[GenerateRequest | None, A.Answer]:
+        """Retrieve for ``request``: the wrapped engine's request with the sources in its
+        prompt (``None`` when retrieval is weak), and the answer being built."""
         request.validate()
         question, history, system = self._split(request)
         hits = self.retriever.retrieve(question, self.k)
         ans = A.Answer(question, "", list(hits),
                        top_similarity=max((p.similarity for p in hits), default=0.0))
         if A.is_weak(hits, self.threshold):
-            return self._dont_know(ans)
+            return None, ans
         budget = request.max_tokens or 256
         history_tokens = sum(len(self.engine.tokenize(m.content, add_special=False))
                              for m in history)
@@ -48,7 +62,7 @@ class RagEngine(EngineWrapper):
         messages = A.build_messages(question, ans.passages, system=system, history=history)
         inner = dataclasses.replace(request, prompt=None, prompt_tokens=None,
                                     messages=messages)  # a question over the context raises
-        return self._stream(self.engine.generate(inner), ans)
+        return inner, ans
 
     def _split(self, request: GenerateRequest) -> tuple[str, list[ChatMessage], str | None]:
         if request.messages is None:

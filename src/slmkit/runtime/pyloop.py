@@ -90,6 +90,7 @@ class PyLoopEngine:
 
     def render_chat(self, messages: Sequence[ChatMessage], *,
                     add_generation_prompt: bool = True) -> str:
+        self._check_open()
         return self.text.render_chat(messages, self.info.chat_template,
                                      add_generation_prompt=add_generation_prompt)
 

@@ -133,6 +133,7 @@ class LlamaCppEngine:
 
     def render_chat(self, messages: Seq[ChatMessage], *,
                     add_generation_prompt: bool = True) -> str:
+        self._check_open()  # the model's vocabulary is freed by close(): no use after it
         m = self._model
         return render_chat(messages, self.info.chat_template,
                            bos_token=m.token_text(m.bos) if m.bos >= 0 else "",
@@ -143,6 +144,7 @@ class LlamaCppEngine:
         """The token ids a request's prompt becomes (chat template applied for messages;
         special tokens are parsed in a raw ``prompt`` and in the template, never in message
         text, see :mod:`.prompt`)."""
+        self._check_open()
         if request.messages is not None:  # message text never becomes special tokens
             return chat_tokens(self._model, request.messages, self.render_chat)
         m = self._model

@@ -173,6 +173,7 @@ class RemoteEngine:
     def render_chat(self, messages: Sequence[ChatMessage], *,
                     add_generation_prompt: bool = True) -> str:
         """A ChatML rendering (for display and length estimates; the upstream renders its own)."""
+        self._check_open()
         return render_chat(messages, None, add_generation_prompt=add_generation_prompt)
 
     def _check_open(self) -> None:
