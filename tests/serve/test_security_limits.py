@@ -130,7 +130,7 @@ def test_huge_schema_repetitions_are_refused_before_compiling(schema):
     t0, rss0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with pytest.raises(GrammarError, match=r"\$"):
         schema_to_gbnf(schema)
-    assert time.perf_counter() - t0 < 0.5
+    assert time.perf_counter() - t0 < 5  # hang guard: building the repetition would take minutes
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0 < 50_000  # KiB
 
 

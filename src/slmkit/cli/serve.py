@@ -122,14 +122,13 @@ def banner(host: str, port: int, model: str, keyed: bool) -> str:
     shown = f"[{host}]" if ":" in host else host
     base = f"http://{shown}:{port}"
     auth = ' -H "Authorization: Bearer $SLM_API_KEY"' if keyed else ""
-    key = 'os.environ["SLM_API_KEY"]' if keyed else '"none"'
-    imp = "import os\n" if keyed else ""
+    key = '"<your API key>"' if keyed else '"none"'
     return f"""slm serve: {model} ready at {base}  (OpenAI: {base}/v1, Ollama: {base}/api)
 
   curl {base}/v1/chat/completions{auth} -H "Content-Type: application/json" \\
     -d '{{"model": "{model}", "messages": [{{"role": "user", "content": "Hello!"}}]}}'
 
-  {imp}from openai import OpenAI
+  from openai import OpenAI
   client = OpenAI(base_url="{base}/v1", api_key={key})
   r = client.chat.completions.create(model="{model}",
                                      messages=[{{"role": "user", "content": "Hello!"}}])
