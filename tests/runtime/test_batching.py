@@ -117,3 +117,24 @@ def test_scoring_while_generating(batched):
     scored = batched.token_logprobs(batched.tokenize("The capital of France is Paris"))
     assert len(scored) == len(batched.tokenize("The capital of France is Paris")) - 1
     assert collect(stream).usage.completion_tokens == 64
+
+
+def test_prompts_tokenize_the_same_from_many_threads_while_decoding(batched):
+    """Callers' threads tokenize while the scheduler decodes; a shared tokenizer buffer once
+    mixed their ids, so identical prompts got different tokens (and wrong answers)."""
+    expected = batched.prompt_tokens(france())
+    running = batched.generate(GenerateRequest(prompt="Count to a thousand:", max_tokens=200,
+                                               sampling=GREEDY))
+    next(running)
+    seen: list[list[int]] = []
+
+    def work() -> None:
+        for _ in range(50):
+            seen.append(batched.prompt_tokens(france()))
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    running.close()
+    assert len(seen) == 300 and all(ids == expected for ids in seen)

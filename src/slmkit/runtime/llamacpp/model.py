@@ -104,7 +104,6 @@ class LlamaModel:
         self._open_context(options)
         self._active_adapter: str | None = None
         self._pieces: dict[int, bytes] = {}
-        self._token_buf = (lib.llama_token * 0)()
 
     # ---- lifecycle -------------------------------------------------------------------
     def _open_context(self, options: ContextOptions) -> None:
@@ -208,18 +207,18 @@ class LlamaModel:
         return bool(_lib().llama_vocab_is_eog(self.vocab, token))
 
     def tokenize(self, text: str, *, add_special: bool, parse_special: bool = True) -> list[int]:
+        """Token ids of ``text``. Safe from any thread: callers' threads tokenize prompts
+        while the scheduler's thread decodes, so the buffer is per call, never shared."""
         lib = _lib()
         data = text.encode("utf-8")
         cap = len(data) + 8
-        if len(self._token_buf) < cap:
-            self._token_buf = (lib.llama_token * cap)()
-        n = lib.llama_tokenize(self.vocab, data, len(data), self._token_buf, cap,
-                               add_special, parse_special)
+        buf = (lib.llama_token * cap)()
+        n = lib.llama_tokenize(self.vocab, data, len(data), buf, cap, add_special, parse_special)
         if n < 0:  # buffer too small (cannot happen with cap >= bytes + specials)
-            self._token_buf = (lib.llama_token * -n)()
-            n = lib.llama_tokenize(self.vocab, data, len(data), self._token_buf, -n,
+            buf = (lib.llama_token * -n)()
+            n = lib.llama_tokenize(self.vocab, data, len(data), buf, -n,
                                    add_special, parse_special)
-        return list(self._token_buf[:n])
+        return list(buf[:n])
 
     def piece(self, token: int) -> bytes:
         """The bytes a token renders to (special tokens render as nothing)."""
