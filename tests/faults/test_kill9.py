@@ -1,0 +1,133 @@
+"""Fault injection: SIGKILL a real child process in the middle of a write and check that
+what it leaves behind opens cleanly, shows nothing half-written, and that re-running the
+same operation completes with the same result as an uninterrupted run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import shared_test_home
+
+pytestmark = pytest.mark.slow
+
+INGEST_CHILD = r"""
+import sys
+from slmkit.rag.ingest import ingest
+from slmkit.rag.store import Collection
+from slmkit.runtime.sentence import SentenceEmbedder
+home, folder, model = sys.argv[1:4]
+emb = SentenceEmbedder(model, name="all-minilm-l6-v2", threads=1)
+with Collection("kill", home, create=True) as coll:
+    report = ingest(coll, [folder], emb, batch_size=2)
+assert not report.failed, report.failed
+"""
+
+
+def _embedder_path() -> str:
+    from filelock import FileLock
+
+    from slmkit.models.store import Store
+
+    home = shared_test_home()
+    home.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(home / ".test-pull.lock")):
+        return str(Store(home).pull("all-minilm-l6-v2").path)
+
+
+def _write_corpus(folder: Path, n: int) -> None:
+    folder.mkdir(parents=True)
+    for i in range(n):
+        paras = [f"Document {i} paragraph {j}: the pump HX-{i}-{j} is serviced by team "
+                 f"{(i * 7 + j) % 13} every {j + 3} weeks, and valve V-{i}{j} stays closed "
+                 "while the tank drains. " * 3 for j in range(4)]
+        (folder / f"doc{i:04d}.txt").write_text("\n\n".join(paras) + "\n")
+
+
+def _docs(home: Path) -> dict[str, int]:
+    """Path -> number of chunks of every document the collection shows."""
+    from slmkit.rag.store import Collection
+
+    with Collection("kill", home) as coll:
+        rows = coll.conn.execute(
+            "SELECT d.path, count(c.id) FROM documents d LEFT JOIN chunks c "
+            "ON c.doc_id = d.id GROUP BY d.id").fetchall()
+    return {p: n for p, n in rows}
+
+
+def _run_ingest(home: Path, folder: Path, model: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", INGEST_CHILD, str(home), str(folder), model],
+                            env=os.environ.copy())
+
+
+def _wait_for(cond, proc: subprocess.Popen, timeout: float = 600.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        if proc.poll() is not None:
+            return False
+        time.sleep(0.05)
+    return False
+
+
+def test_sigkill_during_rag_ingest_leaves_a_clean_resumable_collection(tmp_path):
+    from slmkit.rag.retrieve import search
+    from slmkit.rag.store import Collection, collection_path
+    from slmkit.runtime.sentence import SentenceEmbedder
+
+    model = _embedder_path()
+    folder = tmp_path / "docs"
+    _write_corpus(folder, 120)
+    home = tmp_path / "home"
+    db = collection_path("kill", home)
+
+    def some_written() -> bool:
+        if not db.exists():
+            return False
+        try:
+            return len(_docs(home)) >= 2
+        except Exception:  # the child is still creating the schema
+            return False
+
+    proc = _run_ingest(home, folder, model)
+    try:
+        started = _wait_for(some_written, proc)
+        assert started and proc.poll() is None, \
+            f"ingest ended (rc={proc.poll()}) before it could be killed mid-way"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+
+    # reference: an uninterrupted ingest into a fresh collection
+    ref_home = tmp_path / "ref"
+    ref = _run_ingest(ref_home, folder, model)
+    assert ref.wait(timeout=1200) == 0
+    expected = _docs(ref_home)
+    assert len(expected) == 120
+
+    killed = _docs(home)
+    assert 2 <= len(killed) < 120, len(killed)
+    for path, n in killed.items():  # no document is visible half-ingested
+        assert n == expected[path], (path, n, expected[path])
+    emb = SentenceEmbedder(model, name="all-minilm-l6-v2", threads=1)
+    with Collection("kill", home) as coll:
+        assert coll.integrity_check() == "ok"
+        assert search(coll, emb, "which team services the pump", k=3)
+
+    again = _run_ingest(home, folder, model)
+    assert again.wait(timeout=1200) == 0
+    assert _docs(home) == expected
+    with Collection("kill", home) as coll, Collection("kill", ref_home) as rcoll:
+        assert coll.integrity_check() == "ok"
+        s, r = coll.stats(), rcoll.stats()
+        assert (s["documents"], s["chunks"]) == (r["documents"], r["chunks"])
+        assert search(coll, emb, "valve stays closed while the tank drains", k=3)
