@@ -131,3 +131,57 @@ def test_sigkill_during_rag_ingest_leaves_a_clean_resumable_collection(tmp_path)
         s, r = coll.stats(), rcoll.stats()
         assert (s["documents"], s["chunks"]) == (r["documents"], r["chunks"])
         assert search(coll, emb, "valve stays closed while the tank drains", k=3)
+
+
+def _slm(home: Path, *args: str, **kw) -> subprocess.Popen:
+    env = {**os.environ, "SLM_HOME": str(home)}
+    return subprocess.Popen([sys.executable, "-m", "slmkit.cli.main", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def _slm_ok(home: Path, *args: str) -> str:
+    proc = _slm(home, *args)
+    out, err = proc.communicate(timeout=900)
+    assert proc.returncode == 0, f"slm {' '.join(args)} failed: {err}"
+    return out
+
+
+def test_sigkill_during_pull_leaves_no_partial_model(tmp_path):
+    import hashlib
+    import json
+
+    from helpers.gguf_builder import build_tiny_gguf
+
+    src = build_tiny_gguf(tmp_path / "big.gguf", n_embd=2048, n_layer=16)
+    digest = hashlib.sha256(src.read_bytes()).hexdigest()
+    home = tmp_path / "home"
+
+    def copying() -> bool:
+        return any(p.is_file() and p.stat().st_size > 0 and p.suffix != ".lock"
+                   for d in ("tmp", "blobs") for p in (home / d).rglob("*"))
+
+    proc = _slm(home, "pull", str(src), "--name", "big")
+    try:
+        _wait_for(copying, proc, timeout=600)
+        os.kill(proc.pid, signal.SIGKILL)  # mid-copy on a busy machine; the checks hold anyway
+    except ProcessLookupError:
+        pass
+    finally:
+        proc.kill()
+        proc.communicate(timeout=60)
+
+    listed = json.loads(_slm_ok(home, "list", "--json"))
+    for row in listed:  # anything listed is whole
+        _slm_ok(home, "verify", row["name"])
+    for manifest in (home / "manifests").rglob("*.json") if (home / "manifests").exists() else []:
+        data = json.loads(manifest.read_text())
+        assert data.get("sha256") in (None, digest), manifest
+
+    out = json.loads(_slm_ok(home, "pull", str(src), "--name", "big", "--json"))
+    assert out["name"] == "big"
+    _slm_ok(home, "verify", "big")
+    from slmkit.models.store import Store
+
+    ref = Store(home).get("big")
+    assert hashlib.sha256(Path(ref.path).read_bytes()).hexdigest() == digest
+    assert Store(home).manifest("big")["sha256"].removeprefix("sha256:") == digest
