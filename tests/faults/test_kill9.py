@@ -185,3 +185,41 @@ def test_sigkill_during_pull_leaves_no_partial_model(tmp_path):
     ref = Store(home).get("big")
     assert hashlib.sha256(Path(ref.path).read_bytes()).hexdigest() == digest
     assert Store(home).manifest("big")["sha256"].removeprefix("sha256:") == digest
+
+
+VAULT_CHILD = r"""
+import sys
+from slmkit.guard.vault import Vault
+path = sys.argv[1]
+vault = Vault("kill9")
+for batch in range(10_000):
+    for i in range(2000):
+        n = batch * 2000 + i
+        vault.placeholder("EMAIL", f"user{n}@example.com")
+    vault.save(path)
+    print(batch, flush=True)
+"""
+
+
+def test_sigkill_during_vault_save_leaves_old_or_new_vault(tmp_path):
+    from slmkit.guard.vault import Vault
+
+    path = tmp_path / "vaults" / "kill9.json"
+    proc = subprocess.Popen([sys.executable, "-c", VAULT_CHILD, str(path)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        for _ in range(4):  # a few whole saves, then kill in the middle of the next ones
+            assert proc.stdout.readline(), "the vault child ended early"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.communicate(timeout=60)
+
+    vault = Vault.load(path)  # parses: never a torn file
+    n = len(vault)
+    assert n >= 4 * 2000 and n % 2000 == 0, n
+    for k in range(1, n + 1):  # exactly the entries of one complete save
+        assert vault.value(f"<EMAIL_{k}>") == f"user{k - 1}@example.com"
+    vault.placeholder("EMAIL", "after@example.com")
+    vault.save(path)
+    assert len(Vault.load(path)) == n + 1
