@@ -64,6 +64,7 @@ from slmkit.models.sources import (
     sha256_file,
     tree_digest,
 )
+from slmkit.models.staging import scratch_prefix, sweep_stale
 
 MANIFEST_SCHEMA = 1
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._:+-]{0,127}$")
@@ -289,7 +290,8 @@ class Store:
         """A private working directory inside the store (the same filesystem as its blobs,
         so results move in by rename), removed with its contents when the block ends."""
         self.tmp.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=prefix, dir=self.tmp))
+        sweep_stale(self.tmp)
+        work = Path(tempfile.mkdtemp(prefix=scratch_prefix(prefix), dir=self.tmp))
         try:
             yield work
         finally:
@@ -518,12 +520,14 @@ class Store:
         return 0
 
     def _new_staging(self, name: str) -> Path:
-        """A private staging dir; stale ones of this name (killed pulls) are removed first.
+        """A private staging dir. Stale ones of this name (an earlier pull of it that was
+        killed) are removed first, and so are any other names' whose process is gone.
         Call with the name's lock held."""
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.blobs.mkdir(parents=True, exist_ok=True)
         for stale in self.tmp.glob(f"{_fname(name)}~*"):
             shutil.rmtree(stale, ignore_errors=True)
+        sweep_stale(self.tmp)
         staging = self.tmp / f"{_fname(name)}~{os.getpid()}~{uuid.uuid4().hex[:8]}"
         staging.mkdir()
         return staging
