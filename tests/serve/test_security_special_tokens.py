@@ -68,7 +68,7 @@ def test_a_raw_prompt_still_parses_special_tokens(engine):
 
 
 def test_a_template_that_changes_message_text_refuses_special_token_text(engine):
-    from slmkit.runtime.llamacpp.prompt import chat_tokens
+    from slmkit.runtime.chat_tokens import chat_tokens
 
     def shouting(messages):  # a template that upper-cases text cannot be located
         return "".join(f"<|im_start|>{m.role}\n{m.content.upper()}<|im_end|>\n"

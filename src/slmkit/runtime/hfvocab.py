@@ -124,8 +124,22 @@ class HFText:
         """The BOS token's text when the tokenizer adds one (a template may write it)."""
         return (self.tokenizer.bos_token or "") if self.add_bos else ""
 
-    def tokenize(self, text: str, *, add_special: bool = True) -> list[int]:
-        ids = self.tokenizer(text, add_special_tokens=False).input_ids
+    @property
+    def adds_bos(self) -> bool:
+        return self.add_bos
+
+    def piece(self, token: int) -> bytes:
+        return self.vocab.piece(token)
+
+    def token_text(self, token: int) -> str:
+        return self.vocab.text(token)
+
+    def tokenize(self, text: str, *, add_special: bool = True,
+                 parse_special: bool = True) -> list[int]:
+        """Token ids of ``text``; with ``parse_special=False`` special-token text (such
+        as ``<|im_start|>``) stays plain text, as it must inside a chat message."""
+        ids = self.tokenizer(text, add_special_tokens=False,
+                             split_special_tokens=not parse_special).input_ids
         if add_special and self.add_bos and self.bos is not None:
             return [self.bos, *ids]
         return list(ids)

@@ -22,6 +22,7 @@ import numpy as np
 from slmkit.core.engine import Engine, ModelInfo, require
 from slmkit.core.errors import ContextOverflowError, EngineClosedError, UnsupportedOperationError
 from slmkit.core.types import ChatMessage, Chunk, GenerateRequest, TokenLogprob, Usage
+from slmkit.runtime.chat_tokens import chat_tokens
 from slmkit.runtime.hfvocab import HFText
 from slmkit.runtime.logprobs import log_softmax, scored_logprob, token_logprob
 from slmkit.runtime.prompt import fit_context, prompt_ids
@@ -95,7 +96,11 @@ class PyLoopEngine:
                                      add_generation_prompt=add_generation_prompt)
 
     def prompt_tokens(self, request: GenerateRequest) -> list[int]:
-        """The token ids a request's prompt becomes (chat template applied for messages)."""
+        """The token ids a request's prompt becomes (chat template applied for messages,
+        their text kept as plain text: see :mod:`.chat_tokens`)."""
+        if request.messages is not None and request.prompt_tokens is None:
+            self._check_open()
+            return chat_tokens(self.text, request.messages, self.render_chat)
         return prompt_ids(request, render=self.render_chat, tokenize=self.tokenize,
                           bos_text=self.text.bos_text)
 

@@ -29,7 +29,7 @@ from slmkit.core.types import ChatMessage, GenerateRequest, TokenLogprob
 from slmkit.core.wrap import EngineWrapper
 from slmkit.runtime.chat_template import render_chat
 from slmkit.runtime.llamacpp.model import ContextOptions, LlamaModel
-from slmkit.runtime.llamacpp.prompt import chat_tokens
+from slmkit.runtime.chat_tokens import chat_tokens
 from slmkit.runtime.llamacpp.sampler import Sampler, bounded, grammar_for
 from slmkit.runtime.llamacpp.scheduler import Scheduler
 from slmkit.runtime.llamacpp.scoring import sequence_logits

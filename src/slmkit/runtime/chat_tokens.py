@@ -3,8 +3,9 @@
 The chat template's own special tokens (``<|im_start|>``, ``<|eot_id|>``, …) must become
 special token ids, but the same text inside a message (a user's, or a retrieved RAG
 passage) must not: otherwise ``<|im_start|>system`` in a user message opens a real system
-turn. llama.cpp's tokenizer only splits text at special tokens and then tokenizes the raw
-runs between them, so this does the same split by hand: the rendered prompt is cut at the
+turn. llama.cpp's tokenizer (and a Hugging Face tokenizer's added tokens) only split text at
+special tokens and then tokenize the raw runs between them, so this does the same split by
+hand: the rendered prompt is cut at the
 control tokens that occur in the *template's* text only; every raw run (template text and
 message text together, as before) is tokenized with ``parse_special=False``. For ordinary
 messages the ids are exactly those of tokenizing the whole prompt at once.
@@ -20,17 +21,32 @@ import dataclasses
 import re
 import secrets
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from slmkit.core.types import ChatMessage
 
 
-def chat_tokens(model, messages: Sequence[ChatMessage],
+class Tokens(Protocol):
+    """What this needs of a tokenizer (llama.cpp's model, or ``hfvocab.HFText``)."""
+
+    bos: int | None  # None or negative: no BOS token
+    adds_bos: bool
+
+    def tokenize(self, text: str, *, add_special: bool, parse_special: bool) -> list[int]: ...
+
+    def piece(self, token: int) -> bytes: ...  # b"" for a control token
+
+    def token_text(self, token: int) -> str: ...
+
+
+def chat_tokens(model: Tokens, messages: Sequence[ChatMessage],
                 render: Callable[[Sequence[ChatMessage]], str]) -> list[int]:
     """The prompt ids of ``messages`` rendered by ``render`` (the engine's template)."""
     text = render(messages)
-    bos_text = model.token_text(model.bos) if model.bos >= 0 else ""
+    has_bos = model.bos is not None and model.bos >= 0
+    bos_text = model.token_text(model.bos) if has_bos else ""
     # a template that writes the BOS text itself must not get a second BOS
-    bos = [model.bos] if (model.adds_bos and model.bos >= 0
+    bos = [model.bos] if (model.adds_bos and has_bos
                           and not (bos_text and text.startswith(bos_text))) else []
     spans = content_spans(messages, text, render)
     if spans is None:
@@ -68,14 +84,14 @@ def content_spans(messages: Sequence[ChatMessage], text: str,
     return None
 
 
-def _controls(model, text: str) -> list[str]:
+def _controls(model: Tokens, text: str) -> list[str]:
     """Texts of the control tokens (those that render as nothing) found in ``text``."""
     return [model.token_text(t) for t in model.tokenize(text, add_special=False,
                                                         parse_special=True)
             if not model.piece(t) and model.token_text(t)]
 
 
-def _tokenize_outside(model, text: str, spans: list[tuple[int, int]]) -> list[int]:
+def _tokenize_outside(model: Tokens, text: str, spans: list[tuple[int, int]]) -> list[int]:
     """Tokenize ``text``: control tokens are parsed outside ``spans`` only; the raw runs
     between them are tokenized as plain text, as llama.cpp does for a whole prompt."""
     parts: list[tuple[str, bool]] = []  # (text, is_template)
