@@ -223,3 +223,48 @@ def test_sigkill_during_vault_save_leaves_old_or_new_vault(tmp_path):
     vault.placeholder("EMAIL", "after@example.com")
     vault.save(path)
     assert len(Vault.load(path)) == n + 1
+
+
+def test_sigkill_during_quantize_leaves_no_half_model_and_reruns_cleanly(tmp_path):
+    """A derivation (here ``slm quantize``) killed mid-write registers nothing, its staging
+    directory is swept by the next store operation, and the re-run gives the same file as
+    an uninterrupted run."""
+    import hashlib
+    import json
+
+    from helpers.gguf_builder import build_tiny_gguf
+    from slmkit.models.store import Store
+
+    src = build_tiny_gguf(tmp_path / "big.gguf", n_embd=2048, n_layer=16)
+    home = tmp_path / "home"
+    _slm_ok(home, "pull", str(src), "--name", "base")
+
+    def staging_written() -> bool:
+        tmp = home / "tmp"
+        return tmp.exists() and any(p.is_file() and p.stat().st_size > 0
+                                    for p in tmp.rglob("*"))
+
+    proc = _slm(home, "quantize", "base", "--type", "Q8_0", "--name", "q8", "--threads", "1")
+    try:
+        assert _wait_for(staging_written, proc, timeout=600), "quantize never started writing"
+        os.kill(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    finally:
+        proc.kill()
+        proc.communicate(timeout=60)
+
+    store = Store(home)
+    names = {row["name"] for row in json.loads(_slm_ok(home, "list", "--json"))}
+    if "q8" in names:  # the kill came after the manifest was written: then it is whole
+        _slm_ok(home, "verify", "q8")
+        _slm_ok(home, "rm", "q8")
+    assert not store.has("q8")
+
+    _slm_ok(home, "quantize", "base", "--type", "Q8_0", "--name", "q8", "--threads", "1")
+    _slm_ok(home, "quantize", "base", "--type", "Q8_0", "--name", "q8-again", "--threads", "1")
+    assert list((home / "tmp").iterdir()) == []  # the killed run's staging is gone
+    digest = [hashlib.sha256(Path(store.get(n).path).read_bytes()).hexdigest()
+              for n in ("q8", "q8-again")]
+    assert digest[0] == digest[1]
+    assert store.manifest("q8")["parent"] == "base"

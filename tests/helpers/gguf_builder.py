@@ -32,6 +32,7 @@ def build_tiny_gguf(path: str | Path, *, name: str = "tiny", n_vocab: int = 32,
     writer.add_head_count(2)
     writer.add_head_count_kv(1)
     writer.add_feed_forward_length(16)
+    writer.add_layer_norm_rms_eps(1e-5)
     if file_type is not None:
         writer.add_file_type(file_type)
     writer.add_license("apache-2.0")
