@@ -1,0 +1,30 @@
+"""`slm serve`'s apps (``/v1/apps/...``): wiring only. Builds the ``{name: AppHandler}``
+mapping that ``serve/routes_apps.py`` mounts, each app lending engines from the server's
+model registry (so apps and chat share the loaded models)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+def engine_source(registry, default_model: str):
+    """A ``core.apps.EngineSource`` over ``registry``: ``with engines(name) as engine``."""
+
+    @contextmanager
+    def engines(model: str | None) -> Iterator[object]:
+        loaded = registry.acquire(model or default_model)
+        try:
+            yield loaded.engine
+        finally:
+            registry.release(loaded)
+
+    return engines
+
+
+def handlers(engines, args: argparse.Namespace) -> dict:
+    """Every app's handlers by HTTP name (``summarize``, ``logs/detect``, …). Each app adds
+    its builder below (imported lazily)."""
+    found: dict = {}
+    return found

@@ -1,0 +1,49 @@
+"""What the server sees of an app (summarize, review, logs, code). Standard library only.
+
+An app is library code in ``slmkit.apps``; the CLI builds one :class:`AppHandler` per HTTP
+name and puts them in ``app.state.apps`` (a ``{name: handler}`` mapping), so ``serve`` mounts
+them (``serve/routes_apps.py``: ``POST /v1/apps/{name}``) without importing ``apps``.
+A name may contain ``/`` for sub-actions (``logs/detect``): it is simply another key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any, Protocol, runtime_checkable
+
+from slmkit.core.engine import Engine
+from slmkit.core.errors import SlmError
+
+#: ``progress(event)``: a JSON-able dict such as ``{"done": 2, "total": 5, "item": "a.pdf"}``.
+#: Over HTTP each event is streamed to a client that asked for ``"stream": true``. It may
+#: raise :class:`AppCancelled` when the client has gone away: let it propagate.
+Progress = Callable[[dict[str, Any]], None]
+
+#: ``engines(model)``: a context manager lending the Engine named ``model`` (``None``: the
+#: server's default model) for the duration of the ``with`` block. The CLI builds one over
+#: the server's model registry, so apps share loaded models with the chat routes.
+EngineSource = Callable[[str | None], AbstractContextManager[Engine]]
+
+
+class AppCancelled(SlmError):
+    """The caller stopped waiting (the HTTP client disconnected); the run should stop."""
+
+    code = "cancelled"
+
+
+@runtime_checkable
+class AppHandler(Protocol):
+    """One app as a JSON-in, JSON-out service.
+
+    ``run(payload, progress)`` validates ``payload`` first and raises ``ValueError`` with a
+    precise message (field and what is wrong) for a bad one — the server answers 400 with
+    it — then does the work (on a worker thread) and returns a JSON-able dict. Other
+    ``SlmError``\\ s keep their status mapping (a missing model is a 404, …). ``progress``
+    may be ``None``; when given, call it between units of work (documents, chunks).
+    """
+
+    name: str
+
+    def run(self, payload: dict[str, Any], progress: Progress | None = None) -> dict[str, Any]:
+        ...
