@@ -268,3 +268,117 @@ def test_sigkill_during_quantize_leaves_no_half_model_and_reruns_cleanly(tmp_pat
               for n in ("q8", "q8-again")]
     assert digest[0] == digest[1]
     assert store.manifest("q8")["parent"] == "base"
+
+
+def _linked_home(tmp_path: Path) -> Path:
+    """A store of its own (rag/, tmp/) that shares the test store's models."""
+    import shutil
+
+    home = tmp_path / "served"
+    (home / "manifests").mkdir(parents=True)
+    os.symlink(shared_test_home() / "blobs", home / "blobs")
+    for m in (shared_test_home() / "manifests").glob("*.json"):
+        shutil.copy(m, home / "manifests" / m.name)
+    return home
+
+
+def _serve(home: Path, port: int) -> subprocess.Popen:
+    env = {**os.environ, "SLM_HOME": str(home)}
+    env.pop("SLM_API_KEY", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "slmkit.cli.main", "serve", "smollm2-135m-instruct",
+         "--port", str(port), "--no-pull", "--threads", "1", "--parallel", "1", "--ctx", "1024"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _ready(url: str, proc: subprocess.Popen) -> None:
+    import httpx
+
+    def up() -> bool:
+        try:
+            return httpx.get(url + "/ready", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    assert _wait_for(up, proc, timeout=300), "slm serve did not become ready"
+
+
+def test_sigkill_of_slm_serve_during_http_ingest_then_restart(tmp_path):
+    """The server itself killed while it ingests documents sent over HTTP: after a restart
+    the collection opens, answers queries, shows no half-ingested document, and sending the
+    same documents again completes it."""
+    import socket
+    import threading
+
+    import httpx
+
+    from slmkit.rag.store import Collection
+
+    _embedder_path()  # the embedder is in the shared store
+    home, name = _linked_home(tmp_path), "kill9"
+    docs = [{"name": f"doc{i:03d}.md", "text": "\n\n".join(
+        f"Section {j} of document {i}: pump HX-{i}-{j} is serviced by team {(i + j) % 9} "
+        "every few weeks while valve V-{i}{j} stays closed. " * 4 for j in range(4))}
+        for i in range(80)]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+
+    server = _serve(home, port)
+    try:
+        _ready(url, server)
+        sender = threading.Thread(target=lambda: _post_quietly(url, name, docs), daemon=True)
+        sender.start()
+
+        def some_written() -> bool:
+            try:
+                return len(_docs_named(home, name)) >= 2
+            except Exception:  # the schema is still being created
+                return False
+
+        assert _wait_for(some_written, server, timeout=600), "ingest never wrote a document"
+        os.kill(server.pid, signal.SIGKILL)
+    finally:
+        server.kill()
+        server.wait(timeout=60)
+    killed = _docs_named(home, name)
+    assert 2 <= len(killed) < len(docs)
+
+    server = _serve(home, port)
+    try:
+        _ready(url, server)
+        listed = httpx.get(url + "/v1/rag/collections", timeout=30).json()["data"]
+        assert [c["documents"] for c in listed if c["name"] == name] == [len(killed)]
+        hits = httpx.post(f"{url}/v1/rag/{name}/query", timeout=120,
+                          json={"query": "which team services pump HX-1-2", "k": 3}).json()
+        assert hits["data"]
+        report = httpx.post(f"{url}/v1/rag/{name}/ingest", json={"documents": docs},
+                            timeout=1800).json()
+        assert len(report["unchanged"]) == len(killed) and not report["failed"]
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    counts = _docs_named(home, name)
+    assert len(counts) == len(docs) and len(set(counts.values())) == 1  # all alike, all whole
+    with Collection(name, home) as coll:
+        assert coll.integrity_check() == "ok"
+
+
+def _post_quietly(url: str, name: str, docs: list[dict]) -> None:
+    import httpx
+
+    try:
+        httpx.post(f"{url}/v1/rag/{name}/ingest", json={"documents": docs}, timeout=1800)
+    except httpx.HTTPError:
+        pass  # the server is killed under this request
+
+
+def _docs_named(home: Path, name: str) -> dict[str, int]:
+    from slmkit.rag.store import Collection
+
+    with Collection(name, home) as coll:
+        rows = coll.conn.execute(
+            "SELECT d.path, count(c.id) FROM documents d LEFT JOIN chunks c "
+            "ON c.doc_id = d.id GROUP BY d.id").fetchall()
+    return {path: n for path, n in rows}

@@ -140,6 +140,9 @@ def ingest_texts(collection: Collection, documents: Sequence[dict], embedder, *,
         group.append(_Pending(name, sha, kind, time.time(), len(data),
                               chunk_sections(sections, embedder, size=size, overlap=overlap),
                               prev is None))
+        if sum(len(p.chunks) for p in group) >= batch_size * 4:  # commit as it goes, like
+            _flush(collection, group, embedder, batch_size, report)  # files: a killed
+            group = []  # server keeps what it finished
     _flush(collection, group, embedder, batch_size, report)
     report.seconds = time.perf_counter() - t0
     return report
