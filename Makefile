@@ -8,7 +8,7 @@ STAMP := $(VENV)/.slmkit-installed
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup run chat test test-fast bench clean
+.PHONY: setup run chat test test-fast bench clean chromium
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,7 +30,12 @@ run: setup
 chat: setup
 	$(BIN)/slm chat
 
-test: setup
+# the web UI's browser tests drive Debian's Chromium (Playwright's own download cannot run here)
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: setup chromium
 	$(BIN)/python -m pytest
 
 test-fast: setup

@@ -626,7 +626,9 @@ def test_health_root_and_ready_states(loader):
     app, _ = fake_app(loader, preload=lambda: release.wait(30))
     with TestClient(app, base_url=LOOPBACK) as c:
         assert c.get("/health").json() == {"status": "ok"}
-        assert c.get("/").text == "slmkit is running"
+        root = c.get("/")  # the web UI (issue 18), open without a key, under a strict CSP
+        assert "<title>slmkit</title>" in root.text
+        assert "script-src 'self'" in root.headers["content-security-policy"]
         r = c.get("/ready")
         assert r.status_code == 503 and r.json()["status"] == "loading"
         release.set()

@@ -206,7 +206,8 @@ def run(args) -> int:
                      bind_host=args.host, allowed_hosts=args.allowed_host,
                      state={"rag": rag, "guard": serve_route.guard_service(args),
                             "apps": serve_apps.handlers(
-                                serve_apps.engine_source(registry, specs[0].name), args)})
+                                serve_apps.engine_source(registry, specs[0].name), args),
+                            **_ui_state()})
     config = uvicorn.Config(app, host=args.host, port=args.port, access_log=False,
                             log_level="warning", timeout_graceful_shutdown=5,
                             server_header=False)
@@ -215,6 +216,17 @@ def run(args) -> int:
     if failure:
         raise failure[0]
     return 0 if server.started else 1
+
+
+def _ui_state() -> dict:
+    """What the web UI's routes use: conversations under $SLM_HOME/ui, the model store."""
+    from slmkit.models.admin import StoreAdmin
+    from slmkit.serve.conversations import ConversationStore
+    from slmkit.settings import get_settings
+
+    home = get_settings().home
+    return {"conversations": ConversationStore(home / "ui" / "conversations.sqlite"),
+            "models_admin": StoreAdmin()}
 
 
 def _adapter_table(args, default_base: str | None):

@@ -22,6 +22,7 @@ def list_rows(store) -> list[dict[str, Any]]:
             "name": m["name"], "kind": m.get("kind"), "size_bytes": m["size"],
             "quantization": gguf.get("quantization"), "parameters": gguf.get("parameters"),
             "modified": m.get("created"), "source": m.get("source"), "sha256": m["sha256"],
+            "parent": m.get("parent"), "method": m.get("method"),
         })
     return rows
 

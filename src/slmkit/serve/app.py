@@ -63,7 +63,7 @@ def create_app(service: Service, *, api_keys: ApiKeys | None = None,
     ``state`` the objects they find on ``request.app.state`` (serve imports neither).
     ``bind_host`` and ``allowed_hosts`` decide which ``Host`` headers are answered
     (see :mod:`slmkit.serve.browser`)."""
-    from slmkit.serve import routes_ollama, routes_openai
+    from slmkit.serve import routes_ollama, routes_openai, routes_ui, routes_ui_jobs
 
     readiness = Readiness()
 
@@ -84,6 +84,8 @@ def create_app(service: Service, *, api_keys: ApiKeys | None = None,
     app.state.api_keys = api_keys or ApiKeys([])
     app.include_router(routes_openai.router)
     app.include_router(routes_ollama.router)
+    app.include_router(routes_ui.router)
+    app.include_router(routes_ui_jobs.router)
     for name, value in (state or {}).items():
         setattr(app.state, name, value)
     for extra in routers:
@@ -101,7 +103,8 @@ def create_app(service: Service, *, api_keys: ApiKeys | None = None,
 
         app.add_middleware(CORSMiddleware, allow_origins=cors_origins, allow_methods=["*"],
                            allow_headers=["*"], allow_credentials=False)
-    route_of = _route_namer(app, [routes_openai.router, routes_ollama.router, *routers])
+    route_of = _route_namer(app, [routes_openai.router, routes_ollama.router,
+                                  routes_ui.router, routes_ui_jobs.router, *routers])
     app.add_middleware(AccessLogMiddleware, metrics=service.metrics, route_of=route_of)
     return app
 
@@ -127,6 +130,8 @@ def _route_namer(app: FastAPI, routers) -> Callable[[str], str]:
                 known.update(getattr(r, "path", "") for r in routes)
         if path in known:
             return path
+        if path.startswith("/ui/"):
+            return "/ui/{path}"
         return "/v1/models/{model}" if path.startswith("/v1/models/") else "other"
 
     return route_of
@@ -154,10 +159,6 @@ def _add_basic_routes(app: FastAPI) -> None:
     @app.get("/metrics")
     async def metrics(request: Request):
         return Response(request.app.state.service.metrics.render(), media_type=CONTENT_TYPE)
-
-    @app.get("/")
-    async def root():
-        return Response("slmkit is running", media_type="text/plain")
 
 
 def error_response(request: Request, err: errors.HttpError) -> JSONResponse:

@@ -2,7 +2,7 @@
 
 Both are pure ASGI middleware, so they answer before any route code or body parsing runs.
 Keys are accepted as ``Authorization: Bearer KEY`` (what OpenAI clients send) or
-``X-API-Key: KEY``. ``/health`` and ``/ready`` stay open for load balancers and probes
+``X-API-Key: KEY``. The web UI's static files (``/``, ``/ui/…``) and ``/health`` and ``/ready`` stay open for load balancers and probes
 (``/ready`` says only "ready" or not to a caller without a key; see ``app``).
 
 :func:`check_exposure` is the start-up rule: a blank key is refused anywhere (it would
@@ -18,7 +18,8 @@ from collections.abc import Iterable, Sequence
 
 from slmkit.serve.errors import HttpError, send_error
 
-OPEN_PATHS = frozenset({"/health", "/ready"})
+OPEN_PATHS = frozenset({"/health", "/ready", "/"})
+OPEN_PREFIXES = ("/ui/",)  # the web UI's static files: no data; the page asks for the key
 DRAIN_LIMIT = 64 * 1024 * 1024  # bodies up to this size are read before a 413
 MIN_KEY_LENGTH = 16  # off loopback; a shorter key can be guessed or is a placeholder
 KEY_HINT = ("pass --api-key KEY, --api-key-file FILE or set SLM_API_KEY to a random key, "
@@ -108,6 +109,7 @@ class AuthMiddleware:
 
     async def __call__(self, scope, receive, send) -> None:
         if (scope["type"] != "http" or not self.keys or scope["path"] in OPEN_PATHS
+                or (scope["method"] == "GET" and scope["path"].startswith(OPEN_PREFIXES))
                 or scope["method"] == "OPTIONS"):
             await self.app(scope, receive, send)
             return

@@ -36,7 +36,8 @@ class HttpError:
 # Errors raised by other parts (a routed or remote engine, the guard) known by their code,
 # since serve/ does not import those packages.
 STATUS_BY_CODE = {"engine_closed": 503, "upstream_error": 502, "guard_blocked": 400,
-                  "conversation_not_found": 404, "vault_full": 413}
+                  "conversation_not_found": 404, "vault_full": 413,
+                  "job_not_found": 404, "feature_disabled": 404}
 
 
 def from_exception(err: BaseException) -> HttpError:

@@ -1,0 +1,46 @@
+"""The model store as the web UI sees it (``serve.routes_ui_jobs.ModelAdmin``): stored
+models with their lineage, the catalog sized for this machine, pull with byte progress,
+and delete. ``slm serve`` hands one to the server; serve/ never imports this package."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from slmkit.models import catalog
+from slmkit.models.info import list_rows
+
+
+class StoreAdmin:
+    """``ModelAdmin`` over a :class:`~slmkit.models.store.Store` (default: the user's)."""
+
+    def __init__(self, store=None, *, n_ctx: int = 4096, quant: str = "Q4_K_M") -> None:
+        if store is None:
+            from slmkit.models.store import Store
+
+            store = Store()
+        self.store, self.n_ctx, self.quant = store, n_ctx, quant
+
+    def stored(self) -> list[dict[str, Any]]:
+        """``slm list --json`` rows, lineage included."""
+        return list_rows(self.store)
+
+    def catalog(self) -> list[dict[str, Any]]:
+        """Every catalog entry at ``quant``/``n_ctx``: size estimate and whether it fits."""
+        from slmkit.models.hardware import probe
+
+        stored = {r["name"] for r in list_rows(self.store)}
+        return [{"name": c.entry.name, "family": c.entry.family, "params": c.entry.params,
+                 "tier": c.entry.tier, "use": c.entry.use, "licence": c.entry.licence,
+                 "offline": c.entry.offline, "memory_bytes": c.estimate.total,
+                 "quant": c.estimate.quant, "fits": c.fits, "stored": c.entry.name in stored}
+                for c in catalog.survey(probe(), quant=self.quant, n_ctx=self.n_ctx)]
+
+    def pull(self, name: str, progress: Callable[[int, int | None], None]) -> dict[str, Any]:
+        """Pull ``name`` (catalog name or source spec), reporting bytes as they arrive."""
+        ref = self.store.pull(name, progress=lambda _task, done, total: progress(done, total))
+        return {"model": ref.name, "size_bytes": ref.size_bytes}
+
+    def remove(self, name: str) -> int:
+        """Delete a stored model; the bytes freed."""
+        return self.store.remove(name)

@@ -1,0 +1,69 @@
+// The operations page: small live charts (SVG, no library) fed by GET /v1/ui/metrics.
+import { json } from "./api.js";
+import { $, clear, el, size, table } from "./dom.js";
+import { t } from "./i18n.js";
+
+const SVG = "http://www.w3.org/2000/svg";
+const POINTS = 60;
+const series = {};
+let last = null, timer = null;
+
+const CHARTS = [
+  ["tps", (s, prev) => prev ? Math.max(0, (s.counters.completion_tokens - prev.counters.completion_tokens) / (s.time - prev.time)) : 0],
+  ["queue", (s) => s.models.reduce((a, m) => a + (m.queue_depth || 0), 0)],
+  ["busy", (s) => s.models.reduce((a, m) => a + (m.busy_slots || 0), 0)],
+  ["ttftP50", (s) => s.percentiles.time_to_first_token_seconds.p50],
+  ["ttftP95", (s) => s.percentiles.time_to_first_token_seconds.p95],
+  ["latP95", (s) => s.percentiles.request_duration_seconds.p95],
+  ["requests", (s) => s.counters.requests],
+];
+
+export function init() {}
+
+export async function refresh() {
+  await tick();
+}
+
+export function leave() { clearTimeout(timer); timer = null; }
+
+async function tick() {
+  clearTimeout(timer);
+  const snap = await json("/v1/ui/metrics");
+  for (const [key, value] of CHARTS) {
+    const v = value(snap, last);
+    (series[key] ||= []).push(v === null || v === undefined ? 0 : v);
+    if (series[key].length > POINTS) series[key].shift();
+  }
+  last = snap;
+  draw(snap);
+  if (!$("page-operations").hidden) timer = setTimeout(() => tick().catch(() => {}), 2000);
+}
+
+function draw(snap) {
+  const box = clear($("charts"));
+  for (const [key] of CHARTS) {
+    const values = series[key];
+    const v = values[values.length - 1];
+    box.append(el("figure", { class: "chart", "data-chart": key },
+      el("h2", {}, t(key)),
+      el("div", { class: "value" }, Number.isInteger(v) ? String(v) : v.toFixed(3)),
+      spark(values, t(key))));
+  }
+  clear($("ops-models")).append(table([t("name"), t("queue"), t("busy"), t("memory")],
+    snap.models.map((m) => [m.name, String(m.queue_depth ?? 0), `${m.busy_slots ?? 0} / ${m.slots ?? "?"}`,
+      size(m.model_memory_bytes)])));
+}
+
+function spark(values, label) {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", `0 0 ${POINTS} 30`);
+  svg.setAttribute("preserveAspectRatio", "none");
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", label);
+  const max = Math.max(...values, 1e-9);
+  const line = document.createElementNS(SVG, "polyline");
+  line.setAttribute("points", values.map((v, i) => `${i},${(30 - (v / max) * 28 - 1).toFixed(2)}`).join(" "));
+  line.setAttribute("vector-effect", "non-scaling-stroke");
+  svg.append(line);
+  return svg;
+}

@@ -1,0 +1,87 @@
+"""The models, documents and operations pages in Chromium; every page requests nothing
+from another origin and passes axe-core without serious violations."""
+
+from __future__ import annotations
+
+import pytest
+
+from browser.conftest import Page
+
+pytestmark = pytest.mark.browser
+PAGES = ("chat", "models", "documents", "operations")
+
+
+def test_a_pull_shows_progress_and_the_model_appears(ui: Page):
+    ui.open("models")
+    assert "tiny-base (quantize)" in ui.page.locator("#stored").text_content()
+    ui.page.fill("#pull-name", "new-model")
+    ui.page.click("#pull-form button[type=submit]")
+    job = ui.page.locator("#pull-jobs .job").first
+    ui.page.wait_for_function(
+        "() => { const p = document.querySelector('#pull-jobs progress');"
+        " return p && p.value > 0 && p.value < 100; }")
+    ui.shot("models")
+    ui.page.reload()  # the job runs on the server: the page finds it again
+    ui.page.wait_for_selector("body[data-ready='models']")
+    ui.page.wait_for_selector("#pull-jobs .job[data-state='done']", timeout=20_000)
+    assert "new-model" in job.text_content()
+    ui.page.wait_for_selector("#stored td:text-is('new-model')")
+
+
+def test_upload_a_folder_then_ask_with_a_citation(ui: Page, tmp_path):
+    folder = tmp_path / "handbook"
+    folder.mkdir()
+    (folder / "launch.md").write_text("# Launch\nThe launch code is blue.\nNothing else.\n")
+    (folder / "broken.txt").write_text("FAIL to parse me\n")
+    (folder / "image.bin").write_bytes(b"\x00\x01binary")
+    ui.open("documents")
+    ui.page.fill("#collection-name", "docs")
+    ui.page.set_input_files("#folder", str(folder))
+    ui.page.click("#upload-form button[type=submit]")
+    ui.page.wait_for_selector("#ingest-jobs .job:not([data-state='running'])")
+    files = ui.page.locator("#documents-files, .file")
+    assert ui.page.locator(".file.done[data-file$='launch.md']").count() == 1
+    assert "could not be parsed" in ui.page.locator(".file.failed[data-file$='broken.txt']").text_content()
+    assert "not a text file" in ui.page.locator(".file.failed[data-file$='image.bin']").text_content()
+    assert files.count() >= 3
+    ui.page.wait_for_selector("#collections td:text-is('docs')")
+    ui.page.select_option("#ask-collection", "docs")
+    ui.page.fill("#question", "what is the launch code")
+    ui.page.click("#ask-form button[type=submit]")
+    ui.page.locator("#answer button.cite[data-cite='1']").click()
+    ui.page.wait_for_selector("#passage-dialog[open]")
+    assert "The launch code is blue." in ui.page.locator("#passage-text").text_content()
+    assert "launch.md" in ui.page.locator("#passage-h").text_content()
+    ui.shot("documents")
+    ui.page.locator("#passage-dialog button").click()
+
+
+def test_drop_a_collection_after_confirming(ui: Page, ui_server):
+    ui.open("documents")
+    rows_before = ui.page.locator("#collections tbody tr").count()
+    if rows_before == 0:
+        pytest.skip("needs the collection made by the upload test")
+    ui.page.locator("#collections button", has_text="Drop").first.click()
+    ui.page.wait_for_function(f"() => document.querySelectorAll('#collections tbody tr').length < {rows_before}")
+
+
+def test_operations_shows_live_metrics(ui: Page):
+    ui.open("operations")
+    ui.page.wait_for_selector(".chart[data-chart='tps']")
+    assert ui.page.locator(".chart").count() == 7
+    assert ui.page.locator(".chart svg polyline").count() == 7
+    ui.shot("operations")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_request_leaves_the_origin_and_axe_finds_no_serious_violation(ui: Page, page):
+    from axe_playwright_python.sync_playwright import Axe
+
+    ui.open(page)
+    ui.page.wait_for_load_state("networkidle")
+    foreign = [u for u in ui.requests if not u.startswith(ui.base) and not u.startswith(("data:", "blob:"))]
+    assert foreign == []
+    results = Axe().run(ui.page)
+    serious = [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3])
+               for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    assert serious == []

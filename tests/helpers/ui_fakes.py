@@ -1,0 +1,112 @@
+"""Stand-ins for the web UI's browser tests (``tests/browser``): a slow fake engine (to
+stop mid-answer), an in-memory collection service that really stores and searches what is
+uploaded, and a model admin whose pulls report progress over a second or two."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from helpers.fake_engine import FakeLocal
+from slmkit.core.retrieval import Passage
+
+
+class SlowStream:
+    """Wraps a fake stream: ``delay`` seconds before each chunk; records an early close."""
+
+    def __init__(self, inner, delay: float, engine: SlowFake) -> None:
+        self.inner, self.delay, self.engine = inner, delay, engine
+        self.finished = False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        time.sleep(self.delay)
+        chunk = next(self.inner)
+        self.finished = chunk.finish_reason is not None
+        return chunk
+
+    def close(self) -> None:
+        if not self.finished:
+            self.engine.cancelled.set()
+        self.inner.close()
+
+
+class SlowFake(FakeLocal):
+    """A fake engine that answers slowly (``delay`` s a word): time to press Stop."""
+
+    def __init__(self, *, delay: float = 0.05, **kw) -> None:
+        super().__init__(**kw)
+        self.delay, self.cancelled = delay, threading.Event()
+
+    def generate(self, request):
+        return SlowStream(super().generate(request), self.delay, self)
+
+
+class MemoryCollections:
+    """A ``core.retrieval.CollectionService`` in memory: documents split into lines, a
+    query returns the lines sharing the most words with it."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, dict[str, str]] = {}
+
+    def list(self):
+        return [{"name": n, "documents": len(d),
+                 "chunks": sum(len(t.splitlines()) for t in d.values())}
+                for n, d in sorted(self.docs.items())]
+
+    def ingest_texts(self, name, documents):
+        for d in documents:
+            if "FAIL" in d["text"]:
+                raise ValueError(f"{d['name']}: this file could not be parsed")
+            self.docs.setdefault(name, {})[d["name"]] = d["text"]
+        return {"collection": name, "chunks": sum(len(d["text"].splitlines()) for d in documents)}
+
+    def query(self, name, query, *, k=5, mode="hybrid", filters=None):
+        words = set(query.lower().split())
+        scored = []
+        for source, text in self.docs.get(name, {}).items():
+            for i, line in enumerate(text.splitlines(), 1):
+                score = len(words & set(line.lower().split()))
+                if score:
+                    scored.append(Passage(i, line, source, float(score), line_start=i, line_end=i))
+        return sorted(scored, key=lambda p: -p.score)[:k]
+
+    def drop(self, name):
+        return self.docs.pop(name, None) is not None
+
+    def retriever(self, name, *, k=5):
+        raise NotImplementedError("not used by the UI tests")
+
+
+class SlowAdmin:
+    """A ``ModelAdmin``: a pull of ``steps`` progress reports, ``delay`` s apart."""
+
+    def __init__(self, steps: int = 10, delay: float = 0.2) -> None:
+        self.steps, self.delay = steps, delay
+        self.models = [{"name": "tiny-base", "size_bytes": 1000, "quantization": "F16",
+                        "parameters": 1_000_000, "parent": None, "method": None},
+                       {"name": "tiny-q4", "size_bytes": 400, "quantization": "Q4_K_M",
+                        "parameters": 1_000_000, "parent": "tiny-base", "method": "quantize"}]
+
+    def stored(self):
+        return list(self.models)
+
+    def catalog(self):
+        return [{"name": "small-chat", "family": "x", "params": 135_000_000, "tier": "tiny",
+                 "use": "chat", "licence": "apache-2.0", "offline": True,
+                 "memory_bytes": 200_000_000, "quant": "Q4_K_M", "fits": True, "stored": False}]
+
+    def pull(self, name, progress):
+        total = 1000 * self.steps
+        for i in range(1, self.steps + 1):
+            time.sleep(self.delay)
+            progress(1000 * i, total)
+        self.models.append({"name": name, "size_bytes": total, "quantization": "Q4_K_M",
+                            "parameters": 135_000_000, "parent": None, "method": None})
+        return {"model": name, "size_bytes": total}
+
+    def remove(self, name):
+        self.models = [m for m in self.models if m["name"] != name]
+        return 1000
