@@ -1,4 +1,4 @@
-// DOM helpers: every piece of text goes in through textContent, never innerHTML.
+// DOM helpers: every piece of text goes in through textContent or text nodes, never as markup.
 
 /** el("div", {class: "x", onclick: f}, "text", child) → an element. */
 export function el(tag, attrs = {}, ...children) {
