@@ -36,9 +36,25 @@ def ui_app(tmp: Path, **options):
                                       answer="The launch code is blue [1]."),
     })
     state = {"rag": MemoryCollections(), "models_admin": SlowAdmin(),
-             "conversations": ConversationStore(tmp / "conversations.sqlite")}
+             "conversations": ConversationStore(tmp / "conversations.sqlite"),
+             "operations": ledger_report(tmp / "ledger.sqlite")}
     app, service = fake_app(loader, routers=[routes_rag.router], state=state, **options)
     return app, loader
+
+
+def ledger_report(path: Path):
+    """A real routing ledger with three requests, reported as ``slm serve`` reports it."""
+    from slmkit.route.ledger import Entry, Ledger
+    from slmkit.route.report import operations
+
+    ledger = Ledger(path)
+    ledger.record(Entry(route="local", reason="confident"))
+    ledger.record(Entry(route="remote", reason="low_logprob: -2.1", masked=2, remote_cost=0.002,
+                        all_remote_cost=0.002, remote_model="up"))
+    ledger.record(Entry(route="local", reason="guard_keep_local: EMAIL (wanted remote: hard)",
+                        all_remote_cost=0.001))
+    ledger.close()
+    return lambda: operations(path)
 
 
 @pytest.fixture(scope="session")

@@ -70,6 +70,13 @@ def test_operations_shows_live_metrics(ui: Page):
     ui.page.wait_for_selector(".chart[data-chart='tps']")
     assert ui.page.locator(".chart").count() == 7
     assert ui.page.locator(".chart svg polyline").count() == 7
+    extra = ui.page.locator("#ops-extra")
+    extra.locator("table").nth(1).wait_for()
+    text = extra.text_content()
+    assert "local: 2" in text and "remote: 1" in text and "guard_keep_local: 1" in text
+    guard = extra.locator("table").nth(1).locator("td").all_text_contents()
+    assert guard == ["Values masked before leaving", "2", "Kept local by the guard", "1",
+                     "Blocked by the guard", "0"]
     ui.shot("operations")
 
 

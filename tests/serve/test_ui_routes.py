@@ -165,3 +165,25 @@ def test_features_and_disabled_parts(tmp_path):
         assert c.get("/v1/ui/conversations").status_code == 404
         assert c.post("/v1/ui/jobs/ingest", json={"collection": "x", "documents": [
             {"name": "a", "text": "b"}]}).status_code == 404
+
+
+def test_operations_reports_ledger_counts_never_values(tmp_path):
+    from slmkit.route.ledger import Entry, Ledger
+    from slmkit.route.report import operations
+
+    path = tmp_path / "ledger.sqlite"
+    assert operations(path) is None
+    ledger = Ledger(path)
+    ledger.record(Entry(route="remote", reason="hard: 0.9", masked=3, remote_cost=0.01,
+                        all_remote_cost=0.01))
+    ledger.record(Entry(route="remote", reason="hard: 0.9", outcome="blocked"))
+    ledger.close()
+    app, _ = fake_app(FakeLoader({"fake": lambda: FakeLocal(name="fake")}),
+                      state={"operations": lambda: operations(path)})
+    with TestClient(app, base_url="http://127.0.0.1:8000") as c:
+        report = c.get("/v1/ui/operations").json()
+    assert report["routing"]["requests"] == 2 and report["routing"]["reasons"] == {"hard": 2}
+    assert report["guard"] == {"masked_values": 3, "kept_local": 0, "blocked": 1}
+    app, _ = fake_app(FakeLoader({"fake": lambda: FakeLocal(name="fake")}))
+    with TestClient(app, base_url="http://127.0.0.1:8000") as c:
+        assert c.get("/v1/ui/operations").json() == {"routing": None, "guard": None}

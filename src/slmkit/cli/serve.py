@@ -207,7 +207,7 @@ def run(args) -> int:
                      state={"rag": rag, "guard": serve_route.guard_service(args),
                             "apps": serve_apps.handlers(
                                 serve_apps.engine_source(registry, specs[0].name), args),
-                            **_ui_state()})
+                            **_ui_state(args)})
     config = uvicorn.Config(app, host=args.host, port=args.port, access_log=False,
                             log_level="warning", timeout_graceful_shutdown=5,
                             server_header=False)
@@ -218,15 +218,22 @@ def run(args) -> int:
     return 0 if server.started else 1
 
 
-def _ui_state() -> dict:
-    """What the web UI's routes use: conversations under $SLM_HOME/ui, the model store."""
+def _ui_state(args) -> dict:
+    """What the web UI's routes use: conversations under $SLM_HOME/ui, the model store,
+    and the last day of the routing ledger (routing decisions, costs, guard counts)."""
+    import time
+
     from slmkit.models.admin import StoreAdmin
+    from slmkit.route.ledger import default_path
+    from slmkit.route.report import operations
     from slmkit.serve.conversations import ConversationStore
     from slmkit.settings import get_settings
 
     home = get_settings().home
+    ledger = args.ledger or default_path()
     return {"conversations": ConversationStore(home / "ui" / "conversations.sqlite"),
-            "models_admin": StoreAdmin()}
+            "models_admin": StoreAdmin(),
+            "operations": lambda: operations(ledger, since=time.time() - 86400)}
 
 
 def _adapter_table(args, default_base: str | None):

@@ -118,3 +118,26 @@ def summary_lines(s: dict) -> list[tuple[str, str]]:
         ("values masked", str(s["masked_values"])),
         ("router overhead", f"p50 {overhead['p50']} ms, p95 {overhead['p95']} ms"),
     ]
+
+
+def operations(path, *, since: float = 0.0) -> dict | None:
+    """The web UI's view of the ledger at ``path`` since a time: routes, reasons, costs and
+    what the guard did, as counts only (never a value); None when there is no ledger."""
+    from pathlib import Path
+
+    from slmkit.route.ledger import Ledger
+
+    if not Path(path).exists():
+        return None
+    ledger = Ledger(path)
+    try:
+        entries = ledger.entries(since)
+    finally:
+        ledger.close()
+    s = summarize(entries)
+    guard = {"masked_values": s["masked_values"],
+             "kept_local": sum(1 for e in entries if e.reason.startswith("guard_keep_local")),
+             "blocked": sum(1 for e in entries if e.outcome == "blocked")}
+    keep = ("requests", "routes", "escalated_share", "outcomes", "reasons", "remote_cost_usd",
+            "all_remote_cost_usd", "savings_usd", "router_overhead_ms")
+    return {"routing": {k: s[k] for k in keep}, "guard": guard}

@@ -8,6 +8,7 @@
   export as Markdown or JSON), on the ``ConversationStore`` the CLI puts on
   ``app.state.conversations``.
 - ``GET /v1/ui/metrics``: a JSON twin of ``/metrics`` (:mod:`slmkit.serve.metrics_json`).
+- ``GET /v1/ui/operations``: routing decisions, costs and guard counts (never values).
 - ``GET /v1/ui/features``: which optional parts this server has (RAG, model admin, apps).
 
 Jobs, models and documents are in :mod:`slmkit.serve.routes_ui_jobs`.
@@ -172,6 +173,15 @@ async def metrics(request: Request):
     return await anyio.to_thread.run_sync(lambda: snapshot(service.metrics.registry))
 
 
+@router.get("/v1/ui/operations")
+async def operations(request: Request):
+    """Routing decisions, costs and guard counts of the last day, from the callable the CLI
+    puts on ``app.state.operations`` (``{"routing": None, "guard": None}`` without one)."""
+    report = getattr(request.app.state, "operations", None)
+    found = await anyio.to_thread.run_sync(report) if report is not None else None
+    return found or {"routing": None, "guard": None}
+
+
 @router.get("/v1/ui/features")
 async def features(request: Request):
     state = request.app.state
@@ -181,5 +191,4 @@ async def features(request: Request):
             "conversations": getattr(state, "conversations", None) is not None,
             "apps": sorted(getattr(state, "apps", None) or {})
             if any(p.startswith("/v1/apps") for p in paths) else [],
-            "ops": {"ledger": getattr(state, "ledger", None) is not None,
-                    "guard": getattr(state, "guard", None) is not None}}
+            "operations": getattr(state, "operations", None) is not None}

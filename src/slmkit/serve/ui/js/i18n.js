@@ -28,6 +28,11 @@ const STRINGS = {
     routing: "Routing", guard: "Guard audit", keyNeeded: "An API key is needed: use the API key button.",
     badSchema: "The JSON schema is not valid JSON", chooseModel: "Choose a model first",
     jsonInvalid: "The answer is not valid JSON",
+    noRouting: "No routed requests in the last 24 hours (start with --route to route).",
+    what: "What", value: "Value", routes: "Routes", reasons: "Reasons",
+    escalated: "Escalated", remoteCost: "Remote cost", savings: "Saved vs all-remote",
+    overhead: "Router overhead p50 / p95", maskedValues: "Values masked before leaving",
+    keptLocal: "Kept local by the guard", blocked: "Blocked by the guard",
   },
   ko: {
     skip: "본문으로 건너뛰기", nav: "페이지", chat: "채팅", models: "모델", documents: "문서",
@@ -57,6 +62,11 @@ const STRINGS = {
     routing: "라우팅", guard: "가드 감사", keyNeeded: "API 키가 필요합니다: API 키 버튼을 누르세요.",
     badSchema: "JSON 스키마가 올바른 JSON이 아닙니다", chooseModel: "먼저 모델을 고르세요",
     jsonInvalid: "답변이 올바른 JSON이 아닙니다",
+    noRouting: "지난 24시간 동안 라우팅된 요청이 없습니다 (--route 로 시작하세요).",
+    what: "항목", value: "값", routes: "경로", reasons: "이유",
+    escalated: "원격 전환 비율", remoteCost: "원격 비용", savings: "전부 원격 대비 절감",
+    overhead: "라우터 오버헤드 p50 / p95", maskedValues: "외부 전송 전 가린 값",
+    keptLocal: "가드가 로컬에 유지", blocked: "가드가 차단",
   },
 };
 

@@ -28,7 +28,7 @@ export function leave() { clearTimeout(timer); timer = null; }
 
 async function tick() {
   clearTimeout(timer);
-  const snap = await json("/v1/ui/metrics");
+  const [snap, ops] = await Promise.all([json("/v1/ui/metrics"), json("/v1/ui/operations")]);
   for (const [key, value] of CHARTS) {
     const v = value(snap, last);
     (series[key] ||= []).push(v === null || v === undefined ? 0 : v);
@@ -36,6 +36,7 @@ async function tick() {
   }
   last = snap;
   draw(snap);
+  drawOperations(ops);
   if (!$("page-operations").hidden) timer = setTimeout(() => tick().catch(() => {}), 2000);
 }
 
@@ -66,4 +67,30 @@ function spark(values, label) {
   line.setAttribute("vector-effect", "non-scaling-stroke");
   svg.append(line);
   return svg;
+}
+
+/** Routing decisions and costs from the ledger, and what the guard did: counts only. */
+function drawOperations(ops) {
+  const box = clear($("ops-extra"));
+  box.append(el("h2", {}, t("routing")));
+  const r = ops.routing;
+  if (!r) box.append(el("p", {}, t("noRouting")));
+  else {
+    const routes = Object.entries(r.routes).map(([k, v]) => `${k}: ${v}`).join(", ") || "-";
+    const reasons = Object.entries(r.reasons).map(([k, v]) => `${k}: ${v}`).join(", ") || "-";
+    box.append(table([t("what"), t("value")], [
+      [t("requests"), String(r.requests)], [t("routes"), routes], [t("reasons"), reasons],
+      [t("escalated"), `${(r.escalated_share * 100).toFixed(1)}%`],
+      [t("remoteCost"), `$${r.remote_cost_usd.toFixed(4)}`],
+      [t("savings"), `$${r.savings_usd.toFixed(4)}`],
+      [t("overhead"), `${r.router_overhead_ms.p50} / ${r.router_overhead_ms.p95} ms`]]));
+  }
+  box.append(el("h2", {}, t("guard")));
+  const g = ops.guard;
+  if (!g) box.append(el("p", {}, t("noRouting")));
+  else {
+    box.append(table([t("what"), t("value")], [
+      [t("maskedValues"), String(g.masked_values)], [t("keptLocal"), String(g.kept_local)],
+      [t("blocked"), String(g.blocked)]]));
+  }
 }
