@@ -33,6 +33,7 @@ async function show(page) {
     if (err.status !== 401) showError(err.message + (err.hint ? ` (${err.hint})` : ""));
   }
   document.body.dataset.ready = page; // tests wait for this
+  if (!performance.getEntriesByName("slm-ready").length) performance.mark("slm-ready");
 }
 
 async function loadFeatures() {
