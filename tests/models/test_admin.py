@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import pytest
+
 from helpers.gguf_builder import build_tiny_gguf
 from slmkit.models.admin import StoreAdmin
 from slmkit.models.store import Store
 
 
-def test_pull_reports_bytes_then_lists_with_lineage_and_removes(tmp_path):
+def test_pull_takes_catalog_names_only(tmp_path):
+    admin = StoreAdmin(Store(tmp_path / "store"))
+    path = str(build_tiny_gguf(tmp_path / "src" / "base.gguf"))
+    for spec in (path, "pypi:somepkg==1.0#model.gguf", "smollm2-135m-instruc"):
+        with pytest.raises(ValueError, match="catalog models only"):
+            admin.pull(spec, lambda done, total: None)
+    assert admin.stored() == []
+
+
+def test_lists_with_lineage_and_removes(tmp_path):
     store = Store(tmp_path / "store")
     admin = StoreAdmin(store)
-    seen: list[tuple[int, int | None]] = []
-    made = admin.pull(str(build_tiny_gguf(tmp_path / "src" / "base.gguf")),
-                      lambda done, total: seen.append((done, total)))
-    assert made["model"] == "base" and made["size_bytes"] > 0
-    assert seen and seen[-1][0] == seen[-1][1] == made["size_bytes"]
+    store.pull(str(build_tiny_gguf(tmp_path / "src" / "base.gguf")))
     with store.derive("base-copy", parent="base", method="copy") as d:
         (d.dir / "model.gguf").write_bytes(store.blob_path("base").read_bytes())
     rows = {r["name"]: r for r in admin.stored()}

@@ -37,8 +37,16 @@ class StoreAdmin:
                 for c in catalog.survey(probe(), quant=self.quant, n_ctx=self.n_ctx)]
 
     def pull(self, name: str, progress: Callable[[int, int | None], None]) -> dict[str, Any]:
-        """Pull ``name`` (catalog name or source spec), reporting bytes as they arrive."""
-        ref = self.store.pull(name, progress=lambda _task, done, total: progress(done, total))
+        """Pull the catalog model ``name`` (its pinned source and sha256), reporting bytes as
+        they arrive. Only catalog names: an HTTP client never names a path or a source."""
+        entry = catalog.get(name)
+        if entry is None:
+            near = catalog.closest(name)
+            raise ValueError(f"{name!r} is not in the catalog" + (
+                f" (did you mean: {', '.join(near)}?)" if near else "") + "; the web UI pulls "
+                "catalog models only: run `slm pull SPEC` on the server for other sources")
+        ref = self.store.pull(entry.name,
+                              progress=lambda _task, done, total: progress(done, total))
         return {"model": ref.name, "size_bytes": ref.size_bytes}
 
     def remove(self, name: str) -> int:
