@@ -12,7 +12,7 @@ import pytest
 from helpers.fake_engine import FakeLocal
 from helpers.fake_server import FakeLoader, LiveServer, fake_app
 from helpers.browser import Page, chromium
-from helpers.ui_fakes import MemoryCollections, SlowAdmin, SlowFake
+from helpers.ui_fakes import MemoryCollections, ReviewApp, SlowAdmin, SlowFake
 
 HOSTILE = ('Look: <script>window.__pwned = 1</script> and <img src=x '
            'onerror="window.__pwned = 2"> **bold** done')
@@ -22,7 +22,7 @@ API_KEY = "ui-test-key-0123456789"
 
 def ui_app(tmp: Path, **options):
     """The app as ``slm serve`` builds it, over fake engines and in-memory services."""
-    from slmkit.serve import routes_rag
+    from slmkit.serve import routes_apps, routes_rag
     from slmkit.serve.conversations import ConversationStore
 
     loader = FakeLoader({
@@ -37,8 +37,9 @@ def ui_app(tmp: Path, **options):
     })
     state = {"rag": MemoryCollections(), "models_admin": SlowAdmin(),
              "conversations": ConversationStore(tmp / "conversations.sqlite"),
-             "operations": ledger_report(tmp / "ledger.sqlite")}
-    app, service = fake_app(loader, routers=[routes_rag.router], state=state, **options)
+             "operations": ledger_report(tmp / "ledger.sqlite"), "apps": {"review": ReviewApp()}}
+    app, service = fake_app(loader, routers=[routes_rag.router, routes_apps.router], state=state,
+                            **options)
     return app, loader
 
 

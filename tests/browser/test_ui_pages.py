@@ -8,7 +8,7 @@ import pytest
 from browser.conftest import Page
 
 pytestmark = pytest.mark.browser
-PAGES = ("chat", "models", "documents", "operations")
+PAGES = ("chat", "models", "documents", "operations", "apps")
 
 
 def test_a_pull_shows_progress_and_the_model_appears(ui: Page):
@@ -34,6 +34,7 @@ def test_upload_a_folder_then_ask_with_a_citation(ui: Page, tmp_path):
     (folder / "launch.md").write_text("# Launch\nThe launch code is blue.\nNothing else.\n")
     (folder / "broken.txt").write_text("FAIL to parse me\n")
     (folder / "image.bin").write_bytes(b"\x00\x01binary")
+    (folder / '<img src=x onerror="window.__pwned=4">.txt').write_text("FAIL hostile name\n")
     ui.open("documents")
     ui.page.fill("#collection-name", "docs")
     ui.page.set_input_files("#folder", str(folder))
@@ -43,7 +44,11 @@ def test_upload_a_folder_then_ask_with_a_citation(ui: Page, tmp_path):
     assert ui.page.locator(".file.done[data-file$='launch.md']").count() == 1
     assert "could not be parsed" in ui.page.locator(".file.failed[data-file$='broken.txt']").text_content()
     assert "not a text file" in ui.page.locator(".file.failed[data-file$='image.bin']").text_content()
-    assert files.count() >= 3
+    assert files.count() >= 4
+    hostile = ui.page.locator(".file.failed[data-file*='onerror']")
+    assert '<img src=x onerror="window.__pwned=4">.txt' in hostile.text_content()
+    assert ui.page.locator("#page-documents img").count() == 0
+    assert ui.page.evaluate("window.__pwned") is None
     ui.page.wait_for_selector("#collections td:text-is('docs')")
     ui.page.select_option("#ask-collection", "docs")
     ui.page.fill("#question", "what is the launch code")
@@ -77,7 +82,25 @@ def test_operations_shows_live_metrics(ui: Page):
     guard = extra.locator("table").nth(1).locator("td").all_text_contents()
     assert guard == ["Values masked before leaving", "2", "Kept local by the guard", "1",
                      "Blocked by the guard", "0"]
+    ui.page.wait_for_selector(".chart[data-chart='requests'][data-points='3']", timeout=20_000)
     ui.shot("operations")
+
+
+def test_apps_run_with_progress_and_results_as_tables(ui: Page):
+    ui.open("apps")
+    assert ui.page.locator("a[data-page='apps']").is_visible()
+    ui.page.select_option("#app-name", "review")
+    ui.page.fill("#app-payload", '{"text": "ok\\nTODO <b>fix</b> this\\nfine"}')
+    ui.page.click("#app-form button[type=submit]")
+    ui.page.wait_for_selector("#app-result table")
+    assert "1 finding(s) in 3 lines" in ui.page.locator("#app-result").text_content()
+    assert ui.page.locator("#app-result mark").text_content() == "TODO <b>fix</b> this"
+    assert ui.page.locator("#app-result b").count() == 0
+    assert ui.page.locator("#app-result progress").get_attribute("max") == "1"
+    ui.shot("apps")
+    ui.page.fill("#app-payload", "[1, 2]")
+    ui.page.click("#app-form button[type=submit]")
+    ui.page.wait_for_selector("#status:text('must be a JSON object')")
 
 
 @pytest.mark.parametrize("page", PAGES)

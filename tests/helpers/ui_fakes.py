@@ -110,3 +110,24 @@ class SlowAdmin:
     def remove(self, name):
         self.models = [m for m in self.models if m["name"] != name]
         return 1000
+
+
+class ReviewApp:
+    """A ``core.apps.AppHandler``: "reviews" ``text`` line by line, reporting progress;
+    each line holding "TODO" is a finding whose evidence is the line itself."""
+
+    name = "review"
+
+    def run(self, payload, progress=None):
+        text = payload.get("text")
+        if not isinstance(text, str):
+            raise ValueError("text: must be a string")
+        lines = text.splitlines()
+        findings = []
+        for i, line in enumerate(lines, 1):
+            if progress is not None:
+                progress({"done": i, "total": len(lines), "item": f"line {i}"})
+            if "TODO" in line:
+                findings.append({"line": i, "issue": "unfinished work", "evidence": line})
+        return {"summary": f"{len(findings)} finding(s) in {len(lines)} lines",
+                "findings": findings}

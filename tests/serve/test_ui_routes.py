@@ -159,7 +159,8 @@ def test_ingest_job_reports_each_file(client):
 def test_features_and_disabled_parts(tmp_path):
     app, _ = fake_app(FakeLoader({"fake": lambda: FakeLocal(name="fake")}))
     with TestClient(app, base_url="http://127.0.0.1:8000") as c:
-        assert c.get("/v1/ui/features").json()["rag"] is False
+        features = c.get("/v1/ui/features").json()
+        assert features["rag"] is False and features["apps"] == []  # no Apps page
         r = c.get("/v1/ui/models")
         assert r.status_code == 404 and "slm serve" in r.json()["error"]["hint"]
         assert c.get("/v1/ui/conversations").status_code == 404

@@ -182,10 +182,21 @@ async def operations(request: Request):
     return found or {"routing": None, "guard": None}
 
 
+def _paths(routes) -> set[str]:
+    """Every route path, looking inside included routers (newer FastAPI keeps them whole)."""
+    found: set[str] = set()
+    for r in routes:
+        if getattr(r, "path", None):
+            found.add(r.path)
+        inner = getattr(r, "original_router", None)
+        found |= _paths(getattr(inner, "routes", ()))
+    return found
+
+
 @router.get("/v1/ui/features")
 async def features(request: Request):
     state = request.app.state
-    paths = {getattr(r, "path", "") for r in request.app.routes}
+    paths = _paths(request.app.routes)
     return {"rag": getattr(state, "rag", None) is not None,
             "models_admin": getattr(state, "models_admin", None) is not None,
             "conversations": getattr(state, "conversations", None) is not None,

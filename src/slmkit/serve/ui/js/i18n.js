@@ -33,6 +33,8 @@ const STRINGS = {
     escalated: "Escalated", remoteCost: "Remote cost", savings: "Saved vs all-remote",
     overhead: "Router overhead p50 / p95", maskedValues: "Values masked before leaving",
     keptLocal: "Kept local by the guard", blocked: "Blocked by the guard",
+    app: "App", payload: "Input (JSON object)", run: "Run", progress: "Progress",
+    badPayload: "The input must be a JSON object",
   },
   ko: {
     skip: "본문으로 건너뛰기", nav: "페이지", chat: "채팅", models: "모델", documents: "문서",
@@ -67,6 +69,8 @@ const STRINGS = {
     escalated: "원격 전환 비율", remoteCost: "원격 비용", savings: "전부 원격 대비 절감",
     overhead: "라우터 오버헤드 p50 / p95", maskedValues: "외부 전송 전 가린 값",
     keptLocal: "가드가 로컬에 유지", blocked: "가드가 차단",
+    app: "앱", payload: "입력 (JSON 객체)", run: "실행", progress: "진행",
+    badPayload: "입력은 JSON 객체여야 합니다",
   },
 };
 

@@ -1,5 +1,6 @@
 // Start-up: language, API key dialog, page switching (#chat, #models, …).
 import { apiKey, json, setApiKey, whenUnauthorized } from "./api.js";
+import * as apps from "./apps.js";
 import * as chat from "./chat.js";
 import * as documents from "./documents.js";
 import { $ } from "./dom.js";
@@ -8,7 +9,7 @@ import * as models from "./models.js";
 import * as operations from "./operations.js";
 import { clearStatus, showError } from "./status.js";
 
-const PAGES = { chat, models, documents, operations };
+const PAGES = { chat, models, documents, operations, apps };
 let features = {};
 
 function askForKey() {
@@ -19,7 +20,8 @@ function askForKey() {
 
 async function show(page) {
   if (!PAGES[page] || (page === "documents" && features.rag === false)
-      || (page === "models" && features.models_admin === false)) page = "chat";
+      || (page === "models" && features.models_admin === false)
+      || (page === "apps" && !features.apps?.length)) page = "chat";
   for (const name of Object.keys(PAGES)) {
     $(`page-${name}`).hidden = name !== page;
     const link = document.querySelector(`a[data-page="${name}"]`);
@@ -40,6 +42,7 @@ async function loadFeatures() {
   try { features = await json("/v1/ui/features"); } catch { features = {}; }
   document.querySelector('a[data-page="documents"]').parentElement.hidden = features.rag === false;
   document.querySelector('a[data-page="models"]').parentElement.hidden = features.models_admin === false;
+  document.querySelector('a[data-page="apps"]').parentElement.hidden = !features.apps?.length;
 }
 
 async function start() {

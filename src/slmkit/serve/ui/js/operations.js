@@ -45,7 +45,7 @@ function draw(snap) {
   for (const [key] of CHARTS) {
     const values = series[key];
     const v = values[values.length - 1];
-    box.append(el("figure", { class: "chart", "data-chart": key },
+    box.append(el("figure", { class: "chart", "data-chart": key, "data-points": values.length },
       el("h2", {}, t(key)),
       el("div", { class: "value" }, Number.isInteger(v) ? String(v) : v.toFixed(3)),
       spark(values, t(key))));
@@ -62,6 +62,10 @@ function spark(values, label) {
   svg.setAttribute("role", "img");
   svg.setAttribute("aria-label", label);
   const max = Math.max(...values, 1e-9);
+  const base = document.createElementNS(SVG, "line");
+  for (const [k, v] of Object.entries({ x1: 0, y1: 29, x2: POINTS, y2: 29, class: "base" })) base.setAttribute(k, v);
+  base.setAttribute("vector-effect", "non-scaling-stroke");
+  svg.append(base);
   const line = document.createElementNS(SVG, "polyline");
   line.setAttribute("points", values.map((v, i) => `${i},${(30 - (v / max) * 28 - 1).toFixed(2)}`).join(" "));
   line.setAttribute("vector-effect", "non-scaling-stroke");
