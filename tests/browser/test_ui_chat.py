@@ -36,7 +36,8 @@ def test_chat_streams_an_answer_with_markdown_stats_and_copyable_code(ui: Page):
     assert "print('copy me')" in block.locator("code").text_content()
     ui.page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     block.locator("button.copy").click()
-    assert block.locator("button.copy").text_content() == "Copied"
+    block.locator("button.copy:text-is('Copied')").wait_for()
+    assert ui.page.evaluate("() => navigator.clipboard.readText()") == "print('copy me')"
     ui.shot("chat")
 
 
@@ -120,6 +121,7 @@ def test_json_mode_sends_the_schema(ui: Page):
     assert body["response_format"]["type"] == "json_schema"
     assert body["response_format"]["json_schema"]["schema"] == {"type": "object"}
     assert body["max_tokens"] == 512 and body["stream"] is True
+    _answers(ui).last.locator(".stats").wait_for()
     ui.page.fill("#schema", "{not json")
     _send(ui, "fake", "again")
     ui.page.wait_for_selector("#status:text('not valid JSON')")

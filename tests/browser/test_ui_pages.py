@@ -28,6 +28,21 @@ def test_a_pull_shows_progress_and_the_model_appears(ui: Page):
     ui.page.wait_for_selector("#stored td:text-is('new-model')")
 
 
+def test_load_then_unload_a_model(ui: Page):
+    ui.open("models")
+    row = ui.page.locator("#stored tr", has=ui.page.locator("td:text-is('other')"))
+    if row.locator("button:text-is('Unload')").count():  # loaded by an earlier test
+        row.locator("button:text-is('Unload')").click()
+        row.locator("button:text-is('Load')").wait_for()
+    row.locator("button:text-is('Load')").click()
+    row.locator("button:text-is('Unload')").wait_for()
+    assert row.locator("td").nth(5).text_content() == "yes"
+    assert row.locator("button", has_text="Delete").is_disabled()
+    row.locator("button:text-is('Unload')").click()
+    row.locator("button:text-is('Load')").wait_for()
+    assert row.locator("td").nth(5).text_content() == "no"
+
+
 def test_upload_a_folder_then_ask_with_a_citation(ui: Page, tmp_path):
     folder = tmp_path / "handbook"
     folder.mkdir()

@@ -88,7 +88,9 @@ class SlowAdmin:
         self.models = [{"name": "tiny-base", "size_bytes": 1000, "quantization": "F16",
                         "parameters": 1_000_000, "parent": None, "method": None},
                        {"name": "tiny-q4", "size_bytes": 400, "quantization": "Q4_K_M",
-                        "parameters": 1_000_000, "parent": "tiny-base", "method": "quantize"}]
+                        "parameters": 1_000_000, "parent": "tiny-base", "method": "quantize"},
+                       {"name": "other", "size_bytes": 1000, "quantization": "Q8_0",
+                        "parameters": 1_000_000, "parent": None, "method": None}]
 
     def stored(self):
         return list(self.models)

@@ -188,3 +188,13 @@ def test_operations_reports_ledger_counts_never_values(tmp_path):
     app, _ = fake_app(FakeLoader({"fake": lambda: FakeLocal(name="fake")}))
     with TestClient(app, base_url="http://127.0.0.1:8000") as c:
         assert c.get("/v1/ui/operations").json() == {"routing": None, "guard": None}
+
+
+def test_load_and_unload_a_model(client):
+    assert client.get("/v1/ui/models").json()["loaded"] == []
+    assert client.post("/v1/ui/models/load", json={"model": "fake"}).json()["loaded"] is True
+    assert client.get("/v1/ui/models").json()["loaded"] == ["fake"]
+    assert client.post("/v1/ui/models/unload", json={"model": "fake"}).json()["loaded"] is False
+    assert client.get("/v1/ui/models").json()["loaded"] == []
+    missing = client.post("/v1/ui/models/load", json={"model": "nope"})
+    assert missing.status_code == 404

@@ -4,7 +4,8 @@
   them again: they run on the server, see :mod:`slmkit.serve.jobs`).
 - ``GET  /v1/ui/models``: the store (size, quant, lineage) with what is loaded, and the
   catalog with what fits this machine; ``POST /v1/ui/jobs/pull`` ``{"model"}`` pulls as a
-  job; ``DELETE /v1/ui/models/{name}`` removes a stored model.
+  job; ``DELETE /v1/ui/models/{name}`` removes a stored model; ``POST
+  /v1/ui/models/load`` / ``unload`` ``{"model"}`` load or unload one now.
 - ``POST /v1/ui/jobs/ingest`` ``{"collection", "documents": [{"name", "text"}]}``: ingests
   file by file as a job, with a result (chunks or an error) per file.
 
@@ -102,6 +103,28 @@ async def pull(body: PullRequest, request: Request):
         return admin.pull(body.model, progress)
 
     return jobs(request).start("pull", body.model, work).to_dict()
+
+
+@router.post("/v1/ui/models/load")
+async def load(body: PullRequest, request: Request):
+    """Load a model now (it then stays for the server's keep-alive, as after a request)."""
+    svc = request.app.state.service
+    model = await svc.acquire(body.model)
+    await svc.release(model)
+    return {"model": model.name, "loaded": True}
+
+
+@router.post("/v1/ui/models/unload")
+async def unload(body: PullRequest, request: Request):
+    """Unload a model now, as Ollama's ``keep_alive: 0`` does (models named at start-up stay:
+    the operator pinned them)."""
+    svc = request.app.state.service
+    model = svc.registry.get_loaded(body.model)
+    if model is None:
+        return {"model": body.model, "loaded": False}
+    model = await svc.acquire(model.name)
+    await svc.release(model, 0)
+    return {"model": model.name, "loaded": svc.registry.get_loaded(model.name) is model}
 
 
 @router.delete("/v1/ui/models/{name:path}")

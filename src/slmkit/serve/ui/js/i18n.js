@@ -34,7 +34,8 @@ const STRINGS = {
     overhead: "Router overhead p50 / p95", maskedValues: "Values masked before leaving",
     keptLocal: "Kept local by the guard", blocked: "Blocked by the guard",
     app: "App", payload: "Input (JSON object)", run: "Run", progress: "Progress",
-    badPayload: "The input must be a JSON object",
+    badPayload: "The input must be a JSON object", load: "Load", unload: "Unload",
+    pinned: "{name} was named when the server started: it stays loaded",
   },
   ko: {
     skip: "본문으로 건너뛰기", nav: "페이지", chat: "채팅", models: "모델", documents: "문서",
@@ -70,7 +71,8 @@ const STRINGS = {
     overhead: "라우터 오버헤드 p50 / p95", maskedValues: "외부 전송 전 가린 값",
     keptLocal: "가드가 로컬에 유지", blocked: "가드가 차단",
     app: "앱", payload: "입력 (JSON 객체)", run: "실행", progress: "진행",
-    badPayload: "입력은 JSON 객체여야 합니다",
+    badPayload: "입력은 JSON 객체여야 합니다", load: "불러오기", unload: "내리기",
+    pinned: "{name} 은(는) 서버 시작 때 지정되어 계속 불러온 상태로 남습니다",
   },
 };
 

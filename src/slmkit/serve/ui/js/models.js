@@ -42,8 +42,11 @@ function draw() {
       data.stored.map((m) => [m.name, size(m.size_bytes), m.quantization || "-",
         m.parameters ? `${(m.parameters / 1e6).toFixed(0)}M` : "-",
         m.parent ? `${m.parent} (${m.method || "?"})` : "-", m.loaded ? t("yes") : t("no"),
-        el("button", { type: "button", class: "danger", "aria-label": `${t("delete")}: ${m.name}`,
-          disabled: m.loaded, onclick: () => remove(m.name) }, t("delete"))])));
+        el("span", { class: "row" },
+          el("button", { type: "button", "aria-label": `${t(m.loaded ? "unload" : "load")}: ${m.name}`,
+            onclick: () => toggle(m) }, t(m.loaded ? "unload" : "load")),
+          el("button", { type: "button", class: "danger", "aria-label": `${t("delete")}: ${m.name}`,
+            disabled: m.loaded, onclick: () => remove(m.name) }, t("delete")))])));
   }
   const catalog = clear($("catalog"));
   catalog.append(table([t("name"), t("params"), t("memory"), t("fits"), ""],
@@ -51,6 +54,14 @@ function draw() {
       c.fits ? t("yes") : t("no"),
       c.stored ? t("stored") : el("button", { type: "button", "aria-label": `${t("pull")}: ${c.name}`,
         onclick: () => { $("pull-name").value = c.name; $("pull-form").requestSubmit(); } }, t("pull"))])));
+}
+
+async function toggle(m) {
+  try {
+    const done = await json(`/v1/ui/models/${m.loaded ? "unload" : "load"}`, { method: "POST", body: { model: m.name } });
+    if (m.loaded && done.loaded) showError(t("pinned", { name: m.name }));
+    await refresh();
+  } catch (err) { showError(err.message); }
 }
 
 async function remove(name) {
