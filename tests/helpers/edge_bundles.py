@@ -35,3 +35,10 @@ def build_bundle(tmp: Path, key: Path, version: str, *, model: Path | str | None
     build(BundleSpec(model=str(model or tiny_model(tmp)), version=version, **spec), key, out,
           store=store or Store(tmp / "home"))
     return out
+
+
+def agent_for(tmp: Path, repo: Path, pub: Path, **kw):
+    from slmkit.edge.agent import Agent, AgentConfig
+
+    return Agent(AgentConfig(repo=str(repo), public_key=str(pub), device_dir=tmp / "device",
+                             device_id=kw.pop("device_id", "dev-test"), **kw))

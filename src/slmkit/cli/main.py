@@ -34,6 +34,10 @@ VERBS: dict[str, tuple[str, str]] = {
     "merge": ("slmkit.cli.merge", "merge an adapter into its base, or export it as GGUF"),
     "rag": ("slmkit.cli.rag", "ingest documents, query and ask with citations, evaluate"),
     "config": ("slmkit.cli.config", "effective settings and where each came from"),
+    "keys": ("slmkit.cli.keys", "make and show Ed25519 keys for signing bundles"),
+    "bundle": ("slmkit.cli.bundle", "signed model bundle: build, verify, export to Greengrass"),
+    "publish": ("slmkit.cli.publish", "publish a bundle to an update repository channel"),
+    "agent": ("slmkit.cli.agent", "device agent: update, probation, commit or roll back"),
 }
 
 

@@ -109,7 +109,7 @@ def _manifest(spec: BundleSpec, ref, store, sources: dict[str, Path], serve: dic
         "version": spec.version, "min_slmkit": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "model": {"name": ref.name, "path": model_dir if model_dir != model_key else model_key,
-                  "sha256": ref.sha256, "lineage": lineage(store, ref.name)},
+                  "sha256": ref.sha256 or entries[model_key]["sha256"], "lineage": lineage(store, ref.name)},
         "adapters": {n: f"adapters/{n}/{Path(p).name}" for n, p in spec.adapters.items()},
         "serve": serve, "golden": "golden.jsonl" if spec.golden else None,
         "acceptance": acceptance,

@@ -7,8 +7,9 @@
     {"prompt": "Reply in JSON …", "schema": {...}}         JSON Schema of the whole answer
 
 each optionally with ``max_tokens``. A bundle passes when the share of prompts passing is
-at least ``min_pass_rate`` and the measured tokens/s (completion tokens over the whole
-request time: a lower bound of decode speed) is at least ``min_tok_s``.
+at least ``min_pass_rate`` and the decode speed is at least ``min_tok_s``: one streamed
+request of :data:`SPEED_TOKENS` tokens, timed from its first streamed token to its last
+(prompt processing excluded; each streamed chunk is one token).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from pathlib import Path
 from slmkit.edge.errors import BundleError
 
 CHECKS = ("expect", "regex", "schema")
+SPEED_PROMPT = "Count from 1 to 100, separated by commas."
+SPEED_TOKENS = 32
 
 
 @dataclass
@@ -91,19 +94,15 @@ def run(base_url: str, model: str, prompts: list[dict], acceptance: dict,
     """Ask every prompt of the server at ``base_url`` (OpenAI chat API, greedy) and judge
     the answers against ``acceptance`` (``min_pass_rate``, ``min_tok_s``, ``max_tokens``)."""
     result = GoldenResult(total=len(prompts))
-    tokens, seconds = 0, 0.0
     for item in prompts:
-        start = time.perf_counter()
         body = _chat(base_url, model, item["prompt"],
                      int(item.get("max_tokens") or acceptance.get("max_tokens") or 48), timeout)
-        seconds += time.perf_counter() - start
-        tokens += int(body.get("usage", {}).get("completion_tokens") or 0)
         text = body["choices"][0]["message"].get("content") or ""
         if answer_passes(item, text):
             result.passed += 1
         else:
             result.failures.append(f"{item['prompt'][:40]!r} → {text[:60]!r}")
-    result.tok_s = tokens / seconds if seconds else 0.0
+    result.tok_s = decode_speed(base_url, model, timeout=timeout)
     rate = result.passed / result.total
     need_rate = float(acceptance.get("min_pass_rate", 1.0))
     need_speed = float(acceptance.get("min_tok_s", 0.0))
@@ -116,11 +115,34 @@ def run(base_url: str, model: str, prompts: list[dict], acceptance: dict,
     return result
 
 
+def decode_speed(base_url: str, model: str, tokens: int = SPEED_TOKENS,
+                 timeout: float = 120.0) -> float:
+    """Decode tokens/s of one streamed greedy answer: chunks after the first over the time
+    from the first to the last (0.0 when fewer than two tokens came)."""
+    payload = {"model": model, "messages": [{"role": "user", "content": SPEED_PROMPT}],
+               "max_tokens": tokens, "temperature": 0, "seed": 0, "stream": True}
+    stamps = []
+    with urllib.request.urlopen(_request(base_url, payload), timeout=timeout) as resp:
+        for raw in resp:
+            line = raw.decode("utf-8", "replace").strip()
+            if not line.startswith("data: ") or line == "data: [DONE]":
+                continue
+            delta = json.loads(line[6:])["choices"][0].get("delta", {})
+            if delta.get("content"):
+                stamps.append(time.perf_counter())
+    if len(stamps) < 2 or stamps[-1] <= stamps[0]:
+        return 0.0
+    return (len(stamps) - 1) / (stamps[-1] - stamps[0])
+
+
+def _request(base_url: str, payload: dict) -> urllib.request.Request:
+    return urllib.request.Request(f"{base_url}/v1/chat/completions",
+                                  data=json.dumps(payload).encode(),
+                                  headers={"Content-Type": "application/json"})
+
+
 def _chat(base_url: str, model: str, prompt: str, max_tokens: int, timeout: float) -> dict:
     payload = {"model": model, "messages": [{"role": "user", "content": prompt}],
                "max_tokens": max_tokens, "temperature": 0, "seed": 0}
-    req = urllib.request.Request(f"{base_url}/v1/chat/completions",
-                                 data=json.dumps(payload).encode(),
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
+    with urllib.request.urlopen(_request(base_url, payload), timeout=timeout) as resp:
         return json.loads(resp.read())

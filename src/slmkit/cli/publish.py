@@ -1,0 +1,32 @@
+"""`slm publish FILE --repo DIR --channel stable --rollout 10%`: add a bundle to an update
+repository and point a channel at it (the index is re-signed with --sign)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("bundle", metavar="FILE", help="a bundle made by `slm bundle`")
+    p.add_argument("--repo", required=True, metavar="DIR", help="the repository directory")
+    p.add_argument("--sign", required=True, metavar="KEY", help="private key (signs the index)")
+    p.add_argument("--channel", default="stable")
+    p.add_argument("--rollout", default="100%", help="share of devices, e.g. 10%% (default 100%%)")
+    p.add_argument("--expires-days", type=float, default=7.0,
+                   help="devices refuse the index after this long (default 7)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def run(args: argparse.Namespace) -> int:
+    from slmkit.cli.output import print_json
+    from slmkit.edge.repo import publish
+
+    rollout = float(args.rollout.rstrip("%"))
+    index = publish(args.bundle, args.repo, args.sign, channel=args.channel, rollout=rollout,
+                    expires_days=args.expires_days)
+    if args.json:
+        return print_json(index)
+    entry = index["channels"][args.channel]
+    print(f"published {entry['name']} {entry['version']} to {args.channel} at "
+          f"{entry['rollout']:g}% (index version {index['version']}, expires {index['expires']})")
+    return 0
