@@ -38,6 +38,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "bundle": ("slmkit.cli.bundle", "signed model bundle: build, verify, export to Greengrass"),
     "publish": ("slmkit.cli.publish", "publish a bundle to an update repository channel"),
     "agent": ("slmkit.cli.agent", "device agent: update, probation, commit or roll back"),
+    "fleet": ("slmkit.cli.fleet", "collect device heartbeats; the fleet's status table"),
 }
 
 

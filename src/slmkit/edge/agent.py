@@ -112,6 +112,7 @@ class Agent:
         if committed.get("version"):
             have, new = mf.parse_version(committed["version"]), mf.parse_version(version)
             if new == have:
+                self.device.clean_staging()
                 return Outcome("up_to_date", version)
             if new < have:
                 raise UpdateRefused(f"the repository offers {version}, older than the "
@@ -141,7 +142,8 @@ class Agent:
             part.unlink()
             raise BundleError(f"{entry['bundle']}: sha256 differs from the signed index",
                               hint="the repository or a mirror serves another file")
-        manifest = bdl.verify(part, self.public)
+        # the whole file matches the signed index; each member is re-checked while unpacking
+        manifest = bdl.read_manifest(part, self.public)
         if (manifest["name"], manifest["version"]) != (entry["name"], entry["version"]):
             raise BundleError(f"the index names {entry['name']} {entry['version']} but the "
                               f"bundle is {manifest['name']} {manifest['version']}")
