@@ -14,6 +14,7 @@ import hashlib
 import os
 import shutil
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,7 @@ class AgentConfig:
     bandwidth: float | None = None  # bytes/s while downloading (None: unlimited)
     probation_timeout: float = 180.0
     crash_at: str | None = None
+    on_step: Callable[[str], None] | None = None  # called at each of CRASH_POINTS (timing)
 
 
 @dataclass
@@ -72,6 +74,8 @@ class Agent:
         self.public = keys.load_public(config.public_key)
 
     def _step(self, name: str) -> None:
+        if self.config.on_step:
+            self.config.on_step(name)
         if self.config.crash_at == name:
             os.kill(os.getpid(), signal.SIGKILL)
 

@@ -1,0 +1,212 @@
+"""Edge updates on the default model: rollback time, verified → committed time, agent idle
+overhead, and 100 devices heartbeating into one collector.
+
+Targets (issue 15): rollback after a bad bundle ≤ 10 s; verified → serving ≤ 5 s; idle
+agent < 1% CPU and < 50 MB RSS; 100 devices every 10 s: no loss, p95 ingest < 50 ms.
+
+The anchor, measured in the same run: a cold `slm serve` start on the installed slot until
+it answers one chat request — the floor under both update numbers, since probation starts
+a server on the new slot. Every number is also printed as a ratio to it.
+
+    python benchmarks/edge.py [--model smollm2-135m-instruct] [--devices 100] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import machine, save  # noqa: E402
+
+GOOD = {"prompt": "What is the capital of France? Answer in one word.", "expect": "Paris",
+        "max_tokens": 8}
+BAD = {"prompt": "What is the capital of France?", "expect": "zebra-unicorn-42",
+       "max_tokens": 8}
+
+
+def _setup(work: Path, model: str):
+    from slmkit.edge import keys, repo
+    from slmkit.edge.bundle import BundleSpec, build
+
+    priv, pub = keys.generate(work / "signing.key")
+    (work / "serve.toml").write_text("[serve]\nctx = 512\nparallel = 1\n")
+
+    def publish(version: str, golden: dict, config_only: bool = False) -> None:
+        g = work / f"g{version}.jsonl"
+        g.write_text(json.dumps(golden) + "\n")
+        out = work / f"b{version}.slmb"
+        build(BundleSpec(model=model, version=version, name="bench", golden=str(g),
+                         config=str(work / "serve.toml"), config_only=config_only), priv, out)
+        repo.publish(out, work / "repo", priv)
+
+    return pub, publish
+
+
+def _timed_poll(work: Path, pub: Path) -> tuple[str, float]:
+    """One poll; seconds from 'verified' to the poll's end (commit or rollback)."""
+    from slmkit.edge.agent import Agent, AgentConfig
+
+    marks: dict[str, float] = {}
+    agent = Agent(AgentConfig(repo=str(work / "repo"), public_key=str(pub),
+                              device_dir=work / "device", device_id="bench",
+                              on_step=lambda s: marks.setdefault(s, time.perf_counter())))
+    outcome = agent.poll_once()
+    return outcome.action, time.perf_counter() - marks["verified"]
+
+
+def _serve_anchor(work: Path) -> float:
+    from slmkit.edge.golden import run
+    from slmkit.edge.server import ServeProcess
+
+    slot = (work / "device/current").resolve()
+    manifest = json.loads((slot / "manifest.json").read_text())
+    t0 = time.perf_counter()
+    with ServeProcess(slot, manifest) as server:
+        model = server.wait_ready()
+        run(server.base_url, model, [GOOD], {})
+        return time.perf_counter() - t0
+
+
+def _idle_agent(work: Path, pub: Path, seconds: float) -> dict:
+    import psutil
+
+    proc = subprocess.Popen([sys.executable, "-m", "slmkit.cli.main", "agent", "--repo",
+                             str(work / "repo"), "--key", str(pub), "--device-dir",
+                             str(work / "device"), "--device-id", "bench", "--interval", "5"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(5)  # start-up (imports) is not idle time
+        p = psutil.Process(proc.pid)
+        cpu0 = p.cpu_times()
+        time.sleep(seconds)
+        cpu1 = p.cpu_times()
+        rss = p.memory_info().rss
+    finally:
+        proc.terminate()
+        proc.wait()
+    used = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+    return {"cpu_percent": round(100 * used / seconds, 2), "rss_mb": round(rss / 2**20, 1),
+            "poll_interval_s": 5}
+
+
+def _fleet(work: Path, devices: int, rounds: int, period: float) -> dict:
+    from slmkit.edge.fleet import FleetDB
+    from slmkit.edge.server import free_port
+
+    db = FleetDB(work / "fleet.db")
+    tokens = {f"sim-{i:03d}": db.add_device(f"sim-{i:03d}") for i in range(devices)}
+    db.close()
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "slmkit.cli.main", "fleet", "serve", "--db",
+                             str(work / "fleet.db"), "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    _wait(url + "/health")
+    latencies: list[float] = []
+    failures = [0]
+    lock = threading.Lock()
+
+    def device(dev: str, token: str, offset: float) -> None:
+        time.sleep(offset)
+        for r in range(rounds):
+            body = json.dumps({"device_id": dev, "version": "1.0.0", "health": "ok",
+                               "tok_s": 50.0, "round": r}).encode()
+            req = urllib.request.Request(f"{url}/v1/fleet/heartbeat", data=body, headers={
+                "Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+            t0 = time.perf_counter()
+            try:
+                urllib.request.urlopen(req, timeout=10).read()
+                with lock:
+                    latencies.append(time.perf_counter() - t0)
+            except OSError:
+                with lock:
+                    failures[0] += 1
+            time.sleep(period)
+
+    threads = [threading.Thread(target=device, args=(d, t, i * period / devices))
+               for i, (d, t) in enumerate(tokens.items())]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    proc.terminate()
+    proc.wait()
+    db = FleetDB(work / "fleet.db")
+    stored = db.conn.execute("SELECT count(*) FROM heartbeats").fetchone()[0]
+    db.close()
+    latencies.sort()
+    return {"devices": devices, "period_s": period, "sent": devices * rounds,
+            "stored": stored, "failed": failures[0],
+            "p50_ms": round(1000 * statistics.median(latencies), 1),
+            "p95_ms": round(1000 * latencies[int(0.95 * (len(latencies) - 1))], 1)}
+
+
+def _wait(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="smollm2-135m-instruct")
+    ap.add_argument("--devices", type=int, default=100)
+    ap.add_argument("--rounds", type=int, default=3, help="heartbeats per simulated device")
+    ap.add_argument("--idle-seconds", type=float, default=30)
+    args = ap.parse_args()
+    from slmkit.models.store import Store
+
+    model = Store().resolve(args.model).path
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        pub, publish = _setup(work, model)
+        publish("1.0.0", GOOD)
+        action, _ = _timed_poll(work, pub)
+        assert action == "installed", action
+        anchor = _serve_anchor(work)
+        publish("1.1.0", GOOD)
+        action, update = _timed_poll(work, pub)
+        assert action == "installed", action
+        publish("1.2.0", BAD, config_only=True)
+        action, rollback = _timed_poll(work, pub)
+        assert action == "rolled_back", action
+        idle = _idle_agent(work, pub, args.idle_seconds)
+        fleet = _fleet(work, args.devices, args.rounds, 10.0)
+    result = {"machine": machine(), "note": "busy machine (other jobs running)",
+              "anchor_serve_start_s": round(anchor, 2),
+              "verified_to_committed_s": round(update, 2),
+              "rollback_s": round(rollback, 2),
+              "update_over_anchor": round(update / anchor, 2),
+              "rollback_over_anchor": round(rollback / anchor, 2),
+              "idle_agent": idle, "fleet": fleet}
+    print(json.dumps(result, indent=2))
+    md = (f"# Edge updates ({time.strftime('%Y-%m-%d')}, busy machine)\n\n"
+          f"| measure | value | target |\n|---|---|---|\n"
+          f"| anchor: cold `slm serve` start + 1 answer | {anchor:.2f} s | - |\n"
+          f"| verified → committed (install, swap, probation) | {update:.2f} s "
+          f"({update / anchor:.2f}× anchor) | ≤ 5 s |\n"
+          f"| rollback after failed golden prompts | {rollback:.2f} s "
+          f"({rollback / anchor:.2f}× anchor) | ≤ 10 s |\n"
+          f"| idle agent (poll every 5 s) | {idle['cpu_percent']}% CPU, "
+          f"{idle['rss_mb']} MB RSS | < 1%, < 50 MB |\n"
+          f"| {fleet['devices']} devices every 10 s | {fleet['stored']}/{fleet['sent']} "
+          f"stored, p95 {fleet['p95_ms']} ms | no loss, < 50 ms |\n")
+    save("edge", result, md)
+
+
+if __name__ == "__main__":
+    main()
