@@ -170,7 +170,9 @@ def _open_from(repo: str, rel: str, offset: int, timeout: float):
                                      headers={"Range": f"bytes={offset}-"} if offset else {})
         resp = urllib.request.urlopen(req, timeout=timeout)
         if offset and resp.status != 206:  # the server ignored Range: skip what we have
-            resp.read(offset)
+            left = offset
+            while left and (skipped := len(resp.read(min(left, CHUNK)))):
+                left -= skipped
         return resp
     f = open(Path(repo) / rel, "rb")
     f.seek(offset)

@@ -83,7 +83,7 @@ def run(agent: Agent, *, interval: float = 60.0, once: bool = False,
                 return outcome
             time.sleep(interval)
     finally:
-        if server and not once:
+        if server:
             server.stop()
 
 
