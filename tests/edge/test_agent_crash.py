@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers.edge_bundles import make_keys, write_golden
+from helpers.edge_bundles import make_keys, tiny_model, write_golden
 
 from slmkit.edge.agent import CRASH_POINTS
 
@@ -24,11 +24,13 @@ GOOD = [{"prompt": "What is the capital of France? Answer in one word.", "expect
 BAD = [{"prompt": "What is the capital of France?", "expect": "zebra-unicorn-42",
         "max_tokens": 8}]
 SERVE = "[serve]\nctx = 512\nparallel = 1\nthreads = 2\n"
+HOME: Path | None = None  # the store the agents see (set by the fixture)
 
 
 def _slm(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SLM_HOME": str(HOME)} if HOME else os.environ.copy()
     proc = subprocess.run([sys.executable, "-m", "slmkit.cli.main", *args],
-                          capture_output=True, text=True, env=os.environ.copy(), timeout=600)
+                          capture_output=True, text=True, env=env, timeout=600)
     if check and proc.returncode != 0:
         raise AssertionError(f"slm {args[0]} failed ({proc.returncode}): {proc.stderr[-2000:]}")
     return proc
@@ -52,7 +54,14 @@ def _agent(work: Path, device: Path, *extra: str, check: bool = True):
 @pytest.fixture(scope="module")
 def field(tmp_path_factory, default_model_path):
     """A repository at 1.1.0 and a device that installed 1.0.0 from it."""
+    global HOME
     work = tmp_path_factory.mktemp("edge")
+    # a store holding another model that sorts first: probation must ask the model it
+    # started from the slot, not the first one the server could load on demand
+    from slmkit.models.store import Store
+
+    HOME = work / "home"
+    Store(HOME).add(tiny_model(work), "aaa-tiny")
     make_keys(work)
     (work / "serve.toml").write_text(SERVE)
     key = str(work / "keys/signing.key")

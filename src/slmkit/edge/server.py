@@ -62,18 +62,17 @@ class ServeProcess:
             out.close()
 
     def wait_ready(self, timeout: float = 120.0) -> str:
-        """Wait for ``/ready``; returns the served model's name. ``RuntimeError`` with the
+        """Wait for ``/ready``; returns the name of the model served from the slot. ``RuntimeError`` with the
         exit status when the server stops or does not come up in time."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"slm serve exited with status {self.proc.returncode} "
                                    f"before answering{self._log_tail()}")
-            try:
-                with urllib.request.urlopen(f"{self.base_url}/ready", timeout=2):
-                    pass
-                with urllib.request.urlopen(f"{self.base_url}/v1/models", timeout=5) as r:
-                    return json.loads(r.read())["data"][0]["id"]
+            try:  # /ready names the models loaded at start-up: ours (/v1/models also
+                # lists every stored model the server could load on demand)
+                with urllib.request.urlopen(f"{self.base_url}/ready", timeout=2) as r:
+                    return json.loads(r.read())["models"][0]
             except (urllib.error.URLError, OSError, ValueError, KeyError, IndexError):
                 time.sleep(0.1)
         raise RuntimeError(f"slm serve did not become ready in {timeout:.0f} s"
