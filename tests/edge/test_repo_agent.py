@@ -4,6 +4,7 @@ installing, and the device keeps what it runs)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from datetime import datetime, timedelta, timezone
 
@@ -149,3 +150,54 @@ def test_check_index_refuses_garbage(tmp_path, published):
                                                   canonical(body))}
     with pytest.raises(UpdateRefused, match="expired"):
         repo.check_index(json.dumps(doc).encode(), keys.load_public(pub))
+
+
+class _RangeHandler:
+    """SimpleHTTPRequestHandler answering ``Range: bytes=N-`` with 206 (as nginx and S3 do)."""
+
+    @staticmethod
+    def make(directory: str, ranges: bool):
+        import functools
+        from http.server import SimpleHTTPRequestHandler
+
+        class Handler(SimpleHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def send_head(self):
+                spec = self.headers.get("Range", "")
+                if not (ranges and spec.startswith("bytes=")):
+                    return super().send_head()
+                path = self.translate_path(self.path)
+                f = open(path, "rb")
+                start = int(spec[6:].rstrip("-"))
+                size = os.fstat(f.fileno()).st_size
+                f.seek(start)
+                self.send_response(206)
+                self.send_header("Content-Length", str(size - start))
+                self.send_header("Content-Range", f"bytes {start}-{size - 1}/{size}")
+                self.end_headers()
+                return f
+
+        return functools.partial(Handler, directory=directory)
+
+
+@pytest.mark.parametrize("ranges", [True, False])
+def test_download_over_http_resumes_with_or_without_range_support(tmp_path, published, ranges):
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    repo_dir, _, pub = published
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _RangeHandler.make(str(repo_dir), ranges))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        index = repo.check_index(repo.fetch_bytes(url, repo.INDEX), keys.load_public(pub))
+        entry = index["channels"]["stable"]
+        src = (repo_dir / entry["bundle"]).read_bytes()
+        part = tmp_path / "x.part"
+        part.write_bytes(src[:5000])
+        repo.download(url, entry["bundle"], part, entry["size"])
+        assert part.read_bytes() == src
+    finally:
+        server.shutdown()
