@@ -51,8 +51,11 @@ def _setup(work: Path, model: str):
     return pub, publish
 
 
-def _timed_poll(work: Path, pub: Path, expect: str) -> float:
-    """One poll; seconds from 'verified' to the poll's end (commit or rollback)."""
+def _timed_poll(work: Path, pub: Path, expect: str) -> tuple[float, dict]:
+    """One poll; seconds from 'verified' (every file unpacked into the new slot's staging
+    directory and checked) to the poll's end (commit or rollback), and the phases: unpack
+    (first file written → verified), server start (swapped → probation), checks
+    (probation → end)."""
     from slmkit.edge.agent import Agent, AgentConfig
 
     marks: dict[str, float] = {}
@@ -60,10 +63,13 @@ def _timed_poll(work: Path, pub: Path, expect: str) -> float:
                               device_dir=work / "device", device_id="bench",
                               on_step=lambda s: marks.setdefault(s, time.perf_counter())))
     outcome = agent.poll_once()
-    took = time.perf_counter() - marks["verified"]
+    end = time.perf_counter()
     if outcome.action != expect:
         raise SystemExit(f"expected {expect}, got {outcome.action}: {outcome.reason}")
-    return took
+    phases = {"unpack_s": marks["verified"] - marks["install"],
+              "server_start_s": marks["probation"] - marks["swapped"],
+              "golden_and_commit_s": end - marks["probation"]}
+    return end - marks["verified"], {k: round(v, 2) for k, v in phases.items()}
 
 
 def _serve_anchor(work: Path) -> float:
@@ -181,15 +187,16 @@ def main() -> None:
         _timed_poll(work, pub, "installed")
         anchor = _serve_anchor(work)
         publish("1.1.0", GOOD)
-        update = _timed_poll(work, pub, "installed")
+        update, update_phases = _timed_poll(work, pub, "installed")
         publish("1.2.0", BAD, config_only=True)
-        rollback = _timed_poll(work, pub, "rolled_back")
+        rollback, rollback_phases = _timed_poll(work, pub, "rolled_back")
         idle = _idle_agent(work, pub, args.idle_seconds)
         fleet = _fleet(work, args.devices, args.rounds, 10.0)
     result = {"machine": machine(), "note": "busy machine (other jobs running)",
               "anchor_serve_start_s": round(anchor, 2),
               "verified_to_committed_s": round(update, 2),
               "rollback_s": round(rollback, 2),
+              "update_phases": update_phases, "rollback_phases": rollback_phases,
               "update_over_anchor": round(update / anchor, 2),
               "rollback_over_anchor": round(rollback / anchor, 2),
               "idle_agent": idle, "fleet": fleet}
@@ -201,6 +208,8 @@ def main() -> None:
           f"({update / anchor:.2f}× anchor) | ≤ 5 s |\n"
           f"| rollback after failed golden prompts | {rollback:.2f} s "
           f"({rollback / anchor:.2f}× anchor) | ≤ 10 s |\n"
+          f"| update phases | {update_phases} | - |\n"
+          f"| rollback phases | {rollback_phases} | - |\n"
           f"| idle agent (poll every 5 s) | {idle['cpu_percent']}% CPU, "
           f"{idle['rss_mb']} MB RSS | < 1%, < 50 MB |\n"
           f"| {fleet['devices']} devices every 10 s | {fleet['stored']}/{fleet['sent']} "

@@ -143,3 +143,46 @@ def test_bad_config_only_update_rolls_back_without_downloading_the_model(
     again = json.loads(_agent(field, device).stdout)
     assert again["action"] == "skipped"  # a failed version is not retried
     assert _answers(device)
+
+
+def test_agent_hosts_the_server_on_current_and_reports_to_the_fleet(field, tmp_path):
+    import time
+
+    from helpers.fake_server import LiveServer
+
+    from slmkit.edge.fleet import FleetDB, create_app
+    from slmkit.edge.server import free_port
+
+    device = _copy_device(field, tmp_path / "device")
+    db = FleetDB(tmp_path / "fleet.db")
+    (tmp_path / "token").write_text(db.add_device("dev-1"))
+    port = free_port()
+    with LiveServer(create_app(db)) as collector:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "slmkit.cli.main", "agent", "--repo", str(field / "repo"),
+             "--key", str(field / "keys/signing.key.pub"), "--device-dir", str(device),
+             "--device-id", "dev-1", "--interval", "1", "--serve-port", str(port),
+             "--fleet", collector.url, "--token-file", str(tmp_path / "token")],
+            env={**os.environ, "SLM_HOME": str(HOME)}, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline and not any(
+                    r["health"] == "ok" and r["version"] == "1.1.0" for r in db.status()):
+                assert proc.poll() is None, "the agent stopped"
+                time.sleep(0.5)
+            row = db.status()[0]
+            assert row["health"] == "ok" and row["version"] == "1.1.0" and row["tok_s"]
+            body = {"model": "x", "messages": [{"role": "user", "content": "Hi"}],
+                    "max_tokens": 2}
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=30) as r:
+                body["model"] = json.loads(r.read())["models"][0]
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/chat/completions",
+                                         data=json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                assert json.loads(resp.read())["choices"][0]["message"]["content"]
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    db.close()

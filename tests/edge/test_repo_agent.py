@@ -119,8 +119,10 @@ def test_interrupted_download_resumes_where_it_stopped(tmp_path, published):
     part = tmp_path / "x.part"
     part.write_bytes(src[:4096])
     seen = []
-    repo.download(str(repo_dir), entry["bundle"], part, entry["size"], on_chunk=seen.append)
+    digest = repo.download(str(repo_dir), entry["bundle"], part, entry["size"],
+                           on_chunk=seen.append)
     assert part.read_bytes() == src and seen[-1] == len(src)
+    assert digest == entry["sha256"]
 
 
 def test_recover_points_current_back_at_the_committed_slot(tmp_path, published):
@@ -201,3 +203,14 @@ def test_download_over_http_resumes_with_or_without_range_support(tmp_path, publ
         assert part.read_bytes() == src
     finally:
         server.shutdown()
+
+
+def test_config_only_bundle_without_the_model_on_the_device_is_rejected_once(tmp_path):
+    priv, pub = make_keys(tmp_path)
+    light = build_bundle(tmp_path, priv, "1.0.0", config_only=True)
+    repo.publish(light, tmp_path / "repo", priv)
+    agent = agent_for(tmp_path, tmp_path / "repo", pub)
+    _refused(agent, "is not on this device")
+    assert not list(agent.device.staging.iterdir())
+    again = agent.poll_once()  # not downloaded again and again
+    assert again.action == "skipped" and "not on this device" in again.reason

@@ -26,7 +26,9 @@ from slmkit.edge.device import Device, now_iso
 from slmkit.edge.errors import BundleError, UpdateRefused
 from slmkit.edge.server import ServeProcess
 
-CRASH_POINTS = ("download", "verified", "install", "swapped", "probation", "commit")
+# in order: mid-download, mid-unpack (after a file), all files checked, after the swap,
+# with the probation server up, after the commit is written
+CRASH_POINTS = ("download", "install", "verified", "swapped", "probation", "commit")
 DEFAULT_PROBE = [{"prompt": "Say hello.", "regex": r"\S"}]
 
 
@@ -93,7 +95,7 @@ class Agent:
             part, manifest = self._fetch(entry)
             self._check_fits(manifest, entry)
         except (UpdateRefused, BundleError) as err:
-            return self._refused(state, err)
+            return self._refused(err)
         return self._install(state, entry, part, manifest)
 
     # ---- the steps --------------------------------------------------------------------------
@@ -131,6 +133,8 @@ class Agent:
         return None
 
     def _fetch(self, entry: dict) -> tuple[Path, dict]:
+        """Download (resuming) and check the file against the signed index; the manifest
+        after its signature checks out. Every member is checked while unpacking."""
         part = self.device.staging_file(entry["sha256"])
         self.device.clean_staging(keep=entry["sha256"])
 
@@ -138,20 +142,16 @@ class Agent:
             if done >= rp.CHUNK:
                 self._step("download")
 
-        rp.download(self.config.repo, entry["bundle"], part, entry["size"],
-                    bandwidth=self.config.bandwidth, on_chunk=on_chunk)
-        from slmkit.util.files import sha256_file
-
-        if sha256_file(part) != entry["sha256"]:
+        digest = rp.download(self.config.repo, entry["bundle"], part, entry["size"],
+                             bandwidth=self.config.bandwidth, on_chunk=on_chunk)
+        if digest != entry["sha256"]:
             part.unlink()
             raise BundleError(f"{entry['bundle']}: sha256 differs from the signed index",
                               hint="the repository or a mirror serves another file")
-        # the whole file matches the signed index; each member is re-checked while unpacking
         manifest = bdl.read_manifest(part, self.public)
         if (manifest["name"], manifest["version"]) != (entry["name"], entry["version"]):
             raise BundleError(f"the index names {entry['name']} {entry['version']} but the "
                               f"bundle is {manifest['name']} {manifest['version']}")
-        self._step("verified")
         return part, manifest
 
     def _check_fits(self, manifest: dict, entry: dict) -> None:
@@ -172,15 +172,21 @@ class Agent:
             raise UpdateRefused(f"{entry['size']:,} bytes to install, {free:,} free on disk")
 
     def _install(self, state: dict, entry: dict, part: Path, manifest: dict) -> Outcome:
+        """Unpack into the free slot's staging directory, checking every file's digest
+        (the last verification), then rename it into place, swap, probation."""
         version = manifest["version"]
         slot = self.device.free_slot(state)
         tmp = self.device.begin_install(slot)
         try:
-            bdl.unpack(part, self.public, tmp, reuse=self._reuse)
-        except BundleError as err:
+            bdl.unpack(part, self.public, tmp, reuse=self._reuse,
+                       on_member=lambda name: self._step("install"))
+        except BundleError as err:  # the signed release itself is broken: do not retry it
             shutil.rmtree(tmp, ignore_errors=True)
-            return self._refused(state, err)
-        self._step("install")
+            self.device.clean_staging()
+            state.setdefault("rejected", {})[version] = err.message
+            self.device.save(state)
+            return self._refused(err)
+        self._step("verified")
         self.device.finish_install(slot, tmp, manifest)
         state["pending"] = {"slot": slot, "version": version, "name": manifest["name"],
                             "model_sha": manifest["model"]["sha256"], "bundle": entry["sha256"]}
@@ -244,7 +250,7 @@ class Agent:
         self.device.clean_staging()
         return Outcome("rolled_back", version, reason)
 
-    def _refused(self, state: dict, err: Exception) -> Outcome:
+    def _refused(self, err: Exception) -> Outcome:
         reason = getattr(err, "message", str(err))
         state = self.device.state()
         last = (state.get("history") or [{}])[-1]

@@ -193,10 +193,12 @@ def verify(path: str | Path, public) -> dict:
 
 
 def unpack(path: str | Path, public, dest: Path | None,
-           reuse: Callable[[str, dict], Path | None] | None = None) -> dict:
+           reuse: Callable[[str, dict], Path | None] | None = None,
+           on_member: Callable[[str], None] | None = None) -> dict:
     """Verify the bundle while copying its files under ``dest`` (None: only verify).
     Files the manifest marks not included come from ``reuse(path, entry)`` (a file with
-    that digest already on the device) and are hard-linked (or copied) into ``dest``."""
+    that digest already on the device) and are hard-linked (or copied) into ``dest``.
+    ``on_member(name)`` runs after each file is written and checked."""
     manifest = read_manifest(path, public)
     files = manifest["files"]
     seen: set[str] = set()
@@ -208,6 +210,8 @@ def unpack(path: str | Path, public, dest: Path | None,
             target = dest / info.name if dest is not None else None
             _copy_member(tar, info, target, files[info.name])
             seen.add(info.name)
+            if on_member:
+                on_member(info.name)
     missing = [p for p, e in files.items() if e["included"] and p not in seen]
     if missing:
         raise BundleError(f"{Path(path).name} lacks {missing[0]} (truncated?)",

@@ -135,33 +135,45 @@ def fetch_bytes(repo: str, rel: str, timeout: float = 30.0) -> bytes:
 
 
 def download(repo: str, rel: str, part: Path, size: int, *, bandwidth: float | None = None,
-             on_chunk=None, timeout: float = 30.0) -> Path:
+             on_chunk=None, timeout: float = 30.0) -> str:
     """Append the repository file ``rel`` to ``part`` from where it stops (resuming an
     interrupted download), at most ``bandwidth`` bytes/s; ``on_chunk(done)`` after each
-    chunk. Returns ``part`` once it holds ``size`` bytes."""
+    chunk. Returns the sha256 of ``part`` once it holds ``size`` bytes (hashed as it is
+    written; a resumed file's first part is hashed from disk)."""
+    import hashlib
+
     part.parent.mkdir(parents=True, exist_ok=True)
     done = part.stat().st_size if part.exists() else 0
     if done > size:
         part.unlink()
         done = 0
+    h = hashlib.sha256()
+    if done:
+        with open(part, "rb") as f:
+            while chunk := f.read(CHUNK):
+                h.update(chunk)
     if done < size:
         with _open_from(repo, rel, done, timeout) as src, open(part, "ab") as out:
-            start = time.monotonic()
-            start_done = done
-            while chunk := src.read(CHUNK):
-                out.write(chunk)
-                out.flush()
-                done += len(chunk)
-                if on_chunk:
-                    on_chunk(done)
-                if bandwidth:
-                    ahead = (done - start_done) / bandwidth - (time.monotonic() - start)
-                    if ahead > 0:
-                        time.sleep(ahead)
+            _copy(src, out, h, done, on_chunk, bandwidth)
     if part.stat().st_size != size:
         raise BundleError(f"{rel}: downloaded {part.stat().st_size} bytes, the index says {size}",
                           hint="the next poll resumes the download")
-    return part
+    return h.hexdigest()
+
+
+def _copy(src, out, h, done: int, on_chunk, bandwidth: float | None) -> None:
+    start, start_done = time.monotonic(), done
+    while chunk := src.read(CHUNK):
+        out.write(chunk)
+        out.flush()
+        h.update(chunk)
+        done += len(chunk)
+        if on_chunk:
+            on_chunk(done)
+        if bandwidth:
+            ahead = (done - start_done) / bandwidth - (time.monotonic() - start)
+            if ahead > 0:
+                time.sleep(ahead)
 
 
 def _open_from(repo: str, rel: str, offset: int, timeout: float):
