@@ -167,12 +167,13 @@ def test_agent_hosts_the_server_on_current_and_reports_to_the_fleet(field, tmp_p
             stderr=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 300
-            while time.monotonic() < deadline and not any(
-                    r["health"] == "ok" and r["version"] == "1.1.0" for r in db.status()):
+            while time.monotonic() < deadline and db.status()[0]["health"] != "ok":
                 assert proc.poll() is None, "the agent stopped"
                 time.sleep(0.5)
             row = db.status()[0]
-            assert row["health"] == "ok" and row["version"] == "1.1.0" and row["tok_s"]
+            committed = json.loads((device / "state.json").read_text())["committed"]
+            assert row["health"] == "ok" and row["version"] == committed["version"]
+            assert row["tok_s"] and not row["silent"]
             body = {"model": "x", "messages": [{"role": "user", "content": "Hi"}],
                     "max_tokens": 2}
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=30) as r:

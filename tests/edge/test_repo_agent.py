@@ -214,3 +214,12 @@ def test_config_only_bundle_without_the_model_on_the_device_is_rejected_once(tmp
     assert not list(agent.device.staging.iterdir())
     again = agent.poll_once()  # not downloaded again and again
     assert again.action == "skipped" and "not on this device" in again.reason
+
+
+def test_a_repository_that_vanishes_mid_update_is_a_refusal_not_a_crash(tmp_path, published):
+    repo_dir, _, pub = published
+    agent = agent_for(tmp_path, repo_dir, pub)
+    shutil.rmtree(repo_dir / "bundles")
+    _refused(agent, "stopped")
+    shutil.rmtree(repo_dir)
+    _refused(agent, "cannot read the repository index")

@@ -142,8 +142,12 @@ class Agent:
             if done >= rp.CHUNK:
                 self._step("download")
 
-        digest = rp.download(self.config.repo, entry["bundle"], part, entry["size"],
-                             bandwidth=self.config.bandwidth, on_chunk=on_chunk)
+        try:
+            digest = rp.download(self.config.repo, entry["bundle"], part, entry["size"],
+                                 bandwidth=self.config.bandwidth, on_chunk=on_chunk)
+        except OSError as err:  # the network or the repository went away mid-download
+            raise UpdateRefused(f"downloading {entry['bundle']} stopped: {err}",
+                                hint="the next poll resumes it") from err
         if digest != entry["sha256"]:
             part.unlink()
             raise BundleError(f"{entry['bundle']}: sha256 differs from the signed index",
