@@ -223,3 +223,15 @@ def test_a_repository_that_vanishes_mid_update_is_a_refusal_not_a_crash(tmp_path
     _refused(agent, "stopped")
     shutil.rmtree(repo_dir)
     _refused(agent, "cannot read the repository index")
+
+
+def test_the_agent_loop_survives_a_malformed_signed_index(tmp_path, published):
+    from slmkit.edge import runner
+
+    repo_dir, priv, pub = published
+    body = json.loads((repo_dir / "index.json").read_text())["signed"]
+    del body["channels"]["stable"]["version"]
+    repo.write_index(repo_dir, body, keys.load_private(priv))
+    seen = []
+    outcome = runner.run(agent_for(tmp_path, repo_dir, pub), once=True, report=seen.append)
+    assert outcome.action == "error" and "KeyError" in outcome.reason and seen == [outcome]

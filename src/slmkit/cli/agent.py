@@ -65,4 +65,4 @@ def run(args: argparse.Namespace) -> int:
 
     outcome = run_agent(agent, interval=args.interval, once=args.once, heartbeat=heartbeat,
                         serve_port=args.serve_port, report=report)
-    return 1 if args.once and outcome.action == "refused" else 0
+    return 1 if args.once and outcome.action in ("refused", "error") else 0

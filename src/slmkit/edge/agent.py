@@ -51,7 +51,7 @@ class AgentConfig:
 @dataclass
 class Outcome:
     """What one poll did: ``action`` is none, up_to_date, waiting, skipped, refused,
-    installed or rolled_back."""
+    installed or rolled_back (or error, from the agent loop: see ``runner``)."""
 
     action: str
     version: str | None = None

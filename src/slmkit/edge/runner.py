@@ -69,8 +69,8 @@ def run(agent: Agent, *, interval: float = 60.0, once: bool = False,
     outcome = None
     try:
         while True:
-            outcome = agent.poll_once()
-            errors += outcome.action == "refused"
+            outcome = _poll(agent)
+            errors += outcome.action in ("refused", "error")
             if report:
                 report(outcome)
             if serve_port and (server is None or outcome.action in ("installed", "rolled_back")
@@ -87,6 +87,17 @@ def run(agent: Agent, *, interval: float = 60.0, once: bool = False,
             server.stop()
 
 
+def _poll(agent: Agent) -> Outcome:
+    """One poll; an unexpected failure (a malformed but signed index, a full disk) becomes
+    an ``error`` outcome: the daemon keeps running and keeps serving what it has."""
+    from slmkit.core.errors import SlmError
+
+    try:
+        return agent.poll_once()
+    except (SlmError, OSError, ValueError, KeyError, TypeError) as err:
+        return Outcome("error", reason=f"{type(err).__name__}: {err}")
+
+
 def _restart(agent: Agent, server: ServeProcess | None, host: str, port: int):
     if server:
         server.stop()
@@ -96,5 +107,9 @@ def _restart(agent: Agent, server: ServeProcess | None, host: str, port: int):
         return None
     server = ServeProcess(agent.device.slot_dir(slot), manifest, host=host, port=port,
                           log=agent.device.root / "serve.log")
-    server.wait_ready()
+    try:
+        server.wait_ready()
+    except RuntimeError:  # reported as health "down"; the next poll starts it again
+        server.stop()
+        return None
     return server
