@@ -44,3 +44,13 @@ def engine(default_model_path):
     eng = load_engine(default_model_path, name=DEFAULT_MODEL, n_ctx=2048, n_threads=2)
     yield eng
     eng.close()
+
+
+@pytest.fixture(scope="session")
+def browser_context(tmp_path_factory):
+    """One headless Chromium context (fresh profile) for every browser test of the session:
+    Playwright's sync API runs one driver loop at a time (tests/helpers/browser.py)."""
+    from helpers.browser import chromium
+
+    with chromium(tmp_path_factory.mktemp("chromium-profile")) as context:
+        yield context

@@ -11,7 +11,7 @@ import pytest
 
 from helpers.fake_engine import FakeLocal
 from helpers.fake_server import FakeLoader, LiveServer, fake_app
-from helpers.browser import Page, chromium
+from helpers.browser import Page
 from helpers.ui_fakes import MemoryCollections, ReviewApp, SlowAdmin, SlowFake
 
 HOSTILE = ('Look: <script>window.__pwned = 1</script> and <img src=x '
@@ -56,13 +56,6 @@ def ledger_report(path: Path):
                         all_remote_cost=0.001))
     ledger.close()
     return lambda: operations(path)
-
-
-@pytest.fixture(scope="session")
-def browser_context(tmp_path_factory):
-    """One persistent Chromium context (a fresh user-data dir) for the session."""
-    with chromium(tmp_path_factory.mktemp("chromium-profile")) as context:
-        yield context
 
 
 @pytest.fixture(scope="session")

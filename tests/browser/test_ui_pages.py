@@ -118,11 +118,14 @@ def test_apps_run_with_progress_and_results_as_tables(ui: Page):
     ui.page.wait_for_selector("#status:text('must be a JSON object')")
 
 
+@pytest.mark.parametrize("lang", ["en", "ko"])
 @pytest.mark.parametrize("page", PAGES)
-def test_no_request_leaves_the_origin_and_axe_finds_no_serious_violation(ui: Page, page):
+def test_no_request_leaves_the_origin_and_axe_finds_no_serious_violation(ui: Page, page, lang):
     from axe_playwright_python.sync_playwright import Axe
 
     ui.open(page)
+    ui.page.select_option("#lang", lang)
+    assert ui.page.locator("html").get_attribute("lang") == lang
     ui.page.wait_for_load_state("networkidle")
     foreign = [u for u in ui.requests if not u.startswith(ui.base) and not u.startswith(("data:", "blob:"))]
     assert foreign == []
@@ -130,3 +133,22 @@ def test_no_request_leaves_the_origin_and_axe_finds_no_serious_violation(ui: Pag
     serious = [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3])
                for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
     assert serious == []
+
+
+def test_keyboard_only_skip_link_pages_and_enter_to_send(ui: Page):
+    ui.open()
+    ui.page.keyboard.press("Tab")
+    assert ui.page.evaluate("() => document.activeElement.className") == "skip"
+    ui.page.keyboard.press("Tab")
+    assert ui.page.evaluate("() => document.activeElement.dataset.page") == "chat"
+    ui.page.keyboard.press("Tab")
+    ui.page.keyboard.press("Enter")  # the Models link
+    ui.page.wait_for_selector("body[data-ready='models']")
+    ui.page.goto(ui.base + "/#chat")
+    ui.page.wait_for_selector("body[data-ready='chat']")
+    ui.page.select_option("#model", "fake")
+    ui.page.focus("#prompt")
+    ui.page.keyboard.type("typed only")
+    ui.page.keyboard.press("Enter")
+    ui.page.locator(".msg.assistant .stats").last.wait_for()
+    assert "typed only" in ui.page.locator(".msg.assistant").last.text_content()

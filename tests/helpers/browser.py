@@ -53,6 +53,8 @@ class Page:
         self.page = context.new_page()
         self.base, self.requests = base, []
         self.page.on("request", lambda r: self.requests.append(r.url))
+        # every page starts in English (the language choice is kept in localStorage)
+        self.page.add_init_script("localStorage.setItem('slm-lang', 'en')")
         self.prompt_answers: list[str] = []  # what the next window.prompt() gets
         self.page.on("dialog", self._answer)
 

@@ -7,14 +7,15 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from helpers.browser import Page, chromium
+from helpers.browser import Page
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
 
-def test_real_model_streams_into_the_page_and_is_kept(server, model_name, tmp_path):
-    with chromium(tmp_path / "profile", timeout_ms=120_000) as context:
-        ui = Page(context, server.url)
+def test_real_model_streams_into_the_page_and_is_kept(server, model_name, browser_context):
+    ui = Page(browser_context, server.url)
+    try:
+        ui.page.set_default_timeout(120_000)
         ui.open()
         ui.page.select_option("#model", model_name)
         ui.page.fill("#max-tokens", "24")
@@ -28,6 +29,8 @@ def test_real_model_streams_into_the_page_and_is_kept(server, model_name, tmp_pa
         ui.open("models")
         ui.page.wait_for_selector(f"#stored td:text-is('{model_name}')")
         assert [u for u in ui.requests if not u.startswith(server.url)] == []
+    finally:
+        ui.page.close()
     kept = httpx.get(server.url + "/v1/ui/conversations").json()["data"]
     mine = [c for c in kept if c["title"].startswith("What is the capital of France")]
     assert mine and mine[0]["messages"] == 2
