@@ -46,10 +46,11 @@ def engine(default_model_path):
     eng.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser_context(tmp_path_factory):
-    """One headless Chromium context (fresh profile) for every browser test of the session:
-    Playwright's sync API runs one driver loop at a time (tests/helpers/browser.py)."""
+    """A headless Chromium context (fresh profile) for a module's browser tests. Module
+    scope: Playwright's sync API keeps an event loop running on the main thread while it
+    is open, which would break later tests that call asyncio.run (tests/helpers/browser.py)."""
     from helpers.browser import chromium
 
     with chromium(tmp_path_factory.mktemp("chromium-profile")) as context:

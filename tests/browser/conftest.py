@@ -58,7 +58,7 @@ def ledger_report(path: Path):
     return lambda: operations(path)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ui_server(tmp_path_factory, browser_context):
     app, loader = ui_app(tmp_path_factory.mktemp("ui-home"))
     with LiveServer(app) as server:
