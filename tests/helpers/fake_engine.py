@@ -151,9 +151,11 @@ class FakeLocal:
         self._lock = threading.Lock()
 
     # ---- text -----------------------------------------------------------------------------
-    def render_chat(self, messages: Sequence[ChatMessage], *, add_generation_prompt=True) -> str:
+    def render_chat(self, messages: Sequence[ChatMessage], *, add_generation_prompt=True,
+                    tools=None) -> str:
         self._check_open()
-        return "\n".join(f"{m.role}: {m.content}" for m in messages)
+        head = [f"tools: {[t['function']['name'] for t in tools]}"] if tools else []
+        return "\n".join(head + [f"{m.role}: {m.content}" for m in messages])
 
     def tokenize(self, text: str, *, add_special: bool = True) -> list[int]:
         self._check_open()
@@ -167,7 +169,8 @@ class FakeLocal:
         self._check_open()
         if request.prompt_tokens is not None:
             return list(request.prompt_tokens)
-        text = request.prompt if request.messages is None else self.render_chat(request.messages)
+        text = (request.prompt if request.messages is None
+                else self.render_chat(request.messages, tools=request.tools))
         return self.tokenize(text)
 
     def token_logprobs(self, tokens: Sequence[int], *, top: int = 0) -> list[TokenLogprob]:
@@ -197,12 +200,13 @@ class FakeLocal:
     def generate(self, request: GenerateRequest) -> FakeStream:
         self._check_open()
         request.validate()
-        if request.grammar is not None or request.json_schema is not None:
+        if (request.grammar is not None or request.json_schema is not None
+                or request.tool_calls is not None):
             require(self, "grammar")  # a grammar fake only replays its scripted answer
         if request.prompt_tokens is not None:
             text = self.detokenize(request.prompt_tokens)
         elif request.messages is not None:
-            text = self.render_chat(request.messages)
+            text = self.render_chat(request.messages, tools=request.tools)
         else:
             text = request.prompt
         n_prompt = len(self.tokenize(text))
@@ -211,9 +215,9 @@ class FakeLocal:
                 raise ContextOverflowError(n_prompt, self.info.n_ctx)
             n_prompt = self.info.n_ctx - 1  # keeps the end, as the real engines do
         self.requests.append(request)
+        constrained = request.json_schema is not None or request.tool_calls is not None
         pieces = (PIECES.findall(self.schema_answer)
-                  if request.json_schema is not None and self.schema_answer is not None
-                  else self._pieces(text))
+                  if constrained and self.schema_answer is not None else self._pieces(text))
         stream = FakeStream(self, pieces, request, n_prompt,
                             -3.0 if "hard" in text else -0.1)
         self.streams.append(stream)

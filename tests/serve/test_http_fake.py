@@ -31,6 +31,9 @@ WEATHER_TOOL = {"type": "function", "function": {
                                                     "unit": {"enum": ["celsius", "fahrenheit"]}},
                    "required": ["city", "unit"]}}}
 HI = [{"role": "user", "content": "hello there"}]
+QWEN_ANSWER = ('Let me look. <tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo", '
+               '"unit": "celsius"}}\n</tool_call>\n<tool_call>\n{"name": "get_weather", '
+               '"arguments": {"city": "Rome", "unit": "celsius"}}\n</tool_call>')
 MB = 1 << 20
 LOOPBACK = "http://127.0.0.1:8000"  # the Host check answers loopback names only
 
@@ -43,9 +46,12 @@ def models() -> dict:
         "fake-broken": lambda: FakeLocal(name="fake-broken", fail_after=2),
         "fake-json": lambda: FakeLocal(name="fake-json", grammar=True,
                                        answer='{"city": "Paris"}'),
-        "fake-tool": lambda: FakeLocal(name="fake-tool", grammar=True, answer=TOOL_ANSWER),
+        "fake-tool": lambda: FakeLocal(name="fake-tool", grammar=True,
+                                       schema_answer=TOOL_ANSWER),
         "fake-plain": lambda: FakeLocal(name="fake-plain", grammar=True,
-                                        answer='{"content": "No tool needed."}'),
+                                        answer="No tool needed."),
+        "fake-qwen": lambda: FakeLocal(name="fake-qwen", grammar=True, schema_answer=QWEN_ANSWER,
+                                       chat_template="{{ tools }} <tool_call> {{ messages }}"),
         "fake-defaults": lambda: FakeLocal(name="fake-defaults"),
     }
 
@@ -239,9 +245,12 @@ def test_required_tool_call_is_parsed_into_tool_calls(client, loader):
     assert call["function"]["name"] == "get_weather"
     assert json.loads(call["function"]["arguments"]) == {"city": "Oslo", "unit": "celsius"}
     req = engine(loader, "fake-tool").requests[-1]
-    assert req.json_schema["properties"]["name"] == {"const": "get_weather"}
-    assert req.json_schema["required"] == ["name", "arguments"]  # a call, nothing else
+    schema = req.tool_calls.call_schema
+    assert schema["properties"]["name"] == {"const": "get_weather"}
+    assert schema["required"] == ["name", "arguments"]  # a call, nothing else
+    assert not req.tool_calls.lazy and req.tool_calls.names == ("get_weather",)
     assert "get_weather" in req.messages[0].content  # the tool instructions, as system text
+    assert req.tools is None  # no chat template of its own for tools
 
 
 def test_auto_tool_choice_answers_in_text_when_the_model_does(client, loader):
@@ -250,8 +259,66 @@ def test_auto_tool_choice_answers_in_text_when_the_model_does(client, loader):
     choice = r.json()["choices"][0]
     assert choice["finish_reason"] == "stop" and "tool_calls" not in choice["message"]
     assert choice["message"]["content"] == "No tool needed."
-    schema = engine(loader, "fake-plain").requests[-1].json_schema
-    assert schema["anyOf"][-1]["required"] == ["content"]  # auto allows a plain answer
+    req = engine(loader, "fake-plain").requests[-1]
+    assert req.tool_calls.lazy and req.json_schema is None  # auto: constrained once a call starts
+
+
+def test_native_template_gets_the_tools_and_parallel_calls_come_back(client, loader):
+    r = client.post("/v1/chat/completions", json={"model": "fake-qwen", "messages": HI,
+                                                  "tools": [WEATHER_TOOL]})
+    choice = r.json()["choices"][0]
+    assert choice["finish_reason"] == "tool_calls"
+    assert choice["message"]["content"] == "Let me look."
+    cities = [json.loads(c["function"]["arguments"])["city"]
+              for c in choice["message"]["tool_calls"]]
+    assert cities == ["Oslo", "Rome"]
+    req = engine(loader, "fake-qwen").requests[-1]
+    assert req.tools == [WEATHER_TOOL]  # the template describes them
+    assert all("get_weather" not in m.content for m in req.messages)
+    r = client.post("/v1/chat/completions", json={"model": "fake-qwen", "messages": HI,
+                                                  "tools": [WEATHER_TOOL],
+                                                  "parallel_tool_calls": False})
+    assert not engine(loader, "fake-qwen").requests[-1].tool_calls.parallel
+
+
+def test_streamed_text_before_a_call_is_content_and_the_call_never_leaks(client):
+    r = client.post("/v1/chat/completions", json={"model": "fake-qwen", "messages": HI,
+                                                  "tools": [WEATHER_TOOL], "stream": True})
+    choices = [c for e in sse(r)[:-1] for c in e["choices"]]
+    text = "".join(c["delta"].get("content") or "" for c in choices)
+    assert text.strip() == "Let me look." and "<tool" not in text
+    calls = [tc for c in choices for tc in c["delta"].get("tool_calls") or []]
+    assert [c["index"] for c in calls] == [0, 1]
+    assert [c["finish_reason"] for c in choices if c["finish_reason"]] == ["tool_calls"]
+
+
+REPEATED = [*HI,
+            {"role": "assistant", "content": None, "tool_calls": [
+                {"id": "call_1", "type": "function",
+                 "function": {"name": "get_weather",
+                              "arguments": '{"city": "Oslo", "unit": "celsius"}'}}]},
+            {"role": "tool", "tool_call_id": "call_1", "content": '{"temperature": 21}'}]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_repeated_answered_call_is_replaced_by_a_text_answer(client, loader, stream):
+    r = client.post("/v1/chat/completions", json={"model": "fake-tool", "messages": REPEATED,
+                                                  "tools": [WEATHER_TOOL], "stream": stream})
+    if stream:
+        choices = [c for e in sse(r)[:-1] for c in e["choices"]]
+        text = "".join(c["delta"].get("content") or "" for c in choices)
+        assert not any(c["delta"].get("tool_calls") for c in choices)
+        finish = [c["finish_reason"] for c in choices if c["finish_reason"]]
+    else:
+        msg = r.json()["choices"][0]["message"]
+        text, finish = msg["content"], [r.json()["choices"][0]["finish_reason"]]
+        assert "tool_calls" not in msg
+    assert finish == ["stop"] and text.startswith("local:")  # the fake's text answer
+    first, retry = engine(loader, "fake-tool").requests[-2:]
+    assert first.tool_calls is not None
+    assert retry.tool_calls is None and retry.grammar is not None  # text only
+    assert "<tool_call>" in retry.stop
+    assert retry.messages[-1].role == "system" and "tool results" in retry.messages[-1].content
 
 
 def test_named_tool_choice_streams_one_tool_call_delta(client):
@@ -276,8 +343,10 @@ def test_tool_result_turns_are_rendered_for_the_model(client, loader):
     assert r.status_code == 200
     msgs = engine(loader).requests[-1].messages
     assert [m.role for m in msgs] == ["user", "assistant", "tool"]
-    assert "get_weather" in msgs[1].content and "Paris" in msgs[1].content
-    assert msgs[2].content == '{"temperature": 21}'
+    (call,) = msgs[1].tool_calls  # the template renders it its own way
+    assert (call.name, call.arguments, call.id) == ("get_weather", {"city": "Paris"}, "call_1")
+    assert msgs[2].content == '{"temperature": 21}' and msgs[2].tool_call_id == "call_1"
+    assert msgs[2].name == "get_weather"
 
 
 def test_tools_and_response_format_together_are_refused(client):
@@ -520,8 +589,8 @@ def test_ollama_format_and_tools(client, loader):
                                                              "unit": "celsius"}}}]
     lines = ndjson(client.post("/api/chat", json={"model": "fake-plain", "messages": HI,
                                                   "tools": [WEATHER_TOOL]}))
-    assert lines[-1]["message"]["content"] == "No tool needed."
-    assert "tool_calls" not in lines[-1]["message"]
+    assert "".join(line["message"]["content"] for line in lines) == "No tool needed."
+    assert lines[-1]["done"] and "tool_calls" not in lines[-1]["message"]
     r = client.post("/api/chat", json={"model": "fake", "messages": HI, "format": "yaml"})
     assert r.status_code == 400 and "format" in r.json()["error"]
 

@@ -13,6 +13,7 @@ from slmkit.core.engine import Capabilities, ModelInfo
 from slmkit.core.errors import ModelNotFoundError, QueueFullError
 from slmkit.core.types import ChatMessage
 from slmkit.serve import tools
+from slmkit.core.types import ChatMessage, ToolCall
 from slmkit.serve.auth import ApiKeys, presented_key
 from slmkit.serve.protocol_ollama import keep_alive_seconds
 from slmkit.serve.registry import (
@@ -141,31 +142,72 @@ OTHER = tools.ToolSpec("g", "", {"type": "object", "properties": {}})
 def test_tool_plans():
     assert tools.plan([SPEC], "none") is None and tools.plan([], "auto") is None
     required = tools.plan([SPEC, OTHER], "required")
-    assert [a["properties"]["name"]["const"] for a in required.schema["anyOf"]] == ["f", "g"]
+    schema = required.constraint.call_schema
+    assert [a["properties"]["name"]["const"] for a in schema["anyOf"]] == ["f", "g"]
+    assert not required.constraint.lazy and required.constraint.names == ("f", "g")
     auto = tools.plan([SPEC], "auto")
-    assert auto.allow_text and auto.schema["anyOf"][-1] == tools.ANSWER
+    assert auto.allow_text and auto.constraint.lazy and auto.constraint.parallel
+    assert not tools.plan([SPEC], "auto", parallel=False).constraint.parallel
     named = tools.plan([SPEC, OTHER], "g")
-    assert named.schema["properties"]["name"] == {"const": "g"}
+    assert named.constraint.call_schema["properties"]["name"] == {"const": "g"}
     with pytest.raises(ValueError, match="not among"):
         tools.plan([SPEC], "h")
-    assert "f: does f" in required.instructions
+    assert '"description": "does f"' in required.instructions()
+    qwen = required.for_template("{% if tools %}<tool_call>{% endif %}")
+    assert qwen.native and qwen.instructions() is None
+    assert qwen.definitions()[0]["function"]["name"] == "f"
+    assert required.definitions() is None
 
 
 def test_tool_output_parsing():
-    plan = tools.plan([SPEC], "auto")
-    assert tools.parse('{"name": "f", "arguments": {"x": "1"}}', plan) == (
-        None, [{"name": "f", "arguments": {"x": "1"}}])
-    assert tools.parse('{"content": "hello"}', plan) == ("hello", [])
-    assert tools.parse('{"name": "f", "argu', plan) == ('{"name": "f", "argu', [])
+    plan = tools.plan([SPEC, OTHER], "auto")
+    call = {"name": "f", "arguments": {"x": "1"}}
+    assert tools.parse('{"name": "f", "arguments": {"x": "1"}}', plan) == (None, [call])
+    assert tools.parse('Sure.\n<tool_call>\n{"name": "f", "arguments": {"x": "1"}}\n'
+                       '</tool_call>\n<tool_call>{"name": "g", "arguments": {}}</tool_call>',
+                       plan) == ("Sure.", [call, {"name": "g", "arguments": {}}])
+    assert tools.parse("hello", plan) == ("hello", [])
+    cut = '{"name": "f", "argu'
+    assert tools.parse(cut, plan) == (cut, []) and tools.attempted(cut)
+    unknown = '{"name": "Cat Joke", "arguments": {}}'
+    assert tools.parse(unknown, plan) == (unknown, []) and tools.attempted(unknown)
+    assert not tools.attempted("A joke: cats.")
 
 
-def test_tool_schema_compiles_to_a_grammar():
-    import json
+def test_a_repeated_call_is_recognised_only_once_answered():
+    made = ChatMessage("assistant", "", tool_calls=(ToolCall("f", {"x": "1"}, "c1"),))
+    result = ChatMessage("tool", "42", tool_call_id="c1")
+    again = [{"name": "f", "arguments": {"x": "1"}}]
+    assert tools.repeats(again, [ChatMessage("user", "q"), made, result])
+    assert not tools.repeats(again, [ChatMessage("user", "q"), made])  # no result yet
+    assert not tools.repeats([{"name": "f", "arguments": {"x": "2"}}], [made, result])
+    assert not tools.repeats([*again, {"name": "g", "arguments": {}}], [made, result])
 
-    from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-    gbnf = json_schema_to_gbnf(json.dumps(tools.plan([SPEC, OTHER], "auto").schema))
-    assert "root ::=" in gbnf
+def test_the_splitter_holds_back_what_may_become_a_call():
+    split = tools.Splitter(tools.plan([SPEC], "auto"))
+    shown = [split.push(p) for p in ["Hi", " there.\n", "<tool", "_call>", "{}"]]
+    assert shown == ["Hi", " there.\n", "", "", ""]
+    split = tools.Splitter(tools.plan([SPEC], "auto"))
+    shown = [split.push(p) for p in ['{"na', 'me": "f"', ', "arguments": {}}']]
+    assert shown == ["", "", ""]
+    split = tools.Splitter(tools.plan([SPEC], "auto"))
+    assert [split.push(p) for p in ["{", "x}"]] == ["", "{x}"]  # not a call after all
+
+
+def test_tool_grammar_compiles_and_triggers_are_regexes():
+    import re
+
+    from slmkit.runtime.llamacpp.grammar import tool_call_triggers, tool_calls_gbnf
+
+    plan = tools.plan([SPEC, OTHER], "auto")
+    gbnf = tool_calls_gbnf(plan.constraint)
+    assert gbnf.startswith("root ::= tool-block") and "tool-call ::=" in gbnf
+    wrapped, bare = (re.compile(p) for p in tool_call_triggers(plan.constraint))
+    m = bare.fullmatch('Here:\n{"name": "g", "argu')
+    assert m and m.group(1).startswith('{"name"')
+    assert not bare.fullmatch('{"name": "Cat Joke"')
+    assert wrapped.fullmatch("ok <tool_call>\n{").group(1) == "<tool_call>\n{"
 
 
 # ---- auth, mapping -------------------------------------------------------------------------

@@ -117,7 +117,8 @@ class Engine(Protocol):
       that is this one with the loaded LoRA adapter ``name`` applied to every call;
       closing it runs ``on_close`` and leaves this engine open. Otherwise (or for an
       unknown name) it raises ``UnsupportedOperationError``/``SlmError``.
-    - ``render_chat(messages)`` renders the model's chat template to a prompt string.
+    - ``render_chat(messages, tools=None)`` renders the model's chat template to a prompt
+      string (``tools``: function definitions for templates that describe tools).
     - ``close()`` frees the model; it is idempotent, and every other call afterwards
       raises ``EngineClosedError``.
     """
@@ -141,8 +142,8 @@ class Engine(Protocol):
     def with_adapter(self, name: str, *,
                      on_close: Callable[[], None] | None = None) -> Engine: ...
 
-    def render_chat(self, messages: Sequence[ChatMessage], *,
-                    add_generation_prompt: bool = True) -> str: ...
+    def render_chat(self, messages: Sequence[ChatMessage], *, add_generation_prompt: bool = True,
+                    tools: Sequence[dict] | None = None) -> str: ...
 
     def close(self) -> None: ...
 

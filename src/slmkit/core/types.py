@@ -13,19 +13,42 @@ FINISH_REASONS = ("stop", "length", "timeout", "cancelled", "error")
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    """A function call an assistant made: the function's name and its JSON arguments."""
+
+    name: str
+    arguments: dict = field(default_factory=dict)
+    id: str = ""
+
+    def to_dict(self) -> dict:
+        """The shape chat templates expect (Hugging Face's): arguments as an object."""
+        return {"id": self.id, "type": "function",
+                "function": {"name": self.name, "arguments": self.arguments}}
+
+
+@dataclass(frozen=True)
 class ChatMessage:
+    """One chat turn. An assistant turn may carry ``tool_calls``; a ``tool`` turn is the
+    result of the call ``tool_call_id`` (its ``name`` is the function's)."""
+
     role: str
     content: str
     name: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
             raise ValueError(f"unknown chat role {self.role!r}; expected one of {ROLES}")
 
-    def to_dict(self) -> dict[str, str]:
-        d = {"role": self.role, "content": self.content}
+    def to_dict(self) -> dict:
+        d: dict = {"role": self.role, "content": self.content}
         if self.name:
             d["name"] = self.name
+        if self.tool_calls:
+            d["tool_calls"] = [c.to_dict() for c in self.tool_calls]
+        if self.tool_call_id:
+            d["tool_call_id"] = self.tool_call_id
         return d
 
 
@@ -43,6 +66,8 @@ class SamplingParams:
     min_p: float = 0.05
     repeat_penalty: float = 1.0
     repeat_last_n: int = 64
+    frequency_penalty: float = 0.0
+    presence_penalty: float = 0.0
     seed: int | None = None
 
     @property
@@ -58,9 +83,33 @@ class SamplingParams:
             raise ValueError(f"min_p must be in [0, 1), got {self.min_p}")
         if self.repeat_penalty <= 0.0:
             raise ValueError(f"repeat_penalty must be > 0, got {self.repeat_penalty}")
+        for name in ("frequency_penalty", "presence_penalty"):
+            if not -2.0 <= getattr(self, name) <= 2.0:
+                raise ValueError(f"{name} must be in [-2, 2], got {getattr(self, name)}")
 
 
 GREEDY = SamplingParams(temperature=0.0)
+
+
+@dataclass(frozen=True)
+class ToolCallConstraint:
+    """Tool calls as JSON valid under ``call_schema`` (``{"name": …, "arguments": {…}}``,
+    usually an ``anyOf`` with one entry per function in ``names``), each either wrapped in
+    ``open`` … ``close`` (``<tool_call>`` … ``</tool_call>`` in Qwen and Hermes templates)
+    or bare (``{"name": "<one of names>", …}``, as small models often write them).
+
+    ``lazy``: the model writes freely and the constraint starts when it begins a call
+    itself (``open``, or a bare ``{"name": "<one of names>"``), so it may answer in text;
+    otherwise the answer is calls only. ``parallel``: more than one call, separated by
+    whitespace. After the last call the answer ends.
+    """
+
+    call_schema: dict
+    names: tuple[str, ...]
+    open: str = "<tool_call>"
+    close: str = "</tool_call>"
+    lazy: bool = True
+    parallel: bool = True
 
 
 @dataclass
@@ -79,6 +128,9 @@ class GenerateRequest:
     backends that take one. At most one of the two is set.
     ``timeout`` (seconds, wall clock from submission) ends a request with
     ``finish_reason="timeout"``; ``None`` means no limit.
+    ``tools`` (function definitions in OpenAI's shape) are given to the chat template,
+    which describes them to the model in its own words; ``tool_calls`` constrains the
+    calls the model writes (see :class:`ToolCallConstraint`).
     ``adapter`` names a LoRA adapter loaded into the engine to apply to this request
     (``None``: the base model alone); only engines whose ``Capabilities.adapters`` is true
     take one (see ``Engine.with_adapter``).
@@ -96,6 +148,8 @@ class GenerateRequest:
     truncate: bool = False
     timeout: float | None = None
     adapter: str | None = None
+    tools: Sequence[dict] | None = None
+    tool_calls: ToolCallConstraint | None = None
     id: str = field(default_factory=lambda: f"req-{next(_ids)}")
 
     def validate(self) -> None:
@@ -108,8 +162,9 @@ class GenerateRequest:
             raise ValueError(f"logprobs must be between 0 and 20, got {self.logprobs}")
         if any(not s for s in self.stop):
             raise ValueError("stop strings must be non-empty")
-        if self.grammar is not None and self.json_schema is not None:
-            raise ValueError("set at most one of grammar or json_schema")
+        constraints = (self.grammar, self.json_schema, self.tool_calls)
+        if sum(c is not None for c in constraints) > 1:
+            raise ValueError("set at most one of grammar, json_schema or tool_calls")
         if self.timeout is not None and self.timeout <= 0:
             raise ValueError(f"timeout must be > 0 seconds, got {self.timeout}")
         self.sampling.validate()

@@ -53,9 +53,10 @@ class EngineWrapper:
         require(self, "adapters")
         return self.inner.with_adapter(name, on_close=on_close)
 
-    def render_chat(self, messages: Sequence[ChatMessage], *,
-                    add_generation_prompt: bool = True) -> str:
-        return self.inner.render_chat(messages, add_generation_prompt=add_generation_prompt)
+    def render_chat(self, messages: Sequence[ChatMessage], *, add_generation_prompt: bool = True,
+                    tools: Sequence[dict] | None = None) -> str:
+        return self.inner.render_chat(messages, add_generation_prompt=add_generation_prompt,
+                                      tools=tools)
 
     def close(self) -> None:
         self.inner.close()

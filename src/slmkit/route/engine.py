@@ -127,9 +127,10 @@ class RoutedEngine(EngineWrapper):
             forced = route or tag
             if forced not in (None, LOCAL, REMOTE):
                 raise ValueError(f"route must be {LOCAL!r} or {REMOTE!r}, got {forced!r}")
-        if forced == LOCAL or req.grammar is not None or (req.max_tokens == 0 and not forced):
+        grammar = req.grammar is not None or req.tool_calls is not None or bool(req.tools)
+        if forced == LOCAL or grammar or (req.max_tokens == 0 and not forced):
             why = ("tag:local" if forced == LOCAL else "grammar: local only"
-                   if req.grammar is not None else "max_tokens=0: nothing to generate")
+                   if grammar else "max_tokens=0: nothing to generate")
             return self._local(req, request, Decision(LOCAL, why), clock)
         with clock:
             reason = "tag:remote" if forced == REMOTE else self._too_long(req)

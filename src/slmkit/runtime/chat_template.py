@@ -33,6 +33,17 @@ def _strftime_now(fmt: str) -> str:
     return datetime.now().strftime(fmt)
 
 
+def _tojson(value, indent=None, separators=None, sort_keys=False, ensure_ascii=False):
+    """JSON as Hugging Face's templates write it (keys in order, non-ASCII kept), with
+    ``<`` and ``>`` escaped: tool definitions and call arguments come from clients, and
+    must never spell a control token such as ``<|im_start|>`` into the prompt."""
+    import json
+
+    text = json.dumps(value, indent=indent, separators=separators, sort_keys=sort_keys,
+                      ensure_ascii=ensure_ascii)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e")
+
+
 @functools.lru_cache(maxsize=16)
 def _compile(source: str):
     import jinja2
@@ -42,7 +53,7 @@ def _compile(source: str):
                                         undefined=jinja2.ChainableUndefined)
     env.globals["raise_exception"] = _raise_exception
     env.globals["strftime_now"] = _strftime_now
-    env.filters.setdefault("tojson", lambda v, **kw: __import__("json").dumps(v, **kw))
+    env.filters["tojson"] = _tojson
     try:
         return env.from_string(source)
     except jinja2.TemplateError as err:
@@ -56,8 +67,10 @@ def render_chat(
     bos_token: str = "",
     eos_token: str = "",
     add_generation_prompt: bool = True,
+    tools: Sequence[dict] | None = None,
 ) -> str:
-    """Render ``messages`` with ``template`` (ChatML when ``None``)."""
+    """Render ``messages`` with ``template`` (ChatML when ``None``); ``tools`` (function
+    definitions, OpenAI's shape) go to templates that describe tools themselves."""
     import jinja2
 
     if not messages:
@@ -69,7 +82,7 @@ def render_chat(
             add_generation_prompt=add_generation_prompt,
             bos_token=bos_token,
             eos_token=eos_token,
-            tools=None,
+            tools=list(tools) if tools else None,
         )
     except ChatTemplateError:
         raise

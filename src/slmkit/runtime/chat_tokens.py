@@ -66,7 +66,9 @@ def content_spans(messages: Sequence[ChatMessage], text: str,
     """``(start, end)`` of every message's text in ``text``, or ``None`` when the template
     transforms the text so that it cannot be located exactly."""
     nonce = secrets.token_hex(8)
-    marks = [f"\ue000{nonce}:{i}\ue001" for i in range(len(messages))]
+    # empty contents stay empty: templates test them ("if message.content")
+    marks = [f"\ue000{nonce}:{i}\ue001" if m.content else ""
+             for i, m in enumerate(messages)]
     marked = render([dataclasses.replace(m, content=mark) for m, mark in zip(messages, marks,
                                                                                strict=True)])
     pattern = re.compile("\ue000" + nonce + r":(\d+)\ue001")

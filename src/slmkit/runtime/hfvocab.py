@@ -145,13 +145,13 @@ class HFText:
         return list(ids)
 
     def render_chat(self, messages, template: str | None, *,
-                    add_generation_prompt: bool = True) -> str:
+                    add_generation_prompt: bool = True, tools=None) -> str:
         from slmkit.runtime.chat_template import render_chat
 
         tok = self.tokenizer
         return render_chat(messages, template, bos_token=tok.bos_token or "",
                            eos_token=tok.eos_token or "",
-                           add_generation_prompt=add_generation_prompt)
+                           add_generation_prompt=add_generation_prompt, tools=tools)
 
 
 def adds_bos(tokenizer) -> bool:

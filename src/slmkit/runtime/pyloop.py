@@ -12,6 +12,8 @@ raise the same errors. One request at a time (calls are serialised by a lock).
 
 from __future__ import annotations
 
+import functools
+
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -89,19 +91,20 @@ class PyLoopEngine:
     def token_text(self, token: int) -> str:
         return self.text.vocab.text(token)
 
-    def render_chat(self, messages: Sequence[ChatMessage], *,
-                    add_generation_prompt: bool = True) -> str:
+    def render_chat(self, messages: Sequence[ChatMessage], *, add_generation_prompt: bool = True,
+                    tools: Sequence[dict] | None = None) -> str:
         self._check_open()
         return self.text.render_chat(messages, self.info.chat_template,
-                                     add_generation_prompt=add_generation_prompt)
+                                     add_generation_prompt=add_generation_prompt, tools=tools)
 
     def prompt_tokens(self, request: GenerateRequest) -> list[int]:
         """The token ids a request's prompt becomes (chat template applied for messages,
         their text kept as plain text: see :mod:`.chat_tokens`)."""
+        render = functools.partial(self.render_chat, tools=request.tools)
         if request.messages is not None and request.prompt_tokens is None:
             self._check_open()
-            return chat_tokens(self.text, request.messages, self.render_chat)
-        return prompt_ids(request, render=self.render_chat, tokenize=self.tokenize,
+            return chat_tokens(self.text, request.messages, render)
+        return prompt_ids(request, render=render, tokenize=self.tokenize,
                           bos_text=self.text.bos_text)
 
     # ---- generation ------------------------------------------------------------------
@@ -110,7 +113,8 @@ class PyLoopEngine:
         the engine's lock while it runs; closing it ends the request."""
         self._check_open()
         request.validate()
-        if request.grammar is not None or request.json_schema is not None:
+        if (request.grammar is not None or request.json_schema is not None
+                or request.tool_calls is not None):
             raise UnsupportedOperationError(f"the {self.backend} engine cannot constrain output "
                                             "with a grammar or JSON schema",
                                             hint="use the llamacpp engine for constrained output")

@@ -27,6 +27,8 @@ class Options(_Lenient):
     top_k: lim.TopK | None = None
     min_p: float | None = Field(default=None, ge=0.0, lt=1.0)
     repeat_penalty: lim.Penalty | None = None
+    frequency_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+    presence_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
     repeat_last_n: int | None = Field(default=None, ge=-1, le=lim.MAX_CONTEXT)
     seed: lim.Seed | None = None
     num_predict: int | None = Field(default=None, ge=-2, le=lim.MAX_TOKENS)
@@ -53,6 +55,7 @@ class ChatMessageIn(_Lenient):
     content: str = ""
     images: list[str] | None = None
     tool_calls: list[ToolCallIn] | None = None
+    tool_name: str | None = None
 
 
 class _Common(_Lenient):

@@ -97,6 +97,8 @@ class _Sampling(_Lenient):
     top_k: lim.TopK | None = None
     min_p: float | None = Field(default=None, ge=0.0, lt=1.0)
     repeat_penalty: lim.Penalty | None = None
+    frequency_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+    presence_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
     seed: lim.Seed | None = None
     stop: str | list[str] | None = None
     stream: bool = False

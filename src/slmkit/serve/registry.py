@@ -15,6 +15,7 @@ once; the next one gets ``QueueFullError`` (HTTP 429) without waiting.
 
 from __future__ import annotations
 
+import difflib
 import math
 import threading
 import time
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from slmkit.core.engine import Engine, ModelInfo
-from slmkit.core.errors import QueueFullError, SlmError
+from slmkit.core.errors import ModelNotFoundError, QueueFullError, SlmError
 
 GiB = 1024**3
 SAMPLING_KEYS = ("temperature", "top_p", "top_k", "min_p", "repeat_penalty")
@@ -157,10 +158,20 @@ class Registry:
                 return ModelSpec(m.name, m.memory_bytes)
             spec = self._specs.get(name)
         if spec is None:
-            spec = self.loader.resolve(name)
+            try:
+                spec = self.loader.resolve(name)
+            except ModelNotFoundError as err:
+                raise self._not_served(name, err) from None
             with self._lock:
                 self._specs[name] = spec
         return spec
+
+    def _not_served(self, name: str, err: ModelNotFoundError) -> ModelNotFoundError:
+        """The error for an unknown name, suggesting models this server has (the closest,
+        else all of them), never catalog models it would not load."""
+        served = [a.name for a in self.available()]
+        close = difflib.get_close_matches(name.lower(), served, n=3, cutoff=0.5)
+        return ModelNotFoundError(name, suggestions=close or served[:5], hint=err.hint)
 
     def remember(self, spec: ModelSpec) -> None:
         """Record an already resolved name (models named on the command line)."""

@@ -16,9 +16,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from slmkit import __version__
-from slmkit.serve import errors, service, tools
+from slmkit.serve import errors, service
 from slmkit.serve import protocol_ollama as ol
 from slmkit.serve.app import GenerationResponse, disconnect_waiter
+from slmkit.serve.toolrun import ToolRun
 
 router = APIRouter()
 NDJSON = "application/x-ndjson"
@@ -54,7 +55,7 @@ async def generate(body: ol.GenerateRequest, request: Request):
     model, gen = await svc.start(body.model, lambda m: service.ollama_generate(body, m),
                                  keep_alive=keep_alive, log=request.state.log)
     if body.stream:
-        return GenerationResponse(gen, _events(gen, model.name, None, request.url.path,
+        return GenerationResponse(gen, _events(gen, model.name, request.url.path,
                                                chat=False), NDJSON)
     res = await svc.collect(gen, disconnect_waiter(request))
     return ol.generate_done(model.name, res.text, res.finish_reason,
@@ -68,20 +69,42 @@ async def chat(body: ol.ChatRequest, request: Request):
         return await _load_only(request, body.model, keep_alive, chat=True)
     svc = _svc(request)
     plan = service.ollama_tool_plan(body)
-    model, gen = await svc.start(body.model, lambda m: service.ollama_chat(body, m, plan),
-                                 keep_alive=keep_alive, log=request.state.log)
+
+    def build(m):
+        return service.with_tools(service.ollama_chat(body, m), plan, m)
+
+    model, gen = await svc.start(body.model, build, keep_alive=keep_alive,
+                                 log=request.state.log)
+    if plan is not None:
+        run = ToolRun(svc, model, gen, plan, request.state.log)
+        if body.stream:
+            return GenerationResponse(gen, _tool_events(run, model.name, request.url.path),
+                                      NDJSON)
+        turn = await run.result(disconnect_waiter(request))
+        return ol.chat_done(model.name, turn.content or "", turn.finish,
+                            ol.done_stats(turn.usage, time.perf_counter() - gen.t0), turn.calls)
     if body.stream:
-        return GenerationResponse(gen, _events(gen, model.name, plan, request.url.path,
-                                               chat=True), NDJSON)
+        return GenerationResponse(gen, _events(gen, model.name, request.url.path, chat=True),
+                                  NDJSON)
     res = await svc.collect(gen, disconnect_waiter(request))
-    content, calls = tools.parse(res.text, plan) if plan else (res.text, [])
-    return ol.chat_done(model.name, content or "", res.finish_reason,
-                        ol.done_stats(res.usage, res.seconds), calls)
+    return ol.chat_done(model.name, res.text, res.finish_reason,
+                        ol.done_stats(res.usage, res.seconds))
 
 
-async def _events(gen, model: str, plan, path: str, *, chat: bool):
+async def _tool_events(run: ToolRun, model: str, path: str):
+    try:
+        async for piece in run.deltas():
+            yield _line(ol.chat_part(model, piece))
+        turn = run.turn
+        yield _line(ol.chat_done(model, "", turn.finish,
+                                 ol.done_stats(turn.usage, time.perf_counter() - run.gen.t0),
+                                 turn.calls))
+    except Exception as err:  # noqa: BLE001 - reported in the stream; headers are sent
+        yield _line(errors.body(path, errors.from_exception(err)))
+
+
+async def _events(gen, model: str, path: str, *, chat: bool):
     part = ol.chat_part if chat else ol.generate_part
-    buffered: list[str] = []
     try:
         async for batch in gen.batches():
             out = []
@@ -89,19 +112,8 @@ async def _events(gen, model: str, plan, path: str, *, chat: bool):
                 if chunk.finish_reason is not None:
                     stats = ol.done_stats(chunk.usage, time.perf_counter() - gen.t0) \
                         if chunk.usage else {}
-                    if plan is not None:
-                        buffered.append(chunk.text)
-                        content, calls = tools.parse("".join(buffered), plan)
-                        out.append(_line(ol.chat_done(model, content or "", chunk.finish_reason,
-                                                      stats, calls)))
-                    elif chat:
-                        out.append(_line(ol.chat_done(model, chunk.text, chunk.finish_reason,
-                                                      stats)))
-                    else:
-                        out.append(_line(ol.generate_done(model, chunk.text,
-                                                          chunk.finish_reason, stats)))
-                elif plan is not None:
-                    buffered.append(chunk.text)
+                    done = ol.chat_done if chat else ol.generate_done
+                    out.append(_line(done(model, chunk.text, chunk.finish_reason, stats)))
                 elif chunk.text:
                     out.append(_line(part(model, chunk.text)))
             yield b"".join(out)

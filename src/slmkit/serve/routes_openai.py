@@ -13,9 +13,10 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from slmkit.serve import errors, service, tools
+from slmkit.serve import errors, service
 from slmkit.serve import protocol_openai as oa
 from slmkit.serve.app import GenerationResponse, disconnect_waiter, error_response
+from slmkit.serve.toolrun import ToolRun
 
 router = APIRouter()
 
@@ -36,51 +37,66 @@ def _sse_error(path: str, err: BaseException) -> bytes:
 async def chat_completions(body: oa.ChatCompletionRequest, request: Request):
     svc = _svc(request)
     plan = service.openai_tool_plan(body)
-    model, gen = await svc.start(body.model, lambda m: service.openai_chat(body, m, plan),
-                                 log=request.state.log)
+    def build(m):
+        return service.with_tools(service.openai_chat(body, m), plan, m)
+
+    model, gen = await svc.start(body.model, build, log=request.state.log)
     rid = oa.new_id("chatcmpl")
+    run = ToolRun(svc, model, gen, plan, request.state.log) if plan else None
     if body.stream:
-        return GenerationResponse(gen, _chat_events(gen, body, rid, model.name, plan,
+        return GenerationResponse(gen, _chat_events(gen, body, rid, model.name, run,
                                                     request.url.path), "text/event-stream")
+    if run is not None:
+        turn = await run.result(disconnect_waiter(request))
+        return JSONResponse(oa.chat_completion(rid, model.name, turn.content, turn.finish,
+                                               turn.usage, turn.logprobs, turn.calls))
     res = await svc.collect(gen, disconnect_waiter(request))
-    content, calls = tools.parse(res.text, plan) if plan else (res.text, [])
-    return JSONResponse(oa.chat_completion(rid, model.name, content, res.finish_reason,
-                                           res.usage, res.logprobs, calls))
+    return JSONResponse(oa.chat_completion(rid, model.name, res.text, res.finish_reason,
+                                           res.usage, res.logprobs))
 
 
-async def _chat_events(gen, body: oa.ChatCompletionRequest, rid: str, model: str, plan,
-                       path: str):
+async def _chat_events(gen, body: oa.ChatCompletionRequest, rid: str, model: str,
+                       run: ToolRun | None, path: str):
     created = int(time.time())
     yield _sse(oa.chat_chunk(rid, model, created, {"role": "assistant", "content": ""}))
-    buffered: list[str] = []
     try:
-        async for batch in gen.batches():
-            out = []
-            for chunk in batch:
-                if plan is not None:
-                    buffered.append(chunk.text)
-                elif chunk.text or chunk.logprobs:
-                    out.append(_sse(oa.chat_chunk(rid, model, created, {"content": chunk.text},
-                                                  lps=chunk.logprobs)))
-                if chunk.finish_reason is None:
-                    continue
-                finish = chunk.finish_reason
-                if plan is not None:
-                    content, calls = tools.parse("".join(buffered), plan)
-                    if calls:
-                        delta = {"tool_calls": oa.tool_calls_out(calls, streaming=True)}
-                        finish = "tool_calls"
-                    else:
-                        delta = {"content": content}
-                    out.append(_sse(oa.chat_chunk(rid, model, created, delta)))
-                out.append(_sse(oa.chat_chunk(rid, model, created, {}, finish)))
-                if body.include_usage and chunk.usage is not None:
-                    out.append(_sse(oa.usage_chunk(rid, model, created, chunk.usage,
-                                                   "chat.completion.chunk")))
-            yield b"".join(out)
+        if run is not None:
+            async for piece in run.deltas():
+                yield _sse(oa.chat_chunk(rid, model, created, {"content": piece}))
+            yield _tool_end(run.turn, body, rid, model, created)
+        else:
+            async for batch in gen.batches():
+                yield b"".join(_chat_batch(batch, body, rid, model, created))
     except Exception as err:  # noqa: BLE001 - reported in the stream; headers are sent
         yield _sse_error(path, err)
     yield b"data: [DONE]\n\n"
+
+
+def _chat_batch(batch, body, rid: str, model: str, created: int) -> list[bytes]:
+    out = []
+    for chunk in batch:
+        if chunk.text or chunk.logprobs:
+            out.append(_sse(oa.chat_chunk(rid, model, created, {"content": chunk.text},
+                                          lps=chunk.logprobs)))
+        if chunk.finish_reason is None:
+            continue
+        out.append(_sse(oa.chat_chunk(rid, model, created, {}, chunk.finish_reason)))
+        if body.include_usage and chunk.usage is not None:
+            out.append(_sse(oa.usage_chunk(rid, model, created, chunk.usage,
+                                           "chat.completion.chunk")))
+    return out
+
+
+def _tool_end(turn, body, rid: str, model: str, created: int) -> bytes:
+    out = []
+    if turn.calls:
+        delta = {"tool_calls": oa.tool_calls_out(turn.calls, streaming=True)}
+        out.append(_sse(oa.chat_chunk(rid, model, created, delta)))
+    out.append(_sse(oa.chat_chunk(rid, model, created, {}, turn.finish_reason)))
+    if body.include_usage:
+        out.append(_sse(oa.usage_chunk(rid, model, created, turn.usage,
+                                       "chat.completion.chunk")))
+    return b"".join(out)
 
 
 @router.post("/v1/completions")

@@ -178,7 +178,8 @@ def sampling(defaults: ModelDefaults, seed: int | None = None, **given) -> Sampl
     """One precedence rule: the request, then the model's defaults, then SamplingParams'.
     Seeds are reduced to 32 bits (what the backends take; -1 stays llama.cpp's "random")."""
     chosen = {}
-    for field in ("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "repeat_last_n"):
+    for field in ("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "repeat_last_n",
+                  "frequency_penalty", "presence_penalty"):
         value = given.get(field)
         if value is None:
             value = defaults.sampling.get(field)
@@ -226,15 +227,18 @@ def ollama_format(fmt: str | dict | None) -> dict | None:
 
 
 def openai_messages(messages: list[oa.Message]) -> list[ChatMessage]:
-    out = []
+    out: list[ChatMessage] = []
+    names: dict[str, str] = {}  # call id → function name, for the tool turns
     for m in messages:
         role = {"developer": "system", "function": "tool"}.get(m.role, m.role)
-        text = m.text()
+        calls = ()
         if m.role == "assistant" and m.tool_calls:
-            calls = [toolkit.render_call(c.function.name, c.function.arguments)
-                     for c in m.tool_calls]
-            text = "\n".join(([text] if text else []) + calls)
-        out.append(ChatMessage(role, text, name=m.name))
+            calls = tuple(toolkit.tool_call(c.function.name, c.function.arguments, c.id or "")
+                          for c in m.tool_calls)
+            names.update((c.id, c.name) for c in calls if c.id)
+        name = m.name or (names.get(m.tool_call_id) if m.tool_call_id else None)
+        out.append(ChatMessage(role, m.text(), name=name, tool_calls=calls,
+                               tool_call_id=m.tool_call_id))
     return out
 
 
@@ -243,26 +247,51 @@ def openai_tool_plan(req: oa.ChatCompletionRequest) -> toolkit.ToolPlan | None:
         if req.tool_choice not in (None, "none", "auto"):
             raise ValueError("tool_choice is set but no tools were given")
         return None
+    if req.response_format is not None and req.response_format.type != "text":
+        raise ValueError("use either tools or response_format, not both")
     specs = [toolkit.ToolSpec(t.function.name, t.function.description or "",
                               t.function.parameters) for t in req.tools]
     choice = req.tool_choice
     if isinstance(choice, oa.NamedToolChoice):
         choice = choice.function.get("name")
-    return toolkit.plan(specs, choice)
+    return toolkit.plan(specs, choice, parallel=req.parallel_tool_calls)
 
 
-def openai_chat(req: oa.ChatCompletionRequest, model: LoadedModel,
-                plan: toolkit.ToolPlan | None) -> GenerateRequest:
-    if plan is not None and req.response_format is not None and req.response_format.type != "text":
-        raise ValueError("use either tools or response_format, not both")
-    schema = plan.schema if plan is not None else response_schema(req.response_format)
-    messages = with_system(openai_messages(req.messages), model.defaults,
-                           plan.instructions if plan else None)
+def with_tools(request: GenerateRequest, plan: toolkit.ToolPlan | None,
+               model: LoadedModel) -> GenerateRequest:
+    """``request`` (plain chat) with ``plan``'s tools: given to the chat template or
+    described as system text, and the calls constrained where the engine has grammars."""
+    if plan is None:
+        return request
+    plan = plan.for_template(model.info.chat_template)
+    messages = with_system(list(request.messages), model.defaults, plan.instructions())
+    constrain = model.info.capabilities.grammar
+    return dataclasses.replace(request, messages=messages, tools=plan.definitions(),
+                               tool_calls=plan.constraint if constrain else None)
+
+
+def text_only(request: GenerateRequest, model: LoadedModel, *,
+              results: bool) -> GenerateRequest:
+    """Ask again, for a text answer: ``request`` answered with a call the chat already made
+    and answered (``results``), or with a call to no known tool. A closing system turn
+    says what to do; the answer may not start like a call."""
+    hint = ("Answer the user's question from the tool results above, in plain text."
+            if results else "No function fits: answer the user in plain text.")
+    grammar = toolkit.TEXT_ONLY if model.info.capabilities.grammar else None
+    return dataclasses.replace(request, messages=[*request.messages, ChatMessage("system", hint)],
+                               tool_calls=None, grammar=grammar,
+                               stop=(*request.stop, toolkit.OPEN))
+
+
+def openai_chat(req: oa.ChatCompletionRequest, model: LoadedModel) -> GenerateRequest:
+    """The chat request, without tools (see :func:`with_tools`)."""
+    messages = with_system(openai_messages(req.messages), model.defaults)
     top = req.top_logprobs if req.top_logprobs is not None else 0
     return GenerateRequest(
         messages=messages, max_tokens=_first(req.max_completion_tokens, req.max_tokens),
         sampling=_openai_sampling(req, model.defaults), stop=tuple(req.stop or ()),
-        logprobs=top if req.logprobs else None, json_schema=schema)
+        logprobs=top if req.logprobs else None,
+        json_schema=None if req.tools else response_schema(req.response_format))
 
 
 def openai_completion(req: oa.CompletionRequest, model: LoadedModel) -> GenerateRequest:
@@ -279,7 +308,9 @@ def openai_completion(req: oa.CompletionRequest, model: LoadedModel) -> Generate
 
 def _openai_sampling(req, defaults: ModelDefaults) -> SamplingParams:
     return sampling(defaults, req.seed, temperature=req.temperature, top_p=req.top_p,
-                    top_k=req.top_k, min_p=req.min_p, repeat_penalty=req.repeat_penalty)
+                    top_k=req.top_k, min_p=req.min_p, repeat_penalty=req.repeat_penalty,
+                    frequency_penalty=req.frequency_penalty,
+                    presence_penalty=req.presence_penalty)
 
 
 def _first(*values):
@@ -294,6 +325,8 @@ def _ollama_common(req, model: LoadedModel) -> dict[str, Any]:
             "sampling": sampling(model.defaults, o.seed, temperature=o.temperature,
                                  top_p=o.top_p, top_k=o.top_k, min_p=o.min_p,
                                  repeat_penalty=o.repeat_penalty,
+                                 frequency_penalty=o.frequency_penalty,
+                                 presence_penalty=o.presence_penalty,
                                  repeat_last_n=limits.clamp_context(o.repeat_last_n,
                                                                     model.info.n_ctx))}
 
@@ -323,20 +356,17 @@ def ollama_tool_plan(req: ol.ChatRequest) -> toolkit.ToolPlan | None:
     return toolkit.plan(specs, "auto")
 
 
-def ollama_chat(req: ol.ChatRequest, model: LoadedModel,
-                plan: toolkit.ToolPlan | None) -> GenerateRequest:
+def ollama_chat(req: ol.ChatRequest, model: LoadedModel) -> GenerateRequest:
+    """The chat request, without tools (see :func:`with_tools`)."""
     messages = []
     for m in req.messages:
         if m.images:
             raise ValueError("images are not supported (this server is text-only)")
-        text = m.content
-        if m.tool_calls:
-            calls = [toolkit.render_call(c.function.name, c.function.arguments)
-                     for c in m.tool_calls]
-            text = "\n".join(([text] if text else []) + calls)
-        messages.append(ChatMessage(m.role, text))
+        calls = tuple(toolkit.tool_call(c.function.name, c.function.arguments)
+                      for c in m.tool_calls or ())
+        name = m.tool_name if m.role == "tool" else None
+        messages.append(ChatMessage(m.role, m.content, name=name, tool_calls=calls))
     common = _ollama_common(req, model)
-    if plan is not None:
-        common["json_schema"] = plan.schema
-    return GenerateRequest(messages=with_system(messages, model.defaults,
-                                                plan.instructions if plan else None), **common)
+    if req.tools:
+        common["json_schema"] = None
+    return GenerateRequest(messages=with_system(messages, model.defaults), **common)

@@ -17,6 +17,7 @@ the base is never reloaded.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import threading
 import time
@@ -30,7 +31,7 @@ from slmkit.core.wrap import EngineWrapper
 from slmkit.runtime.chat_template import render_chat
 from slmkit.runtime.llamacpp.model import ContextOptions, LlamaModel
 from slmkit.runtime.chat_tokens import chat_tokens
-from slmkit.runtime.llamacpp.sampler import Sampler, bounded, grammar_for
+from slmkit.runtime.llamacpp.sampler import Sampler, bounded, grammar_for, triggers_for
 from slmkit.runtime.llamacpp.scheduler import Scheduler
 from slmkit.runtime.llamacpp.scoring import sequence_logits
 from slmkit.runtime.llamacpp.sequence import Sequence, SequenceStream
@@ -131,14 +132,14 @@ class LlamaCppEngine:
         self._check_open()
         return b"".join(self._model.piece(t) for t in tokens).decode("utf-8", errors="replace")
 
-    def render_chat(self, messages: Seq[ChatMessage], *,
-                    add_generation_prompt: bool = True) -> str:
+    def render_chat(self, messages: Seq[ChatMessage], *, add_generation_prompt: bool = True,
+                    tools: Seq[dict] | None = None) -> str:
         self._check_open()  # the model's vocabulary is freed by close(): no use after it
         m = self._model
         return render_chat(messages, self.info.chat_template,
                            bos_token=m.token_text(m.bos) if m.bos >= 0 else "",
                            eos_token=m.token_text(m.eos) if m.eos >= 0 else "",
-                           add_generation_prompt=add_generation_prompt)
+                           add_generation_prompt=add_generation_prompt, tools=tools)
 
     def prompt_tokens(self, request: GenerateRequest) -> list[int]:
         """The token ids a request's prompt becomes (chat template applied for messages;
@@ -146,9 +147,12 @@ class LlamaCppEngine:
         text, see :mod:`.prompt`)."""
         self._check_open()
         if request.messages is not None:  # message text never becomes special tokens
-            return chat_tokens(self._model, request.messages, self.render_chat)
+            return chat_tokens(self._model, request.messages,
+                               functools.partial(self.render_chat, tools=request.tools))
         m = self._model
-        return prompt_ids(request, render=self.render_chat, tokenize=m.tokenize,
+        return prompt_ids(request, render=functools.partial(self.render_chat,
+                                                            tools=request.tools),
+                          tokenize=m.tokenize,
                           bos_text=m.token_text(m.bos) if m.bos >= 0 else "")
 
     # ---- generation ------------------------------------------------------------------
@@ -162,7 +166,8 @@ class LlamaCppEngine:
         self.check_adapter(request.adapter)
         tokens = fit_context(self.prompt_tokens(request), request, self.n_ctx_slot)
         sampler = Sampler(self._model.vocab, self._model.n_vocab,
-                          bounded(request.sampling, self.n_ctx_slot), grammar=grammar_for(request))
+                          bounded(request.sampling, self.n_ctx_slot), grammar=grammar_for(request),
+                          triggers=triggers_for(request))
         seq = Sequence(request, tokens, sampler)
         try:
             self._scheduler.submit(seq)

@@ -90,3 +90,35 @@ def schema_to_gbnf(schema: dict) -> str:
 # which JSON forbids; llama.cpp's own converter excludes them, as here.
 _LOOSE_CHAR = 'char ::= [^"\\\\] |'
 _JSON_CHAR = 'char ::= [^"\\\\\\x7F\\x00-\\x1F] |'
+
+
+def tool_calls_gbnf(constraint) -> str:
+    """The grammar of ``constraint`` (a ``core.ToolCallConstraint``): calls wrapped in
+    ``open`` … ``close``, or bare JSON calls; one, or several separated by whitespace."""
+    calls = schema_to_gbnf(constraint.call_schema)
+    calls = re.sub(r"^root ::=", "tool-call ::=", calls, count=1, flags=re.MULTILINE)
+    more = "(tool-ws {0})*" if constraint.parallel else ""
+    rules = [f"root ::= tool-block {more.format('tool-block')} | "
+             f"tool-call {more.format('tool-call')}",
+             f"tool-block ::= {_literal(constraint.open)} tool-ws tool-call tool-ws "
+             f"{_literal(constraint.close)}",
+             "tool-ws ::= [ \\t\\n]{0,4}", calls]
+    return check_size("\n".join(rules))
+
+
+def tool_call_triggers(constraint) -> tuple[str, ...]:
+    """Regular expressions (llama.cpp's lazy-grammar trigger patterns, matched against the
+    whole output so far) that start the grammar at their first group: ``open``, or a bare
+    call to one of the functions."""
+    names = "|".join(_re_escape(json.dumps(n)) for n in constraint.names)
+    return (f"[\\s\\S]*?({_re_escape(constraint.open)}[\\s\\S]*)",
+            f"(?:[\\s\\S]*\\n)?[ \\t]*(\\{{\\s*\"name\"\\s*:\\s*(?:{names})[\\s\\S]*)")
+
+
+def _re_escape(text: str) -> str:
+    """``text`` as a literal in an ECMAScript regular expression (std::regex's default)."""
+    return re.sub(r"([.^$|?*+()\[\]{}\\/])", r"\\\1", text)
+
+
+def _literal(text: str) -> str:
+    return json.dumps(text)

@@ -186,9 +186,7 @@ class LlamaModel:
     def _ftype_name(self) -> str:
         buf = ctypes.create_string_buffer(256)
         _lib().llama_model_desc(self._model, buf, len(buf))
-        # e.g. "llama ?B Q4_1" -> last word is the file type
-        parts = buf.value.decode(errors="replace").split()
-        return parts[-1] if parts else ""
+        return ftype_name(buf.value.decode(errors="replace"))
 
     # ---- vocabulary ------------------------------------------------------------------
     @property
@@ -327,3 +325,15 @@ class LlamaModel:
 
     def clear(self) -> None:
         _lib().llama_memory_clear(self._mem, True)
+
+
+_SIZES = {"Small": "_S", "Medium": "_M", "Large": "_L"}
+
+
+def ftype_name(desc: str) -> str:
+    """The quantization name (``Q4_K_M``, as in GGUF file names and ``/api/tags``) from
+    llama.cpp's model description ``"qwen2 1B Q4_K - Medium"``."""
+    parts = desc.split(" ", 2)
+    text = (parts[2] if len(parts) == 3 else parts[-1]).replace(" (guessed)", "")
+    base, _, size = text.partition(" - ")
+    return base.strip().replace(" ", "_").upper() + _SIZES.get(size.strip(), "")

@@ -6,9 +6,10 @@ import dataclasses
 import secrets
 
 from slmkit.core.types import SamplingParams
-from slmkit.runtime.llamacpp.grammar import GrammarError, check_size, schema_to_gbnf
+from slmkit.runtime.llamacpp.grammar import (GrammarError, check_size, schema_to_gbnf,
+                                             tool_call_triggers, tool_calls_gbnf)
 
-__all__ = ["GrammarError", "Sampler", "bounded", "grammar_for"]
+__all__ = ["GrammarError", "Sampler", "bounded", "grammar_for", "triggers_for"]
 
 
 def _lib():
@@ -20,9 +21,17 @@ def _lib():
 def grammar_for(request) -> str | None:
     """The GBNF grammar a request asks for: its own, or one compiled from its JSON schema
     (both bounded in size, see :mod:`.grammar`)."""
+    if request.tool_calls is not None:
+        return tool_calls_gbnf(request.tool_calls)
     if request.json_schema is None:
         return check_size(request.grammar) if request.grammar else request.grammar
     return schema_to_gbnf(request.json_schema)
+
+
+def triggers_for(request) -> tuple[str, ...]:
+    """The patterns that switch a lazy grammar on (none: the grammar holds from the start)."""
+    tc = request.tool_calls
+    return tool_call_triggers(tc) if tc is not None and tc.lazy else ()
 
 
 def bounded(params: SamplingParams, n_ctx: int) -> SamplingParams:
@@ -42,21 +51,30 @@ class Sampler:
     """
 
     def __init__(self, vocab, n_vocab: int, params: SamplingParams, *,
-                 grammar: str | None = None) -> None:
+                 grammar: str | None = None, triggers: tuple[str, ...] = ()) -> None:
         lib = _lib()
         self._n_vocab = n_vocab
         self.seed = params.seed if params.seed is not None else secrets.randbits(31)
         self._chain = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
         try:
             if grammar:
-                self._add_grammar(vocab, grammar)
+                self._add_grammar(vocab, grammar, triggers)
             self._add_filters(params)
         except BaseException:
             self.close()
             raise
 
-    def _add_grammar(self, vocab, grammar: str) -> None:
-        smpl = _lib().llama_sampler_init_grammar(vocab, grammar.encode(), b"root")
+    def _add_grammar(self, vocab, grammar: str, triggers: tuple[str, ...]) -> None:
+        lib = _lib()
+        if triggers:  # lazy: free text until a trigger; the grammar matches from it on
+            import ctypes
+
+            patterns = [t.encode() for t in triggers]
+            arr = (ctypes.c_char_p * len(patterns))(*patterns)
+            smpl = lib.llama_sampler_init_grammar_lazy_patterns(
+                vocab, grammar.encode(), b"root", arr, len(patterns), None, 0)
+        else:
+            smpl = lib.llama_sampler_init_grammar(vocab, grammar.encode(), b"root")
         if not smpl:
             raise GrammarError("llama.cpp could not parse the grammar (GBNF with a `root` "
                                "rule expected; for a JSON schema: simplify it)")
@@ -64,9 +82,10 @@ class Sampler:
 
     def _add_filters(self, p: SamplingParams) -> None:
         lib = _lib()
-        if p.repeat_penalty != 1.0:
+        if p.repeat_penalty != 1.0 or p.frequency_penalty or p.presence_penalty:
             self._add(lib.llama_sampler_init_penalties(
-                self._n_vocab, p.repeat_last_n, p.repeat_penalty, 0.0, 0.0))
+                self._n_vocab, p.repeat_last_n, p.repeat_penalty, p.frequency_penalty,
+                p.presence_penalty))
         if p.greedy:
             self._add(lib.llama_sampler_init_greedy())
             return

@@ -170,11 +170,12 @@ class RemoteEngine:
         rows = sorted(response.json()["data"], key=lambda d: d.get("index", 0))
         return [list(map(float, r["embedding"])) for r in rows]
 
-    def render_chat(self, messages: Sequence[ChatMessage], *,
-                    add_generation_prompt: bool = True) -> str:
+    def render_chat(self, messages: Sequence[ChatMessage], *, add_generation_prompt: bool = True,
+                    tools: Sequence[dict] | None = None) -> str:
         """A ChatML rendering (for display and length estimates; the upstream renders its own)."""
         self._check_open()
-        return render_chat(messages, None, add_generation_prompt=add_generation_prompt)
+        return render_chat(messages, None, add_generation_prompt=add_generation_prompt,
+                           tools=tools)
 
     def _check_open(self) -> None:
         if self._closed:
