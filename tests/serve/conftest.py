@@ -119,3 +119,27 @@ def client(server):
 def http(server):
     with httpx.Client(base_url=server.url, timeout=120) as c:
         yield c
+
+
+CODER = "qwen2.5-coder-0.5b-instruct"
+
+
+@pytest.fixture(scope="session")
+def coder_server(tmp_path_factory):
+    """The offline coder model (the tool-calling test model: its chat template describes
+    tools), pulled once into the shared store; one server for every client suite."""
+    from filelock import FileLock
+
+    from slmkit.models.store import Store
+
+    home = shared_test_home()
+    home.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(home / ".test-pull.lock")):
+        Store(home).pull(CODER)
+    srv = ServerProcess(["--ctx", "4096", "--threads", "1", "--parallel", "2", "--queue", "8"],
+                        tmp_path_factory.mktemp("serve-coder"), "coder", CODER)
+    try:
+        srv.wait_ready()
+        yield srv
+    finally:
+        srv.stop()

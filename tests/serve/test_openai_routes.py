@@ -220,6 +220,40 @@ def test_embeddings_shape(client, model_name):
     assert r.usage.prompt_tokens > 0
 
 
+def test_embeddings_dimensions_shorten_and_renormalize(client, model_name):
+    full = client.embeddings.create(model=model_name, input="a cat").data[0].embedding
+    short = client.embeddings.create(model=model_name, input="a cat",
+                                     dimensions=64).data[0].embedding
+    assert len(short) == 64 and math.isclose(sum(v * v for v in short), 1.0, rel_tol=1e-4)
+    norm = math.sqrt(sum(v * v for v in full[:64]))
+    assert short == pytest.approx([v / norm for v in full[:64]], abs=1e-5)
+    import openai
+
+    with pytest.raises(openai.BadRequestError, match="576"):
+        client.embeddings.create(model=model_name, input="a cat", dimensions=4096)
+
+
+def test_frequency_and_presence_penalties_change_the_answer(client, model_name):
+    ask = [{"role": "user", "content": "Repeat the word cat ten times."}]
+
+    def answer(**penalties):
+        r = client.chat.completions.create(model=model_name, messages=ask, max_tokens=24,
+                                           temperature=0, **penalties)
+        return r.choices[0].message.content
+
+    plain = answer()
+    assert answer(frequency_penalty=2.0) != plain
+    assert answer(presence_penalty=2.0) != plain
+    assert answer(frequency_penalty=0.0, presence_penalty=0.0) == plain
+
+
+def test_an_unknown_model_suggests_only_served_models(http, model_name):
+    r = http.post("/v1/chat/completions", json={"model": "gpt-4o", "messages": FRANCE})
+    assert r.status_code == 404
+    message = r.json()["error"]["message"]
+    assert model_name in message and "phi-4" not in message
+
+
 def test_models_list_and_get(client, model_name):
     ids = [m.id for m in client.models.list().data]
     assert model_name in ids

@@ -11,12 +11,12 @@ import pytest
 
 from slmkit.core.engine import Capabilities, ModelInfo
 from slmkit.core.errors import ModelNotFoundError, QueueFullError
-from slmkit.core.types import ChatMessage
-from slmkit.serve import tools
 from slmkit.core.types import ChatMessage, ToolCall
+from slmkit.serve import tools
 from slmkit.serve.auth import ApiKeys, presented_key
 from slmkit.serve.protocol_ollama import keep_alive_seconds
 from slmkit.serve.registry import (
+    Available,
     LoadResult,
     MemoryBudgetError,
     ModelDefaults,
@@ -54,7 +54,7 @@ class StubLoader:
         return LoadResult(StubEngine(spec.name, self.slots))
 
     def available(self):
-        return []
+        return [Available(name, 0, None, 0.0) for name in self.sizes]
 
 
 def test_loads_once_and_unloads_least_recently_used_under_budget():
@@ -169,6 +169,8 @@ def test_tool_output_parsing():
     assert tools.parse("hello", plan) == ("hello", [])
     cut = '{"name": "f", "argu'
     assert tools.parse(cut, plan) == (cut, []) and tools.attempted(cut)
+    looping = '{"name": "f", "arguments": {"x": "1"}}\n' * 3 + cut
+    assert tools.parse(looping, plan) == (None, [call])  # cut tail dropped, once each
     unknown = '{"name": "Cat Joke", "arguments": {}}'
     assert tools.parse(unknown, plan) == (unknown, []) and tools.attempted(unknown)
     assert not tools.attempted("A joke: cats.")
@@ -193,6 +195,34 @@ def test_the_splitter_holds_back_what_may_become_a_call():
     assert shown == ["", "", ""]
     split = tools.Splitter(tools.plan([SPEC], "auto"))
     assert [split.push(p) for p in ["{", "x}"]] == ["", "{x}"]  # not a call after all
+
+
+def test_quantization_names_match_the_gguf_file_type_names():
+    from slmkit.runtime.llamacpp.model import ftype_name
+
+    assert ftype_name("qwen2 1B Q4_K - Medium") == "Q4_K_M"  # was "Medium" in /api/show
+    assert ftype_name("llama ?B Q4_1") == "Q4_1"
+    assert ftype_name("llama 8B Q3_K - Small (guessed)") == "Q3_K_S"
+    assert ftype_name("llama 1B IQ2_XXS - 2.0625 bpw") == "IQ2_XXS"
+
+
+def test_embedding_dimensions_are_cut_and_renormalized():
+    from slmkit.serve.service import shorten
+
+    (v,) = shorten([[3.0, 4.0, 12.0]], 2, "m")
+    assert v == pytest.approx([0.6, 0.8])
+    with pytest.raises(ValueError, match="at most 3"):
+        shorten([[3.0, 4.0, 12.0]], 4, "m")
+
+
+def test_an_unknown_model_suggests_served_models_only():
+    reg = Registry(StubLoader({"qwen2.5-coder-0.5b-instruct": 1, "smollm2-135m": 1}))
+    with pytest.raises(ModelNotFoundError) as err:
+        reg.acquire("gpt-4o")
+    assert set(err.value.suggestions) == {"qwen2.5-coder-0.5b-instruct", "smollm2-135m"}
+    with pytest.raises(ModelNotFoundError) as err:
+        reg.acquire("smollm2-135")
+    assert err.value.suggestions == ["smollm2-135m"]
 
 
 def test_tool_grammar_compiles_and_triggers_are_regexes():

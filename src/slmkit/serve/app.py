@@ -63,7 +63,8 @@ def create_app(service: Service, *, api_keys: ApiKeys | None = None,
     ``state`` the objects they find on ``request.app.state`` (serve imports neither).
     ``bind_host`` and ``allowed_hosts`` decide which ``Host`` headers are answered
     (see :mod:`slmkit.serve.browser`)."""
-    from slmkit.serve import routes_ollama, routes_openai, routes_ui, routes_ui_jobs
+    from slmkit.serve import (routes_ollama, routes_openai, routes_responses, routes_ui,
+                              routes_ui_jobs)
 
     readiness = Readiness()
 
@@ -83,6 +84,7 @@ def create_app(service: Service, *, api_keys: ApiKeys | None = None,
     app.state.service, app.state.readiness = service, readiness
     app.state.api_keys = api_keys or ApiKeys([])
     app.include_router(routes_openai.router)
+    app.include_router(routes_responses.router)
     app.include_router(routes_ollama.router)
     app.include_router(routes_ui.router)
     app.include_router(routes_ui_jobs.router)
@@ -103,8 +105,9 @@ def create_app(service: Service, *, api_keys: ApiKeys | None = None,
 
         app.add_middleware(CORSMiddleware, allow_origins=cors_origins, allow_methods=["*"],
                            allow_headers=["*"], allow_credentials=False)
-    route_of = _route_namer(app, [routes_openai.router, routes_ollama.router,
-                                  routes_ui.router, routes_ui_jobs.router, *routers])
+    route_of = _route_namer(app, [routes_openai.router, routes_responses.router,
+                                  routes_ollama.router, routes_ui.router,
+                                  routes_ui_jobs.router, *routers])
     app.add_middleware(AccessLogMiddleware, metrics=service.metrics, route_of=route_of)
     return app
 

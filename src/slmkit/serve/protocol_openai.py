@@ -149,6 +149,7 @@ class EmbeddingRequest(_Lenient):
     model: str = Field(min_length=1, max_length=512)
     input: str | list[str] = Field(min_length=1)
     encoding_format: Literal["float", "base64"] = "float"
+    dimensions: int | None = Field(default=None, ge=1)
 
     def texts(self) -> list[str]:
         return [self.input] if isinstance(self.input, str) else list(self.input)

@@ -138,6 +138,8 @@ async def _completion_events(gen, body: oa.CompletionRequest, rid: str, model: s
 async def embeddings(body: oa.EmbeddingRequest, request: Request):
     model, vectors, n = await _svc(request).embed(body.model, body.texts(),
                                                   log=request.state.log)
+    if body.dimensions is not None:
+        vectors = service.shorten(vectors, body.dimensions, model.name)
     return oa.embeddings(model.name, vectors, n, body.encoding_format)
 
 

@@ -173,6 +173,21 @@ def _log_usage(log: dict, gen: Generation, observer) -> None:
         log["ttft_ms"] = round(observer.ttft_seconds * 1000, 1)
 
 
+def shorten(vectors: list[list[float]], dimensions: int, model: str) -> list[list[float]]:
+    """OpenAI's ``dimensions``: the first ``dimensions`` components of each vector,
+    renormalized to unit length (a model's full vectors are unit length too)."""
+    have = len(vectors[0]) if vectors else 0
+    if dimensions > have:
+        raise ValueError(f"dimensions is {dimensions}, but {model!r} makes {have}-dimensional "
+                         f"vectors; ask for at most {have}")
+    out = []
+    for v in vectors:
+        head = v[:dimensions]
+        norm = sum(x * x for x in head) ** 0.5 or 1.0
+        out.append([x / norm for x in head])
+    return out
+
+
 # ---- mapping: protocol → core ------------------------------------------------------------------
 def sampling(defaults: ModelDefaults, seed: int | None = None, **given) -> SamplingParams:
     """One precedence rule: the request, then the model's defaults, then SamplingParams'.

@@ -60,7 +60,7 @@ class ToolRun:
         finish = last.finish_reason if last is not None else "cancelled"
         content, calls = toolkit.parse(splitter.text, self.plan)
         repeated = bool(calls) and toolkit.repeats(calls, list(self.gen.request.messages))
-        stray = (not calls and self.plan.allow_text and finish == "stop"
+        stray = (not calls and self.plan.allow_text
                  and toolkit.attempted(splitter.text[splitter.sent:]))
         if not (repeated or stray):
             rest = "" if calls else splitter.text[splitter.sent:]

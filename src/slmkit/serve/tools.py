@@ -155,7 +155,8 @@ def call_start(text: str, plan: ToolPlan) -> int | None:
 def parse(text: str, plan: ToolPlan) -> tuple[str | None, list[dict[str, Any]]]:
     """The model's answer → ``(content, tool_calls)``; a call is ``{"name": str,
     "arguments": dict}``. Text before the first call is the content (``None`` if empty).
-    A call that does not parse (cut by max_tokens) leaves the whole answer as content."""
+    A call cut short (by max_tokens) is dropped, and a call written twice counted once;
+    when no whole call remains, the whole answer is content."""
     start = call_start(text, plan)
     if start is None:
         return text, []
@@ -166,8 +167,8 @@ def parse(text: str, plan: ToolPlan) -> tuple[str | None, list[dict[str, Any]]]:
     return content or None, calls
 
 
-def _calls(text: str, names: tuple[str, ...]) -> list[dict[str, Any]] | None:
-    decoder, pos, calls = json.JSONDecoder(), 0, []
+def _calls(text: str, names: tuple[str, ...]) -> list[dict[str, Any]]:
+    decoder, pos, calls, seen = json.JSONDecoder(), 0, [], set()
     while True:
         pos = _skip(text, pos, OPEN)
         if pos >= len(text):
@@ -175,11 +176,14 @@ def _calls(text: str, names: tuple[str, ...]) -> list[dict[str, Any]] | None:
         try:
             obj, pos = decoder.raw_decode(text, pos)
         except ValueError:
-            return None
+            return calls
         if not (isinstance(obj, dict) and obj.get("name") in names):
-            return None
+            return calls
         args = obj.get("arguments")
-        calls.append({"name": obj["name"], "arguments": args if isinstance(args, dict) else {}})
+        call = {"name": obj["name"], "arguments": args if isinstance(args, dict) else {}}
+        if _key(call["name"], call["arguments"]) not in seen:
+            seen.add(_key(call["name"], call["arguments"]))
+            calls.append(call)
         pos = _skip(text, pos, CLOSE)
 
 
