@@ -167,6 +167,8 @@ def test_tool_output_parsing():
                        '</tool_call>\n<tool_call>{"name": "g", "arguments": {}}</tool_call>',
                        plan) == ("Sure.", [call, {"name": "g", "arguments": {}}])
     assert tools.parse("hello", plan) == ("hello", [])
+    fenced = '```json\n{\n  "name": "f",\n  "arguments": {"x": "1"}\n}\n```'
+    assert tools.parse(fenced, plan) == (None, [call])
     cut = '{"name": "f", "argu'
     assert tools.parse(cut, plan) == (cut, []) and tools.attempted(cut)
     looping = '{"name": "f", "arguments": {"x": "1"}}\n' * 3 + cut
@@ -195,6 +197,8 @@ def test_the_splitter_holds_back_what_may_become_a_call():
     assert shown == ["", "", ""]
     split = tools.Splitter(tools.plan([SPEC], "auto"))
     assert [split.push(p) for p in ["{", "x}"]] == ["", "{x}"]  # not a call after all
+    split = tools.Splitter(tools.plan([SPEC], "auto"))
+    assert [split.push(p) for p in ["Ok.\n```", "json\n", '{"name": "f"']] == ["Ok.\n", "", ""]
 
 
 def test_quantization_names_match_the_gguf_file_type_names():
@@ -234,10 +238,12 @@ def test_tool_grammar_compiles_and_triggers_are_regexes():
     gbnf = tool_calls_gbnf(plan.constraint)
     assert gbnf.startswith("root ::= tool-block") and "tool-call ::=" in gbnf
     wrapped, bare = (re.compile(p) for p in tool_call_triggers(plan.constraint))
-    m = bare.fullmatch('Here:\n{"name": "g", "argu')
-    assert m and m.group(1).startswith('{"name"')
+    # the replay (group start to the end) must fit the grammar: whitespace as models write it
+    m = bare.fullmatch('Here:\n```json\n{\n  "name": "g",\n  "argu')
+    assert m and m.group(1) == '{\n  "name": "g"'
     assert not bare.fullmatch('{"name": "Cat Joke"')
-    assert wrapped.fullmatch("ok <tool_call>\n{").group(1) == "<tool_call>\n{"
+    assert not bare.fullmatch('{\n\n"name": "g"')  # the grammar's whitespace would refuse it
+    assert wrapped.fullmatch("ok <tool_call>\n{").start(1) == 3
 
 
 # ---- auth, mapping -------------------------------------------------------------------------

@@ -143,6 +143,9 @@ def _bare_start(names: tuple[str, ...]) -> re.Pattern:
     return re.compile(r'(?:^|\n)[ \t]*(\{\s*"name"\s*:\s*(?:' + alts + "))")
 
 
+_FENCE = re.compile(r"```[A-Za-z]*[ \t]*\n?[ \t]*$")  # a code fence opened before a call
+
+
 def call_start(text: str, plan: ToolPlan) -> int | None:
     """Where the first tool call begins in ``text`` (``None``: no call)."""
     starts = [text.find(OPEN)] if OPEN in text else []
@@ -163,7 +166,7 @@ def parse(text: str, plan: ToolPlan) -> tuple[str | None, list[dict[str, Any]]]:
     calls = _calls(text[start:], plan.names)
     if not calls:
         return text, []
-    content = text[:start].strip()
+    content = _FENCE.sub("", text[:start]).strip()
     return content or None, calls
 
 
@@ -231,6 +234,9 @@ class Splitter:
         self.text += piece
         start = call_start(self.text, self.plan)
         safe = start if start is not None else self._hold_from()
+        fence = _FENCE.search(self.text, 0, safe)
+        if fence:
+            safe = fence.start()
         if safe <= self.sent:
             return ""
         out, self.sent = self.text[self.sent:safe], safe

@@ -92,27 +92,47 @@ _LOOSE_CHAR = 'char ::= [^"\\\\] |'
 _JSON_CHAR = 'char ::= [^"\\\\\\x7F\\x00-\\x1F] |'
 
 
+# JSON whitespace as models write it ("{\n  \"name\"": …): the converter's own rule allows
+# one space only. The trigger patterns below allow exactly the same.
+_WS_RULE = 'space ::= | " " | "\\n" [ \\t]{0,20}'
+_WS_RE = r"(?: |\n[ \t]{0,20})?"
+
+
 def tool_calls_gbnf(constraint) -> str:
     """The grammar of ``constraint`` (a ``core.ToolCallConstraint``): calls wrapped in
-    ``open`` … ``close``, or bare JSON calls; one, or several separated by whitespace."""
-    calls = schema_to_gbnf(constraint.call_schema)
+    ``open`` … ``close`` (one, or several separated by whitespace), or one bare JSON call.
+
+    With a lazy constraint llama.cpp replays the text written before the trigger through
+    this grammar, and a replay it rejects aborts the process: so the grammar accepts
+    whatever the trigger patterns let through (the whitespace above, and a call whose
+    ``arguments`` are left out, read as ``{}``)."""
+    calls = schema_to_gbnf(_arguments_optional(constraint.call_schema))
     calls = re.sub(r"^root ::=", "tool-call ::=", calls, count=1, flags=re.MULTILINE)
-    more = "(tool-ws {0})*" if constraint.parallel else ""
-    rules = [f"root ::= tool-block {more.format('tool-block')} | "
-             f"tool-call {more.format('tool-call')}",
+    calls = re.sub(r"^space ::= .*$", lambda _: _WS_RULE, calls, count=1, flags=re.MULTILINE)
+    more = "(tool-ws tool-block)*" if constraint.parallel else ""
+    # several calls come as <tool_call> blocks; a bare call ends the answer (small models
+    # otherwise write the same bare call again and again)
+    rules = [f"root ::= tool-block {more} | tool-call",
              f"tool-block ::= {_literal(constraint.open)} tool-ws tool-call tool-ws "
              f"{_literal(constraint.close)}",
              "tool-ws ::= [ \\t\\n]{0,4}", calls]
     return check_size("\n".join(rules))
 
 
+def _arguments_optional(schema: dict) -> dict:
+    if "anyOf" in schema:
+        return dict(schema, anyOf=[_arguments_optional(s) for s in schema["anyOf"]])
+    return dict(schema, required=["name"])
+
+
 def tool_call_triggers(constraint) -> tuple[str, ...]:
     """Regular expressions (llama.cpp's lazy-grammar trigger patterns, matched against the
     whole output so far) that start the grammar at their first group: ``open``, or a bare
-    call to one of the functions."""
+    call to one of the functions at a line start, up to the end of its name."""
     names = "|".join(_re_escape(json.dumps(n)) for n in constraint.names)
-    return (f"[\\s\\S]*?({_re_escape(constraint.open)}[\\s\\S]*)",
-            f"(?:[\\s\\S]*\\n)?[ \\t]*(\\{{\\s*\"name\"\\s*:\\s*(?:{names})[\\s\\S]*)")
+    ws = _WS_RE
+    return (f"^[\\s\\S]*?({_re_escape(constraint.open)})[\\s\\S]*$",
+            f"^(?:[\\s\\S]*\\n)?[ \\t]*(\\{{{ws}\"name\"{ws}:{ws}(?:{names}))[\\s\\S]*$")
 
 
 def _re_escape(text: str) -> str:

@@ -31,7 +31,7 @@ def build_body(request: GenerateRequest, model: str) -> tuple[str, dict]:
         body["response_format"] = {"type": "json_schema", "json_schema": {
             "name": "output", "schema": request.json_schema or {"type": "object"}}}
     if request.messages is not None:
-        body["messages"] = [m.to_dict() for m in request.messages]
+        body["messages"] = [_wire(m) for m in request.messages]
         if request.logprobs is not None:
             body["logprobs"] = True
             body["top_logprobs"] = request.logprobs
@@ -42,6 +42,14 @@ def build_body(request: GenerateRequest, model: str) -> tuple[str, dict]:
     if request.logprobs is not None:
         body["logprobs"] = request.logprobs
     return "/completions", body
+
+
+def _wire(message) -> dict:
+    """A chat turn as the OpenAI API takes it (call arguments as a JSON string)."""
+    d = message.to_dict()
+    for call in d.get("tool_calls", ()):
+        call["function"]["arguments"] = json.dumps(call["function"]["arguments"])
+    return d
 
 
 def prompt_text(request: GenerateRequest) -> str:
