@@ -185,11 +185,15 @@ def test_tool_call_named_choice_streaming(client, model_name):
     _check_call(calls[0])
 
 
-def test_tool_call_auto_calls_the_tool_when_it_fits(client, model_name):
-    # Greedy on the pinned default model: a weather question gets a call (a plain answer
-    # under "auto" is tested with a scripted engine in test_http_fake.py).
-    r = client.chat.completions.create(
-        model=model_name, max_tokens=64, temperature=0, tools=[WEATHER_TOOL],
+def test_tool_call_auto_calls_the_tool_when_it_fits(coder_server):
+    # "auto" lets the model answer in text, so a call needs a model that makes one: the
+    # coder model (its template describes tools); greedy, a weather question gets a call.
+    from openai import OpenAI
+
+    coder = OpenAI(base_url=coder_server.url + "/v1", api_key="unused", max_retries=0,
+                   timeout=300)
+    r = coder.chat.completions.create(
+        model="qwen2.5-coder-0.5b-instruct", max_tokens=64, temperature=0, tools=[WEATHER_TOOL],
         messages=[{"role": "user", "content": "What's the weather in Rome?"}])
     msg = r.choices[0].message
     assert r.choices[0].finish_reason == "tool_calls" and msg.content is None

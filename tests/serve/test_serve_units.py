@@ -176,6 +176,7 @@ def test_tool_output_parsing():
     unknown = '{"name": "Cat Joke", "arguments": {}}'
     assert tools.parse(unknown, plan) == (unknown, []) and tools.attempted(unknown)
     assert not tools.attempted("A joke: cats.")
+    assert tools.attempted('```json\n{"name": "Cat Joke"}\n```')
 
 
 def test_a_repeated_call_is_recognised_only_once_answered():
@@ -197,6 +198,8 @@ def test_the_splitter_holds_back_what_may_become_a_call():
     assert shown == ["", "", ""]
     split = tools.Splitter(tools.plan([SPEC], "auto"))
     assert [split.push(p) for p in ["{", "x}"]] == ["", "{x}"]  # not a call after all
+    split = tools.Splitter(tools.plan([SPEC], "auto"))
+    assert [split.push(p) for p in ['{"name": "Cat', ' Joke"}']] == ["", ""]  # no such tool
     split = tools.Splitter(tools.plan([SPEC], "auto"))
     assert [split.push(p) for p in ["Ok.\n```", "json\n", '{"name": "f"']] == ["Ok.\n", "", ""]
 

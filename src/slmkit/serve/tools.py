@@ -217,7 +217,7 @@ def repeats(calls: list[dict[str, Any]], messages: list[ChatMessage]) -> bool:
 def attempted(text: str) -> bool:
     """Whether an answer that parsed into no call still looks like one (an unknown tool,
     a cut call): then a text answer is asked for instead."""
-    s = text.lstrip()
+    s = re.sub(r"^```[A-Za-z]*\s*", "", text.lstrip())
     return s.startswith(OPEN) or bool(re.match(r'\{\s*"name"\s*:', s))
 
 
@@ -247,6 +247,7 @@ class Splitter:
         line = self.text.rfind("\n") + 1
         for i in range(line, len(self.text)):
             tail = re.sub(r"\s+", "", self.text[i:])
-            if tail and any(p.replace(" ", "").startswith(tail) for p in self._prefixes):
+            if tail and (tail.startswith('{"name":')  # a call, maybe to no known tool
+                         or any(p.replace(" ", "").startswith(tail) for p in self._prefixes)):
                 return i
         return len(self.text)
