@@ -13,7 +13,6 @@ raise the same errors. One request at a time (calls are serialised by a lock).
 from __future__ import annotations
 
 import functools
-
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
