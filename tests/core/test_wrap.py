@@ -32,7 +32,8 @@ CALLS = {
     "logits": (([1, 2, 3],), {"first": 1}),
     "embed": ((["a", "b"],), {}),
     "with_adapter": (("tuned",), {"on_close": None}),
-    "render_chat": (([ChatMessage("user", "hi")],), {"add_generation_prompt": False}),
+    "render_chat": (([ChatMessage("user", "hi")],), {"add_generation_prompt": False,
+                                                     "tools": None}),
     "close": ((), {}),
 }
 
