@@ -35,7 +35,7 @@ KEYWORDS = re.compile(
     r"(?:ed)?|corrupt(?:ed|ion)?|unable|cannot|can't|crash(?:ed)?|killed|segfault|"
     r"segmentation fault|out of memory|oom|unreachable|lost)\b", re.IGNORECASE)
 SIGNALS = ("new", "rare", "burst", "numeric", "severity", "keyword")
-WEIGHTS = {"new": 1.0, "rare": 0.5, "burst": 0.5, "numeric": 0.5, "severity": 0.5,
+WEIGHTS = {"new": 1.0, "rare": 0.5, "burst": 0.5, "numeric": 1.0, "severity": 0.5,
            "keyword": 0.75}
 
 
@@ -48,6 +48,7 @@ class DetectorConfig:
     threshold: float = 1.0
     baseline_quantile: float = 0.995
     signal_floor: float = 0.5  # a signal at or above this names an anomaly type
+    warmup: int = 50  # events learnt before the statistical signals count (no baseline)
 
 
 class _Slot:
@@ -95,6 +96,11 @@ class Detector:
     def signals(self, rec: dict[str, Any]) -> dict[str, float]:
         """Each signal for one record, against the statistics so far (nothing is learnt)."""
         tid = rec["event_id"]
+        text = rec.get("content", "")
+        static = {"severity": SEVERITY.get((rec.get("level") or "").upper(), 0.0),
+                  "keyword": 1.0 if KEYWORDS.search(text) else 0.0}
+        if self.total < self.config.warmup:  # too little seen to call anything new or rare
+            return {"new": 0.0, "rare": 0.0, "burst": 0.0, "numeric": 0.0, **static}
         seen = self.counts[tid]
         p = (seen + 1) / (self.total + 2)
         rare = min(1.0, max(0.0, (-math.log10(p) - 2.0) / 2.0)) if seen else 1.0
@@ -107,11 +113,8 @@ class Detector:
             slot = self.slots.get((tid, i)) if x is not None else None
             if slot is not None:
                 numeric = max(numeric, min(1.0, max(0.0, (slot.z(x) - 4.0) / 4.0)))
-        text = rec.get("content", "")
-        keyword = 1.0 if KEYWORDS.search(text) else 0.0
         return {"new": 0.0 if seen else 1.0, "rare": rare, "burst": burst, "numeric": numeric,
-                "severity": SEVERITY.get((rec.get("level") or "").upper(), 0.0),
-                "keyword": keyword}
+                **static}
 
     def score(self, signals: dict[str, float]) -> float:
         """The weighted sum of the signals."""

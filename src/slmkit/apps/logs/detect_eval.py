@@ -104,8 +104,8 @@ def run_pca(records: list[dict[str, Any]], group: int = 1, variance: float = 0.9
     spe = (residual ** 2).sum(axis=1)
     lam = values[k:]
     phi = [float((lam ** i).sum()) for i in (1, 2, 3)]
-    if phi[0] <= 0 or phi[1] <= 0:
-        return [bool(s > 0) for s in spe]
+    if phi[0] <= 1e-12 or phi[1] <= 1e-24:  # no residual subspace: nothing stands out
+        return [False] * len(spe)
     h0 = 1.0 - 2 * phi[0] * phi[2] / (3.0 * phi[1] ** 2)
     q = phi[0] * (c_alpha * np.sqrt(2 * phi[1] * h0 ** 2) / phi[0] + 1.0
                   + phi[1] * h0 * (h0 - 1) / phi[0] ** 2) ** (1.0 / h0)
