@@ -27,4 +27,7 @@ def handlers(engines, args: argparse.Namespace) -> dict:
     """Every app's handlers by HTTP name (``summarize``, ``logs/detect``, …). Each app adds
     its builder below (imported lazily)."""
     found: dict = {}
+    from slmkit.apps.logs.service import handlers as logs_handlers
+
+    found.update(logs_handlers(engines))
     return found

@@ -47,3 +47,17 @@ class AppHandler(Protocol):
 
     def run(self, payload: dict[str, Any], progress: Progress | None = None) -> dict[str, Any]:
         ...
+
+
+@runtime_checkable
+class AppCounters(Protocol):
+    """Optional on a handler: counters the server shows on ``/metrics`` at scrape time.
+
+    ``counters()`` returns ``(name, help, labels, value)`` tuples, e.g.
+    ``("slm_log_anomalies", "log anomalies by type", {"type": "burst"}, 3.0)`` — rendered as
+    the Prometheus counter ``slm_log_anomalies_total{type="burst"} 3.0``. Handlers sharing
+    one state may return the same counters: each bound object is read once.
+    """
+
+    def counters(self) -> list[tuple[str, str, dict[str, str], float]]:
+        ...

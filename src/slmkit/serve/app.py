@@ -161,7 +161,8 @@ def _add_basic_routes(app: FastAPI) -> None:
 
     @app.get("/metrics")
     async def metrics(request: Request):
-        return Response(request.app.state.service.metrics.render(), media_type=CONTENT_TYPE)
+        apps = getattr(request.app.state, "apps", None)
+        return Response(request.app.state.service.metrics.render(apps), media_type=CONTENT_TYPE)
 
 
 def error_response(request: Request, err: errors.HttpError) -> JSONResponse:

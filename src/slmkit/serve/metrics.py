@@ -99,8 +99,43 @@ class Metrics:
     def observer(self, model: str) -> GenerationObserver:
         return GenerationObserver(self, model)
 
-    def render(self) -> bytes:
-        return generate_latest(self.registry)
+    def render(self, apps: dict | None = None) -> bytes:
+        """The exposition text; ``apps`` (``app.state.apps``) adds each app's counters."""
+        text = generate_latest(self.registry)
+        return text + _app_counters(apps) if apps else text
+
+
+class _AppCounters:
+    """Counters read from app handlers that have ``counters()`` (``core.apps``), at scrape
+    time: each ``(name, help, labels, value)`` becomes a sample of the counter ``name``."""
+
+    def __init__(self, apps: dict) -> None:
+        self._apps = apps
+
+    def collect(self):
+        from prometheus_client.core import CounterMetricFamily
+
+        families: dict[str, CounterMetricFamily] = {}
+        seen: set[int] = set()
+        for handler in self._apps.values():
+            counters = getattr(handler, "counters", None)
+            owner = getattr(counters, "__self__", counters)
+            if counters is None or id(owner) in seen:
+                continue
+            seen.add(id(owner))
+            for name, help_text, labels, value in counters():
+                fam = families.get(name)
+                if fam is None:
+                    fam = families[name] = CounterMetricFamily(name, help_text,
+                                                               labels=sorted(labels))
+                fam.add_metric([labels[k] for k in sorted(labels)], value)
+        return list(families.values())
+
+
+def _app_counters(apps: dict) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_AppCounters(apps))
+    return generate_latest(registry)
 
 
 class GenerationObserver:
