@@ -113,3 +113,64 @@ def run_parser(parse: Callable[[str], tuple[str, str]], log: LabelledLog,
     scores = parsing_metrics(log.event_ids, log.templates, ids, templates)
     scores["lines_per_s"] = len(log.contents) / seconds if seconds else float("inf")
     return scores
+
+
+def ours(system: str) -> tuple[Callable[[str], tuple[str, str]], Callable[[str], str]]:
+    """(parse, final template) for our Drain with the Loghub settings of ``system``."""
+    from slmkit.apps.logs.drain import Drain
+    from slmkit.apps.logs.masking import LOGHUB_DRAIN, LOGHUB_MASKS
+
+    st, depth = LOGHUB_DRAIN.get(system, (0.5, 4))
+    d = Drain(sim_th=st, depth=depth, masks=LOGHUB_MASKS.get(system, ()))
+
+    def parse(content: str) -> tuple[str, str]:
+        cluster, _ = d.add(content)
+        return cluster.event_id, cluster.template
+
+    return parse, lambda gid: d.clusters[int(gid[1:])].template
+
+
+def drain3_parser(system: str) -> tuple[Callable[[str], tuple[str, str]], Callable[[str], str]]:
+    """(parse, final template) for drain3 with the same settings and masks (the anchor)."""
+    from drain3 import TemplateMiner
+    from drain3.masking import MaskingInstruction
+    from drain3.template_miner_config import TemplateMinerConfig
+
+    from slmkit.apps.logs.masking import LOGHUB_DRAIN, LOGHUB_MASKS
+
+    st, depth = LOGHUB_DRAIN.get(system, (0.5, 4))
+    cfg = TemplateMinerConfig()
+    cfg.drain_sim_th, cfg.drain_depth = st, depth
+    cfg.masking_instructions = [MaskingInstruction(p, "*") for p in LOGHUB_MASKS.get(system, ())]
+    cfg.mask_prefix, cfg.mask_suffix = "<", ">"
+    cfg.profiling_enabled = False
+    miner = TemplateMiner(config=cfg)
+
+    def parse(content: str) -> tuple[str, str]:
+        r = miner.add_log_message(content)
+        return str(r["cluster_id"]), r["template_mined"]
+
+    return parse, lambda gid: miner.drain.id_to_cluster[int(gid)].get_template()
+
+
+def evaluate_loghub(root: str | Path, systems: Sequence[str] | None = None,
+                    compare: bool = False, progress=None) -> dict[str, dict]:
+    """Per-system GA/PA/FGA/FTA and lines/s of ours (and drain3 with ``compare``)."""
+    root = Path(root)
+    names = list(systems) if systems else sorted(
+        p.name for p in root.iterdir() if p.is_dir() and any(p.glob("*_structured*.csv")))
+    if not names:
+        raise FileNotFoundError(f"no Loghub system folders under {root}")
+    out: dict[str, dict] = {}
+    for i, name in enumerate(names, 1):
+        log = load_loghub(root / name)
+        parse, final = ours(name)
+        row = {"slmkit": run_parser(parse, log, final=final)}
+        if compare:
+            parse, final = drain3_parser(name)
+            row["drain3"] = run_parser(parse, log, final=final)
+        out[name] = row
+        if progress is not None:
+            progress({"done": i, "total": len(names), "item": name})
+    return out
+

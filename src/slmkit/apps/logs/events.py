@@ -56,9 +56,9 @@ class Event:
     @property
     def level(self) -> str | None:
         """The severity word (``ERROR``, ``WARN``, ...) from the header or content, if any."""
-        lvl = self.fields.get("Level")
-        if lvl:
-            return lvl.upper()
+        lvl = (self.fields.get("Level") or "").upper()
+        if lvl in LEVELS:
+            return lvl
         m = _LEVEL_RX.search(self.raw[:200])
         return m.group(1).upper() if m else None
 
