@@ -110,6 +110,7 @@ def _detector(args, parser):
     det = Detector(DetectorConfig(threshold=args.threshold))
     if args.baseline:
         info = det.fit_baseline(parse_lines(_lines(args.baseline), parser))
+        parser.new_input()
         sys.stderr.write(f"baseline: {info['lines']} events, {info['templates']} templates, "
                          f"threshold {info['threshold']}\n")
     return det

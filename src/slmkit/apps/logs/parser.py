@@ -59,6 +59,11 @@ class LogParser:
         event = self.splitter.flush()
         return self.record(event) if event is not None else None
 
+    def new_input(self) -> None:
+        """Start numbering lines from 1 again (a new file; templates carry on)."""
+        self.flush()
+        self.splitter.lineno = 0
+
     def save(self) -> None:
         """Write the miner's state (atomically) when this parser has a state path."""
         if self.state_path is None:
