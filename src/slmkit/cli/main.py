@@ -33,6 +33,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "finetune": ("slmkit.cli.finetune", "LoRA / QLoRA / full fine-tuning on CPU"),
     "merge": ("slmkit.cli.merge", "merge an adapter into its base, or export it as GGUF"),
     "rag": ("slmkit.cli.rag", "ingest documents, query and ask with citations, evaluate"),
+    "code": ("slmkit.cli.code", "code completion at FILE:LINE[:COL] (fill-in-the-middle)"),
     "logs": ("slmkit.cli.logs", "log templates, anomaly detection and explanations"),
     "config": ("slmkit.cli.config", "effective settings and where each came from"),
     "keys": ("slmkit.cli.keys", "make and show Ed25519 keys for signing bundles"),

@@ -151,7 +151,7 @@ def run(args) -> int:
     import uvicorn
 
     from slmkit.cli import serve_apps, serve_route
-    from slmkit.serve import routes_apps, routes_guard, routes_rag
+    from slmkit.serve import routes_apps, routes_guard, routes_infill, routes_rag
     from slmkit.serve.app import create_app
     from slmkit.serve.auth import ApiKeys
     from slmkit.serve.loader import LoadOptions, StoreLoader
@@ -202,11 +202,13 @@ def run(args) -> int:
 
     app = create_app(service, api_keys=ApiKeys(keys), cors_origins=args.cors_origin,
                      max_body_bytes=args.max_body_bytes, preload=preload, on_fatal=on_fatal,
-                     routers=[routes_rag.router, routes_guard.router, routes_apps.router],
+                     routers=[routes_rag.router, routes_guard.router, routes_apps.router,
+                              routes_infill.router],
                      bind_host=args.host, allowed_hosts=args.allowed_host,
                      state={"rag": rag, "guard": serve_route.guard_service(args),
                             "apps": serve_apps.handlers(
                                 serve_apps.engine_source(registry, specs[0].name), args),
+                            "infill": serve_apps.infiller(specs[0].name),
                             **_ui_state(args)})
     config = uvicorn.Config(app, host=args.host, port=args.port, access_log=False,
                             log_level="warning", timeout_graceful_shutdown=5,

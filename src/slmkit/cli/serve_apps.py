@@ -31,3 +31,10 @@ def handlers(engines, args: argparse.Namespace) -> dict:
 
     found.update(logs_handlers(engines))
     return found
+
+
+def infiller(default_model: str):
+    """Fill-in-the-middle for ``/infill`` and ``/v1/completions`` with ``suffix``."""
+    from slmkit.apps.code.fim import FimInfiller
+
+    return FimInfiller(default_model)

@@ -61,3 +61,23 @@ class AppCounters(Protocol):
 
     def counters(self) -> list[tuple[str, str, dict[str, str], float]]:
         ...
+
+
+@runtime_checkable
+class Infiller(Protocol):
+    """Fill-in-the-middle for ``POST /infill`` and ``/v1/completions`` with ``suffix``.
+
+    The CLI puts one on ``app.state.infill`` (it lives in ``slmkit.apps.code``).
+    ``build(engine, fields)`` takes ``prefix``, ``suffix``, ``extra`` (``[{"filename",
+    "text"}]``), ``middle_start``, ``filename``, ``max_tokens``, ``sampling``
+    (a ``SamplingParams``) and ``stop``, and returns the generation request (the model's own
+    FIM tokens, stop rules) plus ``finish(text) -> text``, which trims a whole completion
+    (leaked special text, a repeated suffix, a half-written last statement). It raises
+    ``SlmError`` (code ``fim_unsupported``) for a model without FIM tokens.
+    ``default_model`` names the model used when a request names none.
+    """
+
+    default_model: str | None
+
+    def build(self, engine: Engine, fields: dict[str, Any]) -> tuple[Any, Callable[[str], str]]:
+        ...

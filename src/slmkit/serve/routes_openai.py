@@ -102,16 +102,33 @@ def _tool_end(turn, body, rid: str, model: str, created: int) -> bytes:
 @router.post("/v1/completions")
 async def completions(body: oa.CompletionRequest, request: Request):
     svc = _svc(request)
-    model, gen = await svc.start(body.model, lambda m: service.openai_completion(body, m),
-                                 log=request.state.log)
+    build, finish = _completion_builder(body, request)
+    model, gen = await svc.start(body.model, build, log=request.state.log)
     rid = oa.new_id("cmpl")
     if body.stream:
         return GenerationResponse(gen, _completion_events(gen, body, rid, model.name,
                                                           request.url.path),
                                   "text/event-stream")
     res = await svc.collect(gen, disconnect_waiter(request))
-    return JSONResponse(oa.completion(rid, model.name, res.text, res.finish_reason, res.usage,
+    text = finish["finish"](res.text) if finish else res.text
+    return JSONResponse(oa.completion(rid, model.name, text, res.finish_reason, res.usage,
                                       res.logprobs))
+
+
+def _completion_builder(body: oa.CompletionRequest, request: Request):
+    """(build, finisher holder): plain completions, or fill-in-the-middle through
+    ``app.state.infill`` when ``suffix`` is given (a whole answer is then trimmed)."""
+    infiller = getattr(request.app.state, "infill", None)
+    if body.suffix is None or infiller is None:
+        return (lambda m: service.openai_completion(body, m)), None
+    holder: dict = {}
+
+    def build(m):
+        req, holder["finish"] = infiller.build(m.engine, service.openai_infill_fields(body, m))
+        req.logprobs = body.logprobs
+        return req
+
+    return build, holder
 
 
 async def _completion_events(gen, body: oa.CompletionRequest, rid: str, model: str, path: str):

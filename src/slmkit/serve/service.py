@@ -313,12 +313,24 @@ def openai_completion(req: oa.CompletionRequest, model: LoadedModel) -> Generate
     if req.echo:
         raise ValueError("echo is not supported")
     if req.suffix:
-        raise ValueError("suffix (fill-in-the-middle) is not supported")
+        raise ValueError("suffix (fill-in-the-middle) is not supported by this server")
     prompt, tokens = (req.prompt, None) if isinstance(req.prompt, str) else (None, req.prompt)
     return GenerateRequest(prompt=prompt, prompt_tokens=tokens, max_tokens=req.max_tokens,
                            sampling=_openai_sampling(req, model.defaults),
                            stop=tuple(req.stop or ()), logprobs=req.logprobs,
                            json_schema=response_schema(req.response_format))
+
+
+def openai_infill_fields(req: oa.CompletionRequest, model: LoadedModel) -> dict[str, Any]:
+    """``/v1/completions`` with ``suffix``: the prompt is the text before the cursor, the
+    suffix the text after it (OpenAI's insert mode), for a ``core.apps.Infiller``."""
+    if req.echo:
+        raise ValueError("echo is not supported")
+    if not isinstance(req.prompt, str):
+        raise ValueError("prompt: must be text when suffix is given")
+    return {"prefix": req.prompt, "suffix": req.suffix or "",
+            "max_tokens": 16 if req.max_tokens is None else req.max_tokens,
+            "stop": list(req.stop or ()), "sampling": _openai_sampling(req, model.defaults)}
 
 
 def _openai_sampling(req, defaults: ModelDefaults) -> SamplingParams:

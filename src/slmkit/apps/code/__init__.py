@@ -1,0 +1,1 @@
+"""The coding assistant: fill-in-the-middle completion and its evaluation."""
