@@ -29,9 +29,45 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="do not add neighbouring files of the repository to the prompt")
     add_model_args(c)
     add_json_flag(c)
+    e = sub.add_parser("eval", help="HumanEval pass@1 and masked-line infilling (sandboxed)")
+    e.add_argument("--model", default="qwen2.5-coder-0.5b-instruct")
+    e.add_argument("--n", type=int, default=None,
+                   help="the first N of HumanEval's 164 problems (default: all)")
+    e.add_argument("--timeout", type=float, default=10.0, help="seconds per test program")
+    add_model_args(e)
+    add_json_flag(e)
 
 
 def run(args: argparse.Namespace) -> int:
+    return _eval(args) if args.action == "eval" else _complete(args)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from slmkit.apps.code.evaluate import humaneval, infilling
+    from slmkit.cli.common import open_engine
+    from slmkit.cli.output import Progress
+
+    loaded = open_engine(args.model, args)
+    try:
+        with Progress(enabled=not args.json and sys.stderr.isatty()) as bar:
+            tick = (lambda task: lambda e: bar(task, e["done"], e["total"]))
+            fill = infilling(loaded.engine, args.n, args.timeout, tick("infilling"))
+            he = humaneval(loaded.engine, args.n, args.timeout, tick("HumanEval"))
+    finally:
+        loaded.engine.close()
+    report = {"model": loaded.name, "humaneval": {k: v for k, v in he.items() if k != "rows"},
+              "infilling": fill["by_kind"]}
+    if args.json:
+        return print_json(report)
+    print(f"HumanEval pass@1 {he['pass@1']:.3f} ({he['passed']}/{he['problems']} problems; "
+          "published 0.5B-Instruct: 0.616)")
+    for kind, m in fill["by_kind"].items():
+        print(f"infilling {kind:6s} exact match {m['exact_match']:.3f}  pass {m['pass']:.3f} "
+              f"({m['tasks']} tasks)")
+    return 0
+
+
+def _complete(args: argparse.Namespace) -> int:
     from slmkit.apps.code.complete import complete_at
     from slmkit.cli.common import open_engine
 
