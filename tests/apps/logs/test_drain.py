@@ -8,8 +8,14 @@ from pathlib import Path
 import pytest
 
 from slmkit.apps.logs.drain import Drain
-from slmkit.apps.logs.evaluate import load_loghub, parsing_metrics, run_parser
-from slmkit.apps.logs.masking import LOGHUB_DRAIN, LOGHUB_MASKS, Masker
+from slmkit.apps.logs.evaluate import (
+    drain3_parser,
+    load_loghub,
+    ours,
+    parsing_metrics,
+    run_parser,
+)
+from slmkit.apps.logs.masking import Masker
 
 DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "loghub-2k"
 LINES = [
@@ -93,21 +99,11 @@ def test_metrics_on_a_hand_made_case():
 @pytest.mark.skipif(not DATA.exists(), reason="shared Loghub-2k data not present")
 @pytest.mark.parametrize("system", ["HDFS", "Apache", "Linux"])
 def test_grouping_accuracy_matches_drain3_on_loghub(system):
-    drain3 = pytest.importorskip("drain3")
-    from drain3.masking import MaskingInstruction
-    from drain3.template_miner_config import TemplateMinerConfig
-
+    pytest.importorskip("drain3")
     log = load_loghub(DATA / system)
-    st, depth = LOGHUB_DRAIN[system]
-    ours = Drain(sim_th=st, depth=depth, masks=LOGHUB_MASKS[system])
-    mine = run_parser(lambda c: (lambda cl: (cl.event_id, cl.template))(ours.add(c)[0]), log,
-                      final=lambda g: ours.clusters[int(g[1:])].template)
-    cfg = TemplateMinerConfig()
-    cfg.drain_sim_th, cfg.drain_depth = st, depth
-    cfg.masking_instructions = [MaskingInstruction(p, "*") for p in LOGHUB_MASKS[system]]
-    cfg.mask_prefix, cfg.mask_suffix = "<", ">"
-    miner = drain3.TemplateMiner(config=cfg)
-    ref = run_parser(lambda c: (str(miner.add_log_message(c)["cluster_id"]), ""), log,
-                     final=lambda g: miner.drain.id_to_cluster[int(g)].get_template())
+    parse, final = ours(system)
+    mine = run_parser(parse, log, final=final)
+    parse, final = drain3_parser(system)
+    ref = run_parser(parse, log, final=final)
     assert mine["GA"] >= ref["GA"] - 0.005
     assert mine["GA"] >= {"HDFS": 0.99, "Apache": 0.99, "Linux": 0.68}[system]
