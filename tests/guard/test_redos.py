@@ -3,7 +3,9 @@ patterns backtrack: credential words with no separator, "+1" and digit runs, unt
 PEM headers, runs of separators, placeholder look-alikes) are scanned at a bounded rate.
 
 Quadratic or heavily backtracking code took seconds on 12 KB (``"key" * 4000``: 1.4 s) and
-minutes on a MiB; the bounds here are generous (a loaded 2-core machine) but far below that.
+minutes on a MiB; the bounds here are generous but far below that. They count this
+process's CPU time (``time.process_time``), not the wall clock, so other work on a loaded
+machine does not make them fail.
 """
 
 from __future__ import annotations
@@ -40,9 +42,9 @@ def _rate(fn, text: str) -> float:
     busy machine), so only a real slowdown fails."""
     best = float("inf")
     for _ in range(2):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         fn(text)
-        best = min(best, time.perf_counter() - t0)
+        best = min(best, time.process_time() - t0)
         if best * (1 << 20) / len(text) < SECONDS_PER_MIB:
             break
     return best * (1 << 20) / len(text)
@@ -61,9 +63,9 @@ def test_every_recognizer_is_linear_on_adversarial_bodies(recognizer):
 def test_the_twelve_kilobyte_key_repro_is_fast():
     """The issue's reproduction, ten times over: 12 KB of ``"key" * 4000`` took 1.4 s, so
     120 KB took about 140 s on the quadratic pattern; linear code takes milliseconds."""
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     Scanner(ner=False).scan("key" * 40000)
-    assert time.perf_counter() - t0 < 5
+    assert time.process_time() - t0 < 5
 
 
 @pytest.mark.parametrize("unit", ["<A_1>", "<EMAIL_1>x", "<A_1_1_1_1_1_1_1_1_1", "<A" + "1" * 60])
@@ -79,9 +81,9 @@ def test_many_findings_resolve_in_linear_time():
     and masking stay linear."""
     text = _body("a@b.co 1.2.3.4 ", 1 << 20)
     guard = Guard(scanner=Scanner(ner=False))
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     masked = guard.protect(text, Vault()).text
-    assert time.perf_counter() - t0 < 6 * SECONDS_PER_MIB
+    assert time.process_time() - t0 < 6 * SECONDS_PER_MIB
     assert "a@b.co" not in masked
 
 
@@ -93,7 +95,7 @@ def test_four_mib_adversarial_body_through_the_whole_guard(unit):
     and the vault together, linear (bounded per MiB, never minutes)."""
     text = _body(unit, 4 << 20)
     guard = Guard(scanner=Scanner(ner=False))
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     guard.protect(text, Vault())
-    per_mib = (time.perf_counter() - t0) * (1 << 20) / len(text)
+    per_mib = (time.process_time() - t0) * (1 << 20) / len(text)
     assert per_mib < 4 * SECONDS_PER_MIB, per_mib
