@@ -5,7 +5,9 @@ Chromium with apt-get)."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +17,10 @@ import pytest
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "ui"
+# Screenshots of every page go to a scratch folder; `SLM_UI_SCREENSHOTS=docs/ui pytest
+# tests/browser` refreshes the ones the docs show (a plain test run leaves the tree clean).
+SCREENSHOTS = Path(os.environ.get("SLM_UI_SCREENSHOTS")
+                   or Path(tempfile.gettempdir()) / "slmkit-ui-screenshots")
 
 
 def chromium_or_skip() -> str:
@@ -69,5 +74,6 @@ class Page:
         self.page.wait_for_selector(f"body[data-ready='{fragment}']")
 
     def shot(self, name: str) -> None:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         if SCREENSHOTS.is_dir():
             self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
