@@ -189,9 +189,9 @@ def main() -> int:
     p.add_argument("--prompt", type=int, default=512)
     args = p.parse_args()
     if args.threads <= 0:
-        from slmkit.util.threads import default_threads as physical_cores
+        from slmkit.util.threads import physical_threads
 
-        args.threads = physical_cores()
+        args.threads = physical_threads()
     return parent(args)
 
 

@@ -73,7 +73,8 @@ class Settings:
     ctx: int = _setting(4096, "SLM_CTX", file="model.ctx",
                         help="context window in tokens (run, chat, serve: --ctx)")
     threads: int = _setting(0, "SLM_THREADS", file="model.threads",
-                            help="CPU threads, 0 = physical cores (run, chat, serve: --threads)")
+                            help="CPU threads, 0 = the physical cores other processes leave free, "
+                                 "revisited while decoding (run, chat, serve: --threads)")
     skip_memory_check: bool = _setting(False, "SLM_SKIP_MEMORY_CHECK",
                                        file="model.skip_memory_check",
                                        help="load a model even when it looks too big for RAM")

@@ -20,7 +20,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="also measure these (ratios are against the first configuration), "
                         "e.g. --compare smollm2-135m-instruct@torch")
     p.add_argument("--threads", type=int, default=0, metavar="N",
-                   help="CPU threads for every configuration (default: physical cores)")
+                   help="CPU threads for every configuration (default: the free physical cores)")
     p.add_argument("--ctx", type=int, default=2048, metavar="N", help="context window")
     p.add_argument("--gen", type=int, default=128, metavar="N",
                    help="tokens to generate for the decode rate (default 128)")

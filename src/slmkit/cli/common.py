@@ -19,7 +19,9 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
                    help="context window in tokens (capped at the model's trained length; "
                         "default: setting model.ctx, 4096)")
     g.add_argument("--threads", type=int, default=None, metavar="N",
-                   help="CPU threads (default: setting model.threads, 0 = physical cores)")
+                   help="CPU threads (default: setting model.threads; 0 = the physical cores "
+                        "other processes leave free, re-chosen while decoding; a warning "
+                        "says when decoding collapses; see docs/threads.md)")
     g.add_argument("--no-pull", action="store_true",
                    help="fail instead of pulling a catalog model that is not in the store")
     g.add_argument("--verbose", action="store_true",

@@ -48,7 +48,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     m = p.add_argument_group("model")
     m.add_argument("--ctx", type=int, default=4096, metavar="N", help="context window")
     m.add_argument("--threads", type=int, default=0, metavar="N",
-                   help="CPU threads (default: physical cores)")
+                   help="CPU threads (default: the free physical cores)")
     m.add_argument("--no-pull", action="store_true",
                    help="fail instead of pulling a catalog model that is not stored")
     m.add_argument("--verbose", action="store_true")

@@ -47,7 +47,8 @@ def configure(p) -> None:
     eng.add_argument("--ctx", type=int, default=None, metavar="N",
                      help="context window in tokens (default 4096)")
     eng.add_argument("--threads", type=int, default=None, metavar="N",
-                     help="CPU threads (default: physical cores)")
+                     help="CPU threads (default: the physical cores other processes leave "
+                          "free, re-chosen while serving; see docs/threads.md)")
     eng.add_argument("--parallel", type=int, default=None, metavar="N",
                      help="sequences decoded together per llama.cpp model, each with its own "
                           "--ctx (default 4); torch and onnx models answer one at a time")

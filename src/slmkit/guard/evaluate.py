@@ -83,6 +83,35 @@ def evaluate_lines(samples: Sequence[Sample], scanner: Scanner) -> dict:
             "planted_recall": round(found / planted, 4) if planted else None}
 
 
+def name_samples(path: str | Path) -> list[tuple[str, list[str]]]:
+    """A labelled names file: JSON lines of ``{"text": ..., "names": [...]}`` (an empty
+    list for a text without any personal name)."""
+    rows = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+    return [(r["text"], list(r["names"])) for r in rows]
+
+
+def evaluate_names(samples: Sequence[tuple[str, list[str]]], scanner: Scanner) -> dict:
+    """Recall of the labelled names (a name counts when PERSON findings cover it) and the
+    share of name-free texts with any PERSON finding (false-positive texts)."""
+    names = found = clean = flagged = 0
+    missed: list[str] = []
+    for text, labelled in samples:
+        people = [f for f in scanner.scan(text) if f.entity == "PERSON"]
+        if not labelled:
+            clean += 1
+            flagged += bool(people)
+            continue
+        for name in labelled:
+            start = text.index(name)
+            hit = covered(("PERSON", start, start + len(name)), people, same_type=True)
+            names, found = names + 1, found + hit
+            if not hit:
+                missed.append(name)
+    return {"names": names, "recall": round(found / max(names, 1), 4), "missed": missed,
+            "name_free_texts": clean, "false_positive_rate": round(flagged / max(clean, 1), 4)}
+
+
 def real_log_samples(paths: Sequence[str] = REAL_LOGS, limit: int = 5000) -> list[Sample]:
     """Lines of this machine's own logs (no planted values; every finding is examined)."""
     out: list[Sample] = []

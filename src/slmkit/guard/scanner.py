@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from slmkit.guard import names, patterns, secrets
+from slmkit.guard import names, names_ko, patterns, secrets
 from slmkit.guard.base import ENTITIES, Finding, Recognizer, resolve_overlaps
 
 DEFAULT_RECOGNIZERS: tuple[Recognizer, ...] = (
-    secrets.RECOGNIZERS + patterns.RECOGNIZERS + names.RECOGNIZERS)
+    secrets.RECOGNIZERS + patterns.RECOGNIZERS + names.RECOGNIZERS + names_ko.RECOGNIZERS)
 
 
 class Scanner:

@@ -123,8 +123,8 @@ def load(name_or_path: str | ResolvedModel | None = None, *, backend: str = "aut
     default model. ``backend``: ``auto`` (detect), ``llamacpp``, ``torch``, ``onnx``, or
     ``remote`` (then ``name_or_path`` is an OpenAI-compatible base URL and ``model=`` the
     upstream's name). ``n_ctx`` (capped at the trained context) and ``n_threads`` (0:
-    physical cores) go to every backend; unset, they come from the settings (``model.ctx``,
-    4096; ``model.threads``, 0). ``n_parallel`` and
+    the physical cores other processes leave free) go to every backend; unset, they come
+    from the settings (``model.ctx``, 4096; ``model.threads``, 0). ``n_parallel`` and
     ``max_queue`` only to a batching one (llama.cpp); other ``opts`` (``dtype``,
     ``quant``, ``adapters``, ``n_batch``…) to the backend as they are. ``pull=False``
     fails instead of pulling; ``check_memory=False`` skips the fit check."""

@@ -69,7 +69,7 @@ class ContextOptions:
     n_ctx: int = 4096
     n_batch: int = 512
     n_seq_max: int = 1  # parallel sequences; they share one unified KV cache of n_ctx cells
-    n_threads: int = 0  # 0 = physical cores
+    n_threads: int = 0  # 0 = the free physical cores, revisited while decoding
     embeddings: bool = False
     flash_attn: bool = False
 
@@ -134,6 +134,7 @@ class LlamaModel:
         self.n_ctx = lib.llama_n_ctx(self._ctx)
         self.n_batch = cparams.n_batch
         self.n_threads = threads
+        self.auto_threads = not options.n_threads
         self._mem = lib.llama_get_memory(self._ctx)
         self._batch = lib.llama_batch_init(self.n_batch, 0, options.n_seq_max)
 
@@ -239,6 +240,11 @@ class LlamaModel:
         return buf.raw[: max(n, 0)].decode("utf-8", errors="replace")
 
     # ---- decoding --------------------------------------------------------------------
+    def set_threads(self, n: int) -> None:
+        """Decode (and prefill) with ``n`` threads from the next decode on."""
+        _lib().llama_set_n_threads(self._ctx, n, n)
+        self.n_threads = n
+
     def decode(self, rows: list[tuple[int, int, int, bool]]) -> None:
         """Run one llama_decode over rows of (token, pos, seq_id, want_logits).
 

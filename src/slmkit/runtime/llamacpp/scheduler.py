@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from slmkit.core.errors import EngineClosedError, QueueFullError
 from slmkit.runtime.llamacpp.sequence import Sequence
 from slmkit.util.text import common_prefix
+from slmkit.util.threads import DecodeWatch
 
 
 @dataclass
@@ -50,6 +51,7 @@ class Scheduler:
         self._cv = threading.Condition()
         self._closed = False
         self.steps = 0
+        self.watch: DecodeWatch | None = None  # decode speed and thread count, made lazily
         self._turn = 0  # which adapter group decodes next when several are running
         self._thread = threading.Thread(target=self._loop, name="slm-scheduler", daemon=True)
         self._thread.start()
@@ -203,7 +205,10 @@ class Scheduler:
         rows, wanted = self._build_batch(active)
         if not rows:
             return
+        t0 = time.perf_counter()
         self.model.decode(rows)
+        if len(rows) == len(wanted):  # decode-only: one token per running sequence
+            self._watch_step(time.perf_counter() - t0)
         self.steps += 1
         for slot, fed in self._fed:
             slot.tokens.extend(fed)
@@ -214,6 +219,15 @@ class Scheduler:
             if reason:
                 self._release(slot)  # free the slot before the caller sees the last chunk
                 seq.finish(reason)
+
+    def _watch_step(self, seconds: float) -> None:
+        """Feed the decode watch; switch threads when it chose another count."""
+        if self.watch is None:
+            self.watch = DecodeWatch(self.model.n_threads,
+                                     auto=getattr(self.model, "auto_threads", False))
+        new = self.watch.record(seconds)
+        if new is not None:
+            self.model.set_threads(new)
 
     def _adapter_group(self, active: list[Slot]) -> list[Slot]:
         """The running slots of one adapter: all of them when they share one, else the
