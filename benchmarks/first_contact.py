@@ -14,7 +14,8 @@ per setting; saves benchmarks/results/first-contact-DATE.{json,md}.
 Settings: ``default`` = the catalog's prompt defaults (what users get); ``greedy`` = the
 same with temperature 0 (run once: it is deterministic); ``NAME:k=v,...`` = the catalog
 defaults with these sampling fields (temperature, top_p, top_k, min_p, repeat_penalty,
-and any other SamplingParams field) overridden.
+and any other SamplingParams field) or the system prompt (``system=TEXT``, no commas)
+overridden.
 """
 
 from __future__ import annotations
@@ -44,7 +45,10 @@ def parse_setting(spec: str) -> tuple[str, dict]:
     fields = {}
     for item in filter(None, body.split(",")):
         k, _, v = item.partition("=")
-        fields[k.strip()] = float(v) if "." in v else int(v)
+        try:
+            fields[k.strip()] = float(v) if "." in v else int(v)
+        except ValueError:  # system=TEXT (no commas)
+            fields[k.strip()] = v
     return name, fields
 
 
@@ -54,7 +58,7 @@ def make_request(prompt: Prompt, defaults: dict, overrides: dict):
 
     names = {f.name for f in dataclasses.fields(SamplingParams)} - {"seed"}
     sampling = {k: v for k, v in {**defaults, **overrides}.items() if k in names}
-    system = defaults.get("system")
+    system = overrides.get("system", defaults.get("system"))
     messages = ([ChatMessage("system", system)] if system is not None else [])
     return GenerateRequest(messages=messages + [ChatMessage("user", prompt.text)],
                            max_tokens=prompt.max_tokens, sampling=SamplingParams(**sampling))

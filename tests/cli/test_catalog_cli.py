@@ -16,8 +16,10 @@ from slmkit.models import catalog
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
-def slm(*args: str, columns: int = 250) -> subprocess.CompletedProcess:
+def slm(*args: str, columns: int = 250, terminal: bool = False) -> subprocess.CompletedProcess:
     env = {**os.environ, "COLUMNS": str(columns), "NO_COLOR": "1"}
+    if terminal:  # rich draws as on a terminal (else: the plain table for pipes)
+        env["FORCE_COLOR"] = "1"
     env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
     return subprocess.run([sys.executable, "-m", "slmkit.cli.main", "catalog", *args],
                           capture_output=True, text=True, env=env, timeout=60)
@@ -87,12 +89,27 @@ def test_table_mentions_default_model_and_hardware():
 
 
 def test_narrow_terminal_keeps_use_and_licence_in_the_name_cell():
-    out = slm("--tier", "micro", columns=110)
+    out = slm("--tier", "micro", columns=110, terminal=True)
     assert out.returncode == 0, out.stderr
     header = next(line for line in out.stdout.splitlines() if "params" in line)
     assert "name" in header and "licence" not in header and "use" not in header
     assert "Apache-2.0" in out.stdout and "Fastest offline default" in out.stdout
     assert "smollm2-135m-instruct *" in out.stdout
+
+
+def test_piped_table_is_one_line_per_model():
+    """Piped to a file (not a terminal, rich's 80 columns) the table must not wrap."""
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "FORCE_COLOR")}
+    env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
+    out = subprocess.run([sys.executable, "-m", "slmkit.cli.main", "catalog"],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    for e in catalog.entries():
+        line = next(ln for ln in lines if ln.startswith(e.name))
+        assert e.use in line and e.licence.replace(" ", "_") in line
+    assert not any(len(ln.split()) == 1 for ln in lines)
+    assert len(lines) == len(catalog.entries()) + 3
 
 
 def test_bad_arguments_are_usage_errors():

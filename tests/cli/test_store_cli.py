@@ -74,7 +74,8 @@ def test_show_metadata_and_path(slm, gguf):
 
 def test_human_output(slm, gguf):
     assert "no models" in slm("list").stdout
-    slm("pull", str(gguf), "--name", "tiny:f32")
+    pulled = slm("pull", str(gguf), "--name", "tiny:f32")
+    assert "100%" in pulled.stderr  # progress as lines when stderr is not a terminal
     listing = slm("list").stdout
     assert "tiny:f32" in listing and "F32" in listing
     text = slm("show", "tiny:f32").stdout
@@ -82,6 +83,21 @@ def test_human_output(slm, gguf):
     assert "<|im_start|>assistant" in slm("show", "tiny:f32", "--template").stdout
     assert "ok" in slm("verify", "tiny:f32").stdout
     assert "removed tiny:f32" in slm("rm", "tiny:f32").stdout
+
+
+def test_show_prints_the_catalog_defaults(slm, gguf):
+    from slmkit.models import catalog
+
+    entry = catalog.get("qwen2.5-coder-0.5b-instruct")
+    slm("pull", str(gguf), "--name", entry.name)
+    shown = slm.json("show", entry.name)
+    assert shown["defaults"]["context"] == 4096
+    assert shown["defaults"]["temperature"] == entry.prompt_defaults["temperature"]
+    assert shown["korean"] == entry.korean
+    text = slm("show", entry.name).stdout
+    line = next(ln for ln in text.splitlines() if ln.strip().startswith("defaults"))
+    assert "context 4096" in line and f"temperature {entry.prompt_defaults['temperature']}" in line
+    assert "korean" in text
 
 
 def test_pull_pypi_spec_with_pin(slm, wheelhouse):

@@ -58,16 +58,21 @@ def merged_hf(base: str | Path, adapter_dir: str | Path, out_dir: str | Path, *,
 
 def merge(base: str | Path, adapter_dir: str | Path, out_path: str | Path, *,
           out_type: str = "Q4_K_M", base_sha256: str | None = None,
-          keep_hf: str | Path | None = None) -> Path:
+          keep_hf: str | Path | None = None, n_threads: int = 0) -> Path:
     """Write the merged model as a GGUF of ``out_type`` to ``out_path``.
 
     ``adapter_dir`` is a peft LoRA adapter, or the Hugging Face directory a ``full``
-    fine-tune wrote (converted as is). ``keep_hf`` also keeps the merged float directory."""
+    fine-tune wrote (converted as is). ``keep_hf`` also keeps the merged float directory.
+    ``n_threads`` (0: the physical cores) bounds torch's merge and llama.cpp's quantize."""
     from slmkit.convert import hf_to_gguf
     from slmkit.convert.to_gguf import quantize
 
     code = ftype(out_type)
     out = Path(out_path)
+    if n_threads > 0:
+        import torch
+
+        torch.set_num_threads(n_threads)
     with tempfile.TemporaryDirectory(prefix="slm-merge-", dir=out.parent) as tmp:
         if is_adapter_dir(adapter_dir):
             hf = merged_hf(base, adapter_dir, keep_hf or Path(tmp) / "hf",
@@ -82,7 +87,7 @@ def merge(base: str | Path, adapter_dir: str | Path, out_path: str | Path, *,
         if code == 0:
             shutil.move(str(f32), out)
         else:
-            quantize(f32, out, code)
+            quantize(f32, out, code, n_threads=n_threads)
     return out
 
 
@@ -96,7 +101,8 @@ def adapter_base(adapter_dir: str | Path) -> str | None:
 
 def merge_adapter(store, base: str, adapter_dir: str | Path, *, name: str | None = None,
                   out_type: str = "Q4_K_M", output: str | Path | None = None,
-                  overwrite: bool = False, pull_missing: bool = True) -> dict:
+                  overwrite: bool = False, pull_missing: bool = True,
+                  n_threads: int = 0) -> dict:
     """Merge ``adapter_dir`` into the stored (or path) model ``base`` (:func:`merge`) and
     register the GGUF as ``name`` (default ``<base>-ft-<type>``) with the base as parent
     (:meth:`Store.derive`), or write it to ``output``. An adapter trained on another base
@@ -110,7 +116,7 @@ def merge_adapter(store, base: str, adapter_dir: str | Path, *, name: str | None
     info = {"parent": ref.name, "method": method}
     if output is not None:
         out = merge(ref.path, adapter_dir, Path(output).expanduser(), out_type=out_type,
-                    base_sha256=ref.sha256)
+                    base_sha256=ref.sha256, n_threads=n_threads)
         return {"name": None, "path": str(out), **info, "size_bytes": out.stat().st_size}
     name = name or f"{ref.name}-ft-{out_type.lower()}"
     params = {"adapter": str(Path(adapter_dir).resolve()), "type": out_type,
@@ -118,5 +124,5 @@ def merge_adapter(store, base: str, adapter_dir: str | Path, *, name: str | None
     with store.derive(name, parent=ref.name, method=method, params=params,
                       overwrite=overwrite) as d:
         merge(ref.path, adapter_dir, d.dir / f"{name}.gguf", out_type=out_type,
-              base_sha256=ref.sha256)
+              base_sha256=ref.sha256, n_threads=n_threads)
     return {"name": name, "path": d.ref.path, **info, "size_bytes": d.ref.size_bytes}

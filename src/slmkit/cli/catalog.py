@@ -88,6 +88,9 @@ def _print_table(hw, candidates, quants, args) -> None:
     from slmkit.models import catalog
 
     console = stdout_console()
+    if not console.is_terminal:  # a file or a pipe: one line per model, never wrapped
+        print(plain_table(hw, candidates, quants, args))
+        return
     console.print(hardware_summary(hw), highlight=False)
     budget = catalog.memory_budget(hw)
     console.print(
@@ -144,6 +147,28 @@ def _row(c, quants, n_ctx, wide: bool) -> list[str]:
                 e.licence, *sizes, fit, offline, escape(e.use)]
     cell = f"[bold]{name}[/]\n[dim]{e.tier} · {escape(e.licence)}[/]\n{escape(e.use)}"
     return [cell, format_params(e.params), format_ctx(e.context_length), *sizes, fit, offline]
+
+
+def plain_table(hw, candidates, quants, args) -> str:
+    """The catalog for a file or a pipe: space-aligned columns, one line per model."""
+    from slmkit.models import catalog
+
+    head = ["name", "params", "tier", "ctx", "licence", *quants, f"fits_{args.quant}",
+            "offline", "use"]
+    rows = [head]
+    for c in candidates:
+        e = c.entry
+        sizes = [format_bytes(catalog.estimate_memory(e, q, args.ctx).total).replace(" ", "")
+                 for q in quants]
+        name = (f"{e.name}*" if e.default else e.name) + ("" if e.kind == "llm" else f"({e.kind})")
+        rows.append([name, format_params(e.params), e.tier, format_ctx(e.context_length),
+                     e.licence.replace(" ", "_"), *sizes, "yes" if c.fits else "no",
+                     "yes" if e.offline else "no", e.use])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head) - 1)]
+    lines = [hardware_summary(hw)]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) + "  " + r[-1] for r in rows]
+    lines.append(f"* default model: {catalog.default_model().name}")
+    return "\n".join(lines)
 
 
 def hardware_summary(hw) -> str:

@@ -79,12 +79,13 @@ def open_engine(spec: str | None, args: argparse.Namespace, backend: str = "auto
 
 
 def progress_console(args: argparse.Namespace):
-    """Where pulls draw their progress: stderr on a terminal, nowhere with --json."""
-    if getattr(args, "json", False) or not sys.stderr.isatty():
+    """Where pulls report progress: bars on a terminal's stderr, a line per tenth on a
+    non-terminal stderr (logs, CI), nowhere with --json."""
+    if getattr(args, "json", False):
         return None
-    from slmkit.cli.output import stderr_console
+    from slmkit.cli.output import LineProgress, stderr_console
 
-    return stderr_console()
+    return stderr_console() if sys.stderr.isatty() else LineProgress(sys.stderr)
 
 
 SAMPLING_FIELDS = ("temperature", "top_p", "top_k", "min_p", "repeat_penalty")

@@ -83,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
 def _run_verb(args) -> int:
     """Fill the options the command line left unset from the settings (environment >
     config.toml > defaults; a verb lists them in ``_settings_args``), then run the verb."""
+    from slmkit.util.quiet import quiet_known_noise
+
+    quiet_known_noise()  # third-party warnings every torch verb printed (narrow filters)
     names = getattr(args, "_settings_args", ())
     if names:
         from slmkit.settings import apply_cli

@@ -26,13 +26,15 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="write the merged GGUF here instead of registering it in the store")
     p.add_argument("--adapter-gguf", metavar="FILE",
                    help="only export the adapter as a llama.cpp LoRA GGUF to FILE (no merge)")
+    p.add_argument("--threads", type=int, default=0, metavar="N",
+                   help="CPU threads for the merge and the quantization (default: all cores)")
     p.add_argument("--force", action="store_true", help="replace an existing output / name")
     p.add_argument("--no-pull", action="store_true")
     add_json_flag(p)
 
 
 def run(args) -> int:
-    from slmkit.cli.output import print_json, stderr_console
+    from slmkit.cli.output import human_size, print_json, stderr_console
     from slmkit.models.store import Store
 
     t0 = time.perf_counter()
@@ -45,7 +47,7 @@ def run(args) -> int:
         size = out.stat().st_size
         info = {"base": ref.name, "adapter": args.adapter, "adapter_gguf": str(out),
                 "size_bytes": size,
-                "message": f"adapter GGUF written to {out} ({size / 2**20:.1f} MiB); "
+                "message": f"adapter GGUF written to {out} ({human_size(size)}); "
                            f"serve it: slm serve {ref.name} --adapter NAME={out}"}
     else:
         from slmkit.adapt.merge import merge_adapter
@@ -55,10 +57,10 @@ def run(args) -> int:
                                    f"{args.type} …[/]")
         info = merge_adapter(Store(), args.base, args.adapter, name=args.name,
                              out_type=args.type, output=args.output, overwrite=args.force,
-                             pull_missing=not args.no_pull)
+                             pull_missing=not args.no_pull, n_threads=args.threads)
         info["message"] = (f"merged model written to {info['path']}" if args.output else
                            f"{info['parent']} + {args.adapter} → stored as {info['name']} "
-                           f"({info['size_bytes'] / 2**20:.1f} MiB, {args.type}); "
+                           f"({human_size(info['size_bytes'])}, {args.type}); "
                            f"try: slm run {info['name']} \"…\"")
     info["seconds"] = round(time.perf_counter() - t0, 2)
     if args.json:

@@ -102,6 +102,11 @@ def _show_lines(facts: dict[str, Any]) -> list[tuple[str, str]]:
         ("size", human_size(facts.get("size_bytes"))), ("sha256", facts.get("sha256")),
         ("path", facts.get("path")), ("source", facts.get("source")),
     ]
+    if facts.get("defaults"):
+        lines.append(("defaults", ", ".join(f"{k} {v!r}" if isinstance(v, str) else f"{k} {v}"
+                                            for k, v in facts["defaults"].items())))
+    if facts.get("korean"):
+        lines.append(("korean", facts["korean"]))
     if facts.get("architecture") is None and facts.get("files"):
         lines.insert(0, ("files", str(len(facts["files"]))))
     return [(label, str(v)) for label, v in lines if v not in (None, "", "-")]

@@ -169,6 +169,24 @@ class Progress:
         self._bars.update(self._tasks[task], completed=done, total=total or None)
 
 
+class LineProgress:
+    """``progress(task, done, total)`` as plain lines for a log or a pipe: the first call of
+    each task, then every tenth of its total, then done (no carriage returns, no bars)."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self._shown: dict[str, int] = {}  # task -> last tenth printed
+
+    def __call__(self, task: str, done: int, total: int | None) -> None:
+        tenth = min(10, done * 10 // total) if total else 0
+        if task in self._shown and tenth <= self._shown[task]:
+            return
+        self._shown[task] = tenth
+        size = f" of {human_size(total)}" if total else ""
+        self.stream.write(f"{task}: {tenth * 10}%{size}\n" if total else f"{task}\n")
+        self.stream.flush()
+
+
 # --- numbers as people read them ---------------------------------------------------------------
 
 human_size = format_bytes_decimal  # bytes as people read them: 98.4 MB (slmkit.util.text)

@@ -72,7 +72,8 @@ class CatalogEntry:
     joined with `` + ``, a trailing ``/`` meaning a directory) and ``sha256`` the digest of the
     assembled file (or tree digest for a directory). ``prompt_defaults`` holds what to send
     when the user gives nothing: ``system`` (``""`` suppresses a template's own default) and
-    sampling such as ``temperature``.
+    sampling such as ``temperature``. ``korean`` says what the model can and cannot do in
+    Korean (measured for the offline models: benchmarks/first_contact.py).
     """
 
     name: str
@@ -94,6 +95,7 @@ class CatalogEntry:
     notes: str = ""
     prompt_defaults: dict[str, Any] = field(default_factory=dict, hash=False)
     kind: str = "llm"
+    korean: str = ""
     default: bool = False
     aliases: tuple[str, ...] = ()
 

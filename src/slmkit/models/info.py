@@ -56,4 +56,17 @@ def _with_gguf(facts: dict[str, Any], info: Any, licence: str | None) -> dict[st
     facts["model_name"] = summary.get("name")
     facts["licence"] = (entry.licence if entry else None) or licence or summary.get("licence")
     facts["chat_template"] = info.chat_template if info is not None else None
+    if entry is not None:  # what `slm run`/`slm serve` send when a request leaves them out
+        facts["defaults"] = {"context": _default_ctx(entry.context_length),
+                             **dict(entry.prompt_defaults)}
+        if entry.korean:
+            facts["korean"] = entry.korean
     return facts
+
+
+def _default_ctx(trained: int) -> int:
+    """The context a model opens with when none is asked for (setting model.ctx, capped
+    at the trained length)."""
+    from slmkit.settings import get_settings
+
+    return min(get_settings().ctx, trained)

@@ -191,7 +191,9 @@ def _after_gguf_load(model) -> None:
 def quiet_transformers(verbose: bool) -> None:
     """Silence transformers' logging and progress bars unless ``verbose``."""
     from slmkit.settings import export_env
+    from slmkit.util.quiet import quiet_known_noise
 
+    quiet_known_noise()
     export_env("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
     if verbose:
         return

@@ -1,0 +1,70 @@
+"""Issue 14's small CLI items: merge --threads, sizes in one unit, quiet torch verbs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+from slmkit.cli.main import _build_parser
+from slmkit.cli.output import LineProgress
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+
+def test_merge_accepts_threads():
+    args = _build_parser("merge").parse_args(["merge", "base", "adapter", "--threads", "2"])
+    assert args.threads == 2
+
+
+def test_merge_reports_sizes_as_list_does():
+    text = Path(SRC, "slmkit", "cli", "merge.py").read_text()
+    assert "MiB" not in text and "human_size" in text
+
+
+def test_line_progress_prints_tenths_not_every_chunk(tmp_path):
+    out = (tmp_path / "log").open("w+")
+    progress = LineProgress(out)
+    for done in range(0, 1_000_001, 10_000):
+        progress("pull model.gguf", done, 1_000_000)
+    progress("waiting for another pull of x", 0, None)
+    out.seek(0)
+    lines = out.read().splitlines()
+    assert lines[0] == "pull model.gguf: 0% of 1.0 MB"
+    assert lines[-2] == "pull model.gguf: 100% of 1.0 MB" and len(lines) == 12
+    assert lines[-1] == "waiting for another pull of x"
+
+
+def test_known_third_party_noise_is_dropped_and_nothing_else(caplog):
+    from slmkit.util.quiet import quiet_known_noise
+
+    quiet_known_noise()
+    noisy = logging.getLogger("bitsandbytes.backends.cpu.ops")
+    with caplog.at_level(logging.WARNING):
+        noisy.warning("Failed to load CPU gemm_4bit_forward from kernels-community: %s", "x")
+        noisy.warning("something else")
+    assert "gemm_4bit_forward" not in caplog.text and "something else" in caplog.text
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("default")
+        quiet_known_noise.__globals__["_installed"] = False
+        quiet_known_noise()
+        warnings.warn("`is_gradient_checkpointing` is deprecated and will be removed",
+                      FutureWarning, stacklevel=1)
+        warnings.warn("another future change", FutureWarning, stacklevel=1)
+    assert [str(w.message) for w in seen] == ["another future change"]
+
+
+@pytest.mark.slow
+def test_importing_peft_under_the_cli_filters_prints_no_bitsandbytes_warning():
+    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    code = ("from slmkit.util.quiet import quiet_known_noise\nquiet_known_noise()\n"
+            "import bitsandbytes, peft\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "trust_remote_code" not in out.stderr and "gemm_4bit_forward" not in out.stderr
