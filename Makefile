@@ -23,9 +23,9 @@ setup: $(STAMP)
 # The main job: pull the default model, answer one prompt, then serve it (OpenAI + Ollama
 # APIs on 127.0.0.1:8000; ctrl-C stops). `make chat` opens an interactive chat instead.
 run: setup
-	$(BIN)/slm pull smollm2-135m-instruct
+	$(BIN)/slm pull qwen2.5-coder-0.5b-instruct
 	$(BIN)/slm run --verbose "What is the capital of France?"
-	$(BIN)/slm serve smollm2-135m-instruct
+	$(BIN)/slm serve qwen2.5-coder-0.5b-instruct
 
 chat: setup
 	$(BIN)/slm chat

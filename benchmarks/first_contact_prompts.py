@@ -18,7 +18,9 @@ Check = Callable[[str], "tuple[bool, str]"]
 
 CODE_TIMEOUT_S = 5.0
 COPY_NGRAM = 12
-MAX_COPIED_SHARE = 0.5  # more than half the answer's 12-grams found in the input = a copy
+MAX_COPIED_SHARE = 0.5  # more than half the answer's 12-grams found in the input …
+COPY_LENGTH = 0.6  # … in an answer over 60% of the input's length = a copy (shorter
+# extractive summaries — the input's key sentences, trimmed — pass)
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
 
@@ -80,8 +82,8 @@ def copied_share(answer: str, source: str, n: int = COPY_NGRAM) -> float:
 
 
 def summary_of(source: str, *key_patterns: str, korean: bool = False) -> Check:
-    """A summary: non-empty, shorter than the source, not a copy of it, mentions the keys,
-    and (``korean``) written in Korean."""
+    """A summary: non-empty, shorter than the source, not a copy of it (long and mostly
+    the input's own 12-grams), mentions the keys, and (``korean``) written in Korean."""
     def check(answer: str) -> tuple[bool, str]:
         text = answer.strip()
         if len(text) < 10:
@@ -89,7 +91,7 @@ def summary_of(source: str, *key_patterns: str, korean: bool = False) -> Check:
         if len(text) >= 0.9 * len(source):
             return False, "not shorter than the input"
         share = copied_share(text, source)
-        if share > MAX_COPIED_SHARE:
+        if share > MAX_COPIED_SHARE and len(text) > COPY_LENGTH * len(source):
             return False, f"copy ({share:.0%} of 12-grams from the input)"
         if korean and len(HANGUL.findall(text)) < 0.3 * len(re.sub(r"\W", "", text)):
             return False, "not Korean"
@@ -132,13 +134,15 @@ PROMPTS: tuple[Prompt, ...] = (
     Prompt("times-6-8", "arithmetic", "What is 6 times 8?", has(r"(?<![\d.])48(?!\d|\.\d)")),
     Prompt("reverse-string", "code", "Reverse a string in Python",
            has(r"\[\s*::\s*-1\s*\]|reversed\("), max_tokens=80),
+    Prompt("reverse-function", "code", "Write a Python function that reverses a string.",
+           has(r"def \w+\(", r"\[\s*::\s*-1\s*\]|reversed\("), max_tokens=120),
     Prompt("is-prime", "code",
            "Write a Python function is_prime(n) that returns True if n is a prime number.",
            runs_python("is_prime", [("2", "True"), ("15", "False"), ("17", "True"),
-                                    ("1", "False"), ("97", "True")]), max_tokens=120),
+                                    ("1", "False"), ("97", "True")]), max_tokens=256),
     Prompt("factorial", "code", "Write a Python function factorial(n) that returns n!.",
            runs_python("factorial", [("0", "1"), ("5", "120"), ("10", "3628800")]),
-           max_tokens=120),
+           max_tokens=256),
     Prompt("ko-capital", "korean", "대한민국의 수도는 어디인가요?", has("서울"), max_tokens=64),
     Prompt("ko-arith", "korean", "3 더하기 4는 얼마인가요?", has(r"(?<![\d.])7(?!\d|\.\d)|일곱|칠"), max_tokens=64),
     Prompt("summary-en", "summary", f"Summarize this e-mail in one sentence:\n\n{EMAIL_EN}",
@@ -153,7 +157,7 @@ PROMPTS: tuple[Prompt, ...] = (
 )
 
 # The README tour's examples (model None = the default model)
-TOUR = ("capital-france", "reverse-string")
+TOUR = ("capital-france", "reverse-function", "summary-ko-meeting")
 
 
 def by_id(prompt_id: str) -> Prompt:

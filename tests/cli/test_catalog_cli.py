@@ -43,7 +43,9 @@ def test_json_lists_every_model_and_the_hardware(catalog_json):
 
 def test_json_models_carry_memory_fit_and_offline(catalog_json):
     smol = next(m for m in catalog_json["models"] if m["name"] == "smollm2-135m-instruct")
-    assert smol["default"] is True and smol["offline"] is True and smol["tier"] == "micro"
+    assert smol["default"] is False and smol["offline"] is True and smol["tier"] == "micro"
+    coder = next(m for m in catalog_json["models"] if m["name"] == "qwen2.5-coder-0.5b-instruct")
+    assert coder["default"] is True and coder["offline"] is True  # issue 14: measured
     assert set(smol["memory"]) == {"F16", "Q8_0", "Q4_K_M"}
     q4 = smol["memory"]["Q4_K_M"]
     assert q4["total"] == q4["weights"] + q4["kv_cache"] + q4["overhead"]
@@ -93,8 +95,8 @@ def test_narrow_terminal_keeps_use_and_licence_in_the_name_cell():
     assert out.returncode == 0, out.stderr
     header = next(line for line in out.stdout.splitlines() if "params" in line)
     assert "name" in header and "licence" not in header and "use" not in header
-    assert "Apache-2.0" in out.stdout and "Fastest offline default" in out.stdout
-    assert "smollm2-135m-instruct *" in out.stdout
+    assert "Apache-2.0" in out.stdout and "Tiny and fastest offline model" in out.stdout
+    assert "qwen2.5-coder-0.5b-instruct *" in out.stdout
 
 
 def test_piped_table_is_one_line_per_model():
@@ -107,7 +109,7 @@ def test_piped_table_is_one_line_per_model():
     lines = out.stdout.splitlines()
     for e in catalog.entries():
         line = next(ln for ln in lines if ln.startswith(e.name))
-        assert e.use in line and e.licence.replace(" ", "_") in line
+        assert e.use in line and e.licence.replace(" ", "_") in line and e.korean in line
     assert not any(len(ln.split()) == 1 for ln in lines)
     assert len(lines) == len(catalog.entries()) + 3
 

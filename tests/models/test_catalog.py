@@ -106,7 +106,7 @@ def test_offline_entries_are_pinned_verbatim():
 
 def test_exactly_one_default_and_it_is_offline():
     defaults = [e for e in entries() if e.default]
-    assert [e.name for e in defaults] == ["smollm2-135m-instruct"]
+    assert [e.name for e in defaults] == ["qwen2.5-coder-0.5b-instruct"]  # issue 14: measured
     assert default_model().offline
 
 

@@ -144,9 +144,14 @@ def _row(c, quants, n_ctx, wide: bool) -> list[str]:
     offline = "✓" if e.offline else ""
     if wide:
         return [name, format_params(e.params), e.tier, format_ctx(e.context_length),
-                e.licence, *sizes, fit, offline, escape(e.use)]
-    cell = f"[bold]{name}[/]\n[dim]{e.tier} · {escape(e.licence)}[/]\n{escape(e.use)}"
+                e.licence, *sizes, fit, offline, escape(_use(e))]
+    cell = f"[bold]{name}[/]\n[dim]{e.tier} · {escape(e.licence)}[/]\n{escape(_use(e))}"
     return [cell, format_params(e.params), format_ctx(e.context_length), *sizes, fit, offline]
+
+
+def _use(e) -> str:
+    """What a model is for, and what it can do in Korean where the catalog says."""
+    return f"{e.use} Korean: {e.korean}" if e.korean else e.use
 
 
 def plain_table(hw, candidates, quants, args) -> str:
@@ -163,7 +168,7 @@ def plain_table(hw, candidates, quants, args) -> str:
         name = (f"{e.name}*" if e.default else e.name) + ("" if e.kind == "llm" else f"({e.kind})")
         rows.append([name, format_params(e.params), e.tier, format_ctx(e.context_length),
                      e.licence.replace(" ", "_"), *sizes, "yes" if c.fits else "no",
-                     "yes" if e.offline else "no", e.use])
+                     "yes" if e.offline else "no", _use(e)])
     widths = [max(len(r[i]) for r in rows) for i in range(len(head) - 1)]
     lines = [hardware_summary(hw)]
     lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) + "  " + r[-1] for r in rows]

