@@ -10,6 +10,7 @@ blank spaCy pipeline, so only its pattern recognizers (+ phonenumbers) are activ
 default NER model downloads at run time and is not available offline.
 
     python benchmarks/guard.py [--n 2000] [--presidio-python /path/to/venv/bin/python]
+    python benchmarks/guard.py --korean-names   # Korean names: recall and false positives
 
 Targets (issue #8): recall ≥ 0.98 per structured type, ≤ 1% false positives on log
 lines, p95 ≤ 10 ms per 1k characters.
@@ -123,9 +124,13 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--presidio-python", default=sys.executable)
     p.add_argument("--presidio-child", help=argparse.SUPPRESS)
+    p.add_argument("--korean-names", action="store_true",
+                   help="only Korean personal names, against the recognizers before them")
     args = p.parse_args()
     if args.presidio_child:
         return presidio_child(args.presidio_child)
+    if args.korean_names:
+        return korean_names()
 
     from slmkit.guard import Scanner
     from slmkit.guard.evaluate import real_log_samples
@@ -154,6 +159,31 @@ def main() -> None:
         results["presidio"] = {"speed": pres["speed"], **acc}
     print(json.dumps(results, indent=2))
     save("guard", results, markdown(results))
+
+
+KOREAN_NAMES = Path(__file__).resolve().parents[1] / "tests/guard/data/korean_names.jsonl"
+
+
+def korean_names() -> None:
+    """Recall on the labelled Korean texts and false-positive texts on the name-free ones,
+    for the whole scanner and for it without guard/names_ko (the anchor)."""
+    from slmkit.guard import Scanner
+    from slmkit.guard.evaluate import evaluate_names, name_samples
+    from slmkit.guard.names_ko import RECOGNIZERS as KOREAN
+    from slmkit.guard.scanner import DEFAULT_RECOGNIZERS
+
+    samples = name_samples(KOREAN_NAMES)
+    before = [r for r in DEFAULT_RECOGNIZERS if r not in KOREAN]
+    result = {"machine": machine(), "data": str(KOREAN_NAMES.name),
+              "before": evaluate_names(samples, Scanner(before, ner=False)),
+              "after": evaluate_names(samples, Scanner(ner=False))}
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+    rows = [f"| {k} | {v['recall']} | {round(v['false_positive_rate'] * v['name_free_texts'])}"
+            f" / {v['name_free_texts']} |" for k, v in (("before", result["before"]),
+                                                       ("after", result["after"]))]
+    save("guard-korean-names", result,
+         "# Korean personal names\n\n| recognizers | recall | false-positive texts |\n"
+         "|---|---|---|\n" + "\n".join(rows) + "\n")
 
 
 def markdown(r: dict) -> str:
