@@ -136,6 +136,10 @@ PROMPTS: tuple[Prompt, ...] = (
            has(r"\[\s*::\s*-1\s*\]|reversed\("), max_tokens=80),
     Prompt("reverse-function", "code", "Write a Python function that reverses a string.",
            has(r"def \w+\(", r"\[\s*::\s*-1\s*\]|reversed\("), max_tokens=120),
+    Prompt("reverse-named", "code",
+           "Write a Python function reverse(s) that returns the string s reversed.",
+           runs_python("reverse", [("'abc'", "'cba'"), ("''", "''"), ("'한국어'", "'어국한'")]),
+           max_tokens=256),
     Prompt("is-prime", "code",
            "Write a Python function is_prime(n) that returns True if n is a prime number.",
            runs_python("is_prime", [("2", "True"), ("15", "False"), ("17", "True"),
@@ -157,7 +161,7 @@ PROMPTS: tuple[Prompt, ...] = (
 )
 
 # The README tour's examples (model None = the default model)
-TOUR = ("capital-france", "reverse-function", "summary-ko-meeting")
+TOUR = ("capital-france", "reverse-named")
 
 
 def by_id(prompt_id: str) -> Prompt:

