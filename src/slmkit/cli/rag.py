@@ -10,7 +10,7 @@ import sys
 
 from slmkit.cli.output import stdout_console
 
-DEFAULT_EMBEDDER = "all-minilm-l6-v2"  # rag.service.DEFAULT_EMBEDDER (kept light for --help)
+DEFAULT_EMBEDDER = "all-minilm-l6-v2-int8"  # rag.service.DEFAULT_EMBEDDER (kept light for --help)
 MODES = ("hybrid", "dense", "bm25")
 
 

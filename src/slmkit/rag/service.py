@@ -16,7 +16,7 @@ from slmkit.core.retrieval import Passage
 from slmkit.rag import store
 from slmkit.rag.retrieve import MODES, Filters, VectorCache, search
 
-DEFAULT_EMBEDDER = "all-minilm-l6-v2"
+DEFAULT_EMBEDDER = "all-minilm-l6-v2-int8"  # rag.embedders.DEFAULT (no import: light)
 
 
 class _LockedEmbedder:

@@ -10,12 +10,11 @@ from slmkit.rag.service import DEFAULT_EMBEDDER, RagService
 
 def store_embedder(name: str | None = None, *, pull_missing: bool = True, threads: int = 0):
     """The sentence embedder ``name`` (default :data:`DEFAULT_EMBEDDER`) from the model
-    store, pulled when missing unless ``pull_missing`` is false."""
-    from slmkit.models.store import Store
-    from slmkit.runtime.sentence import load_embedder
+    store, pulled (or, for an ONNX variant, made) when missing unless ``pull_missing`` is
+    false (see :mod:`slmkit.rag.embedders`)."""
+    from slmkit.rag import embedders
 
-    ref = Store().resolve(name or DEFAULT_EMBEDDER, pull_missing=pull_missing)
-    return load_embedder(ref.path, name=ref.name, threads=threads or 0)
+    return embedders.load(name or DEFAULT_EMBEDDER, pull_missing=pull_missing, threads=threads)
 
 
 def rag_service() -> RagService:

@@ -123,7 +123,13 @@ class EngineEmbedder:
 
 
 def load_embedder(path: str, *, name: str | None = None, threads: int = 0):
-    """A directory → :class:`SentenceEmbedder`; a ``.gguf`` file → :class:`EngineEmbedder`."""
+    """An ONNX embedder directory (``slmkit-embedder.json``) →
+    :class:`~slmkit.runtime.sentence_onnx.OnnxSentenceEmbedder`; another directory →
+    :class:`SentenceEmbedder`; a ``.gguf`` file → :class:`EngineEmbedder`."""
+    if (Path(path) / "slmkit-embedder.json").is_file():
+        from slmkit.runtime.sentence_onnx import OnnxSentenceEmbedder
+
+        return OnnxSentenceEmbedder(path, name=name, threads=threads)
     if Path(path).is_dir():
         return SentenceEmbedder(path, name=name, threads=threads)
     from slmkit.runtime import load_engine
