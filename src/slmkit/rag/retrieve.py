@@ -1,7 +1,10 @@
-"""Retrieval: dense (sqlite-vec KNN), BM25 (FTS5), hybrid (reciprocal rank fusion), MMR.
+"""Retrieval: dense (sqlite-vec KNN), BM25 (FTS5), hybrid (query-adaptive fusion), MMR.
 
-Hybrid = RRF of the dense and BM25 candidate lists, then chunks that contain the query's
-identifiers (``ERR-4012``: letters and digits mixed) are moved to the front.
+Hybrid fuses the dense and BM25 candidate lists (:mod:`slmkit.rag.fusion`: by default a
+convex combination of normalised scores whose lexical weight follows the query — high for
+identifiers and for queries whose words the best BM25 chunk holds, low for paraphrases),
+then chunks that contain the query's identifiers (``ERR-4012``: letters and digits mixed)
+are moved to the front.
 
 Vectors are unit length and stored for L2 distance, so cosine similarity is ``1 - d²/2``.
 User text never reaches FTS5 syntax raw: :func:`fts_query` quotes every term, turns an
@@ -19,10 +22,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from slmkit.core.retrieval import Passage
+from slmkit.rag.fusion import FUSIONS, fuse, rrf  # noqa: F401 - rrf: this module's API
 from slmkit.rag.store import Collection
 
 MODES = ("hybrid", "dense", "bm25")
-RRF_K = 60
 STOP_WORDS = frozenset(["a", "an", "and", "are", "as", "at", "be", "but", "by", "can", "could", "did", "do", "does", "for", "from", "had", "has", "have", "how", "i", "if", "in", "into", "is", "it", "its", "me", "my", "no", "not", "of", "on", "or", "our", "so", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "to", "was", "we", "were", "what", "when", "where", "which", "who", "whom", "why", "will", "with", "would", "you", "your", "about", "after", "all", "also", "any", "been", "before", "being", "between", "both", "during", "each", "few", "more", "most", "other", "same", "should", "some", "such", "only", "own", "too", "very", "just", "does", "tell", "say", "says", "said"])
 _TOKEN = re.compile(r"\w+(?:[-./:#]\w+)*", re.UNICODE)
 _PART = re.compile(r"[^\W_]+", re.UNICODE)
@@ -206,14 +209,6 @@ def bm25(coll: Collection, query: str, n: int, filters: Filters | None = None
     return [(int(i), -float(s)) for i, s in rows]
 
 
-def rrf(*rankings: Sequence[tuple[int, float]], k: int = RRF_K) -> list[tuple[int, float]]:
-    scores: dict[int, float] = {}
-    for ranking in rankings:
-        for rank, (cid, _) in enumerate(ranking, 1):
-            scores[cid] = scores.get(cid, 0.0) + 1.0 / (k + rank)
-    return sorted(scores.items(), key=lambda x: -x[1])
-
-
 def _mmr(ids: list[int], qv, vecs: dict, k: int, lam: float) -> list[int]:
     import numpy as np
 
@@ -233,13 +228,18 @@ def _mmr(ids: list[int], qv, vecs: dict, k: int, lam: float) -> list[int]:
 
 def search(coll: Collection, embedder, query: str, *, k: int = 5, mode: str = "hybrid",
            filters: Filters | None = None, mmr: float | None = None,
-           candidates: int | None = None, cache: VectorCache | None = None) -> list[Passage]:
+           candidates: int | None = None, cache: VectorCache | None = None,
+           fusion: str = "adaptive") -> list[Passage]:
     """The top ``k`` chunks for ``query``. ``mmr`` (0..1, e.g. 0.7) re-ranks the candidates
-    for diversity: ``mmr * relevance - (1 - mmr) * max similarity to those already chosen``."""
+    for diversity: ``mmr * relevance - (1 - mmr) * max similarity to those already chosen``.
+    ``fusion`` (hybrid only): ``adaptive`` (default), ``convex`` (equal weights) or ``rrf``
+    (reciprocal rank fusion), see :mod:`slmkit.rag.fusion`."""
     import numpy as np
 
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if fusion not in FUSIONS:
+        raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}, got {fusion!r}")
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
     if embedder is not None and coll.embedder is not None:
@@ -251,8 +251,16 @@ def search(coll: Collection, embedder, query: str, *, k: int = 5, mode: str = "h
     with coll.read():
         d_rank = dense(coll, qv.tobytes(), n, filters, cache=cache) if mode != "bm25" else []
         b_rank = bm25(coll, query, n, filters) if mode != "dense" else []
-        ranked = {"dense": d_rank, "bm25": b_rank, "hybrid": rrf(d_rank, b_rank)}[mode]
         patterns = identifiers(query) if mode != "dense" else []
+        texts: dict[int, str] = {}
+        if mode == "hybrid" and fusion != "rrf" and b_rank:
+            texts = {c: r["text"] for c, r in coll.chunk_rows([b_rank[0][0]]).items()}
+        if mode == "hybrid":
+            top_text = texts.get(b_rank[0][0], "") if b_rank else ""
+            ranked = fuse(d_rank, b_rank, query, method=fusion, top_text=top_text,
+                          has_identifier=bool(patterns))
+        else:
+            ranked = d_rank if mode == "dense" else b_rank
         exact: dict[int, int] = {}
         if patterns and ranked:
             texts = {c: r["text"] for c, r in coll.chunk_rows([c for c, _ in ranked]).items()}
