@@ -203,12 +203,18 @@ def _ask(args) -> int:
         return print_json(dict(ans.to_dict(), model=loaded.name))
     out = stdout_console()
     out.print(ans.text, highlight=False, markup=False)
+    if ans.rejected:
+        wrong = ", ".join(f"[{n}]" for n in ans.rejected)
+        out.print(f"\n[dim]the model cited {escape(wrong)}, which does not support the "
+                  "answer: dropped[/]", highlight=False)
     if ans.citations():
-        how = "" if ans.cited_by_model else " (attributed by word overlap: the model cited none)"
+        how = "" if ans.cited_by_model else " (attributed by word overlap, checked)"
         out.print(f"\n[dim]sources{how}:[/]", highlight=False)
         for c in ans.citations():
             out.print(f"  \\[{c['n']}] {escape(c['locator'])}  [dim]{escape(c['source'])}[/]",
                       highlight=False)
+    elif not ans.grounded and ans.generate_seconds:
+        out.print("[dim](not grounded: no source supports this answer)[/]")
     elif not ans.grounded:
         out.print(f"[dim](best match cosine {ans.top_similarity:.2f} is under the threshold)[/]")
     return 0

@@ -20,12 +20,14 @@ from slmkit.core.retrieval import Passage, Retriever
 from slmkit.core.types import GREEDY, ChatMessage, Chunk, GenerateRequest, SamplingParams
 
 DEFAULT_THRESHOLD = 0.26
+ANSWER_TOKENS = 256  # an answer's budget when the request names none
 DONT_KNOW = ("I don't know: the documents I searched do not contain an answer to this "
              "question.")
 # Measured on smollm2-135m-instruct (greedy): sources in the system turn and the bare
 # question as the user turn gives the right short answer; sources and question together in
 # the user turn, or a demand for [n] after every fact, make it list or invent sources.
-INSTRUCTIONS = ("Answer the user's question briefly from the sources. Cite the source you "
+INSTRUCTIONS = ("Answer the user's question briefly from the sources, in one or two "
+                "sentences of your own; do not copy the sources out. Cite the source you "
                 "used like [1]. If the sources do not say, answer \"I don't know\".")
 SYSTEM = INSTRUCTIONS
 _CITE = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
@@ -38,8 +40,10 @@ class Answer:
     text: str
     passages: list[Passage] = field(default_factory=list)  # the numbered sources, [1] first
     cited: list[int] = field(default_factory=list)  # source numbers the answer relies on
-    cited_by_model: bool = False  # False: citations attributed by word overlap
-    grounded: bool = True  # False: retrieval was weak and the model was not asked
+    cited_by_model: bool = False  # True: the model's own [n], each checked against source n
+    grounded: bool = True  # False: retrieval was weak, or no source supports the answer
+    rejected: list[int] = field(default_factory=list)  # the model's [n] its source does not
+    # support (see slmkit.rag.cite)
     top_similarity: float = 0.0
     retrieval_seconds: float = 0.0
     generate_seconds: float = 0.0
@@ -54,6 +58,7 @@ class Answer:
     def to_dict(self) -> dict:
         return {"question": self.question, "answer": self.text, "grounded": self.grounded,
                 "citations": self.citations(), "cited_by_model": self.cited_by_model,
+                "rejected_citations": self.rejected,
                 "top_similarity": round(self.top_similarity, 4),
                 "sources": [dict(p.to_dict(), n=i) for i, p in enumerate(self.passages, 1)],
                 "retrieval_seconds": round(self.retrieval_seconds, 4),
@@ -89,6 +94,13 @@ def build_messages(question: str, passages: Sequence[Passage], *,
     head = f"{system}\n\n" if system else ""
     sys_text = f"{head}Sources:\n\n{source_block(passages)}\n\n{INSTRUCTIONS}"
     return [ChatMessage("system", sys_text), *history, ChatMessage("user", question)]
+
+
+def stop_strings(passages: Sequence[Passage]) -> list[str]:
+    """Where a model that starts copying the numbered sources out (a line ``[2] (file:3-9)``,
+    a ``Sources:`` heading) is stopped: those lines begin what it has no reason to write
+    (a citation inside a sentence, ``… [2].``, does not start a line)."""
+    return ["\nSources:", *(f"\n[{i}] (" for i in range(1, len(passages) + 1))]
 
 
 def parse_citations(text: str, n_sources: int) -> list[int]:
@@ -127,11 +139,16 @@ def is_weak(passages: Sequence[Passage], threshold: float) -> bool:
 
 
 def finish(answer: Answer) -> Answer:
-    """Fill in citations from the answer text (or by attribution)."""
-    answer.cited = parse_citations(answer.text, len(answer.passages))
-    answer.cited_by_model = bool(answer.cited)
-    if not answer.cited:
-        answer.cited = attribute(answer.text, answer.passages)
+    """Fill in citations from the answer text, each checked against the passage it names
+    (:func:`slmkit.rag.cite.check`): unsupported ones are rejected and the supporting
+    passages cited instead; ``grounded`` only when some passage supports the answer."""
+    from slmkit.rag.cite import check
+
+    model = parse_citations(answer.text, len(answer.passages))
+    got = check(answer.text, [p.text for p in answer.passages], model,
+                question=answer.question)
+    answer.cited, answer.cited_by_model = got.cited, got.cited_by_model
+    answer.grounded, answer.rejected = got.grounded, got.rejected
     return answer
 
 
@@ -152,7 +169,8 @@ def answer(engine: Engine, retriever: Retriever, question: str, *, k: int = 5,
     messages = build_messages(question, ans.passages, system=system)
     t1 = time.perf_counter()
     out = collect(engine.generate(GenerateRequest(messages=messages, max_tokens=max_tokens,
-                                                  sampling=sampling, truncate=True)))
+                                                  sampling=sampling, truncate=True,
+                                                  stop=stop_strings(ans.passages))))
     ans.generate_seconds = time.perf_counter() - t1
     ans.text, ans.grounded = out.text.strip(), True
     return finish(ans)

@@ -54,14 +54,17 @@ class RagEngine(EngineWrapper):
                        top_similarity=max((p.similarity for p in hits), default=0.0))
         if A.is_weak(hits, self.threshold):
             return None, ans
-        budget = request.max_tokens or 256
+        budget = request.max_tokens or A.ANSWER_TOKENS
         history_tokens = sum(len(self.engine.tokenize(m.content, add_special=False))
                              for m in history)
         ans.passages = A.fit_passages(self.engine, question, hits, max_tokens=budget,
                                       history_tokens=history_tokens)
         messages = A.build_messages(question, ans.passages, system=system, history=history)
+        # a question over the context raises; no max_tokens: a short answer's budget, and
+        # stop where a model starts pasting the numbered sources back
         inner = dataclasses.replace(request, prompt=None, prompt_tokens=None,
-                                    messages=messages)  # a question over the context raises
+                                    messages=messages, max_tokens=budget,
+                                    stop=(*request.stop, *A.stop_strings(ans.passages)))
         return inner, ans
 
     def _split(self, request: GenerateRequest) -> tuple[str, list[ChatMessage], str | None]:
