@@ -1,7 +1,12 @@
-"""RAG benchmark, one run: ingest speed against embedding alone, retrieval latency at 10k and
-100k chunks, and hybrid vs dense-only vs BM25-only quality on the synthetic QA set.
+"""RAG benchmark, one run: the embedders side by side (chunks/s, quality), ingest speed
+against embedding alone, retrieval latency at 10k and 100k chunks, hybrid fusions vs
+dense-only vs BM25-only on the synthetic QA set and the runbook set, and citation accuracy.
 
     SLM_HOME=/tmp/realhome python benchmarks/rag.py [--threads 2] [--sizes 10000,100000]
+        [--embedders all-minilm-l6-v2,all-minilm-l6-v2-int8] [--answers 20 --model NAME]
+
+The first embedder named is the anchor (sentence-transformers on torch, the old default);
+speeds are printed as ratios to it, measured interleaved in the same run.
 
 Targets (issue 7): ingest overhead over embedding alone < 20 %; retrieval p95 <= 50 ms at
 100k chunks; hybrid >= dense-only + 5 points hit@5 on identifier questions.
@@ -32,15 +37,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from _common import machine, save
 
-EMBEDDER = "all-minilm-l6-v2"
+EMBEDDERS = "all-minilm-l6-v2,all-minilm-l6-v2-int8"
+FUSIONS = ("adaptive", "convex", "rrf")
 
 
-def _embedder(threads: int):
-    from slmkit.models.store import Store
-    from slmkit.runtime.sentence import SentenceEmbedder
+def _embedder(name: str, threads: int):
+    from slmkit.rag import embedders
 
-    ref = Store().resolve(EMBEDDER)
-    return SentenceEmbedder(ref.path, name=EMBEDDER, threads=threads)
+    return embedders.load(name, threads=threads)
 
 
 def _passages() -> list[str]:
@@ -49,7 +53,7 @@ def _passages() -> list[str]:
     return datasets.load_texts(datasets.resolve("wikipedia", kind="text"))
 
 
-def bench_ingest(emb, folder: Path, home: Path) -> dict:
+def bench_ingest(emb, folder: Path, home: Path, rounds: int = 1) -> dict:
     from slmkit.rag.chunking import chunk_sections
     from slmkit.rag.ingest import ingest
     from slmkit.rag.loaders import load_file
@@ -59,7 +63,7 @@ def bench_ingest(emb, folder: Path, home: Path) -> dict:
     for f in sorted(folder.iterdir()):
         texts += [c.text for c in chunk_sections(load_file(f), emb)]
     alone, full, report = [], [], None
-    for _ in range(2):
+    for _ in range(rounds):
         t = time.perf_counter()
         emb.embed_array(texts, check=False)
         alone.append(time.perf_counter() - t)
@@ -77,20 +81,58 @@ def bench_ingest(emb, folder: Path, home: Path) -> dict:
             "runs_ingest_s": [round(x, 3) for x in full]}
 
 
+def bench_speed(embs: list, texts: list[str], rounds: int = 2) -> dict:
+    """Chunks/s of each embedder on the same chunks, interleaved round by round (a busy
+    machine's load then hits every embedder alike); the best round of each is kept."""
+    times: dict[str, list[float]] = {e.name: [] for e in embs}
+    for _ in range(rounds):
+        for e in embs:
+            t = time.perf_counter()
+            e.embed_array(texts, check=False)
+            times[e.name].append(time.perf_counter() - t)
+    anchor = min(times[embs[0].name])
+    return {name: {"chunks_per_s": round(len(texts) / min(ts), 2),
+                   "speedup": round(anchor / min(ts), 2), "runs_s": [round(x, 2) for x in ts]}
+            for name, ts in times.items()}
+
+
+def _modes(coll, emb, qa) -> dict:
+    from slmkit.rag.evaluate import retrieval_metrics
+    from slmkit.rag.retrieve import search
+
+    out = {}
+    for mode, fusion in [("dense", "rrf"), ("bm25", "rrf")] + [("hybrid", f) for f in FUSIONS]:
+        key = mode if mode != "hybrid" else f"hybrid-{fusion}"
+        out[key] = retrieval_metrics(
+            lambda q, n, m=mode, f=fusion: search(coll, emb, q, k=n, mode=m, fusion=f), qa, k=5)
+    return out
+
+
+def bench_runbooks(emb, home: Path, work: Path) -> dict:
+    """Modes and fusions on the hand-written runbook set (paraphrase questions)."""
+    from slmkit.rag.evaluate import load_qa
+    from slmkit.rag.ingest import ingest
+    from slmkit.rag.runbooks import write_runbooks
+    from slmkit.rag.store import Collection, drop_collection
+
+    docs, qa = write_runbooks(work / "runbooks")
+    drop_collection("bench-runbooks", home)
+    with Collection("bench-runbooks", home, create=True) as coll:
+        ingest(coll, [docs], emb)
+        return _modes(coll, emb, load_qa(qa))
+
+
 def bench_quality(emb, home: Path, qa_path: Path, folder: Path) -> dict:
-    from slmkit.rag.evaluate import load_qa, retrieval_metrics
+    from slmkit.rag.evaluate import load_qa
     from slmkit.rag.ingest import ingest
     from slmkit.rag.retrieve import search
     from slmkit.rag.store import Collection, drop_collection
 
     qa = load_qa(qa_path)
     drop_collection("bench-qa", home)
-    out = {}
     with Collection("bench-qa", home, create=True) as coll:
         ingest(coll, [folder], emb)
-        for mode in ("hybrid", "dense", "bm25"):
-            out[mode] = retrieval_metrics(
-                lambda q, n, m=mode: search(coll, emb, q, k=n, mode=m), qa, k=5)
+        out = _modes(coll, emb, qa)
         sims = {"answerable": [], "unanswerable": []}
         for item in qa:
             if item["kind"] == "identifier":
@@ -200,15 +242,15 @@ def bench_latency(n: int, home: Path, sentences: list[str], queries: int) -> dic
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--sizes", default="10000,100000")
+    ap.add_argument("--sizes", default="10000,100000", help="latency sizes ('' skips)")
     ap.add_argument("--queries", type=int, default=60)
+    ap.add_argument("--embedders", default=EMBEDDERS, help="the first is the anchor")
     ap.add_argument("--work", default="/tmp/slm-bench-rag")
     ap.add_argument("--latency-only", action="store_true",
                     help="rerun only the latency part, keeping the rest of the last results")
     args = ap.parse_args()
-    import torch
-
-    torch.set_num_threads(args.threads)
+    from slmkit.rag.chunking import chunk_sections
+    from slmkit.rag.loaders import load_file
     from slmkit.rag.synthetic import build_corpus
 
     work = Path(args.work)
@@ -216,23 +258,28 @@ def main() -> int:
     home = work / "home"
     passages = _passages()
     corpus = build_corpus(work / "corpus", passages, seed=0)
-    emb = _embedder(args.threads)
+    embs = [_embedder(n, args.threads) for n in args.embedders.split(",")]
     if args.latency_only:
-        return _latency_only(args, emb, passages, home)
-    query_embed_ms = _query_embed_ms(emb)
+        return _latency_only(args, embs[-1], passages, home)
     print(f"corpus: {corpus.n_documents} files, {corpus.n_questions} questions", flush=True)
-    ingest = bench_ingest(emb, corpus.folder, home)
-    print(f"ingest: {ingest}", flush=True)
-    quality = bench_quality(emb, home, corpus.qa_path, corpus.folder)
-    print("quality done", flush=True)
+    texts = [c.text for f in sorted(corpus.folder.iterdir())
+             for c in chunk_sections(load_file(f), embs[0])]
+    speed = bench_speed(embs, texts)
+    print(f"speed: {speed}", flush=True)
+    per = {}
+    for e in embs:
+        per[e.name] = {"query_embed_ms": _query_embed_ms(e),
+                       "ingest": bench_ingest(e, corpus.folder, home),
+                       "quality": bench_quality(e, home, corpus.qa_path, corpus.folder),
+                       "runbooks": bench_runbooks(e, home, work)}
+        print(f"{e.name}: done", flush=True)
     sentences = [s for p in passages for s in p.split(". ") if len(s.split()) > 5]
     latency = [bench_latency(int(n), home, sentences, args.queries)
-               for n in args.sizes.split(",")]
-    print(f"latency: {latency}", flush=True)
+               for n in args.sizes.split(",") if n.strip()]
     payload = {"machine": machine(), "load_average": os.getloadavg(), "threads": args.threads,
-               "embedder": EMBEDDER, "query_embed_ms": round(query_embed_ms, 2),
-               "corpus": {"files": corpus.n_documents, "questions": corpus.n_questions},
-               "ingest": ingest, "quality": quality, "latency": latency}
+               "embedders": [e.name for e in embs], "speed": speed, "per_embedder": per,
+               "corpus": {"files": corpus.n_documents, "questions": corpus.n_questions,
+                          "chunks": len(texts)}, "latency": latency}
     md = markdown(payload)
     path = save("rag", payload, md)
     print(md)
@@ -268,58 +315,60 @@ def _latency_only(args, emb, passages, home) -> int:
     return 0
 
 
+def _cell(m: dict, kind: str | None = None) -> str:
+    if kind is not None:
+        m = m["by_kind"].get(kind, {})
+    return f"{m.get('hit@5', 0):.3f} / {m.get('mrr@10', 0):.3f}"
+
+
 def markdown(p: dict) -> str:
-    ing, q = p["ingest"], p["quality"]
+    anchor = p["embedders"][0]
     lines = [f"# RAG benchmark ({time.strftime('%Y-%m-%d')})", "",
              (f"Machine: {p['machine']['cpu']}, {p['machine']['physical_cores']} cores, "
-             f"{p['threads']} torch threads; load average at the end "
-             f"{', '.join(f'{x:.1f}' for x in p['load_average'])} (shared machine). "
-             f"Embedder {p['embedder']}; command: `SLM_HOME=/tmp/realhome python "
-             "benchmarks/rag.py`."), "",
-             "## Ingest vs embedding alone", "",
-             "| chunks | tokens | embedding alone | ingest (load+chunk+embed+store) | overhead |",
-             "|---|---|---|---|---|",
-             (f"| {ing['chunks']} | {ing['tokens']} | {ing['embed_alone_s']} s "
-             f"({ing['embed_alone_chunks_per_s']} chunks/s) | {ing['ingest_s']} s "
-             f"({ing['ingest_chunks_per_s']} chunks/s) | {ing['overhead'] * 100:+.1f} % "
-             "(target < 20 %) |"), "",
-             ("## Retrieval latency (store only; query embedding "
-             f"{p['query_embed_ms']:.1f} ms on top)"), "",
-             ("| chunks | dense, vec0 scan | hybrid, vec0 scan | BM25 | dense, cached matrix "
-             "| hybrid, cached matrix | matrix load |"), "|---|---|---|---|---|---|---|"]
-    for r in p["latency"]:
-        lines.append(f"| {r['chunks']:,} | " + " | ".join(
-            f"{r[m]['p50_ms']} / {r[m]['p95_ms']} ms"
-            for m in ("dense_vec0", "hybrid_vec0", "bm25", "dense", "hybrid"))
-            + f" | {r['cache_load_s']} s |")
-    lines += ["", ("p50 / p95. Target: p95 <= 50 ms at 100k chunks. vec0 scan: what a one-shot "
-              "`slm rag query` does; cached matrix: what the server (`RagService`) does after "
-              "its first query (the matrix is reloaded when any process writes). The cached "
-              "matrix returned the same top-10 as vec0 in "
-              f"{min(r['cache_agrees_with_vec0'] for r in p['latency']) * 100:.0f} % of "
-              "checks."), "",
-              "## Quality on the synthetic QA set (hit@5 / MRR@10)", "",
-              "| mode | all | identifier | prose |", "|---|---|---|---|"]
-    for mode in ("hybrid", "dense", "bm25"):
-        m = q[mode]
-        cells = [f"{m['hit@5']:.3f} / {m['mrr@10']:.3f}"]
-        for kind in ("identifier", "prose"):
-            k = m["by_kind"].get(kind, {})
-            cells.append(f"{k.get('hit@5', 0):.3f} / {k.get('mrr@10', 0):.3f} (n={k.get('n', 0)})")
-        lines.append(f"| {mode} | " + " | ".join(cells) + " |")
-    if p.get("latency_rerun"):
-        la = p["latency_rerun"]["load_average"]
-        lines += ["", (f"(Latency rerun with --latency-only; load average then "
-                  f"{', '.join(f'{x:.1f}' for x in la)}.)")]
-    hi = q["hybrid"]["by_kind"]["identifier"]["hit@5"]
-    de = q["dense"]["by_kind"]["identifier"]["hit@5"]
-    t = q["threshold"]
-    lines += ["", (f"Hybrid - dense on identifier questions: {(hi - de) * 100:+.1f} points hit@5 "
-              "(target >= +5)."), "",
-              (f"\"I don't know\" threshold: cosine {t['best']} separates answerable from "
-              f"unanswerable prose questions with accuracy {t['accuracy']} (top-similarity "
-              f"quartiles: answerable {t['answerable_quartiles']}, unanswerable "
-              f"{t['unanswerable_quartiles']})."), ""]
+              f"{p['threads']} threads per embedder; load average at the end "
+              f"{', '.join(f'{x:.1f}' for x in p['load_average'])} (busy shared machine: "
+              "compare the ratios, not the absolute speeds). Corpus: "
+              f"{p['corpus']['files']} files, {p['corpus']['chunks']} chunks, "
+              f"{p['corpus']['questions']} questions."), "",
+             "## Embedders side by side", "",
+             ("| embedder | chunks/s (embedding alone) | vs anchor | ingest end to end | "
+              "query embedding | hybrid hit@5 / MRR@10 | dense hit@5 / MRR@10 |"),
+             "|---|---|---|---|---|---|---|"]
+    for name in p["embedders"]:
+        sp, e = p["speed"][name], p["per_embedder"][name]
+        q = e["quality"]
+        lines.append(f"| {name}{' (anchor)' if name == anchor else ''} | {sp['chunks_per_s']}"
+                     f" | {sp['speedup']}× | {e['ingest']['ingest_chunks_per_s']} chunks/s | "
+                     f"{e['query_embed_ms']} ms | {_cell(q['hybrid-adaptive'])} | "
+                     f"{_cell(q['dense'])} |")
+    for name in p["embedders"]:
+        for label, key, kinds in (
+                ("synthetic QA set", "quality", ("identifier", "prose")),
+                ("runbook set", "runbooks", ("runbook-identifier", "runbook-keyword",
+                                             "runbook-paraphrase"))):
+            m = p["per_embedder"][name][key]
+            lines += ["", f"## {label}, {name} (hit@5 / MRR@10; p50 latency per query)", "",
+                      "| retriever | all | " + " | ".join(kinds) + " | p50 |",
+                      "|---|---|" + "---|" * len(kinds) + "---|"]
+            for mode in ("dense", "bm25", *(f"hybrid-{f}" for f in FUSIONS)):
+                r = m[mode]
+                lines.append(f"| {mode} | {_cell(r)} | "
+                             + " | ".join(_cell(r, k) for k in kinds)
+                             + f" | {r.get('p50_ms', 0)} ms |")
+    if p["latency"]:
+        lines += ["", "## Retrieval latency (store only), p50 / p95", "",
+                  "| chunks | dense, vec0 | hybrid, vec0 | BM25 | dense, cached | hybrid, "
+                  "cached | matrix load |", "|---|---|---|---|---|---|---|"]
+        for r in p["latency"]:
+            lines.append(f"| {r['chunks']:,} | " + " | ".join(
+                f"{r[m]['p50_ms']} / {r[m]['p95_ms']} ms"
+                for m in ("dense_vec0", "hybrid_vec0", "bm25", "dense", "hybrid"))
+                + f" | {r['cache_load_s']} s |")
+    t = p["per_embedder"][p["embedders"][-1]]["quality"]["threshold"]
+    lines += ["", (f"\"I don't know\" threshold ({p['embedders'][-1]}): cosine {t['best']} "
+              f"separates answerable from unanswerable prose questions with accuracy "
+              f"{t['accuracy']} (top-similarity quartiles: answerable "
+              f"{t['answerable_quartiles']}, unanswerable {t['unanswerable_quartiles']})."), ""]
     return "\n".join(lines)
 
 

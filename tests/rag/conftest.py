@@ -25,6 +25,20 @@ def embedder_ref():
 
 
 @pytest.fixture(scope="session")
+def onnx_ref(embedder_ref):
+    """The int8 ONNX variant (the default embedder of new collections), made once per
+    machine from the pulled all-MiniLM-L6-v2 into the shared test store."""
+    from filelock import FileLock
+
+    from slmkit.models.store import Store
+    from slmkit.rag import embedders
+
+    home = shared_test_home()
+    with FileLock(str(home / ".test-onnx-embedder.lock")):
+        return embedders.ensure_onnx(Store(home), embedders.DEFAULT)
+
+
+@pytest.fixture(scope="session")
 def embedder(embedder_ref):
     from slmkit.runtime.sentence import SentenceEmbedder
 

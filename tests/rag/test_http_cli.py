@@ -24,7 +24,7 @@ def _slm(capsys, *argv) -> tuple[int, str, str]:
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch, embedder_ref):
+def home(tmp_path, monkeypatch, embedder_ref, onnx_ref):
     """A store that shares the test store's blobs (the embedder) and has its own rag/."""
     h = tmp_path / "home"
     (h / "manifests").mkdir(parents=True)

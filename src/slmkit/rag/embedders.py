@@ -44,16 +44,17 @@ def load(name: str | None = None, *, pull_missing: bool = True, threads: int = 0
 
 
 def ensure_onnx(store, name: str, *, pull_missing: bool = True):
-    """The stored ONNX variant ``name``, made from its parent when missing."""
+    """The stored ONNX variant ``name``, made from its parent when missing (the parent is
+    pulled first unless ``pull_missing`` is false)."""
     from slmkit.core.errors import ModelNotFoundError
     from slmkit.models.store import ModelExistsError
 
     if store.has(name):
         return store.resolve(name, pull_missing=False)
-    if not pull_missing:
-        raise ModelNotFoundError(name, hint=f"run `slm rag ingest` or `slm pull "
-                                            f"{ONNX_VARIANTS[name][0]}` without --no-pull: "
-                                            f"{name} is made from it on first use")
+    parent = ONNX_VARIANTS[name][0]
+    if not pull_missing and not store.has(parent):  # making it downloads nothing else
+        raise ModelNotFoundError(name, hint=f"run `slm pull {parent}`: {name} is made from "
+                                            "it on first use")
     try:
         return make_onnx(store, name)
     except ModelExistsError:  # another process made it meanwhile

@@ -147,13 +147,18 @@ def answer_metrics(ask: Callable[[str], object], qa: Sequence[dict], *, embedder
                    judge=None, limit: int | None = None) -> dict:
     """Faithfulness, citation rate and "I don't know" rates over answers from ``ask``
     (which returns a :class:`slmkit.rag.answer.Answer`)."""
+    from slmkit.rag.cite import says_dont_know
+
     scores, cited, abstain_ok, abstain_wrong, n = [], 0, [], [], 0
     for item in list(qa)[:limit] if limit else qa:
         ans = ask(item["question"])
         n += 1
         answerable = item.get("answerable", True) is not False
-        (abstain_wrong if answerable else abstain_ok).append(not ans.grounded)
-        if not ans.grounded:
+        # abstained: not asked (weak retrieval) or said it does not know; an answer no
+        # source supports is not grounded but did not abstain, and is scored (0)
+        abstained = not ans.generate_seconds or says_dont_know(ans.text)
+        (abstain_wrong if answerable else abstain_ok).append(abstained)
+        if abstained:
             continue
         cited += bool(ans.cited_by_model)
         f = faithfulness(ans.text, ans.cited_passages(), embedder=embedder, judge=judge,

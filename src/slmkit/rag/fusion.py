@@ -27,7 +27,7 @@ from collections.abc import Sequence
 FUSIONS = ("adaptive", "convex", "rrf")
 RRF_K = 60
 IDENTIFIER_WEIGHT = 0.9
-MIN_WEIGHT, MAX_WEIGHT = 0.1, 0.9
+MIN_WEIGHT, MAX_WEIGHT = 0.0, 0.9
 # coverage at or under LOW: a paraphrase (dense decides); at or over HIGH: the query's own
 # words are in the chunk (BM25 decides); linear between. Measured on the test corpus: keyword
 # and identifier questions cover 0.75-0.89, unanswerable (unrelated) ones 0.0-0.4.
