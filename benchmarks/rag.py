@@ -245,6 +245,8 @@ def main() -> int:
     ap.add_argument("--sizes", default="10000,100000", help="latency sizes ('' skips)")
     ap.add_argument("--queries", type=int, default=60)
     ap.add_argument("--embedders", default=EMBEDDERS, help="the first is the anchor")
+    ap.add_argument("--speed-chunks", type=int, default=0, metavar="N",
+                    help="time the embedders on every Nth-spread N chunks (default all)")
     ap.add_argument("--work", default="/tmp/slm-bench-rag")
     ap.add_argument("--latency-only", action="store_true",
                     help="rerun only the latency part, keeping the rest of the last results")
@@ -264,7 +266,8 @@ def main() -> int:
     print(f"corpus: {corpus.n_documents} files, {corpus.n_questions} questions", flush=True)
     texts = [c.text for f in sorted(corpus.folder.iterdir())
              for c in chunk_sections(load_file(f), embs[0])]
-    speed = bench_speed(embs, texts)
+    step = max(1, len(texts) // args.speed_chunks) if args.speed_chunks else 1
+    speed = bench_speed(embs, texts[::step])
     print(f"speed: {speed}", flush=True)
     per = {}
     for e in embs:

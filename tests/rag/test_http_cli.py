@@ -67,6 +67,25 @@ def test_cli_ingest_query_list_eval_drop(home, tmp_path, capsys):
     assert _slm(capsys, "rag", "drop", "kb")[0] == 1
 
 
+def test_new_collections_use_the_onnx_embedder_and_old_ones_keep_theirs(home, tmp_path,
+                                                                         capsys):
+    docs = tmp_path / "docs"
+    write_all_formats(docs)
+    assert _slm(capsys, "rag", "ingest", "new", str(docs), "--no-pull")[0] == 0
+    assert _slm(capsys, "rag", "ingest", "old", str(docs), "--no-pull", "--embedder",
+                "all-minilm-l6-v2")[0] == 0
+    code, out, _ = _slm(capsys, "rag", "list", "--json")
+    assert {r["name"]: r["embedder"] for r in json.loads(out)} == {
+        "new": "all-minilm-l6-v2-int8", "old": "all-minilm-l6-v2"}
+    for name in ("new", "old"):  # each is queried with the embedder it was built with
+        code, out, _ = _slm(capsys, "rag", "query", name, "ticket SUP-5521", "-k", "1",
+                            "--json", "--no-pull")
+        assert code == 0 and json.loads(out)["results"][0]["source"].endswith("events.jsonl")
+    code, _, err = _slm(capsys, "rag", "query", "old", "x", "--embedder",
+                        "all-minilm-l6-v2-int8", "--no-pull")
+    assert code == 1 and "built with embedder all-minilm-l6-v2 " in err, err
+
+
 @pytest.fixture(scope="module")
 def rag_server(default_model_ref, embedder_ref, corpus, tmp_path_factory):
     """`slm serve` on the shared test store, with a collection copied into its rag/."""

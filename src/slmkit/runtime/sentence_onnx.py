@@ -3,8 +3,8 @@ time (the one-shot ``slm rag query`` starts in well under a second instead of ~1
 
 Reads a directory made by :func:`slmkit.convert.embedder_onnx.sentence_to_onnx`
 (``model.onnx``, ``tokenizer.json``, ``slmkit-embedder.json``). Texts are tokenized with the
-model's own fast tokenizer, sorted by length and run in batches padded only to the longest
-text of the batch (padding a short query to a 256-token chunk would cost 10× its work);
+model's own fast tokenizer, sorted by length and run in batches (``batch_size``, default 1,
+see :data:`DEFAULT_BATCH`) padded only to the longest text of the batch;
 the last hidden state is mean-pooled over real tokens and L2-normalised, as the
 sentence-transformers model does. Same interface as
 :class:`slmkit.runtime.sentence.SentenceEmbedder` (``count_tokens``, ``token_spans``,
@@ -22,7 +22,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 SIDECAR = "slmkit-embedder.json"
-DEFAULT_BATCH = 8  # measured: larger batches of 200-token chunks are slower on 2 cores
+# One text per run by default. Measured on 200-token chunks (2 cores): batches of 4 or 8
+# are no faster than one at a time (the intra-op threads already fill the cores), and with
+# int8 weights activations are quantized per run, so a text's vector would depend on its
+# batch mates (cosine 0.987-1.0 to its vector alone). One at a time, a chunk and a query
+# are embedded exactly alike, whatever else is ingested with them.
+DEFAULT_BATCH = 1
 
 
 def default_threads() -> int:
