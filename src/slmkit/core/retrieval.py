@@ -13,9 +13,10 @@ from typing import Any, Protocol, runtime_checkable
 
 @dataclass(frozen=True)
 class Passage:
-    """One retrieved chunk. ``score`` is the ranking score of the mode used (RRF for hybrid,
-    BM25 for bm25, cosine for dense); ``similarity`` is the cosine similarity between the
-    question and the chunk (the measure the "I don't know" threshold uses)."""
+    """One retrieved chunk. ``score`` is the ranking score of the mode used (the fused
+    score for hybrid, BM25 for bm25, cosine for dense); ``similarity`` is the cosine
+    similarity between the question and the chunk (the measure the "I don't know"
+    threshold uses)."""
 
     chunk_id: int
     text: str

@@ -126,9 +126,9 @@ def load_embedder(path: str, *, name: str | None = None, threads: int = 0):
     """An ONNX embedder directory (``slmkit-embedder.json``) →
     :class:`~slmkit.runtime.sentence_onnx.OnnxSentenceEmbedder`; another directory →
     :class:`SentenceEmbedder`; a ``.gguf`` file → :class:`EngineEmbedder`."""
-    if (Path(path) / "slmkit-embedder.json").is_file():
-        from slmkit.runtime.sentence_onnx import OnnxSentenceEmbedder
+    from slmkit.runtime.sentence_onnx import SIDECAR, OnnxSentenceEmbedder  # no heavy import
 
+    if (Path(path) / SIDECAR).is_file():
         return OnnxSentenceEmbedder(path, name=name, threads=threads)
     if Path(path).is_dir():
         return SentenceEmbedder(path, name=name, threads=threads)
