@@ -63,7 +63,8 @@ class RagEngine(EngineWrapper):
         # a question over the context raises; no max_tokens: a short answer's budget, and
         # stop where a model starts pasting the numbered sources back
         inner = dataclasses.replace(request, prompt=None, prompt_tokens=None,
-                                    messages=messages, max_tokens=budget,
+                                    messages=messages, max_tokens=A.ANSWER_TOKENS
+                                    if request.max_tokens is None else request.max_tokens,
                                     stop=(*request.stop, *A.stop_strings(ans.passages)))
         return inner, ans
 
