@@ -103,8 +103,8 @@ def resummarize(articles, model: str, args) -> tuple[dict, list[str]]:
     from slmkit.apps.documents import from_text
     from slmkit.apps.summarize.pipeline import PieceCache, SummaryOptions, summarize
 
-    text = "\n\n".join(a.text for a in articles[:6])
-    last = articles[min(5, len(articles) - 1)].sentences[-1]
+    text = "\n\n".join(a.text for a in articles)
+    last = articles[-1].sentences[-1]
     edited = text.replace(last, last + " 관계자는 추가 조사가 필요하다고 말했다.")
     opts = SummaryOptions(style="bullets", lang="ko", max_words=args.max_words,
                           strategy="map-reduce", context=args.split_ctx)
@@ -144,6 +144,8 @@ def main() -> int:
     ap.add_argument("--strategies", default="", metavar="MODEL",
                     help="also compare map-reduce and refine with MODEL at --split-ctx")
     ap.add_argument("--split-ctx", type=int, default=768)
+    ap.add_argument("--long-limit", type=int, default=3,
+                    help="articles for the strategy and re-summarize runs (slow: many calls)")
     ap.add_argument("--resummarize", default="", metavar="MODEL",
                     help="also time re-summarizing an edited long document with MODEL")
     args = ap.parse_args()
@@ -165,11 +167,13 @@ def main() -> int:
     payload["quality"], lines = quality(articles, models, args, log)
     md += ["## Quality against the gold extract\n", *lines, ""]
     if args.strategies:
-        payload["strategies"], lines = strategies(articles, args.strategies, args, log)
+        payload["strategies"], lines = strategies(articles[:args.long_limit], args.strategies,
+                                                  args, log)
         md += [f"## Long inputs: map-reduce vs refine ({args.strategies}, context "
                f"{args.split_ctx} tokens)\n", *lines, ""]
     if args.resummarize:
-        payload["resummarize"], lines = resummarize(articles, args.resummarize, args)
+        payload["resummarize"], lines = resummarize(articles[:args.long_limit],
+                                                    args.resummarize, args)
         md += [f"## Re-summarizing an edited document ({args.resummarize})\n", *lines, ""]
     payload["load_avg_end"] = os.getloadavg()[0]
     md.append(f"Load average at the end: {payload['load_avg_end']:.1f}.")

@@ -34,7 +34,7 @@ class Unit:
     level: str
 
 
-def _paragraphs(text: str, start: int, end: int) -> list[Unit]:
+def paragraphs(text: str, start: int, end: int) -> list[Unit]:
     """Blocks separated by blank lines, with a new block at every heading line."""
     body = text[start:end]
     cuts = {0, len(body)}
@@ -82,7 +82,7 @@ def _units(doc: Document, budget: int, count: Callable[[str], int]) -> list[Unit
         if count(text[u.start:u.end]) <= budget:
             out.append(u)
             continue
-        finer = {"parts": lambda: _paragraphs(text, u.start, u.end),
+        finer = {"parts": lambda: paragraphs(text, u.start, u.end),
                  "paragraphs": lambda: _sentences(text, u.start, u.end),
                  "sentences": lambda: _words(text, u.start, u.end, budget, count),
                  "words": lambda: [u]}[u.level]()

@@ -81,3 +81,18 @@ class Infiller(Protocol):
 
     def build(self, engine: Engine, fields: dict[str, Any]) -> tuple[Any, Callable[[str], str]]:
         ...
+
+
+@runtime_checkable
+class Masker(Protocol):
+    """Reversible masking of personal data for one document (one vault): ``mask`` replaces
+    names, numbers, e-mails, … with placeholders before a remote model sees the text;
+    ``unmask`` restores them in what comes back. The CLI builds one from the guard."""
+
+    def mask(self, text: str) -> str: ...
+
+    def unmask(self, text: str) -> str: ...
+
+
+#: A new :class:`Masker` (a fresh vault) per document.
+MaskerFactory = Callable[[], Masker]

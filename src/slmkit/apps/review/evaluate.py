@@ -1,0 +1,85 @@
+"""Evaluate the reviewer on labelled documents (``labels.json`` beside them: per file its
+checklist and, per field, the expected value — ``null`` when the document does not state
+it — and a piece of text the evidence span must overlap).
+
+Per field: exact match (normalized), token F1, evidence-span accuracy; hallucinations are
+values reported found whose evidence is not verbatim in the document or does not contain
+the value (target 0); ``rejected`` counts model proposals the verifier turned into "not
+found"."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+from slmkit.apps.documents import read_path
+from slmkit.apps.review.checklists import load_checklist
+from slmkit.apps.review.pipeline import ReviewOptions, review
+from slmkit.apps.text import words
+from slmkit.core.engine import Engine
+
+
+def _norm(s: str) -> str:
+    return re.sub(r"[\W_]+", " ", s.lower()).strip()
+
+
+def f1(pred: str, gold: str) -> float:
+    p, g = words(pred), words(gold)
+    common = sum(min(p.count(w), g.count(w)) for w in set(p))
+    if not common:
+        return 0.0
+    prec, rec = common / len(p), common / len(g)
+    return 2 * prec * rec / (prec + rec)
+
+
+def score_document(text: str, report: dict, labels: dict) -> dict:
+    n = exact = ev_ok = halluc = wrong_found = rejected = 0
+    f1s = []
+    for name, gold in labels.items():
+        got = report["fields"].get(name, {})
+        found = got.get("status") == "found"
+        rejected += "proposed" in got
+        if found and (got["evidence"] not in text or not got.get("value")):
+            halluc += 1
+        if gold.get("value") is None:
+            wrong_found += found
+            continue
+        n += 1
+        value = got.get("value", "") if found else ""
+        exact += _norm(value) == _norm(gold["value"])
+        f1s.append(f1(value, gold["value"]) if found else 0.0)
+        if found:
+            g = text.find(gold["evidence"])
+            loc = got["location"]
+            ev_ok += g >= 0 and loc["start"] < g + len(gold["evidence"]) and g < loc["end"]
+    return {"fields": n, "exact": exact, "f1_sum": sum(f1s), "evidence_ok": ev_ok,
+            "hallucinated": halluc, "found_but_absent": wrong_found, "rejected": rejected,
+            "found": sum(r.get("status") == "found" for r in report["fields"].values())}
+
+
+def evaluate(folder: str | Path, engine: Engine, opts: ReviewOptions) -> dict:
+    """Scores summed over the labelled documents of ``folder``, and per document."""
+    folder = Path(folder)
+    labels = json.loads((folder / "labels.json").read_text(encoding="utf-8"))
+    per, total, seconds = {}, {}, 0.0
+    for name, spec in labels.items():
+        if name.startswith("_"):
+            continue
+        [doc] = read_path(folder / name)
+        t0 = time.perf_counter()
+        report = review(doc, engine, load_checklist(spec["checklist"]), opts)
+        seconds += time.perf_counter() - t0
+        s = score_document(doc.text, report, spec["fields"])
+        per[name] = s | {"risks": [r["kind"] for r in report["risks"]]}
+        for k, v in s.items():
+            total[k] = total.get(k, 0) + v
+    n = max(1, total.get("fields", 0))
+    docs = max(1, len(per))
+    return {"exact_match": total.get("exact", 0) / n, "f1": total.get("f1_sum", 0) / n,
+            "evidence_accuracy": total.get("evidence_ok", 0) / n,
+            "hallucinated": total.get("hallucinated", 0),
+            "found_but_absent": total.get("found_but_absent", 0),
+            "rejected_by_verifier": total.get("rejected", 0),
+            "seconds_per_doc": seconds / docs, "documents": len(per), "per_document": per}
