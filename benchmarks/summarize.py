@@ -4,7 +4,7 @@ an edited document with the piece cache.
 
     SLM_HOME=~/.cache/slmkit/test-home python benchmarks/summarize.py \
         [--models smollm2-135m-instruct,qwen2.5-coder-0.5b-instruct] [--limit N] \
-        [--strategies MODEL] [--split-ctx 768] [--threads 2]
+        [--strategies MODEL] [--split-ctx 1536] [--threads 2]
 
 Scores (see slmkit.apps.summarize.evaluate): ROUGE-1/2/L F over Kiwi morphemes against the
 gold extract, gold-sentence recall, length in characters, numbers/dates of the summary not
@@ -143,7 +143,7 @@ def main() -> int:
     ap.add_argument("--max-words", type=int, default=60)
     ap.add_argument("--strategies", default="", metavar="MODEL",
                     help="also compare map-reduce and refine with MODEL at --split-ctx")
-    ap.add_argument("--split-ctx", type=int, default=768)
+    ap.add_argument("--split-ctx", type=int, default=1536)
     ap.add_argument("--long-limit", type=int, default=3,
                     help="articles for the strategy and re-summarize runs (slow: many calls)")
     ap.add_argument("--resummarize", default="", metavar="MODEL",
@@ -166,11 +166,13 @@ def main() -> int:
           f"{payload['machine']['logical_cores']} cores; timings are context only.\n"]
     payload["quality"], lines = quality(articles, models, args, log)
     md += ["## Quality against the gold extract\n", *lines, ""]
+    save("summarize", payload, "\n".join(md) + "\n")  # kept if a later section fails
     if args.strategies:
         payload["strategies"], lines = strategies(articles[:args.long_limit], args.strategies,
                                                   args, log)
         md += [f"## Long inputs: map-reduce vs refine ({args.strategies}, context "
                f"{args.split_ctx} tokens)\n", *lines, ""]
+        save("summarize", payload, "\n".join(md) + "\n")
     if args.resummarize:
         payload["resummarize"], lines = resummarize(articles[:args.long_limit],
                                                     args.resummarize, args)
