@@ -29,7 +29,7 @@ DATA = Path(__file__).parent / "data" / "review"
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default=str(DATA))
-    ap.add_argument("--models", default="qwen2.5-coder-0.5b-instruct")
+    ap.add_argument("--models", default="smollm2-135m-instruct,qwen2.5-coder-0.5b-instruct")
     ap.add_argument("--configs", default="direct/retrieve,free/retrieve,direct/stuff")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--ctx", type=int, default=4096)
@@ -48,12 +48,13 @@ def main() -> int:
                 extraction, mode = cfg.split("/")
                 t0 = time.time()
                 r = evaluate(args.data, engine, ReviewOptions(mode=mode, extraction=extraction))
-                print(f"{model} {cfg}: {time.time() - t0:.0f}s", file=sys.stderr, flush=True)
                 payload["results"][f"{model} {cfg}"] = r
                 rows.append(f"| {model} | {extraction} | {mode} | {r['exact_match']:.2f} | "
                             f"{r['f1']:.2f} | {r['evidence_accuracy']:.2f} | "
                             f"{r['hallucinated']} | {r['found_but_absent']} | "
                             f"{r['rejected_by_verifier']} | {r['seconds_per_doc']:.1f} |")
+                print(f"{time.time() - t0:.0f}s {rows[-1]}", file=sys.stderr, flush=True)
+                save("review", payload, "\n".join(rows) + "\n")  # kept if a later one fails
         finally:
             engine.close()
     md = [f"# Review benchmark ({DATA.name}: 3 English + 3 Korean contracts, 50 fields)\n",

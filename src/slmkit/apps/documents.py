@@ -188,3 +188,24 @@ def iter_documents(paths: list[str]) -> Iterator[tuple[Path, list[Document] | Do
             yield f, read_path(f)
         except DocumentError as err:
             yield f, err
+
+
+def run_each(items: list[tuple[Path | str, list[Document] | DocumentError]], fn, *,
+             on_result=None, on_error=None, progress=None) -> tuple[list, list[dict]]:
+    """``fn(document)`` for every document of ``items`` (as :func:`iter_documents` yields
+    them): the results, and ``{"document", "error", "hint"}`` for each file that could not
+    be read. ``on_result``/``on_error`` see each as it comes; ``progress(done, total)``."""
+    results, errors = [], []
+    for i, (path, docs) in enumerate(items, 1):
+        if isinstance(docs, DocumentError):
+            errors.append({"document": str(path), "error": docs.reason, "hint": docs.hint})
+            if on_error:
+                on_error(docs)
+        else:
+            for doc in docs:
+                results.append(fn(doc))
+                if on_result:
+                    on_result(results[-1])
+        if progress:
+            progress(i, len(items))
+    return results, errors

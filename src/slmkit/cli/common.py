@@ -122,3 +122,28 @@ def print_stats(loaded: Loaded, usage, load_seconds: float) -> None:
         f"({usage.cached_tokens} cached) at {usage.prompt_tokens_per_second:.0f} tok/s · "
         f"decode {usage.completion_tokens} tok at {usage.decode_tokens_per_second:.1f} tok/s · "
         f"{getattr(e, 'n_threads', '?')} threads[/]", highlight=False, soft_wrap=True)
+
+
+def run_on_documents(args: argparse.Namespace, items: list, work, show) -> int:
+    """The document apps' loop: open --model only when some file was read, ``work(engine,
+    doc)`` for each document with a progress bar (several files, a terminal, no --json),
+    ``show(result)`` as each comes (or all as JSON), unreadable files named on stderr.
+    Exit 1 when any file failed, after the others were processed."""
+    from slmkit.apps.documents import DocumentError, run_each
+    from slmkit.cli.output import Progress, print_json
+
+    loaded = open_engine(args.model, args) if any(
+        not isinstance(docs, DocumentError) for _, docs in items) else None
+    try:
+        with Progress(enabled=len(items) > 1 and not args.json and sys.stderr.isatty()) as bar:
+            results, errors = run_each(
+                items, lambda doc: work(loaded.engine, doc),
+                on_result=None if args.json else show,
+                on_error=lambda err: print(f"error: {err}", file=sys.stderr),
+                progress=lambda i, n: bar("documents", i, n))
+    finally:
+        if loaded is not None:
+            loaded.engine.close()
+    if args.json:
+        print_json({"results": results, "errors": errors})
+    return 1 if errors else 0

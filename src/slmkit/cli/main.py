@@ -35,6 +35,8 @@ VERBS: dict[str, tuple[str, str]] = {
     "rag": ("slmkit.cli.rag", "ingest documents, query and ask with citations, evaluate"),
     "code": ("slmkit.cli.code", "code completion at FILE:LINE[:COL] (fill-in-the-middle)"),
     "logs": ("slmkit.cli.logs", "log templates, anomaly detection and explanations"),
+    "summarize": ("slmkit.cli.summarize", "summarize documents and mail threads, offline"),
+    "review": ("slmkit.cli.review", "review contracts: checklist fields with evidence, risks"),
     "config": ("slmkit.cli.config", "effective settings and where each came from"),
     "keys": ("slmkit.cli.keys", "make and show Ed25519 keys for signing bundles"),
     "bundle": ("slmkit.cli.bundle", "signed model bundle: build, verify, export to Greengrass"),

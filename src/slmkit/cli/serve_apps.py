@@ -26,10 +26,16 @@ def engine_source(registry, default_model: str):
 def handlers(engines, args: argparse.Namespace) -> dict:
     """Every app's handlers by HTTP name (``summarize``, ``logs/detect``, …). Each app adds
     its builder below (imported lazily)."""
+    from slmkit.apps.review.handler import ReviewApp
+    from slmkit.apps.summarize.handler import SummarizeApp
+    from slmkit.guard.session import MaskSession
+
     found: dict = {}
     from slmkit.apps.logs.service import handlers as logs_handlers
 
     found.update(logs_handlers(engines))
+    for app in (SummarizeApp(engines), ReviewApp(engines, masker=MaskSession)):
+        found[app.name] = app
     return found
 
 

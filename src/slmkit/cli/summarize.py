@@ -32,10 +32,9 @@ def configure(p) -> None:
 def run(args) -> int:
     if args.inputs[0] == "eval" and len(args.inputs) == 1:
         return _eval(args)
-    from slmkit.apps.documents import DocumentError, from_text, iter_documents
+    from slmkit.apps.documents import from_text, iter_documents
     from slmkit.apps.summarize import SummaryOptions, summarize
-    from slmkit.cli.common import open_engine
-    from slmkit.cli.output import Progress, print_json
+    from slmkit.cli.common import run_on_documents
 
     opts = SummaryOptions(style=args.style, lang=args.lang, max_words=args.max_words,
                           strategy=args.strategy)
@@ -46,23 +45,7 @@ def run(args) -> int:
             items.append((name, _stdin(from_text)))
         else:
             items += list(iter_documents([name]))
-    loaded = open_engine(args.model, args)
-    results, errors = [], []
-    with Progress(enabled=len(items) > 1 and not args.json and sys.stderr.isatty()) as bar:
-        for i, (path, docs) in enumerate(items, 1):
-            if isinstance(docs, DocumentError):
-                errors.append({"document": str(path), "error": docs.reason, "hint": docs.hint})
-                print(f"error: {docs}", file=sys.stderr)
-            else:
-                for doc in docs:
-                    results.append(summarize(doc, loaded.engine, opts))
-                    if not args.json:
-                        _print(results[-1])
-            bar("documents", i, len(items))
-    loaded.engine.close()
-    if args.json:
-        print_json({"results": results, "errors": errors})
-    return 1 if errors else 0
+    return run_on_documents(args, items, lambda engine, doc: summarize(doc, engine, opts), _print)
 
 
 def _stdin(from_text):

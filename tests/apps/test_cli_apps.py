@@ -1,0 +1,59 @@
+"""`slm summarize` and `slm review` end to end on the real default model: a folder with a
+Markdown file, an mbox thread and an empty file (named in the errors, the rest processed);
+a Korean contract whose every reported value has verbatim evidence."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import shared_test_home
+from helpers.mail_files import mbox_bytes
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+CONTRACT = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "review" / "ko-nda.txt"
+
+
+def slm(*args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, SLM_HOME=str(shared_test_home()))
+    return subprocess.run([sys.executable, "-m", "slmkit.cli.main", *args, "--no-pull",
+                           "--threads", "1", "--ctx", "2048", "--json"],
+                          capture_output=True, text=True, env=env, timeout=900)
+
+
+def test_summarize_folder_with_mail_and_an_empty_file(tmp_path, default_model_ref):
+    (tmp_path / "plan.md").write_text("# Plan\n\nKim will send the report by Friday.\n"
+                                      "The budget is 1,200 dollars.\n")
+    (tmp_path / "inbox.mbox").write_bytes(mbox_bytes())
+    (tmp_path / "empty.txt").write_text("")
+    r = slm("summarize", str(tmp_path), "--max-words", "30")
+    assert r.returncode == 1, r.stderr  # one file failed, the others were summarized
+    out = json.loads(r.stdout)
+    assert [e["document"].endswith("empty.txt") for e in out["errors"]] == [True]
+    names = sorted(Path(x["document"]).name for x in out["results"])
+    assert names == ["inbox.mbox#thread1", "inbox.mbox#thread2", "plan.md"]
+    for res in out["results"]:
+        assert res["summary"].strip() and res["language"] == "en"
+        for fact in res["key_facts"]:  # every key fact is tied to real source text
+            assert fact["source"].strip()
+    thread = next(x for x in out["results"] if x["document"].endswith("#thread1"))
+    assert thread["meta"]["messages"] == 3 and thread["attachments"][0]["name"] == "budget.pdf"
+    assert any(a["owner"] == "Kim" for a in thread["action_items"])
+
+
+def test_review_never_reports_unsupported_values(default_model_ref):
+    r = slm("review", str(CONTRACT), "--checklist", "nda")
+    assert r.returncode == 0, r.stderr
+    [res] = json.loads(r.stdout)["results"]
+    text = CONTRACT.read_text(encoding="utf-8")
+    assert res["language"] == "ko" and len(res["fields"]) == 7
+    for f in res["fields"].values():
+        assert f["status"] in ("found", "not_found")
+        if f["status"] == "found":
+            assert f["evidence"] in text
+    assert "unilateral_change" in {x["kind"] for x in res["risks"]}
