@@ -39,6 +39,7 @@ def main() -> int:
     from slmkit.apps.review.pipeline import ReviewOptions
 
     load0 = os.getloadavg()[0]
+    name = "review-" + "-".join(m.split("-")[0] for m in args.models.split(",") if m)
     rows, payload = [], {"machine": machine(), "load_avg_start": load0, "results": {}}
     for model in [m for m in args.models.split(",") if m]:
         engine = slmkit.load(model, n_ctx=args.ctx, n_threads=args.threads, pull=False,
@@ -54,7 +55,7 @@ def main() -> int:
                             f"{r['hallucinated']} | {r['found_but_absent']} | "
                             f"{r['rejected_by_verifier']} | {r['seconds_per_doc']:.1f} |")
                 print(f"{time.time() - t0:.0f}s {rows[-1]}", file=sys.stderr, flush=True)
-                save("review", payload, "\n".join(rows) + "\n")  # kept if a later one fails
+                save(name, payload, "\n".join(rows) + "\n")  # kept if a later one fails
         finally:
             engine.close()
     md = [f"# Review benchmark ({DATA.name}: 3 English + 3 Korean contracts, 50 fields)\n",

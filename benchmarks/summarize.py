@@ -159,6 +159,7 @@ def main() -> int:
         print(f"[{time.time() - t0:6.0f}s] {msg}", file=sys.stderr, flush=True)
 
     models = [m for m in args.models.split(",") if m]
+    name = "summarize-" + ("-".join(m.split("-")[0] for m in models) or "baselines")
     payload = {"machine": machine(), "load_avg_start": load0, "articles": len(articles),
                "args": vars(args)}
     md = [f"# Summarization benchmark ({len(articles)} Korean news articles)\n",
@@ -166,13 +167,13 @@ def main() -> int:
           f"{payload['machine']['logical_cores']} cores; timings are context only.\n"]
     payload["quality"], lines = quality(articles, models, args, log)
     md += ["## Quality against the gold extract\n", *lines, ""]
-    save("summarize", payload, "\n".join(md) + "\n")  # kept if a later section fails
+    save(name, payload, "\n".join(md) + "\n")  # kept if a later section fails
     if args.strategies:
         payload["strategies"], lines = strategies(articles[:args.long_limit], args.strategies,
                                                   args, log)
         md += [f"## Long inputs: map-reduce vs refine ({args.strategies}, context "
                f"{args.split_ctx} tokens)\n", *lines, ""]
-        save("summarize", payload, "\n".join(md) + "\n")
+        save(name, payload, "\n".join(md) + "\n")
     if args.resummarize:
         payload["resummarize"], lines = resummarize(articles[:args.long_limit],
                                                     args.resummarize, args)
