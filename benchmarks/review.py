@@ -65,7 +65,7 @@ def main() -> int:
           "|---|---|---|---|---|---|---|---|---|---|", *rows]
     text = "\n".join(md) + "\n"
     print(text)
-    print(f"saved {save('review', payload, text)}", file=sys.stderr)
+    print(f"saved {save(name, payload, text)}", file=sys.stderr)
     return 0
 
 

@@ -182,7 +182,7 @@ def main() -> int:
     md.append(f"Load average at the end: {payload['load_avg_end']:.1f}.")
     text = "\n".join(md) + "\n"
     print(text)
-    print(f"saved {save('summarize', payload, text)}", file=sys.stderr)
+    print(f"saved {save(name, payload, text)}", file=sys.stderr)
     return 0
 
 
