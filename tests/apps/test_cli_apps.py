@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import shared_test_home
+from conftest import DEFAULT_MODEL, shared_test_home
 from helpers.mail_files import mbox_bytes
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -22,7 +22,7 @@ CONTRACT = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "review
 def slm(*args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, SLM_HOME=str(shared_test_home()))
     return subprocess.run([sys.executable, "-m", "slmkit.cli.main", *args, "--no-pull",
-                           "--threads", "1", "--ctx", "2048", "--json"],
+                           "--model", DEFAULT_MODEL, "--threads", "1", "--ctx", "2048", "--json"],
                           capture_output=True, text=True, env=env, timeout=900)
 
 
