@@ -458,3 +458,14 @@ def template() -> str:
         env = " / ".join(f.metadata["env"])
         lines += [f"# {name}: {f.metadata['help']} [env {env}]", f"#{name} = {shown}"]
     return "\n".join(lines) + "\n"
+
+
+def write_template(*, force: bool = False) -> Path:
+    """Write :func:`template` to the config file's path; refuses to replace one unless
+    ``force``. Returns the path."""
+    path = get_settings().config_path
+    if path.exists() and not force:
+        raise ValueError(f"{path} exists; pass --force to overwrite it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(template(), encoding="utf-8")
+    return path

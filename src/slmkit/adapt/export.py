@@ -99,3 +99,14 @@ def export_for_base(adapter_dir: str | Path, base_path: str, out_path: str | Pat
 
     return export_adapter_gguf(adapter_dir, float_dir(base_path, base_sha256), out_path,
                                overwrite=overwrite)
+
+
+def export_for_stored_base(store, base: str, adapter_dir: str | Path, out_path: str | Path, *,
+                           overwrite: bool = False, pull_missing: bool = True) -> dict:
+    """:func:`export_for_base` for the stored (or path) model ``base``. Returns {base,
+    adapter, adapter_gguf, size_bytes}."""
+    ref = store.resolve(base, pull_missing=pull_missing)
+    out = export_for_base(adapter_dir, ref.path, Path(out_path).expanduser(),
+                          base_sha256=ref.sha256, overwrite=overwrite)
+    return {"base": ref.name, "adapter": str(adapter_dir), "adapter_gguf": str(out),
+            "size_bytes": out.stat().st_size}

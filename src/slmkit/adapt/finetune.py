@@ -49,6 +49,22 @@ def compare(engine, eval_path: str, *, limit: int = 100, adapter: str = "tuned")
             "after": measure(engine.with_adapter(adapter), records)}
 
 
+def compare_with_base(report: dict, eval_path: str, *, limit: int = 100,
+                      n_threads: int = 0) -> dict:
+    """:func:`compare` for a :func:`finetune_model` report: the base (a GGUF file) with the
+    exported ``adapter.gguf``, in llama.cpp; ``{"skipped": why}`` when that cannot run."""
+    from slmkit.models.load import load
+    from slmkit.runtime.torch.loader import is_gguf
+
+    if not report.get("adapter_gguf"):
+        return {"skipped": "no adapter GGUF was written"}
+    if not is_gguf(report["base_path"]):
+        return {"skipped": "the base is not a GGUF file"}
+    with load(report["base_path"], backend="llamacpp", n_ctx=2048, n_threads=n_threads,
+              adapters={"tuned": report["adapter_gguf"]}) as eng:
+        return compare(eng, eval_path, limit=limit)
+
+
 def data_warnings(report: dict) -> str | None:
     """Examples skipped for being over ``max_seq_len``, one line per data file."""
     lines = []

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import argparse
 
-from slmkit.cli.output import add_json_flag, format_bytes, format_ctx, format_params
+from slmkit.cli.args import Opt, json_option, options, positive_int
+from slmkit.cli.output import format_bytes, format_ctx, format_params
 
 SHOWN_QUANTS: tuple[str, ...] = ("F16", "Q8_0", "Q4_K_M")
 KEY_FLAGS: tuple[str, ...] = (
@@ -20,16 +21,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Add ``--fits``, ``--ctx``, ``--quant``, ``--tier`` and ``--json``."""
     from slmkit.models.catalog import BITS_PER_WEIGHT, TIER_NAMES
 
-    parser.add_argument("--fits", action="store_true",
-                        help="only models whose --quant at --ctx fits this machine")
-    parser.add_argument("--ctx", type=_positive_int, default=4096, metavar="N",
-                        help="context length to size the KV cache for (default 4096)")
-    parser.add_argument("--quant", type=_quant, default="Q4_K_M", metavar="Q",
-                        help=f"quantization for the fit test ({', '.join(BITS_PER_WEIGHT)}; "
-                             "default Q4_K_M)")
-    parser.add_argument("--tier", choices=TIER_NAMES,
-                        help="only micro (<1B), small (1-7B) or medium (7-15B) models")
-    add_json_flag(parser)
+    options(parser, fits=Opt(False, "only models whose --quant at --ctx fits this machine"),
+            ctx=Opt(4096, "context length to size the KV cache for", "N", positive_int),
+            quant=Opt("Q4_K_M", f"quantization for the fit test ({', '.join(BITS_PER_WEIGHT)})",
+                      "Q", _quant),
+            tier=Opt(None, "only micro (<1B), small (1-7B) or medium (7-15B) models",
+                     choices=TIER_NAMES))
+    json_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,16 +50,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------- arguments
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
-    return value
 
 
 def _quant(text: str) -> str:

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import sys
 
-from slmkit.cli.common import add_model_args, add_sampling_args
+from slmkit.cli.args import model, sampling, settings_loading
 
 HELP = "commands: /reset · /system TEXT · /exit (ctrl-D) · ctrl-C stops an answer"
 
 
 def configure(p) -> None:
-    p.add_argument("model", nargs="?", default=None,
-                   help="model name, pull spec, .gguf file, HF or ONNX directory; MODEL@ENGINE "
-                        "picks the engine (default: the default model)")
-    add_model_args(p)
-    add_sampling_args(p)
+    model(p)
+    settings_loading(p)
+    sampling(p)
 
 
 class ChatSession:

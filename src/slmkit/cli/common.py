@@ -8,41 +8,9 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-UNSET = None
-
-
-def add_model_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("model")
-    # None: filled from the settings (env > config.toml > default) before the verb runs
-    p.set_defaults(_settings_args=("ctx", "threads"))
-    g.add_argument("--ctx", type=int, default=None, metavar="N",
-                   help="context window in tokens (capped at the model's trained length; "
-                        "default: setting model.ctx, 4096)")
-    g.add_argument("--threads", type=int, default=None, metavar="N",
-                   help="CPU threads (default: setting model.threads; 0 = the physical cores "
-                        "other processes leave free, re-chosen while decoding; a warning "
-                        "says when decoding collapses; see docs/threads.md)")
-    g.add_argument("--no-pull", action="store_true",
-                   help="fail instead of pulling a catalog model that is not in the store")
-    g.add_argument("--verbose", action="store_true",
-                   help="print load time, prompt and decode speed (and llama.cpp's log)")
-
-
-def add_sampling_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("sampling")
-    g.add_argument("--max-tokens", type=int, default=512, metavar="N")
-    g.add_argument("--temperature", type=float, default=UNSET, metavar="T",
-                   help="0 = greedy (default: the model's catalog default, else 0.8)")
-    g.add_argument("--top-p", type=float, default=UNSET, metavar="P", help="default 0.95")
-    g.add_argument("--top-k", type=int, default=UNSET, metavar="K", help="default 40")
-    g.add_argument("--min-p", type=float, default=UNSET, metavar="P", help="default 0.05")
-    g.add_argument("--repeat-penalty", type=float, default=UNSET, metavar="X",
-                   help="default 1.0 (off)")
-    g.add_argument("--seed", type=int, default=None)
-    g.add_argument("--stop", action="append", default=[], metavar="TEXT",
-                   help="stop when this text appears (repeatable)")
-    g.add_argument("--system", default=UNSET, metavar="TEXT",
-                   help="system prompt (default: the model's catalog default)")
+# verbs written before cli/args.py call these names
+from slmkit.cli.args import sampling as add_sampling_args
+from slmkit.cli.args import settings_loading as add_model_args
 
 
 @dataclass

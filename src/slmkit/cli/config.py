@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from slmkit.cli.output import add_json_flag
+from slmkit.cli.args import Opt, json_option, options
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -15,47 +15,26 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", nargs="?", default="show", choices=["show", "path", "init"],
                    help="show: every setting, its value and origin (default); path: the "
                         "config file's path; init: write a commented template there")
-    p.add_argument("--force", action="store_true", help="init: overwrite an existing file")
-    add_json_flag(p)
+    options(p, force=Opt(False, "init: overwrite an existing file"))
+    json_option(p)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the settings (table or JSON), the file's path, or write the template."""
     from slmkit import settings
+    from slmkit.cli.output import emit, print_json
 
     path = settings.get_settings().config_path
     if args.action == "path":
-        _print(args, {"path": str(path), "exists": path.is_file()}, str(path))
-        return 0
+        return emit(args, {"path": str(path), "exists": path.is_file()}, str(path))
     if args.action == "init":
-        return _init(args, path, settings.template())
+        path = settings.write_template(force=args.force)
+        return emit(args, {"path": str(path), "written": True}, f"wrote {path}")
     items = settings.effective()
     if args.json:
-        from slmkit.cli.output import print_json
-
-        print_json({"config_file": str(path), "exists": path.is_file(),
-                    "settings": {e.name: _as_json(e) for e in items}})
-        return 0
-    _table(items, path)
-    return 0
-
-
-def _init(args: argparse.Namespace, path, text: str) -> int:
-    if path.exists() and not args.force:
-        raise ValueError(f"{path} exists; pass --force to overwrite it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    _print(args, {"path": str(path), "written": True}, f"wrote {path}")
-    return 0
-
-
-def _print(args: argparse.Namespace, obj: dict, text: str) -> None:
-    if args.json:
-        from slmkit.cli.output import print_json
-
-        print_json(obj)
-    else:
-        print(text)
+        return print_json({"config_file": str(path), "exists": path.is_file(),
+                           "settings": {e.name: _as_json(e) for e in items}})
+    return _table(items, path)
 
 
 def _as_json(item) -> dict:
@@ -63,11 +42,11 @@ def _as_json(item) -> dict:
             "key": item.file_key, "help": item.help}
 
 
-def _table(items, path) -> None:
+def _table(items, path) -> int:
     from rich.markup import escape
     from rich.table import Table
 
-    from slmkit.cli.output import stdout_console
+    from slmkit.cli.output import show
 
     state = "" if path.is_file() else " (not present: `slm config init` writes a template)"
     table = Table(title=f"settings — {path}{state}", title_justify="left")
@@ -83,4 +62,4 @@ def _table(items, path) -> None:
                          for n in item.env)
         table.add_row(item.file_key or item.name, shown,
                       "[dim]default[/]" if kind == "default" else kind, env)
-    stdout_console().print(table)
+    return show(table)

@@ -9,58 +9,43 @@ the newest one. The result (``--output``/final) is registered in the store as ``
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from slmkit.cli.output import TrainingBar, add_json_flag
+from slmkit.cli.args import NO_PULL_HELP, Opt, json_option, options
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--teacher", required=True, help="teacher: stored name, .gguf or HF dir")
-    p.add_argument("--student", required=True, help="student: stored name, .gguf or HF dir")
-    p.add_argument("--data", required=True, metavar="FILE",
-                   help="text (logits) or prompts, one per line / `prompt` field (sequence); "
-                        "or a named dataset")
-    p.add_argument("--method", choices=("logits", "sequence"), default="logits",
-                   help="logits: match the teacher's distributions (same tokenizer); "
-                        "sequence: train on the teacher's answers (any tokenizers)")
-    k = p.add_argument_group("loss")
-    k.add_argument("--loss", choices=("fkl", "rkl", "jsd"), default="fkl",
-                   help="forward KL, reverse KL or Jensen-Shannon (default fkl)")
-    k.add_argument("--temperature", type=float, default=1.0, metavar="T")
-    k.add_argument("--alpha", type=float, default=0.0,
-                   help="weight of the cross-entropy term, 1 - alpha for KD (default 0)")
-    t = p.add_argument_group("training")
-    t.add_argument("--lr", type=float, default=1e-4)
-    t.add_argument("--schedule", choices=("cosine", "linear", "constant"), default="cosine")
-    t.add_argument("--warmup", type=int, default=0, metavar="STEPS")
-    t.add_argument("--weight-decay", type=float, default=0.0)
-    t.add_argument("--batch-size", type=int, default=2)
-    t.add_argument("--grad-accum", type=int, default=1, metavar="N")
-    t.add_argument("--seq-len", type=int, default=256, metavar="N", help="max sequence length")
-    t.add_argument("--max-steps", type=int, default=100, metavar="N")
-    t.add_argument("--save-every", type=int, default=50, metavar="N",
-                   help="checkpoint every N steps (0: only at the end)")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--eval-rows", type=int, default=4, metavar="N",
-                   help="rows at the end of the data held apart for before/after metrics")
-    t.add_argument("--threads", type=int, default=0, metavar="N")
-    t.add_argument("--bf16", action="store_true",
-                   help="autocast to bfloat16 (faster on CPUs with AVX512-BF16/AMX; the "
-                        "weights and optimizer stay float32)")
-    q = p.add_argument_group("sequence-level")
-    q.add_argument("--max-new-tokens", type=int, default=128, metavar="N")
-    q.add_argument("--max-prompts", type=int, default=None, metavar="N")
-    o = p.add_argument_group("output")
-    o.add_argument("-o", "--output", metavar="DIR",
-                   help="checkpoints and final model (default ./distill-<name>)")
-    o.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
-    o.add_argument("--type", default="f16", choices=("f32", "f16", "q8_0"),
-                   help="GGUF type of the result (default f16)")
-    o.add_argument("--name", help="store name (default <student>-distilled)")
-    o.add_argument("--no-register", action="store_true", help="do not add it to the store")
-    o.add_argument("--no-pull", action="store_true")
-    add_json_flag(p)
+    options(p, teacher=Opt(None, "teacher: stored name, .gguf or HF dir", required=True),
+            student=Opt(None, "student: stored name, .gguf or HF dir", required=True),
+            data=Opt(None, "text (logits) or prompts, one per line / `prompt` field (sequence); "
+                           "or a named dataset", "FILE", required=True),
+            method=Opt("logits", "logits: match the teacher's distributions (same tokenizer); "
+                                 "sequence: train on the teacher's answers (any tokenizers)",
+                       choices=("logits", "sequence")))
+    options(p.add_argument_group("loss"),
+            loss=Opt("fkl", "forward KL, reverse KL or Jensen-Shannon",
+                     choices=("fkl", "rkl", "jsd")),
+            temperature=Opt(1.0, metavar="T"),
+            alpha=Opt(0.0, "weight of the cross-entropy term, 1 - alpha for KD"))
+    options(p.add_argument_group("training"), lr=1e-4,
+            schedule=("cosine", "linear", "constant"), warmup=Opt(0, metavar="STEPS"),
+            weight_decay=0.0, batch_size=2, grad_accum=1,
+            seq_len=Opt(256, "max sequence length"), max_steps=100,
+            save_every=Opt(50, "checkpoint every N steps (0: only at the end)"), seed=0,
+            eval_rows=Opt(4, "rows at the end of the data held apart for before/after metrics"),
+            threads=0, bf16=Opt(False, "autocast to bfloat16 (faster on CPUs with "
+                                       "AVX512-BF16/AMX; weights and optimizer stay float32)"))
+    options(p.add_argument_group("sequence-level"), max_new_tokens=128,
+            max_prompts=Opt(None, type=int))
+    options(p.add_argument_group("output"),
+            output=Opt(None, "checkpoints and final model (default ./distill-<name>)", "DIR",
+                       short="-o"),
+            resume=Opt(False, "continue from the newest checkpoint"),
+            type=Opt("f16", "GGUF type of the result", choices=("f32", "f16", "q8_0")),
+            name=Opt(None, "store name (default <student>-distilled)"),
+            no_register=Opt(False, "do not add it to the store"),
+            no_pull=Opt(False, NO_PULL_HELP))
+    json_option(p)
 
 
 def _config(args):
@@ -77,13 +62,12 @@ def _config(args):
 
 
 def run(args) -> int:
-    from slmkit.cli.output import print_json
+    from slmkit.cli.output import TrainingBar, print_json, quiet
     from slmkit.compress.distill import distill_to_store
     from slmkit.models.store import Store
 
     cfg = _config(args)
-    quiet = args.json or not sys.stderr.isatty()
-    with TrainingBar("distill", total=cfg.max_steps, enabled=not quiet) as bar:
+    with TrainingBar("distill", total=cfg.max_steps, enabled=not quiet(args)) as bar:
         report = distill_to_store(Store(), args.teacher, args.student, args.data, config=cfg,
                                   name=args.name, output=args.output,
                                   register=not args.no_register, resume=args.resume,

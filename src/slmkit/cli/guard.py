@@ -11,37 +11,34 @@ from __future__ import annotations
 import argparse
 import sys
 
-from slmkit.cli.output import add_json_flag, print_json
+from slmkit.cli.args import Opt, actions, json_option, options
+from slmkit.cli.output import print_json
 
 CHUNK = 4096
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    sub = actions(p)
     scan = sub.add_parser("scan", help="list what the guard finds (types, places; no values)")
-    scan.add_argument("--show-values", action="store_true",
-                      help="print the values found too (they stay on this machine)")
-    scan.add_argument("--check", action="store_true",
-                      help="exit with status 3 when anything is found (for CI and scripts)")
+    options(scan, show_values=Opt(False, "print the values found too (they stay here)"),
+            check=Opt(False, "exit with status 3 when anything is found (for CI and scripts)"))
     mask = sub.add_parser("mask", help="replace what is found with placeholders like <EMAIL_1>")
-    mask.add_argument("--audit", metavar="FILE",
-                      help="append what was masked (types, offsets, keyed hashes) as JSON lines")
+    options(mask, audit=Opt(None, "append what was masked (types, offsets, keyed hashes) as "
+                                  "JSON lines", "FILE"),
+            vault=Opt(None, "vault to reuse and update (placeholders stay consistent across "
+                            "calls)", "FILE"))
     unmask = sub.add_parser("unmask", help="put the values from a vault back (streams)")
+    options(unmask, vault=Opt(None, "vault written by mask", "FILE", required=True))
     for q in (scan, mask, unmask):
         q.add_argument("input", nargs="?", default="-", metavar="FILE|-",
                        help="text to read (default: standard input)")
-        add_json_flag(q)
+        json_option(q)
     for q in (scan, mask):
-        q.add_argument("--policy", default="", metavar="SPEC",
-                       help="actions per type, e.g. KR_RRN=block,PERSON=keep_local,"
-                            "IP_ADDRESS=allow")
-        q.add_argument("--entities", default="", metavar="TYPES",
-                       help="comma-separated types to look for (default: all)")
-        q.add_argument("--no-ner", action="store_true",
-                       help="do not use Presidio/spaCy NER for names even when installed")
-    mask.add_argument("--vault", metavar="FILE",
-                      help="vault to reuse and update (placeholders stay consistent across calls)")
-    unmask.add_argument("--vault", metavar="FILE", required=True, help="vault written by mask")
+        options(q, policy=Opt("", "actions per type, e.g. KR_RRN=block,PERSON=keep_local,"
+                                  "IP_ADDRESS=allow", "SPEC"),
+                entities=Opt("", "comma-separated types to look for (default: all)", "TYPES"),
+                no_ner=Opt(False, "do not use Presidio/spaCy NER for names even when "
+                                  "installed"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,43 +60,29 @@ def _guard(args: argparse.Namespace, audit_path: str | None = None):
 
 def run_scan(args: argparse.Namespace) -> int:
     """Print findings; with ``--check`` exit status 3 when something was found."""
+    from slmkit.cli.output import show, table
     from slmkit.guard.textio import scan_rows
 
     rows = scan_rows(_guard(args), _read(args.input), show_values=args.show_values)
     if args.json:
         print_json({"findings": rows, "count": len(rows)})
+    elif not rows:
+        show("[dim]nothing found[/]")
     else:
-        _print_table(rows, args.show_values)
+        values = ("value",) if args.show_values else ()
+        show(table("line:col", "type", "chars", "action", "recognizer", *values, box=None,
+                   rows=[(f"{r['line']}:{r['column']}", r["entity"], r["end"] - r["start"],
+                          r["action"], r["recognizer"], *(r.get(v) for v in values))
+                         for r in rows]))
     return 3 if rows and args.check else 0
-
-
-def _print_table(rows: list[dict], show_values: bool) -> None:
-    from rich.table import Table
-
-    from slmkit.cli.output import stdout_console
-
-    table = Table(box=None)
-    columns = ("line:col", "type", "chars", "action", "recognizer")
-    for col in columns + (("value",) if show_values else ()):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(f"{r['line']}:{r['column']}", r["entity"], str(r["end"] - r["start"]),
-                      r["action"], r["recognizer"], *((r["value"],) if show_values else ()))
-    con = stdout_console()
-    con.print(table if rows else "[dim]nothing found[/]")
 
 
 def run_mask(args: argparse.Namespace) -> int:
     """Mask the input; the vault (if given) is loaded first and saved after."""
-    import os
+    from slmkit.guard.textio import mask_text
 
-    from slmkit.guard import Vault
-
-    text = _read(args.input)
-    vault = Vault.load(args.vault) if args.vault and os.path.exists(args.vault) else Vault()
-    protected = _guard(args, args.audit).protect(text, vault, where=args.input)
-    if args.vault:
-        vault.save(args.vault)
+    protected = mask_text(_guard(args, args.audit), _read(args.input), args.vault,
+                          where=args.input)
     if args.json:
         print_json({"text": protected.text, "findings": [f.to_dict() for f in protected.findings],
                     "keep_local": list(protected.keep_local), "vault": args.vault})

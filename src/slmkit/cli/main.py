@@ -48,6 +48,7 @@ VERBS: dict[str, tuple[str, str]] = {
 
 def _build_parser(verb: str | None) -> argparse.ArgumentParser:
     from slmkit import __version__
+    from slmkit.cli.args import Formatter
 
     parser = argparse.ArgumentParser(
         prog="slm",
@@ -56,7 +57,7 @@ def _build_parser(verb: str | None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"slmkit {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="COMMAND")
     for name, (module_name, help_text) in VERBS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text, formatter_class=Formatter)
         if name == verb:
             module = importlib.import_module(module_name)
             module.configure(p, name) if _takes_verb(module) else module.configure(p)

@@ -8,7 +8,7 @@ from typing import Any
 from slmkit.cli.common import progress_console
 from slmkit.cli.output import (
     add_json_flag,
-    human_params,
+    format_params,
     human_size,
     print_json,
     stdout_console,
@@ -60,7 +60,7 @@ def list_models(args: argparse.Namespace) -> int:
         table.add_column(col, no_wrap=col != "SOURCE")
     for r in rows:
         table.add_row(r["name"], human_size(r["size_bytes"]), r["quantization"] or "-",
-                      human_params(r["parameters"]), (r["modified"] or "-")[:16].replace("T", " "),
+                      format_params(r["parameters"]), (r["modified"] or "-")[:16].replace("T", " "),
                       r["source"] or "-")
     con.print(table)
     return 0
@@ -94,7 +94,7 @@ def show(args: argparse.Namespace) -> int:
 def _show_lines(facts: dict[str, Any]) -> list[tuple[str, str]]:
     lines = [
         ("architecture", facts.get("architecture")), ("model name", facts.get("model_name")),
-        ("parameters", human_params(facts.get("parameters"))),
+        ("parameters", format_params(facts.get("parameters"))),
         ("quantization", facts.get("quantization")),
         ("context length", facts.get("context_length")),
         ("embedding", facts.get("embedding_length")), ("layers", facts.get("block_count")),

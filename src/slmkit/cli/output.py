@@ -8,6 +8,8 @@ import json
 import sys
 from typing import Any
 
+from slmkit.util.progress import Bars as Progress
+from slmkit.util.progress import TrainingBar  # noqa: F401 (verbs import it from here)
 from slmkit.util.text import format_bytes as format_bytes_decimal
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -15,6 +17,51 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 def add_json_flag(parser) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable JSON output")
+
+
+def quiet(args) -> bool:
+    """No progress or status lines: --json, or stderr is not a terminal."""
+    return bool(getattr(args, "json", False)) or not sys.stderr.isatty()
+
+
+def status(args, message: str) -> None:
+    """A dim status line on stderr, unless :func:`quiet`."""
+    if not quiet(args):
+        stderr_console().print(f"[dim]{message}[/]", highlight=False)
+
+
+def warn(message: str) -> None:
+    """A yellow line on stderr (always: warnings matter in scripts too)."""
+    stderr_console().print(f"[yellow]{message}[/]", highlight=False)
+
+
+def progress(args) -> Progress:
+    """Progress bars on stderr, unless :func:`quiet`."""
+    return Progress(enabled=not quiet(args))
+
+
+def emit(args, obj: Any, text: str) -> int:
+    """``obj`` as JSON with --json, else ``text`` on stdout; returns 0."""
+    if args.json:
+        return print_json(obj)
+    print(text)
+    return EXIT_OK
+
+
+def table(*columns: str, rows=(), **kw: Any):
+    """A rich table with these column headers and rows (cells become strings)."""
+    from rich.table import Table
+
+    t = Table(*columns, **kw)
+    for row in rows:
+        t.add_row(*("-" if c is None else str(c) for c in row))
+    return t
+
+
+def show(renderable: Any, *, wide: bool = False) -> int:
+    """Print a rich renderable (a table, markup text) on stdout; returns 0."""
+    stdout_console(wide=wide).print(renderable, highlight=False)
+    return EXIT_OK
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -82,93 +129,6 @@ def run_guarded(fn, args) -> int:
         return EXIT_OK
 
 
-class TrainingBar:
-    """A rich bar on stderr for a training loop: step of total, loss, the latest eval loss
-    and tokens/s; silent when disabled. Feed it the loop's rows (``step``, ``loss``,
-    ``tokens_per_second``, optional ``total``/``eval_loss``; rows with an ``event`` other
-    than ``"step"`` only update the eval loss)."""
-
-    def __init__(self, label: str, *, total: int | None = None, enabled: bool = True) -> None:
-        self.label, self.total, self.enabled = label, total, enabled
-        self._bar = self._task = self._eval = None
-
-    def __enter__(self) -> TrainingBar:
-        if self.enabled:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            self._bar = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[stats]}"), TimeElapsedColumn(),
-                                 TimeRemainingColumn(), console=stderr_console())
-            self._bar.__enter__()
-        return self
-
-    def __call__(self, row: dict) -> None:
-        if row.get("eval_loss") is not None:
-            self._eval = row["eval_loss"]
-        if self._bar is None or row.get("event", "step") != "step":
-            return
-        if self._task is None:
-            self._task = self._bar.add_task(self.label, total=row.get("total", self.total),
-                                            stats="")
-        stats = f"loss {row['loss']:.4f}"
-        if self._eval is not None:
-            stats += f" · eval {self._eval:.4f}"
-        stats += f" · {row['tokens_per_second']:.0f} tok/s"
-        self._bar.update(self._task, completed=row["step"], stats=stats)
-
-    def status(self, message: str) -> None:
-        if self._bar is not None:
-            self._bar.console.print(f"[dim]{message}[/]")
-
-    def __exit__(self, *exc) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(*exc)
-
-
-class Progress:
-    """``progress(task, done, total)`` callbacks drawn as rich bars on stderr."""
-
-    def __init__(self, enabled: bool = True) -> None:
-        self._bars = None
-        self._tasks: dict[str, int] = {}
-        if enabled:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-            from rich.progress import Progress as Bars
-
-            self._bars = Bars(TextColumn("{task.description}"), BarColumn(),
-                              MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                              console=stderr_console(), transient=True)
-
-    def __enter__(self) -> Progress:
-        if self._bars is not None:
-            self._bars.__enter__()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._bars is not None:
-            self._bars.__exit__(*exc)
-
-    def __call__(self, task: str, done: int, total: int) -> None:
-        if self._bars is None:
-            return
-        if task not in self._tasks:
-            self._tasks[task] = self._bars.add_task(task, total=total or None)
-        self._bars.update(self._tasks[task], completed=done, total=total or None)
-
-
 class LineProgress:
     """``progress(task, done, total)`` as plain lines for a log or a pipe: the first call of
     each task, then every tenth of its total, then done (no carriage returns, no bars)."""
@@ -192,23 +152,20 @@ class LineProgress:
 human_size = format_bytes_decimal  # bytes as people read them: 98.4 MB (slmkit.util.text)
 
 
-def human_params(n: int | None) -> str:
-    """Parameter counts as people say them: 135M, 1.5B."""
-    if not n:
-        return "-"
-    if n >= 1e9:
-        return f"{n / 1e9:.1f}B"
-    return f"{n / 1e6:.0f}M" if n >= 1e6 else f"{n / 1e3:.0f}K"
-
-
 def format_bytes(n: int) -> str:
     """``0.1 GB``, ``14.3 GB``; under 0.1 GB in MB (``45 MB``). Decimal units."""
     return f"{n / 1e6:.0f} MB" if n < 100_000_000 else f"{n / 1e9:.1f} GB"
 
 
-def format_params(n: int) -> str:
-    """``135M``, ``1.5B``, ``14.7B`` (999.9M shows as ``1.0B``)."""
-    return f"{n / 1e9:.1f}B" if n >= 999_500_000 else f"{n / 1e6:.0f}M"
+def format_params(n: int | None) -> str:
+    """Parameter counts as people say them: ``135M``, ``1.5B`` (999.9M shows as ``1.0B``),
+    ``80K``; ``-`` when unknown."""
+    if not n:
+        return "-"
+    if n >= 999_500_000:
+        return f"{n / 1e9:.1f}B"
+    return f"{n / 1e6:.0f}M" if n >= 1e6 else f"{n / 1e3:.0f}K"
+
 
 
 def format_ctx(n: int) -> str:

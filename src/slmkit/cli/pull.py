@@ -20,7 +20,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from slmkit.cli.common import progress_console
-    from slmkit.cli.output import human_params, human_size, stdout_console
+    from slmkit.cli.output import format_params, human_size, stdout_console
     from slmkit.models.store import Store
 
     store = Store()
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
                     "parameters": gguf.get("parameters")})
         return 0
     what = ", ".join(x for x in (human_size(ref.size_bytes), gguf.get("quantization"),
-                                 gguf.get("parameters") and human_params(gguf["parameters"])
+                                 gguf.get("parameters") and format_params(gguf["parameters"])
                                  + " parameters") if x)
     verb = "already present" if present else "pulled"
     stdout_console(wide=True).print(f"{verb}: [bold]{ref.name}[/] ({what})\n  sha256 {ref.sha256}",

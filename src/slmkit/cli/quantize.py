@@ -13,59 +13,46 @@ from __future__ import annotations
 import argparse
 import sys
 
-from slmkit.cli.output import Progress, add_json_flag, print_json
+from slmkit.cli.args import SOURCE_HELP, Opt, derived, json_option, model, options
+from slmkit.cli.output import print_json, progress
 
 COMMON_TYPES = ("Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q5_0", "Q4_K_M", "Q4_K_S", "Q4_1", "Q4_0",
                 "IQ4_XS", "IQ4_NL", "Q3_K_M", "Q2_K", "IQ3_XXS", "IQ2_XS", "F16")
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="stored model name, .gguf file or Hugging Face directory")
-    p.add_argument("--type", metavar="TYPE",
-                   help=f"GGUF type: {', '.join(COMMON_TYPES)}, … (required unless "
-                        "--make-reference); with --engine torch: int8 or int4")
-    p.add_argument("--engine", choices=("llamacpp", "torch"), default="llamacpp",
-                   help="llamacpp: a GGUF (default); torch: torchao weight-only int8/int4 "
-                        "for the torch engine")
-    p.add_argument("--group-size", type=int, default=None, metavar="N",
-                   help="--engine torch --type int4: weights per scale group, 32 (default), "
-                        "64 or 128")
-    p.add_argument("--name", help="store name of the result (default MODEL-TYPE[-awq])")
-    p.add_argument("-o", "--output", metavar="PATH",
-                   help="write the GGUF here instead of registering it in the store")
-    c = p.add_argument_group("calibration")
-    c.add_argument("--calibrate", metavar="DATA",
-                   help="calibration text (dataset name such as owt/wikipedia, pypi: spec, or "
-                        "a .txt/.jsonl file): activation-aware scales + importance matrix")
-    c.add_argument("--calib-method", default="awq+imatrix",
-                   choices=("awq+imatrix", "awq", "imatrix"),
-                   help="what calibration does (default awq+imatrix)")
-    c.add_argument("--calib-tokens", type=int, default=4096, metavar="N",
-                   help="calibration tokens (default 4096)")
-    c.add_argument("--output-type", metavar="TYPE",
-                   help="mixed precision: type of output.weight (e.g. Q8_0, Q6_K)")
-    c.add_argument("--embed-type", metavar="TYPE",
-                   help="mixed precision: type of token_embd.weight (e.g. Q8_0, Q6_K)")
-    r = p.add_argument_group("off-grid reference (--make-reference)")
-    r.add_argument("--make-reference", action="store_true",
-                   help="make MODEL-offgrid: dequantize, move the weights off the 4-bit grid "
-                        "(function-preserving channel rescaling), short continued "
-                        "pre-training; register F32 GGUF + HF directory")
-    r.add_argument("--ref-data", default="wikipedia", metavar="DATA",
-                   help="training text for --make-reference (default wikipedia; its first "
-                        "quarter is held apart)")
-    r.add_argument("--ref-rescale", type=float, default=0.25, metavar="S",
-                   help="random per-channel factors in [1/(1+S), 1+S] folded so the model's "
-                        "function is unchanged (default 0.25; 0: none; llama/qwen/mistral)")
-    r.add_argument("--ref-dither", type=float, default=0.0, metavar="W",
-                   help="also add uniform noise W grid steps wide (1.0: the whole cell; costs "
-                        "perplexity; for architectures rescaling cannot fold; default 0)")
-    r.add_argument("--ref-steps", type=int, default=16, metavar="N")
-    r.add_argument("--ref-lr", type=float, default=3e-5, metavar="LR")
-    r.add_argument("--ref-seed", type=int, default=0, metavar="N")
-    p.add_argument("--threads", type=int, default=0, metavar="N", help="CPU threads")
-    p.add_argument("--force", action="store_true", help="replace an existing result")
-    add_json_flag(p)
+    model(p, SOURCE_HELP, required=True)
+    options(p, type=Opt(None, f"GGUF type: {', '.join(COMMON_TYPES)}, … (required unless "
+                              "--make-reference); with --engine torch: int8 or int4", "TYPE"),
+            engine=Opt("llamacpp", "llamacpp: a GGUF; torch: torchao weight-only int8/int4 for "
+                                   "the torch engine", choices=("llamacpp", "torch")),
+            group_size=Opt(None, "--engine torch --type int4: weights per scale group, 32 "
+                                 "(default), 64 or 128", type=int))
+    derived(p, what="the result", name_default="MODEL-TYPE[-awq]")
+    options(p.add_argument_group("calibration"),
+            calibrate=Opt(None, "calibration text (dataset name such as owt/wikipedia, pypi: "
+                                "spec, or a .txt/.jsonl file): activation-aware scales + "
+                                "importance matrix", "DATA"),
+            calib_method=("awq+imatrix", "awq", "imatrix"), calib_tokens=4096,
+            output_type=Opt(None, "mixed precision: type of output.weight (e.g. Q8_0, Q6_K)",
+                            "TYPE"),
+            embed_type=Opt(None, "mixed precision: type of token_embd.weight (e.g. Q8_0, Q6_K)",
+                           "TYPE"))
+    options(p.add_argument_group("off-grid reference (--make-reference)"),
+            make_reference=Opt(False, "make MODEL-offgrid: dequantize, move the weights off "
+                                      "the 4-bit grid (function-preserving channel "
+                                      "rescaling), short continued pre-training; register "
+                                      "F32 GGUF + HF directory"),
+            ref_data=Opt("wikipedia", "training text (its first quarter is held apart)",
+                         "DATA"),
+            ref_rescale=Opt(0.25, "random per-channel factors in [1/(1+S), 1+S] folded so the "
+                                  "function is unchanged (0: none; llama/qwen/mistral)", "S"),
+            ref_dither=Opt(0.0, "also add uniform noise W grid steps wide (1.0: the whole "
+                                "cell; costs perplexity; for architectures rescaling cannot "
+                                "fold)", "W"),
+            ref_steps=16, ref_lr=Opt(3e-5, metavar="LR"), ref_seed=0)
+    options(p, threads=Opt(0, "CPU threads"))
+    json_option(p)
 
 
 def run(args) -> int:
@@ -83,12 +70,12 @@ def run(args) -> int:
         raise ValueError("--type is required (e.g. --type Q4_K_M), or pass --make-reference")
     if args.group_size is not None:
         raise ValueError("--group-size applies to --engine torch --type int4 only")
-    with Progress(enabled=not args.json and sys.stderr.isatty()) as progress:
+    with progress(args) as bars:
         r = quantize_model(
             args.model, args.type, name=args.name, calibrate=args.calibrate,
             calib_method=args.calib_method, calib_tokens=args.calib_tokens, output=args.output,
             output_type=args.output_type, embed_type=args.embed_type, force=args.force,
-            threads=args.threads, progress=progress)
+            threads=args.threads, progress=bars)
     if args.json:
         return print_json(r)
     where = f"stored as {r.name}" if r.registered else f"written to {r.path}"
@@ -114,9 +101,9 @@ def _reference(args) -> int:
                              dither=args.ref_dither > 0, dither_scale=args.ref_dither or 1.0,
                              steps=args.ref_steps, lr=args.ref_lr, seed=args.ref_seed,
                              threads=args.threads)
-    with Progress(enabled=not args.json and sys.stderr.isatty()) as progress:
+    with progress(args) as bars:
         r = make_reference(args.model, name=args.name, config=config, force=args.force,
-                           progress=progress)
+                           progress=bars)
     if args.json:
         return print_json(r)
     cached = " (already made)" if r.get("cached") else ""

@@ -4,24 +4,20 @@ from __future__ import annotations
 
 import sys
 
-from slmkit.cli.common import add_model_args, add_sampling_args
-from slmkit.cli.output import add_json_flag
+from slmkit.cli.args import Opt, json_option, options, sampling, settings_loading
 
 
 def configure(p) -> None:
     p.add_argument("args", nargs="+", metavar="[MODEL] PROMPT",
                    help="optional model (name, pull spec, .gguf file, HF or ONNX directory; "
-                        "MODEL@ENGINE picks the engine) then the prompt; '-' reads the "
-                        "prompt from stdin")
-    p.add_argument("--raw", action="store_true",
-                   help="send the prompt verbatim (no chat template, no system prompt)")
-    p.add_argument("--logprobs", type=int, default=None, metavar="N",
-                   help="also report each token's log-probability and N alternatives (--json)")
-    p.add_argument("--truncate", action="store_true",
-                   help="drop the start of a prompt that is longer than the context")
-    add_model_args(p)
-    add_sampling_args(p)
-    add_json_flag(p)
+                        "MODEL@ENGINE picks the engine) then the prompt; '-' reads stdin")
+    options(p, raw=Opt(False, "send the prompt verbatim (no chat template or system prompt)"),
+            logprobs=Opt(None, "also report each token's log-probability and N alternatives "
+                               "(--json)", "N", int),
+            truncate=Opt(False, "drop the start of a prompt longer than the context"))
+    settings_loading(p)
+    sampling(p)
+    json_option(p)
 
 
 def split_model_prompt(values: list[str]) -> tuple[str | None, str]:

@@ -10,8 +10,9 @@ a new model needs the memory (--memory-budget). This module maps the arguments t
 from __future__ import annotations
 
 import logging
-import os
 import sys
+
+from slmkit.cli.args import Opt, options
 
 API_KEY_ENV = "SLM_API_KEY"
 # options whose default comes from slmkit.settings (CLI > env > config.toml > default)
@@ -24,63 +25,54 @@ def configure(p) -> None:
     p.add_argument("models", nargs="*", metavar="MODEL",
                    help="models to load at start-up (default: setting model.default, else the "
                         "catalog's default model)")
-    # None: filled from the settings (env > config.toml > default) before run()
-    p.set_defaults(_settings_args=SETTINGS_ARGS)
+    p.set_defaults(_settings_args=SETTINGS_ARGS)  # None: filled from the settings before run()
     p.epilog = ("Unset options take their value from the environment, then "
                 "$SLM_HOME/config.toml (see `slm config`).")
-    net = p.add_argument_group("network and security")
-    net.add_argument("--host", default=None,
-                     help="address to bind (default 127.0.0.1; any other needs an API key)")
-    net.add_argument("--port", type=int, default=None, help="default 8000")
-    net.add_argument("--api-key", action="append", default=[], metavar="KEY",
-                     help=f"accept this key (repeatable; or set {API_KEY_ENV})")
-    net.add_argument("--api-key-file", metavar="FILE", help="accept the keys in FILE, one a line")
-    net.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
-                     help="allow browser requests from ORIGIN (repeatable; '*' for any)")
-    net.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
-                     help="also answer requests addressed to NAME (the Host header; "
-                          "repeatable; '*' for any). On loopback only localhost and loopback "
-                          "addresses are answered by default, against DNS rebinding")
-    net.add_argument("--max-body-bytes", type=int, default=4 * 1024 * 1024, metavar="N",
-                     help="largest request body accepted (default 4 MiB)")
-    eng = p.add_argument_group("models and scheduling")
-    eng.add_argument("--ctx", type=int, default=None, metavar="N",
-                     help="context window in tokens (default 4096)")
-    eng.add_argument("--threads", type=int, default=None, metavar="N",
-                     help="CPU threads (default: the physical cores other processes leave "
-                          "free, re-chosen while serving; see docs/threads.md)")
-    eng.add_argument("--parallel", type=int, default=None, metavar="N",
-                     help="sequences decoded together per llama.cpp model, each with its own "
-                          "--ctx (default 4); torch and onnx models answer one at a time")
-    eng.add_argument("--queue", type=int, default=None, metavar="N",
-                     help="requests that may wait for a slot; beyond that: 429 (default 64)")
-    eng.add_argument("--keep-alive", type=float, default=None, metavar="SECONDS",
-                     help="unload a model loaded on demand after this long idle (default 300; "
-                          "-1 = never)")
-    eng.add_argument("--memory-budget", type=float, default=None, metavar="GB",
-                     help="memory for loaded models (default: what is available at start)")
-    eng.add_argument("--request-timeout", type=float, default=None, metavar="SECONDS",
-                     help="end a generation after this long (default 600)")
-    eng.add_argument("--no-pull", action="store_true",
-                     help="fail instead of pulling a catalog model named here")
-    eng.add_argument("--adapter", action="append", default=[], metavar="NAME=PATH",
-                     help="serve a LoRA adapter (GGUF, or a `slm finetune` output dir) as the "
-                          "model BASE+NAME on the first model's engine, switched per request "
-                          "without reloading the base; BASE+NAME=PATH picks the base "
-                          "(repeatable)")
-    eng.add_argument("--rag", action="append", default=[], metavar="COLLECTION",
-                     help="check this document collection at start; chat with it as the "
-                          "model rag:COLLECTION (any collection works on demand; repeatable)")
-    eng.add_argument("--rag-model", default=None, metavar="MODEL",
-                     help="the model that answers for rag:COLLECTION (default: the first "
-                          "MODEL)")
+    options(p.add_argument_group("network and security"),
+            host=Opt(None, "address to bind (default 127.0.0.1; any other needs an API key)"),
+            port=Opt(None, "default 8000", type=int),
+            api_key=Opt(None, f"accept this key (repeatable; or set {API_KEY_ENV})", "KEY",
+                        action="append"),
+            api_key_file=Opt(None, "accept the keys in FILE, one a line", "FILE"),
+            cors_origin=Opt(None, "allow browser requests from ORIGIN (repeatable; '*' for "
+                                  "any)", "ORIGIN", action="append"),
+            allowed_host=Opt(None, "also answer requests addressed to NAME (the Host header; "
+                                   "repeatable; '*' for any). On loopback only localhost and "
+                                   "loopback addresses are answered by default, against DNS "
+                                   "rebinding", "NAME", action="append"),
+            max_body_bytes=Opt(4 * 1024 * 1024, "largest request body accepted (default 4 "
+                                                "MiB)"))
+    options(p.add_argument_group("models and scheduling"),
+            ctx=Opt(None, "context window in tokens (default 4096)", type=int),
+            threads=Opt(None, "CPU threads (default: the physical cores other processes leave "
+                              "free, re-chosen while serving; see docs/threads.md)", type=int),
+            parallel=Opt(None, "sequences decoded together per llama.cpp model, each with its "
+                               "own --ctx (default 4); torch and onnx models answer one at a "
+                               "time", type=int),
+            queue=Opt(None, "requests that may wait for a slot; beyond that: 429 (default 64)",
+                      type=int),
+            keep_alive=Opt(None, "unload a model loaded on demand after this long idle "
+                                 "(default 300; -1 = never)", "SECONDS", float),
+            memory_budget=Opt(None, "memory for loaded models (default: what is available at "
+                                    "start)", "GB", float),
+            request_timeout=Opt(None, "end a generation after this long (default 600)",
+                                "SECONDS", float),
+            no_pull=Opt(False, "fail instead of pulling a catalog model named here"),
+            adapter=Opt(None, "serve a LoRA adapter (GGUF, or a `slm finetune` output dir) as "
+                              "the model BASE+NAME on the first model's engine, switched per "
+                              "request without reloading the base; BASE+NAME=PATH picks the "
+                              "base (repeatable)", "NAME=PATH", action="append"),
+            rag=Opt(None, "check this document collection at start; chat with it as the model "
+                          "rag:COLLECTION (any collection works on demand; repeatable)",
+                    "COLLECTION", action="append"),
+            rag_model=Opt(None, "the model that answers for rag:COLLECTION (default: the first "
+                                "MODEL)", "MODEL"))
     from slmkit.cli import serve_route
 
     serve_route.configure(p)
-    p.add_argument("--log-level", default="info",
-                   choices=["debug", "info", "warning", "error"],
-                   help="info logs one JSON line per request (default)")
-    p.add_argument("--verbose", action="store_true", help="also show llama.cpp's log")
+    options(p, log_level=Opt("info", "info logs one JSON line per request",
+                             choices=("debug", "info", "warning", "error")),
+            verbose=Opt(False, "also show llama.cpp's log"))
 
 
 def api_keys(args) -> list[str]:

@@ -7,45 +7,41 @@ from __future__ import annotations
 
 import argparse
 
+from slmkit.cli.args import Opt, options
+
 AUTO = "auto"
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("routing (model 'auto') and the privacy guard")
-    g.add_argument("--route", metavar="LOCAL",
-                   help="serve model 'auto': LOCAL answers first, hard requests go to --upstream")
-    g.add_argument("--upstream", metavar="URL", help="OpenAI-compatible base URL of the big model")
-    g.add_argument("--upstream-model", metavar="NAME", help="the upstream's model name")
-    g.add_argument("--upstream-key-env", default="SLM_UPSTREAM_KEY", metavar="VAR",
-                   help="environment variable with the upstream's API key (default "
-                        "SLM_UPSTREAM_KEY)")
-    g.add_argument("--upstream-key-file", metavar="FILE", help="file with the upstream's API key")
-    g.add_argument("--upstream-ctx", type=int, default=0, metavar="N",
-                   help="the upstream's context window, checked before sending (0 = unknown)")
-    g.add_argument("--upstream-timeout", type=float, default=60.0, metavar="SECONDS")
-    g.add_argument("--min-mean-logprob", type=float, default=None, metavar="X",
-                   help="escalate when the local answer's mean token logprob is below X "
-                        "(default -1.2)")
-    g.add_argument("--judge-tokens", type=int, default=None, metavar="N",
-                   help="judge the local answer on its first N tokens (default 32)")
-    g.add_argument("--difficulty", metavar="FILE",
-                   help="a difficulty model from `slm route train`: escalate prompts it rates "
-                        "hard before the local model runs")
-    g.add_argument("--max-difficulty", type=float, default=None, metavar="P",
-                   help="escalate when p(hard) >= P (default 0.5)")
-    g.add_argument("--on-upstream-error", choices=["local", "error"], default="local",
-                   help="when the upstream fails: answer locally (default) or return the error")
-    g.add_argument("--allow-remote-tag", action="store_true",
-                   help="let clients force an escalation with '#route:remote' in a prompt "
-                        "(off by default: any client could spend the upstream budget)")
-    g.add_argument("--budget", default="", metavar="SPEC",
-                   help="escalation limits, e.g. 'requests=500,tokens=200000,cost=5,period=day'")
-    g.add_argument("--prices", metavar="JSON", help="price table {model: [in, out] USD per 1M}")
-    g.add_argument("--ledger", metavar="FILE",
-                   help="cost ledger (default: $SLM_HOME/route/ledger.sqlite)")
-    g.add_argument("--guard-policy", default="", metavar="SPEC",
-                   help="guard actions per type, e.g. KR_RRN=block,PERSON=keep_local "
-                        "(for escalations and /v1/guard/*)")
+    options(p.add_argument_group("routing (model 'auto') and the privacy guard"),
+            route=Opt(None, "serve model 'auto': LOCAL answers first, hard requests go to "
+                            "--upstream", "LOCAL"),
+            upstream=Opt(None, "OpenAI-compatible base URL of the big model", "URL"),
+            upstream_model=Opt(None, "the upstream's model name", "NAME"),
+            upstream_key_env=Opt("SLM_UPSTREAM_KEY", "environment variable with the "
+                                                     "upstream's API key", "VAR"),
+            upstream_key_file=Opt(None, "file with the upstream's API key", "FILE"),
+            upstream_ctx=Opt(0, "the upstream's context window, checked before sending "
+                                "(0 = unknown)"),
+            upstream_timeout=Opt(60.0, metavar="SECONDS"),
+            min_mean_logprob=Opt(None, "escalate when the local answer's mean token logprob "
+                                       "is below X (default -1.2)", "X", float),
+            judge_tokens=Opt(None, "judge the local answer on its first N tokens (default 32)",
+                             type=int),
+            difficulty=Opt(None, "a difficulty model from `slm route train`: escalate prompts "
+                                 "it rates hard before the local model runs", "FILE"),
+            max_difficulty=Opt(None, "escalate when p(hard) >= P (default 0.5)", "P", float),
+            on_upstream_error=Opt("local", "when the upstream fails: answer locally or return "
+                                           "the error", choices=("local", "error")),
+            allow_remote_tag=Opt(False, "let clients force an escalation with '#route:remote' "
+                                        "in a prompt (off: any client could spend the "
+                                        "upstream budget)"),
+            budget=Opt("", "escalation limits, e.g. 'requests=500,tokens=200000,cost=5,"
+                           "period=day'", "SPEC"),
+            prices=Opt(None, "price table {model: [in, out] USD per 1M}", "JSON"),
+            ledger=Opt(None, "cost ledger (default: $SLM_HOME/route/ledger.sqlite)", "FILE"),
+            guard_policy=Opt("", "guard actions per type, e.g. KR_RRN=block,PERSON=keep_local "
+                                 "(for escalations and /v1/guard/*)", "SPEC"))
 
 
 def check(args: argparse.Namespace) -> None:
@@ -57,24 +53,6 @@ def check(args: argparse.Namespace) -> None:
         raise ValueError("--route needs --upstream URL and --upstream-model NAME")
     if args.route == AUTO:
         raise ValueError("--route names the local model; 'auto' is the routed model itself")
-
-
-def parse_budget(spec: str):
-    from slmkit.route.costs import Budget
-
-    fields = {"requests": "max_requests", "tokens": "max_tokens", "cost": "max_cost"}
-    kw: dict = {}
-    for part in filter(None, (p.strip() for p in spec.split(","))):
-        key, sep, value = part.partition("=")
-        key = key.strip()
-        if not sep or key not in (*fields, "period"):
-            raise ValueError(f"--budget: {part!r} is not requests=N, tokens=N, cost=X or "
-                             "period=hour|day|week|month")
-        if key == "period":
-            kw["period"] = value.strip()
-        else:
-            kw[fields[key]] = float(value) if key == "cost" else int(value)
-    return Budget(**kw)
 
 
 def guard_service(args: argparse.Namespace):
@@ -116,8 +94,9 @@ class RoutingLoader:
 
     def _routed(self, local_engine):
         from slmkit.models.load import load
+        from slmkit.guard import Guard, Policy
         from slmkit.route import RouteConfig, RoutedEngine
-        from slmkit.route.costs import PriceTable
+        from slmkit.route.costs import Budget, PriceTable
         from slmkit.route.difficulty import DifficultyModel
         from slmkit.route.ledger import Ledger, default_path
 
@@ -131,11 +110,9 @@ class RoutingLoader:
                                        ("max_difficulty", a.max_difficulty)) if v is not None}
         config = RouteConfig(on_upstream_error=a.on_upstream_error,
                              allow_remote_tag=a.allow_remote_tag, **overrides)
-        from slmkit.guard import Guard, Policy
-
         return RoutedEngine(local_engine, remote, guard=Guard(Policy.parse(a.guard_policy)),
                             config=config, ledger=Ledger(a.ledger or default_path()),
-                            prices=PriceTable.load(a.prices), budget=parse_budget(a.budget),
+                            prices=PriceTable.load(a.prices), budget=Budget.parse(a.budget),
                             difficulty=DifficultyModel.load(a.difficulty) if a.difficulty
                             else None)
 

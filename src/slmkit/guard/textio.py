@@ -43,3 +43,16 @@ def unmask_stream(vault: Vault, read: Callable[[], str], write: Callable[[str], 
     while piece := read():
         write(stream.push(piece))
     write(stream.flush())
+
+
+def mask_text(guard: Guard, text: str, vault_path: str | None = None, *, where: str = ""):
+    """Protect ``text`` with the vault at ``vault_path`` (loaded when it exists, saved after,
+    so placeholders stay consistent across calls); without a path, a fresh vault that is not
+    kept. Returns the guard's ``Protected`` result."""
+    import os
+
+    vault = Vault.load(vault_path) if vault_path and os.path.exists(vault_path) else Vault()
+    protected = guard.protect(text, vault, where=where)
+    if vault_path:
+        vault.save(vault_path)
+    return protected

@@ -124,27 +124,10 @@ def progress_reporter(progress: Any) -> Iterator[ProgressFn | None]:
     if progress is None or callable(progress):
         yield progress
         return
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        SpinnerColumn,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
+    from slmkit.util.progress import Bars
 
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-               DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=progress) as bars:
-        tasks: dict[str, Any] = {}
-
-        def report(task: str, done: int, total: int | None) -> None:
-            if task not in tasks:
-                tasks[task] = bars.add_task(task, total=total)
-            bars.update(tasks[task], completed=done, total=total)
-
-        yield report
+    with Bars(console=progress, units="bytes") as bars:
+        yield bars
 
 
 # --- parsing ---------------------------------------------------------------------------------

@@ -97,3 +97,20 @@ class Budget:
     @property
     def unlimited(self) -> bool:
         return self.max_requests is None and self.max_tokens is None and self.max_cost is None
+
+    @classmethod
+    def parse(cls, spec: str) -> Budget:
+        """``"requests=500,tokens=200000,cost=5,period=day"`` (any subset; empty: none)."""
+        fields = {"requests": "max_requests", "tokens": "max_tokens", "cost": "max_cost"}
+        kw: dict = {}
+        for part in filter(None, (p.strip() for p in spec.split(","))):
+            key, sep, value = part.partition("=")
+            key = key.strip()
+            if not sep or key not in (*fields, "period"):
+                raise ValueError(f"--budget: {part!r} is not requests=N, tokens=N, cost=X or "
+                                 "period=hour|day|week|month")
+            if key == "period":
+                kw["period"] = value.strip()
+            else:
+                kw[fields[key]] = float(value) if key == "cost" else int(value)
+        return cls(**kw)

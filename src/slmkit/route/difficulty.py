@@ -217,3 +217,15 @@ def read_outcomes(path: str) -> tuple[list[str], list[bool]]:
     if not prompts:
         raise ValueError(f"{path} holds no outcomes")
     return prompts, hard
+
+
+def train_file(data: str, output: str | Path | None = None, *, dimension: int = 4096) -> dict:
+    """:func:`train` on the outcomes in ``data`` (:func:`read_outcomes`), saved to
+    ``output`` (default ``$SLM_HOME/route/difficulty.npz``). Returns {model (its path),
+    features, and the metrics}."""
+    from slmkit.route.ledger import default_path
+
+    model = train(*read_outcomes(data), dimension=dimension)
+    out = Path(output) if output else default_path().parent / "difficulty.npz"
+    model.save(out)
+    return {"model": str(out), "features": model.features, **model.metrics}

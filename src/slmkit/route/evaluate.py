@@ -324,6 +324,32 @@ def evaluate_routers(items: Sequence[Item], weak: Sequence[Answer], strong: Sequ
     return report
 
 
+def run(items: Sequence[Item], weak, strong, *, names: tuple[str, str], progress=None,
+        cache: str | None = None, test_share: float = 0.5, seed: int = 0,
+        target_pgr: float = 0.8, difficulty_out: str | None = None,
+        outcomes: str | None = None, chart_path: str | None = None) -> dict:
+    """Answer ``items`` with the ``weak`` and ``strong`` engines (``names``: theirs;
+    ``progress(task, done, total)``), then :func:`evaluate_routers`. Optionally save the
+    difficulty model, write the training split's outcomes (JSONL) and draw the chart."""
+    from slmkit.route import tasks
+    from slmkit.route.difficulty import train
+
+    answers = [answer_all(eng, items, (lambda i, n, t=f"{role}: {name}": progress(t, i, n))
+                          if progress else None, cache=cache, model=name)
+               for eng, role, name in ((weak, "weak", names[0]), (strong, "strong", names[1]))]
+    report = evaluate_routers(items, *answers, test_share=test_share, seed=seed,
+                              target_pgr=target_pgr, train_difficulty=train)
+    model = report.pop("difficulty_model", None)
+    report.update(weak=names[0], strong=names[1])
+    if difficulty_out and model is not None:
+        report["difficulty_model"] = str(model.save(difficulty_out))
+    if outcomes:
+        tasks.write_jsonl(training_outcomes(items, *answers, test_share, seed), outcomes)
+    if chart_path:
+        report["chart"] = chart(report, chart_path)
+    return report
+
+
 def _rank01(x: np.ndarray) -> np.ndarray:
     order = np.argsort(x, kind="mergesort")
     r = np.empty(len(x))

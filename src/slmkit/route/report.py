@@ -125,15 +125,9 @@ def operations(path, *, since: float = 0.0) -> dict | None:
     what the guard did, as counts only (never a value); None when there is no ledger."""
     from pathlib import Path
 
-    from slmkit.route.ledger import Ledger
-
     if not Path(path).exists():
         return None
-    ledger = Ledger(path)
-    try:
-        entries = ledger.entries(since)
-    finally:
-        ledger.close()
+    entries = _entries(path, since)
     s = summarize(entries)
     guard = {"masked_values": s["masked_values"],
              "kept_local": sum(1 for e in entries if e.reason.startswith("guard_keep_local")),
@@ -141,3 +135,32 @@ def operations(path, *, since: float = 0.0) -> dict | None:
     keep = ("requests", "routes", "escalated_share", "outcomes", "reasons", "remote_cost_usd",
             "all_remote_cost_usd", "savings_usd", "router_overhead_ms")
     return {"routing": {k: s[k] for k in keep}, "guard": guard}
+
+
+def ledger_report(path: str | None = None, *, days: float | None = None,
+                  chart_path: str | None = None) -> tuple[dict, str]:
+    """:func:`summarize` the ledger at ``path`` (default: the router's) over the last
+    ``days`` (None: everything), with ``chart`` for ``chart_path`` (None when matplotlib
+    is missing). Returns the summary and the ledger's path."""
+    import time
+    from pathlib import Path
+
+    from slmkit.route.ledger import default_path
+
+    where = Path(path) if path else default_path()
+    if not where.exists():
+        raise ValueError(f"no ledger at {where}; the router writes one when it serves requests")
+    summary = summarize(_entries(where, time.time() - days * 86400 if days else 0.0))
+    if chart_path:
+        summary["chart"] = chart(summary, chart_path)
+    return summary, str(where)
+
+
+def _entries(path, since: float) -> list[Entry]:
+    from slmkit.route.ledger import Ledger
+
+    ledger = Ledger(path)
+    try:
+        return ledger.entries(since)
+    finally:
+        ledger.close()

@@ -1,4 +1,4 @@
-"""Small standard-library helpers with one home each (files, text, threads).
+"""Small helpers with one home each (files, text, threads, terminal progress).
 
 Beside ``core``: anyone may import them; they import nothing of ours.
 """

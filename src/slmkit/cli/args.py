@@ -1,0 +1,190 @@
+"""Declarative verb arguments: the options many verbs share, declared once, and a compact
+way to declare the rest.
+
+``options(group, name=spec, ...)`` adds ``--name`` (underscores become dashes) per keyword;
+the spec is a default (its type is the option's type; ``False``: a flag), a tuple (choices,
+the first is the default) or an :class:`Opt`. Help shows every non-empty default, so help
+texts do not repeat it. ``model``, ``engine``, ``loading``, ``derived``, ``json_option`` and
+``sampling`` are the shared groups; ``actions`` makes sub-actions (``slm rag ingest``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import Any
+
+MODEL_HELP = ("model name, pull spec, .gguf file, HF or ONNX directory; MODEL@ENGINE picks "
+              "the engine (default: the catalog's default model)")
+SOURCE_HELP = "stored model name, .gguf file or Hugging Face directory"
+ENGINES = ("auto", "llamacpp", "torch", "onnx")
+ENGINE_HELP = ("auto: llamacpp for GGUF files, onnx for ONNX Runtime GenAI directories, "
+               "torch for other directories")
+NO_PULL_HELP = "fail instead of pulling a catalog model that is not stored"
+
+
+class Formatter(argparse.HelpFormatter):
+    """Appends ``(default: X)`` to an option's help when X says something."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or not shows(action.default) or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def shows(default: Any) -> bool:
+    """Whether help should show this default (not for None, False, "" or [])."""
+    return not (default is None or default is False or default in ("", [], argparse.SUPPRESS))
+
+
+@dataclass(frozen=True)
+class Opt:
+    """One option: ``default``, ``help``, and what argparse needs beyond them."""
+
+    default: Any = None
+    help: str | None = None
+    metavar: str | None = None
+    type: Any = None
+    choices: tuple | None = None
+    required: bool = False
+    short: str | None = None  # e.g. "-o"
+    action: str | None = None  # e.g. "append"
+    dest: str | None = None
+    nargs: str | None = None
+
+
+def options(p, **specs: Any) -> None:
+    """Add ``--name`` for each keyword; see the module docstring for the spec forms."""
+    for name, spec in specs.items():
+        add(p, name, spec)
+
+
+def add(p, name: str, spec: Any) -> argparse.Action:
+    """Add one option ``--name`` (``name`` with dashes) described by ``spec``."""
+    o = spec if isinstance(spec, Opt) else (
+        Opt(spec[0], choices=spec) if isinstance(spec, tuple) else Opt(spec))
+    flags = ([o.short] if o.short else []) + ["--" + name.replace("_", "-")]
+    if o.short == "-" + name:  # a one-letter option such as -k
+        flags = flags[:1]
+    kw: dict[str, Any] = {"default": o.default, "help": o.help or (
+        "(default: %(default)s)" if shows(o.default) else None)}
+    for key in ("metavar", "choices", "dest", "nargs"):
+        if getattr(o, key) is not None:
+            kw[key] = getattr(o, key)
+    if o.required:
+        kw["required"] = True
+    if o.action:
+        kw["action"] = o.action
+        if o.action in ("append", "extend") and o.default is None:
+            kw["default"] = []
+    elif o.default is False and o.type is None:
+        kw["action"] = "store_true"
+    else:
+        kind = o.type or (type(o.default) if o.default is not None and not o.choices else None)
+        if kind not in (None, str):
+            kw["type"] = kind
+        if kind is int and o.metavar is None and not o.choices:
+            kw["metavar"] = "N"
+    return p.add_argument(*flags, **kw)
+
+
+def actions(p, dest: str = "action"):
+    """Sub-actions of a verb; ``.add_parser`` parsers use :class:`Formatter` too."""
+    return p.add_subparsers(dest=dest, metavar=dest.upper(), required=True,
+                            parser_class=_Parser)
+
+
+class _Parser(argparse.ArgumentParser):
+    def __init__(self, *a: Any, **kw: Any) -> None:
+        kw.setdefault("formatter_class", Formatter)
+        super().__init__(*a, **kw)
+
+
+# ---- shared groups ----------------------------------------------------------------------------
+
+def model(p, help: str = MODEL_HELP, *, required: bool = False, name: str = "model") -> None:
+    """The MODEL positional (optional unless ``required``)."""
+    if required:
+        p.add_argument(name, help=help)
+    else:
+        p.add_argument(name, nargs="?", default=None, help=help)
+
+
+def engine(p, choices: tuple = ENGINES, help: str = ENGINE_HELP) -> None:
+    options(p, engine=Opt(choices[0], help, choices=choices))
+
+
+def loading(p, *, ctx: int | None = 4096, threads: int | None = 0, title: str | None = "model",
+            verbose: str | None = "") -> None:
+    """--ctx, --threads, --no-pull (and --verbose unless ``verbose`` is None)."""
+    g = p.add_argument_group(title) if title else p
+    if ctx is not None:
+        options(g, ctx=Opt(ctx, "context window in tokens"))
+    if threads is not None:
+        options(g, threads=Opt(threads, "CPU threads, 0 for the free physical cores"))
+    options(g, no_pull=Opt(False, NO_PULL_HELP))
+    if verbose is not None:
+        options(g, verbose=Opt(False, verbose or None))
+
+
+def settings_loading(p) -> None:
+    """--ctx and --threads from the settings (env > config.toml > default), for run/chat."""
+    g = p.add_argument_group("model")
+    p.set_defaults(_settings_args=("ctx", "threads"))  # filled before the verb runs
+    options(g, ctx=Opt(None, "context window in tokens, capped at the model's trained length "
+                             "(default: setting model.ctx, 4096)", type=int),
+            threads=Opt(None, "CPU threads (default: setting model.threads; 0 = the physical "
+                              "cores other processes leave free, re-chosen while decoding; a "
+                              "warning says when decoding collapses; see docs/threads.md)",
+                        type=int),
+            no_pull=Opt(False, NO_PULL_HELP),
+            verbose=Opt(False, "print load time, prompt and decode speed (and llama.cpp's "
+                               "log)"))
+
+
+def derived(p, *, output: str = "PATH", what: str = "the result", name_default: str = "",
+            force: str = "replace an existing result") -> None:
+    """-o/--output, --name and --force of a verb that makes a model."""
+    options(p, output=Opt(None, "write here instead of registering the result in the store",
+                          metavar=output, short="-o"),
+            name=Opt(None, f"store name of {what}" + (f" (default {name_default})"
+                                                      if name_default else "")),
+            force=Opt(False, force))
+
+
+def json_option(p) -> None:
+    options(p, json=Opt(False, "machine-readable JSON output"))
+
+
+def sampling(p) -> None:
+    """--max-tokens, --temperature … --system: a request's sampling (None = model default)."""
+    g = p.add_argument_group("sampling")
+    options(g, max_tokens=512,
+            temperature=Opt(None, "0 = greedy (default: the model's catalog default, else "
+                                  "0.8)", "T", float),
+            top_p=Opt(None, "default 0.95", "P", float),
+            top_k=Opt(None, "default 40", "K", int),
+            min_p=Opt(None, "default 0.05", "P", float),
+            repeat_penalty=Opt(None, "default 1.0 (off)", "X", float),
+            seed=Opt(None, type=int),
+            stop=Opt(None, "stop when this text appears (repeatable)", "TEXT", action="append"),
+            system=Opt(None, "system prompt (default: the model's catalog default)", "TEXT"))
+
+
+# ---- argument types ---------------------------------------------------------------------------
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number > 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
+
+
+def csv_list(text: str | None) -> tuple[str, ...]:
+    """``"a, b,,c"`` → ``("a", "b", "c")``."""
+    return tuple(t.strip() for t in (text or "").split(",") if t.strip())
