@@ -11,10 +11,6 @@ from slmkit.cli.args import Opt, json_option, options, positive_int
 from slmkit.cli.output import format_bytes, format_ctx, format_params
 
 SHOWN_QUANTS: tuple[str, ...] = ("F16", "Q8_0", "Q4_K_M")
-KEY_FLAGS: tuple[str, ...] = (
-    "avx", "avx2", "fma", "f16c", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni",
-    "amx_int8", "neon", "asimddp", "i8mm", "sve",
-)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -73,13 +69,13 @@ WIDE_TABLE_COLUMNS = 150  # below this, tier/licence/use move into the name cell
 
 def _print_table(hw, candidates, quants, args) -> None:
     from slmkit.cli.output import stdout_console
-    from slmkit.models import catalog
+    from slmkit.models import catalog, hardware
 
     console = stdout_console()
     if not console.is_terminal:  # a file or a pipe: one line per model, never wrapped
         print(plain_table(hw, candidates, quants, args))
         return
-    console.print(hardware_summary(hw), highlight=False)
+    console.print(hardware.summary(hw), highlight=False)
     budget = catalog.memory_budget(hw)
     console.print(
         f"[dim]memory at ctx {args.ctx}: weights + f16 KV cache + compute buffer; "
@@ -144,7 +140,7 @@ def _use(e) -> str:
 
 def plain_table(hw, candidates, quants, args) -> str:
     """The catalog for a file or a pipe: space-aligned columns, one line per model."""
-    from slmkit.models import catalog
+    from slmkit.models import catalog, hardware
 
     head = ["name", "params", "tier", "ctx", "licence", *quants, f"fits_{args.quant}",
             "offline", "use"]
@@ -158,17 +154,8 @@ def plain_table(hw, candidates, quants, args) -> str:
                      e.licence.replace(" ", "_"), *sizes, "yes" if c.fits else "no",
                      "yes" if e.offline else "no", _use(e)])
     widths = [max(len(r[i]) for r in rows) for i in range(len(head) - 1)]
-    lines = [hardware_summary(hw)]
+    lines = [hardware.summary(hw)]
     lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) + "  " + r[-1] for r in rows]
     lines.append(f"* default model: {catalog.default_model().name}")
     return "\n".join(lines)
 
-
-def hardware_summary(hw) -> str:
-    """One line: RAM available/total, cores, key CPU flags, GPU."""
-    flags = " ".join(f for f in KEY_FLAGS if f in hw.cpu_flags) or "none of note"
-    gpus = ", ".join(f"{g.name} ({format_bytes(g.memory_bytes)}, {g.backend})"
-                     for g in hw.gpus) or "none"
-    return (f"RAM {format_bytes(hw.available_ram)} available / {format_bytes(hw.total_ram)} total"
-            f" · {hw.physical_cores} cores ({hw.logical_cores} threads) · {hw.cpu_model}"
-            f" · {hw.arch} {hw.os} · flags: {flags} · GPU: {gpus}")

@@ -9,7 +9,6 @@ the newest one. The result (``--output``/final) is registered in the store as ``
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from slmkit.cli.args import NO_PULL_HELP, Opt, json_option, options
 
@@ -62,7 +61,8 @@ def _config(args):
 
 
 def run(args) -> int:
-    from slmkit.cli.output import TrainingBar, print_json, quiet
+    from slmkit.cli.output import TrainingBar, emit, quiet
+    from slmkit.compress import summaries
     from slmkit.compress.distill import distill_to_store
     from slmkit.models.store import Store
 
@@ -73,13 +73,4 @@ def run(args) -> int:
                                   register=not args.no_register, resume=args.resume,
                                   gguf_type=args.type, n_threads=args.threads, on_step=bar,
                                   on_status=bar.status, pull_missing=not args.no_pull)
-    if args.json:
-        return print_json(report)
-    b, a = report["before"], report["after"]
-    kl = f"KL(teacher‖student) {b['kl']:.4f} → {a['kl']:.4f}; " if "kl" in b else ""
-    print(f"{report['student']} ← {report['teacher']} ({report['method_tag']}, "
-          f"{report['steps']} steps, {report['tokens_per_second']:.0f} tok/s): held-apart "
-          f"{kl}PPL {b['ppl']:.2f} → {a['ppl']:.2f}")
-    stored = f"; stored as {report['name']} (+ {report['hf_name']})" if "name" in report else ""
-    print(f"saved to {Path(report['output']) / 'final'}{stored}")
-    return 0
+    return emit(args, report, summaries.distilled(report))

@@ -11,6 +11,8 @@ from typing import Any
 from slmkit.util.progress import Bars as Progress
 from slmkit.util.progress import TrainingBar  # noqa: F401 (verbs import it from here)
 from slmkit.util.text import format_bytes as format_bytes_decimal
+from slmkit.util.text import format_ctx, format_params  # noqa: F401 (verbs use them)
+from slmkit.util.text import format_memory as format_bytes
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -147,27 +149,5 @@ class LineProgress:
         self.stream.flush()
 
 
-# --- numbers as people read them ---------------------------------------------------------------
-
-human_size = format_bytes_decimal  # bytes as people read them: 98.4 MB (slmkit.util.text)
-
-
-def format_bytes(n: int) -> str:
-    """``0.1 GB``, ``14.3 GB``; under 0.1 GB in MB (``45 MB``). Decimal units."""
-    return f"{n / 1e6:.0f} MB" if n < 100_000_000 else f"{n / 1e9:.1f} GB"
-
-
-def format_params(n: int | None) -> str:
-    """Parameter counts as people say them: ``135M``, ``1.5B`` (999.9M shows as ``1.0B``),
-    ``80K``; ``-`` when unknown."""
-    if not n:
-        return "-"
-    if n >= 999_500_000:
-        return f"{n / 1e9:.1f}B"
-    return f"{n / 1e6:.0f}M" if n >= 1e6 else f"{n / 1e3:.0f}K"
-
-
-
-def format_ctx(n: int) -> str:
-    """``8K``, ``128K``; small contexts as the plain number."""
-    return f"{n // 1024}K" if n >= 1024 and n % 1024 == 0 else str(n)
+# numbers as people read them (slmkit.util.text): 98.4 MB, 14.3 GB, 135M, 128K
+human_size = format_bytes_decimal

@@ -11,7 +11,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from slmkit.cli.args import NO_PULL_HELP, SOURCE_HELP, Opt, derived, json_option, model, options
+from slmkit.cli.args import (
+    NO_PULL_HELP,
+    SOURCE_HELP,
+    Opt,
+    derived,
+    json_option,
+    model,
+    options,
+)
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -39,7 +47,8 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from slmkit.cli.output import print_json, status
+    from slmkit.cli.output import emit, status
+    from slmkit.compress import summaries
     from slmkit.compress.prune import PruneSpec, prune_to_store
     from slmkit.models.store import Store
 
@@ -50,24 +59,7 @@ def run(args) -> int:
                             n_samples=args.samples, seq_len=args.seq_len, gguf_type=args.type,
                             output=args.output, overwrite=args.force,
                             pull_missing=not args.no_pull)
-    return print_json(report) if args.json else _print(report)
-
-
-def _print(r: dict) -> int:
-    where = f"stored as {r['name']} (+ {r['hf_name']})" if r["registered"] else r["gguf"]
-    if "mode" in r:
-        if r["mode"] == "depth":
-            shape = (f"{r['layers_before']} → {r['layers_after']} layers "
-                     f"(dropped {r['dropped_layers']})")
-        elif r["mode"] == "heads":
-            shape = (f"attention {r['heads_before']}/{r['kv_heads_before']} → "
-                     f"{r['heads_after']}/{r['kv_heads_after']} query/KV heads")
-        else:
-            shape = f"MLP {r['intermediate_before']} → {r['intermediate_after']} channels"
-        print(f"{r['source']} → {r['method_tag']}: {shape}; parameters "
-              f"{r['parameters_before'] / 1e6:.1f}M → {r['parameters_after'] / 1e6:.1f}M; {where}")
-        return 0
-    print(f"{r['source']} → {r['method_tag']}: {r['achieved_sparsity']:.1%} of "
-          f"{r['pruned_weights'] / 1e6:.1f}M decoder weights zeroed; {where}")
-    print(r["cpu_speed_note"], file=sys.stderr)
+    emit(args, report, summaries.pruned(report))
+    if "mode" not in report and not args.json:
+        print(report["cpu_speed_note"], file=sys.stderr)
     return 0

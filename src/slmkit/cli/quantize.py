@@ -14,7 +14,8 @@ import argparse
 import sys
 
 from slmkit.cli.args import SOURCE_HELP, Opt, derived, json_option, model, options
-from slmkit.cli.output import print_json, progress
+from slmkit.cli.output import emit, progress
+from slmkit.compress import summaries
 
 COMMON_TYPES = ("Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q5_0", "Q4_K_M", "Q4_K_S", "Q4_1", "Q4_0",
                 "IQ4_XS", "IQ4_NL", "Q3_K_M", "Q2_K", "IQ3_XXS", "IQ2_XS", "F16")
@@ -76,21 +77,9 @@ def run(args) -> int:
             calib_method=args.calib_method, calib_tokens=args.calib_tokens, output=args.output,
             output_type=args.output_type, embed_type=args.embed_type, force=args.force,
             threads=args.threads, progress=bars)
-    if args.json:
-        return print_json(r)
-    where = f"stored as {r.name}" if r.registered else f"written to {r.path}"
-    print(f"{r.parent} → {r.method}: {where} ({r.size_bytes / 2**20:.1f} MiB, "
-          f"{r.bits_per_weight:.2f} bits/weight, {r.seconds:.1f} s)")
-    if c := r.calibration:
-        ratio = c.get("sample_error_ratio")
-        print(f"calibration: {c['groups']} scale groups (mean α {c['alpha_mean']}), sampled "
-              f"output error ×{ratio:.3f} of plain" if ratio is not None else
-              "calibration: importance matrix only", f"; imatrix for {c['imatrix_tensors']} "
-              "tensors")
-    if r.on_grid_source:
-        print("note: the source was quantized; its dequantized weights sit on the old grid, "
-              "which flatters re-quantization. Measure against an off-grid reference: "
-              f"`slm quantize {args.model} --make-reference`", file=sys.stderr)
+    emit(args, r, summaries.quantized(r))
+    if r.on_grid_source and not args.json:
+        print(summaries.on_grid_note(args.model), file=sys.stderr)
     return 0
 
 
@@ -104,17 +93,7 @@ def _reference(args) -> int:
     with progress(args) as bars:
         r = make_reference(args.model, name=args.name, config=config, force=args.force,
                            progress=bars)
-    if args.json:
-        return print_json(r)
-    cached = " (already made)" if r.get("cached") else ""
-    print(f"{r['parent']} → {r['name']} (F32 GGUF) and {r['hf_name']}{cached}")
-    print(f"  off the 4-bit grid: {r['off_grid_share']:.1%} of weights more than 0.1 "
-          f"step away, mean offset {r['grid_offset_mean']:.3f} step (uniform: 0.25)")
-    dith = (f", rescaled {r['ppl_rescaled']:.3f}" if r.get("ppl_rescaled") else "")
-    dith += (f", dithered {r['ppl_dithered']:.3f}" if r.get("ppl_dithered") else "")
-    print(f"  held-apart perplexity: {r['ppl_before']:.3f} before{dith}, "
-          f"{r['ppl_after']:.3f} after ({r['ppl_change']:+.2%})")
-    return 0
+    return emit(args, r, summaries.reference(r))
 
 
 def _torch(args) -> int:
@@ -130,16 +109,4 @@ def _torch(args) -> int:
                          "(drop them or use --engine llamacpp)")
     r = quantize_torch(args.model, args.type, group_size=args.group_size, name=args.name,
                        output=args.output, force=args.force)
-    if args.json:
-        return print_json(r)
-    where = f"stored as {r.name}" if r.registered else f"written to {r.path}"
-    disk = ("float weights + recipe, quantized at load" if r.storage == "float"
-            else "torchao safetensors")
-    print(f"{r.parent} → {r.method}: {where} ({r.disk_bytes / 2**20:.1f} MiB on disk, "
-          f"{disk}; weights in memory {r.weight_bytes_float / 2**20:.1f} → "
-          f"{r.weight_bytes_quantized / 2**20:.1f} MiB, {r.seconds:.1f} s)")
-    if kept := r.kept_float:
-        more = f" and {len(kept) - 3} more" if len(kept) > 3 else ""
-        print(f"kept float: {', '.join(f'{k} ({v})' for k, v in list(kept.items())[:3])}{more}")
-    print(f"run it: slm run {r.name or r.path} PROMPT  (torch engine)")
-    return 0
+    return emit(args, r, summaries.torch_quantized(r))

@@ -124,11 +124,7 @@ def _print_ingest(r) -> None:
 
     from slmkit.cli.output import stderr_console
 
-    stdout_console().print(
-        f"{r.collection}: {len(r.added)} added, {len(r.updated)} updated, {len(r.unchanged)} "
-        f"unchanged, {len(r.removed)} removed, {len(r.failed)} failed · {r.chunks} chunks in "
-        f"{r.seconds:.1f} s ({r.chunks / r.seconds if r.seconds else 0:.0f} chunks/s; "
-        f"embedding {r.embed_seconds:.1f} s)", highlight=False)
+    stdout_console().print(r.summary(), highlight=False)
     err = stderr_console()
     for f in r.failed:
         err.print(f"[yellow]skipped[/] {escape(f['path'])}: {escape(f['reason'])}",
@@ -220,7 +216,7 @@ def _drop(args) -> int:
 
 def _eval(args) -> int:
     from slmkit.cli.output import print_json
-    from slmkit.rag.evaluate import evaluate_collection, load_qa
+    from slmkit.rag.evaluate import evaluate_collection, load_qa, summary_lines
 
     qa = load_qa(args.qa)
     loaded = judge = None
@@ -240,21 +236,10 @@ def _eval(args) -> int:
                     eng.close()
     if "answers" in report:
         report["answers"]["model"] = loaded.name
-    return print_json(report) if args.json else _print_eval(report, args.k)
-
-
-def _print_eval(report: dict, k: int) -> int:
-    r, out = report["retrieval"], stdout_console()
-    out.print(f"{report['collection']} ({report['mode']}, {r['n']} questions): hit@{r['k']} "
-              f"{r[f'hit@{k}']:.3f} · MRR@10 {r['mrr@10']:.3f}", highlight=False)
-    for kind, m in r["by_kind"].items():
-        out.print(f"  {kind}: n={m['n']} hit@{r['k']} {m[f'hit@{k}']:.3f} · MRR@10 "
-                  f"{m['mrr@10']:.3f}", highlight=False)
-    if a := report.get("answers"):
-        out.print(f"answers ({a['model']}, {a['n']}): faithfulness {a['faithfulness']} · "
-                  f"cited by model {a['cited_by_model']}/{a['answers_scored']} · "
-                  f"\"I don't know\" on unanswerable {a['dont_know_on_unanswerable']}, "
-                  f"on answerable {a['dont_know_on_answerable']}", highlight=False)
+    if args.json:
+        return print_json(report)
+    for line in summary_lines(report):
+        stdout_console().print(line, highlight=False)
     return 0
 
 

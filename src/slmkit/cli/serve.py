@@ -9,16 +9,15 @@ a new model needs the memory (--memory-budget). This module maps the arguments t
 
 from __future__ import annotations
 
-import logging
 import sys
 
 from slmkit.cli.args import Opt, options
+from slmkit.serve.server import banner  # noqa: F401 (the banner `slm serve` prints)
 
 API_KEY_ENV = "SLM_API_KEY"
 # options whose default comes from slmkit.settings (CLI > env > config.toml > default)
 SETTINGS_ARGS = ("host", "port", "ctx", "threads", "parallel", "queue", "keep_alive",
                  "request_timeout")
-GiB = 1024**3
 
 
 def configure(p) -> None:
@@ -76,25 +75,10 @@ def configure(p) -> None:
 
 
 def api_keys(args) -> list[str]:
-    """--api-key values, then the key file's lines, then the ``api_key`` setting
-    ($SLM_API_KEY, else config.toml); the key file is --api-key-file, else the setting.
-    A blank key anywhere is refused, naming where it came from (it would turn
-    authentication off)."""
-    from slmkit.serve.auth import check_key
-    from slmkit.settings import get_settings
+    """``slmkit.serve.auth.collect_keys`` for --api-key and --api-key-file."""
+    from slmkit.serve.auth import collect_keys
 
-    settings = get_settings({"api_key_file": args.api_key_file})
-    keys = [check_key(k, f"from --api-key #{i}") for i, k in enumerate(args.api_key, 1)]
-    if settings.api_key_file:
-        with open(settings.api_key_file, encoding="utf-8") as f:
-            lines = [line.strip() for line in f if line.strip() and not line.startswith("#")]
-        if not lines and not keys:
-            raise ValueError(f"{settings.api_key_file} holds no API key")
-        keys += [check_key(k, f"in {settings.api_key_file}") for k in lines]
-    if settings.api_key is not None:
-        keys.append(check_key(settings.api_key,
-                              f"from ${API_KEY_ENV} (or serve.api_key in config.toml)"))
-    return keys
+    return collect_keys(args.api_key, args.api_key_file)
 
 
 def is_loopback(host: str) -> bool:
@@ -111,106 +95,45 @@ def check_exposure(host: str, keys: list[str]) -> None:
         print(f"warning: {warning}", file=sys.stderr)
 
 
-def banner(host: str, port: int, model: str, keyed: bool) -> str:
-    shown = f"[{host}]" if ":" in host else host
-    base = f"http://{shown}:{port}"
-    auth = ' -H "Authorization: Bearer $SLM_API_KEY"' if keyed else ""
-    key = '"<your API key>"' if keyed else '"none"'
-    return f"""slm serve: {model} ready at {base}  (OpenAI: {base}/v1, Ollama: {base}/api)
-
-  curl {base}/v1/chat/completions{auth} -H "Content-Type: application/json" \\
-    -d '{{"model": "{model}", "messages": [{{"role": "user", "content": "Hello!"}}]}}'
-
-  from openai import OpenAI
-  client = OpenAI(base_url="{base}/v1", api_key={key})
-  r = client.chat.completions.create(model="{model}",
-                                     messages=[{{"role": "user", "content": "Hello!"}}])
-  print(r.choices[0].message.content)
-
-  metrics: {base}/metrics · health: {base}/health · stop: Ctrl-C
-"""
-
-
-def _setup_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    root = logging.getLogger("slmkit")
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    root.propagate = False
-
-
 def run(args) -> int:
-    import uvicorn
-
     from slmkit.cli import serve_apps, serve_route
-    from slmkit.serve import routes_apps, routes_guard, routes_infill, routes_rag
-    from slmkit.serve.app import create_app
-    from slmkit.serve.auth import ApiKeys
+    from slmkit.rag.serving import RagModels, rag_service  # rag:COLLECTION, /v1/rag
+    from slmkit.serve import routes_apps, routes_guard, routes_infill, routes_rag, server
     from slmkit.serve.loader import LoadOptions, StoreLoader
-    from slmkit.serve.metrics import Metrics
-    from slmkit.serve.registry import Registry
-    from slmkit.serve.service import Service
+    from slmkit.serve.prefixed import PrefixLoader
 
     keys = api_keys(args)
     check_exposure(args.host, keys)
     serve_route.check(args)
     if args.parallel < 1 or args.queue < 0:
         raise ValueError("--parallel must be >= 1 and --queue >= 0")
-    _setup_logging(args.log_level)
+    server.setup_logging(args.log_level)
     store_loader = StoreLoader(LoadOptions(
         n_ctx=args.ctx, n_threads=args.threads, n_parallel=args.parallel, max_queue=args.queue,
         verbose=args.verbose, pull=not args.no_pull))
-    loader = store_loader  # the wrappers below delegate to it
-    from slmkit.rag.serving import RagModels, rag_service  # rag:COLLECTION, /v1/rag
-    from slmkit.serve.prefixed import PrefixLoader
-
     rag = rag_service()
-    loader = PrefixLoader(loader, RagModels(rag, args.rag_model or (args.models or [None])[0]))
+    loader = PrefixLoader(store_loader,
+                          RagModels(rag, args.rag_model or (args.models or [None])[0]))
     for collection in args.rag:  # fail fast on a missing collection
         rag.retriever(collection)
     if args.route:  # the model "auto": LOCAL first, escalations to --upstream
-        loader = serve_route.RoutingLoader(loader, args)
+        loader = serve_route.routing_loader(loader, args)
     names = args.models or [serve_route.AUTO if args.route else None]
     specs = [loader.resolve(n, from_cli=True) for n in names]  # fail fast, before binding
     store_loader.adapters = _adapter_table(args, specs[0].name)
-    keep_alive = float("inf") if args.keep_alive < 0 else args.keep_alive
-    registry = Registry(loader, keep_alive=keep_alive, memory_budget=_budget(args),
-                        queue=args.queue)
-    store_loader.registry = registry  # BASE+ADAPTER models acquire their base through it
-    for spec in specs:  # paths named here are known by name from now on
-        registry.remember(spec)
-    metrics = Metrics(registry)
-    service = Service(registry, metrics, request_timeout=args.request_timeout or None)
-    failure: list[BaseException] = []
-
-    def preload() -> None:
-        for spec in specs:
-            registry.release(registry.acquire(spec.name, pinned=True))
-        print(banner(args.host, args.port, specs[0].name, bool(keys)), flush=True)
-
-    def on_fatal(err: BaseException) -> None:
-        failure.append(err)
-        server.should_exit = True
-
-    app = create_app(service, api_keys=ApiKeys(keys), cors_origins=args.cors_origin,
-                     max_body_bytes=args.max_body_bytes, preload=preload, on_fatal=on_fatal,
-                     routers=[routes_rag.router, routes_guard.router, routes_apps.router,
-                              routes_infill.router],
-                     bind_host=args.host, allowed_hosts=args.allowed_host,
-                     state={"rag": rag, "guard": serve_route.guard_service(args),
-                            "apps": serve_apps.handlers(
-                                serve_apps.engine_source(registry, specs[0].name), args),
-                            "infill": serve_apps.infiller(specs[0].name),
-                            **_ui_state(args)})
-    config = uvicorn.Config(app, host=args.host, port=args.port, access_log=False,
-                            log_level="warning", timeout_graceful_shutdown=5,
-                            server_header=False)
-    server = uvicorn.Server(config)
-    server.run()
-    if failure:
-        raise failure[0]
-    return 0 if server.started else 1
+    options = server.ServerOptions(
+        host=args.host, port=args.port, api_keys=keys, cors_origins=args.cors_origin,
+        allowed_hosts=args.allowed_host, max_body_bytes=args.max_body_bytes,
+        keep_alive=args.keep_alive, memory_budget=_budget(args), queue=args.queue,
+        request_timeout=args.request_timeout,
+        routers=[routes_rag.router, routes_guard.router, routes_apps.router,
+                 routes_infill.router],
+        state={"rag": rag, "guard": serve_route.guard_service(args),
+               "infill": serve_apps.infiller(specs[0].name), **_ui_state(args)})
+    registry = server.registry(loader, specs, options, store_loader=store_loader)
+    options.state["apps"] = serve_apps.handlers(
+        serve_apps.engine_source(registry, specs[0].name), args)
+    return server.run(registry, specs, options)
 
 
 def _ui_state(args) -> dict:
@@ -241,8 +164,9 @@ def _adapter_table(args, default_base: str | None):
 
 
 def _budget(args) -> int | None:
+    """--memory-budget GB in bytes (<= 0: no limit), else what is available now."""
     if args.memory_budget is not None:
-        return int(args.memory_budget * GiB) if args.memory_budget > 0 else None
+        return int(args.memory_budget * 1024**3) if args.memory_budget > 0 else None
     from slmkit.models.hardware import probe
 
     return probe().available_ram

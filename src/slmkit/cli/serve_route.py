@@ -62,70 +62,33 @@ def guard_service(args: argparse.Namespace):
     return GuardService(Guard(Policy.parse(args.guard_policy)))
 
 
-class RoutingLoader:
-    """Wraps the server's loader: ``auto`` is LOCAL (loaded by the inner loader) routed to
-    the upstream; every other name goes to the inner loader unchanged."""
+def routing_loader(inner, args: argparse.Namespace):
+    """``inner`` serving the model ``auto`` as well: --route LOCAL (loaded by ``inner``)
+    routed to --upstream."""
+    from slmkit.serve.prefixed import AliasLoader
 
-    def __init__(self, inner, args: argparse.Namespace) -> None:
-        self.inner, self.args = inner, args
-        self._local_spec = None
+    return AliasLoader(inner, AUTO, args.route, lambda local: _routed(local, args),
+                       architecture="routed")
 
-    def resolve(self, name: str, *, from_cli: bool = False):
-        from slmkit.serve.registry import ModelSpec
 
-        if name != AUTO:
-            return self.inner.resolve(name, from_cli=from_cli)
-        self._local_spec = self.inner.resolve(self.args.route, from_cli=from_cli)
-        return ModelSpec(AUTO, self._local_spec.memory_bytes)
+def _routed(local_engine, a: argparse.Namespace):
+    from slmkit.guard import Guard, Policy
+    from slmkit.models.load import load
+    from slmkit.route import RouteConfig, RoutedEngine
+    from slmkit.route.costs import Budget, PriceTable
+    from slmkit.route.difficulty import DifficultyModel
+    from slmkit.route.ledger import Ledger, default_path
 
-    def load(self, spec):
-        if spec.name != AUTO:
-            return self.inner.load(spec)
-        if self._local_spec is None:
-            self.resolve(AUTO)
-        local = self.inner.load(self._local_spec)
-        try:
-            engine = self._routed(local.engine)
-        except BaseException:
-            local.engine.close()
-            raise
-        local.engine = engine
-        return local
-
-    def _routed(self, local_engine):
-        from slmkit.models.load import load
-        from slmkit.guard import Guard, Policy
-        from slmkit.route import RouteConfig, RoutedEngine
-        from slmkit.route.costs import Budget, PriceTable
-        from slmkit.route.difficulty import DifficultyModel
-        from slmkit.route.ledger import Ledger, default_path
-
-        a = self.args
-        remote = load(a.upstream, backend="remote", model=a.upstream_model,
-                      api_key_env=a.upstream_key_env, api_key_file=a.upstream_key_file,
-                      n_ctx=a.upstream_ctx, timeout=a.upstream_timeout,
-                      tokenizer=local_engine.tokenize)
-        overrides = {k: v for k, v in (("min_mean_logprob", a.min_mean_logprob),
-                                       ("judge_tokens", a.judge_tokens),
-                                       ("max_difficulty", a.max_difficulty)) if v is not None}
-        config = RouteConfig(on_upstream_error=a.on_upstream_error,
-                             allow_remote_tag=a.allow_remote_tag, **overrides)
-        return RoutedEngine(local_engine, remote, guard=Guard(Policy.parse(a.guard_policy)),
-                            config=config, ledger=Ledger(a.ledger or default_path()),
-                            prices=PriceTable.load(a.prices), budget=Budget.parse(a.budget),
-                            difficulty=DifficultyModel.load(a.difficulty) if a.difficulty
-                            else None)
-
-    def available(self):
-        from dataclasses import replace
-
-        out = list(self.inner.available())
-        if self.args.route:
-            base = next((m for m in out if m.name == self.args.route), None)
-            info = replace(base.info, name=AUTO, architecture="routed") \
-                if base is not None and base.info is not None else None
-            from slmkit.serve.registry import Available
-
-            out.append(Available(AUTO, base.size_bytes if base else 0, None,
-                                 base.modified if base else 0.0, info))
-        return out
+    remote = load(a.upstream, backend="remote", model=a.upstream_model,
+                  api_key_env=a.upstream_key_env, api_key_file=a.upstream_key_file,
+                  n_ctx=a.upstream_ctx, timeout=a.upstream_timeout,
+                  tokenizer=local_engine.tokenize)
+    overrides = {k: v for k, v in (("min_mean_logprob", a.min_mean_logprob),
+                                   ("judge_tokens", a.judge_tokens),
+                                   ("max_difficulty", a.max_difficulty)) if v is not None}
+    config = RouteConfig(on_upstream_error=a.on_upstream_error,
+                         allow_remote_tag=a.allow_remote_tag, **overrides)
+    return RoutedEngine(local_engine, remote, guard=Guard(Policy.parse(a.guard_policy)),
+                        config=config, ledger=Ledger(a.ledger or default_path()),
+                        prices=PriceTable.load(a.prices), budget=Budget.parse(a.budget),
+                        difficulty=DifficultyModel.load(a.difficulty) if a.difficulty else None)

@@ -9,6 +9,7 @@
 - :mod:`.optimize` — a ladder of candidates evaluated against the reference (KLD, ΔPPL,
   accuracy, speed, size), a Pareto chart (:mod:`.pareto`), the smallest one that passes
   its budget registered; a refusal with the numbers when none does.
+- :mod:`.summaries` — what a run did, in the lines `slm quantize/prune/distill` print.
 - :mod:`.prune` / :mod:`.structured` / :mod:`.distill` — pruning (unstructured, N:M, whole
   layers, MLP channels, KV groups) and distillation; :func:`.prune.prune_to_store` and
   :func:`.distill.distill_to_store` register the result (GGUF + HF directory) with lineage.

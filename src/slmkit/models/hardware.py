@@ -262,3 +262,20 @@ def _read_text(path: str) -> str:
             return fh.read()
     except OSError:
         return ""
+
+
+KEY_FLAGS: tuple[str, ...] = (
+    "avx", "avx2", "fma", "f16c", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni",
+    "amx_int8", "neon", "asimddp", "i8mm", "sve",
+)  # the CPU flags that decide which kernels llama.cpp and torch can use
+
+
+def summary(hw: Hardware) -> str:
+    """One line: RAM available/total, cores, key CPU flags, GPU."""
+    from slmkit.util.text import format_memory as size
+
+    flags = " ".join(f for f in KEY_FLAGS if f in hw.cpu_flags) or "none of note"
+    gpus = ", ".join(f"{g.name} ({size(g.memory_bytes)}, {g.backend})" for g in hw.gpus)
+    return (f"RAM {size(hw.available_ram)} available / {size(hw.total_ram)} total"
+            f" · {hw.physical_cores} cores ({hw.logical_cores} threads) · {hw.cpu_model}"
+            f" · {hw.arch} {hw.os} · flags: {flags} · GPU: {gpus or 'none'}")

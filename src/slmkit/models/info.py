@@ -70,3 +70,28 @@ def _default_ctx(trained: int) -> int:
     from slmkit.settings import get_settings
 
     return min(get_settings().ctx, trained)
+
+
+def show_lines(facts: dict[str, Any]) -> list[tuple[str, str]]:
+    """The (label, value) lines `slm show` prints for :func:`describe`'s facts; unknown
+    values are left out."""
+    from slmkit.util.text import format_bytes, format_params
+
+    lines = [
+        ("architecture", facts.get("architecture")), ("model name", facts.get("model_name")),
+        ("parameters", format_params(facts.get("parameters"))),
+        ("quantization", facts.get("quantization")),
+        ("context length", facts.get("context_length")),
+        ("embedding", facts.get("embedding_length")), ("layers", facts.get("block_count")),
+        ("vocabulary", facts.get("vocab_size")), ("licence", facts.get("licence")),
+        ("size", format_bytes(facts.get("size_bytes"))), ("sha256", facts.get("sha256")),
+        ("path", facts.get("path")), ("source", facts.get("source")),
+    ]
+    if facts.get("defaults"):
+        lines.append(("defaults", ", ".join(f"{k} {v!r}" if isinstance(v, str) else f"{k} {v}"
+                                            for k, v in facts["defaults"].items())))
+    if facts.get("korean"):
+        lines.append(("korean", facts["korean"]))
+    if facts.get("architecture") is None and facts.get("files"):
+        lines.insert(0, ("files", str(len(facts["files"]))))
+    return [(label, str(v)) for label, v in lines if v not in (None, "", "-")]

@@ -192,3 +192,20 @@ def evaluate_collection(coll, embedder, qa: Sequence[dict], *, k: int = 5, mode:
         report["answers"] = answer_metrics(lambda q: answer(engine, retriever, q, k=k), qa,
                                            embedder=embedder, judge=judge, limit=answers)
     return report
+
+
+def summary_lines(report: dict) -> list[str]:
+    """What `slm rag eval` prints for a report (``collection``, ``mode`` and
+    :func:`evaluate_collection`'s ``retrieval`` and optional ``answers`` with ``model``)."""
+    r = report["retrieval"]
+    hit = f"hit@{r['k']}"
+    lines = [f"{report['collection']} ({report['mode']}, {r['n']} questions): {hit} "
+             f"{r[hit]:.3f} · MRR@10 {r['mrr@10']:.3f}"]
+    lines += [f"  {kind}: n={m['n']} {hit} {m[hit]:.3f} · MRR@10 {m['mrr@10']:.3f}"
+              for kind, m in r["by_kind"].items()]
+    if a := report.get("answers"):
+        lines.append(f"answers ({a['model']}, {a['n']}): faithfulness {a['faithfulness']} · "
+                     f"cited by model {a['cited_by_model']}/{a['answers_scored']} · "
+                     f"\"I don't know\" on unanswerable {a['dont_know_on_unanswerable']}, "
+                     f"on answerable {a['dont_know_on_answerable']}")
+    return lines

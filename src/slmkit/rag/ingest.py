@@ -41,6 +41,14 @@ class IngestReport:
         d["chunks_per_second"] = round(self.chunks / self.seconds, 2) if self.seconds else 0.0
         return d
 
+    def summary(self) -> str:
+        """One line: files added/updated/unchanged/removed/failed, chunks and speed."""
+        rate = self.chunks / self.seconds if self.seconds else 0
+        return (f"{self.collection}: {len(self.added)} added, {len(self.updated)} updated, "
+                f"{len(self.unchanged)} unchanged, {len(self.removed)} removed, "
+                f"{len(self.failed)} failed · {self.chunks} chunks in {self.seconds:.1f} s "
+                f"({rate:.0f} chunks/s; embedding {self.embed_seconds:.1f} s)")
+
 
 @dataclass
 class _Pending:

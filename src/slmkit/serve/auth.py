@@ -49,6 +49,27 @@ def check_key(key: str, where: str = "given") -> str:
     return key
 
 
+def collect_keys(given: Sequence[str] = (), key_file: str | None = None) -> list[str]:
+    """The keys the server accepts: ``given`` (``--api-key``), then the lines of the key
+    file (``key_file``, else the ``api_key_file`` setting; ``#`` lines are comments), then
+    the ``api_key`` setting ($SLM_API_KEY, else config.toml). A blank key anywhere is
+    refused, naming where it came from (it would turn authentication off)."""
+    from slmkit.settings import get_settings
+
+    settings = get_settings({"api_key_file": key_file})
+    keys = [check_key(k, f"from --api-key #{i}") for i, k in enumerate(given, 1)]
+    if path := settings.api_key_file:
+        with open(path, encoding="utf-8") as f:
+            lines = [line.strip() for line in f if line.strip() and not line.startswith("#")]
+        if not lines and not keys:
+            raise ValueError(f"{path} holds no API key")
+        keys += [check_key(k, f"in {path}") for k in lines]
+    if settings.api_key is not None:
+        keys.append(check_key(settings.api_key,
+                              "from $SLM_API_KEY (or serve.api_key in config.toml)"))
+    return keys
+
+
 def check_exposure(host: str, keys: Sequence[str]) -> list[str]:
     """Refuse (``ValueError``) a configuration that would expose the models: any blank key,
     no key off loopback, or a key shorter than ``MIN_KEY_LENGTH`` off loopback. Returns

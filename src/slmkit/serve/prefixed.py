@@ -1,6 +1,7 @@
-"""A :class:`~slmkit.serve.registry.Loader` that serves ``PREFIX + KEY`` model names as a
-base model wrapped per key (e.g. ``rag:COLLECTION``: the base model answering from a
-collection), and hands every other name to the loader it wraps.
+"""Loaders that serve extra model names as a base model wrapped: :class:`PrefixLoader` serves
+``PREFIX + KEY`` names wrapped per key (e.g. ``rag:COLLECTION``: the base model answering
+from a collection), :class:`AliasLoader` one name (e.g. ``auto``: a routed model); every
+other name goes to the loader they wrap.
 
 What the prefix means comes from a :class:`PrefixedModels` given by the caller, so the
 server never imports the feature behind it (RAG, …): they meet through ``core.Engine``.
@@ -8,6 +9,8 @@ server never imports the feature behind it (RAG, …): they meet through ``core.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, Protocol
 
 from slmkit.core.engine import Engine, ModelInfo
@@ -60,3 +63,46 @@ class PrefixLoader:
         p = self.models.prefix
         return self.inner.available() + [Available(p + k, info=ModelInfo(name=p + k))
                                          for k in self.models.keys()]
+
+
+class AliasLoader:
+    """Serves one extra model ``name``: the model ``base`` (loaded by ``inner``) wrapped by
+    ``wrap(engine) -> Engine`` (e.g. ``auto``: a local model routed to an upstream); other
+    names go to ``inner``. ``/v1/models`` lists it with the base's facts and
+    ``architecture``."""
+
+    def __init__(self, inner: Any, name: str, base: str, wrap: Callable[[Engine], Engine], *,
+                 architecture: str | None = None) -> None:
+        self.inner, self.name, self.base, self.wrap = inner, name, base, wrap
+        self.architecture = architecture
+        self._base_spec: ModelSpec | None = None
+
+    def resolve(self, name: str, **kw) -> ModelSpec:
+        if name != self.name:
+            return self.inner.resolve(name, **kw)
+        self._base_spec = self.inner.resolve(self.base, **kw)
+        return ModelSpec(self.name, self._base_spec.memory_bytes)
+
+    def load(self, spec: ModelSpec) -> LoadResult:
+        if spec.name != self.name:
+            return self.inner.load(spec)
+        if self._base_spec is None:
+            self.resolve(self.name)
+        result = self.inner.load(self._base_spec)
+        try:
+            engine = self.wrap(result.engine)
+        except BaseException:
+            result.engine.close()
+            raise
+        result.engine = engine
+        return result
+
+    def available(self) -> list[Available]:
+        out = list(self.inner.available())
+        base = next((m for m in out if m.name == self.base), None)
+        info = None
+        if base is not None and base.info is not None:
+            info = replace(base.info, name=self.name,
+                           architecture=self.architecture or base.info.architecture)
+        return out + [Available(self.name, base.size_bytes if base else 0, None,
+                                base.modified if base else 0.0, info)]

@@ -23,3 +23,24 @@ def format_bytes(n: float | None) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
     return ""  # unreachable
+
+
+def format_memory(n: int) -> str:
+    """Memory sizes at a glance: ``0.1 GB``, ``14.3 GB``; under 0.1 GB in MB (``45 MB``).
+    Decimal units."""
+    return f"{n / 1e6:.0f} MB" if n < 100_000_000 else f"{n / 1e9:.1f} GB"
+
+
+def format_params(n: int | None) -> str:
+    """Parameter counts as people say them: ``135M``, ``1.5B`` (999.9M shows as ``1.0B``),
+    ``80K``; ``-`` when unknown."""
+    if not n:
+        return "-"
+    if n >= 999_500_000:
+        return f"{n / 1e9:.1f}B"
+    return f"{n / 1e6:.0f}M" if n >= 1e6 else f"{n / 1e3:.0f}K"
+
+
+def format_ctx(n: int) -> str:
+    """Context lengths: ``8K``, ``128K``; small or odd ones as the plain number."""
+    return f"{n // 1024}K" if n >= 1024 and n % 1024 == 0 else str(n)
