@@ -274,6 +274,18 @@ def test_the_routing_decision_is_a_typed_usage_field(engine, case):
         assert usage.decision is None
 
 
+def test_threads_and_scheduler_stats_are_typed_parts_of_the_contract(engine, case):
+    remote = case.name.startswith("remote")
+    assert engine.n_threads == (0 if remote else 1)  # every local case is opened with 1
+    stats = engine.stats()
+    assert isinstance(stats, dict)
+    if case.name.startswith("llamacpp"):  # a scheduler of its own, idle right now
+        slots = engine.info.capabilities.max_sequences
+        assert stats == {"slots": slots, "busy": 0, "waiting": 0}
+    else:  # one request at a time, the upstream's queue, or a fake: the server counts
+        assert stats == {}
+
+
 def test_every_call_after_close_raises_engine_closed(case):
     eng = case.open()
     eng.close()

@@ -150,6 +150,11 @@ class FakeLocal:
         self.active = self.max_active = 0
         self._lock = threading.Lock()
 
+    n_threads = 1
+
+    def stats(self) -> dict:
+        return {}  # no scheduler of its own: the server counts its requests
+
     # ---- text -----------------------------------------------------------------------------
     def render_chat(self, messages: Sequence[ChatMessage], *, add_generation_prompt=True,
                     tools=None) -> str:

@@ -64,6 +64,7 @@ def export_adapter_gguf(adapter_dir: str | Path, base_hf_dir: str | Path,
     import gguf
     from transformers import AutoConfig
 
+    from slmkit.arch.base import kv_heads
     from slmkit.convert.to_gguf import write_gguf, arch_spec, permute_qk
 
     out = Path(out_path)
@@ -72,8 +73,7 @@ def export_adapter_gguf(adapter_dir: str | Path, base_hf_dir: str | Path,
     cfg, tensors = read_adapter(adapter_dir)
     base_cfg = AutoConfig.from_pretrained(str(base_hf_dir))
     spec = arch_spec(base_cfg)
-    n_head = int(base_cfg.num_attention_heads)
-    n_kv = int(getattr(base_cfg, "num_key_value_heads", None) or n_head)
+    n_head, n_kv = int(base_cfg.num_attention_heads), kv_heads(base_cfg)
     writer = gguf.GGUFWriter(str(out), spec.gguf_arch)
     writer.add_type(gguf.GGUFType.ADAPTER)
     writer.add_string(gguf.Keys.Adapter.TYPE, "lora")

@@ -120,7 +120,7 @@ def load_base(source: str | Path, *, method: str = "lora", sha256: str | None = 
     hf = float_dir(source, sha256)
     if method == "qlora":  # never hold the float copy: straight to NF4
         model, tok = _load_nf4(hf, torch), _tokenizer(hf)
-        template, arch = getattr(tok, "chat_template", None), model.config.model_type
+        template, arch = tok.chat_template, model.config.model_type
         add_bos = _adds_bos(tok)
     else:
         loaded = load(str(hf))

@@ -350,7 +350,9 @@ def save_full(out: Path, model, hf_dir: Path) -> None:
         if (hf_dir / name).is_file():
             shutil.copy2(hf_dir / name, out / name)
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    if getattr(model.config, "tie_word_embeddings", False):
+    from slmkit.arch.base import tied_embeddings
+
+    if tied_embeddings(model.config):
         state.pop("lm_head.weight", None)
     save_file(state, str(out / "model.safetensors"), metadata={"format": "pt"})
 

@@ -141,6 +141,17 @@ def head_dim(cfg) -> int:
     return int(getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads)
 
 
+def kv_heads(cfg) -> int:
+    """Key/value heads: the config's ``num_key_value_heads``, else one per query head."""
+    return int(getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads)
+
+
+def tied_embeddings(cfg) -> bool:
+    """Whether the output projection is the token embedding (a config without the key:
+    untied)."""
+    return bool(getattr(cfg, "tie_word_embeddings", False))
+
+
 def rope_params(cfg, layer_type: str = "full_attention") -> dict:
     """The rope parameters of ``layer_type`` layers (transformers 5 keeps them per layer type
     in ``rope_parameters``; older configs have ``rope_theta``)."""

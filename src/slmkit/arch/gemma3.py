@@ -14,7 +14,7 @@ LOCAL_ROPE_BASE = 10000.0  # llama.cpp's fixed rope base of the sliding-window l
 
 def check_config(cfg) -> None:
     """Refuse Gemma 3 settings llama.cpp would compute differently."""
-    if getattr(cfg, "model_type", "") == "gemma3" and hasattr(cfg, "text_config"):
+    if cfg.model_type == "gemma3" and hasattr(cfg, "text_config"):
         raise B.UnsupportedModelError("multimodal Gemma 3 checkpoints are not supported",
                                       hint="convert the text-only Gemma3ForCausalLM model")
     hd = B.head_dim(cfg)

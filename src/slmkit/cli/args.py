@@ -69,9 +69,8 @@ def add(p, name: str, spec: Any) -> argparse.Action:
         flags = flags[:1]
     kw: dict[str, Any] = {"default": o.default, "help": o.help or (
         "(default: %(default)s)" if shows(o.default) else None)}
-    for key in ("metavar", "choices", "dest", "nargs"):
-        if getattr(o, key) is not None:
-            kw[key] = getattr(o, key)
+    given = {"metavar": o.metavar, "choices": o.choices, "dest": o.dest, "nargs": o.nargs}
+    kw.update({key: value for key, value in given.items() if value is not None})
     if o.required:
         kw["required"] = True
     if o.action:

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 # verbs written before cli/args.py call these names
-from slmkit.cli.args import sampling as add_sampling_args
-from slmkit.cli.args import settings_loading as add_model_args
+from slmkit.cli.args import sampling as add_sampling_args  # noqa: F401
+from slmkit.cli.args import settings_loading as add_model_args  # noqa: F401
 
 
 @dataclass
@@ -33,7 +33,7 @@ def resolve_model(spec: str | None, args: argparse.Namespace, backend: str = "au
     """``slmkit.models.load.resolve`` with --no-pull and a progress bar on a terminal."""
     from slmkit.models.load import resolve
 
-    return resolve(spec, backend=backend, pull=not getattr(args, "no_pull", False),
+    return resolve(spec, backend=backend, pull=not args.no_pull,
                    progress=progress_console(args))
 
 
@@ -43,12 +43,12 @@ def open_engine(spec: str | None, args: argparse.Namespace, backend: str = "auto
 
     model = resolve_model(spec, args, backend)
     return Loaded(load(model, n_ctx=args.ctx, n_threads=args.threads,
-                       verbose=getattr(args, "verbose", False)), model)
+                       verbose=args.verbose), model)
 
 
 def progress_console(args: argparse.Namespace):
     """Where pulls report progress: bars on a terminal's stderr, a line per tenth on a
-    non-terminal stderr (logs, CI), nowhere with --json."""
+    non-terminal stderr (logs, CI), nowhere with --json (`slm chat` has no --json)."""
     if getattr(args, "json", False):
         return None
     from slmkit.cli.output import LineProgress, stderr_console
@@ -89,7 +89,7 @@ def print_stats(loaded: Loaded, usage, load_seconds: float) -> None:
         f"[dim]{loaded.name}: load {load_seconds:.2f} s · prompt {usage.prompt_tokens} tok "
         f"({usage.cached_tokens} cached) at {usage.prompt_tokens_per_second:.0f} tok/s · "
         f"decode {usage.completion_tokens} tok at {usage.decode_tokens_per_second:.1f} tok/s · "
-        f"{getattr(e, 'n_threads', '?')} threads[/]", highlight=False, soft_wrap=True)
+        f"{e.n_threads} threads[/]", highlight=False, soft_wrap=True)
 
 
 def run_on_documents(args: argparse.Namespace, items: list, work, show) -> int:

@@ -54,7 +54,7 @@ def run(args) -> int:
     loaded = open_engine(args.model, args, args.engine)
     engine, model = loaded.engine, loaded.model
     report: dict = {"model": model.name, "path": model.path, "engine": model.backend,
-                    "threads": getattr(engine, "n_threads", args.threads)}
+                    "threads": engine.n_threads}
     try:
         with progress(args) as bars:
             report.update(evaluate_engine(engine, plan, reference=_reference(args),

@@ -55,6 +55,7 @@ def _build_parser(verb: str | None) -> argparse.ArgumentParser:
         description="slmkit: run, serve, measure and adapt Small Language Models locally.",
     )
     parser.add_argument("--version", action="version", version=f"slmkit {__version__}")
+    parser.set_defaults(_module=None, _settings_args=())
     sub = parser.add_subparsers(dest="verb", metavar="COMMAND")
     for name, (module_name, help_text) in VERBS.items():
         p = sub.add_parser(name, help=help_text, description=help_text, formatter_class=Formatter)
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     verb = next((a for a in argv if not a.startswith("-")), None)
     parser = _build_parser(verb if verb in VERBS else None)
     args = parser.parse_args(argv)
-    if not getattr(args, "_module", None):
+    if args._module is None:
         parser.print_help()
         return 0 if not argv or args.verb is None else 2
     from slmkit.cli.output import run_guarded
@@ -89,7 +90,7 @@ def _run_verb(args) -> int:
     from slmkit.util.quiet import quiet_known_noise
 
     quiet_known_noise()  # third-party warnings every torch verb printed (narrow filters)
-    names = getattr(args, "_settings_args", ())
+    names = args._settings_args
     if names:
         from slmkit.settings import apply_cli
 

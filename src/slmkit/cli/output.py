@@ -23,7 +23,7 @@ def add_json_flag(parser) -> None:
 
 def quiet(args) -> bool:
     """No progress or status lines: --json, or stderr is not a terminal."""
-    return bool(getattr(args, "json", False)) or not sys.stderr.isatty()
+    return args.json or not sys.stderr.isatty()
 
 
 def status(args, message: str) -> None:
@@ -111,7 +111,7 @@ def run_guarded(fn, args) -> int:
     try:
         return int(fn(args) or 0)
     except SlmError as err:
-        if getattr(args, "json", False):
+        if getattr(args, "json", False):  # verbs without --json (chat, serve) print text
             print_json(err.to_dict())
         else:
             con = stderr_console()

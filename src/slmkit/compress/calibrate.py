@@ -158,7 +158,7 @@ def groups(model) -> list[Group]:
 def _spec(model):
     from slmkit import arch
 
-    model_type = getattr(model.config, "model_type", "")
+    model_type = model.config.model_type
     spec = arch.find_hf(model_type)
     if spec is None or not spec.can_rescale:
         able = [t for s in arch.all_specs() if s.can_rescale for t in s.hf_model_types]
@@ -252,9 +252,10 @@ def calibrate(model, stats: dict[str, ChannelStats], gguf_type: str, *, awq: boo
 
 def _gguf_names(model):
     from slmkit import arch
+    from slmkit.arch.base import tied_embeddings
 
     spec = arch.for_hf(model.config.model_type)
-    tied = bool(getattr(model.config, "tie_word_embeddings", False))
+    tied = tied_embeddings(model.config)
 
     def name(module_name: str) -> str | None:
         if tied and module_name == "lm_head":

@@ -256,7 +256,7 @@ def rescale(model, seed: int = 0, spread: float = 0.25) -> int:
 
     from slmkit import arch
 
-    model_type = getattr(model.config, "model_type", "")
+    model_type = model.config.model_type
     spec = arch.find_hf(model_type)
     if spec is None or not spec.can_rescale:
         able = [t for s in arch.all_specs() if s.can_rescale for t in s.hf_model_types]

@@ -87,10 +87,9 @@ def channel_importance(model, batches, *, batch_size: int = 4) -> list:
 def _attn_shape(model) -> tuple[int, int, int]:
     """(query heads, KV heads, head_dim) of the model's attention."""
     cfg = model.config
-    n_head = int(cfg.num_attention_heads)
-    n_kv = int(getattr(cfg, "num_key_value_heads", None) or n_head)
-    head_dim = int(getattr(cfg, "head_dim", None) or cfg.hidden_size // n_head)
-    return n_head, n_kv, head_dim
+    from slmkit.arch.base import head_dim, kv_heads
+
+    return int(cfg.num_attention_heads), kv_heads(cfg), head_dim(cfg)
 
 
 def group_importance(model, batches, *, batch_size: int = 4) -> list:
@@ -252,7 +251,7 @@ def _check_loadable(model, mode: str) -> None:
     from slmkit import arch
     from slmkit.compress.train_io import CompressError
 
-    model_type = getattr(model.config, "model_type", "")
+    model_type = model.config.model_type
     spec = arch.find_hf(model_type)
     if spec is None:
         if mode != "heads":  # depth and width keep every family's graph intact

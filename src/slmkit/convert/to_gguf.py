@@ -22,7 +22,7 @@ import numpy as np
 
 from slmkit import arch
 from slmkit.arch import ArchSpec, UnsupportedModelError
-from slmkit.arch.base import rope_params
+from slmkit.arch.base import kv_heads, rope_params, tied_embeddings
 from slmkit.convert import constants as C
 from slmkit.convert.tokenizer import add_tokenizer
 from slmkit.core.errors import InvalidModelFileError, SlmError
@@ -70,8 +70,7 @@ def _config(src: Path):
 def arch_spec(cfg) -> ArchSpec:
     """The architecture spec of the HF config ``cfg``; raises ``UnsupportedModelError``
     for a model type no spec claims or settings llama.cpp would compute differently."""
-    spec = arch.for_hf(getattr(cfg, "model_type", ""), getattr(cfg, "architectures", None),
-                       what="to GGUF")
+    spec = arch.for_hf(cfg.model_type, cfg.architectures, what="to GGUF")
     if spec.check_config is not None:
         spec.check_config(cfg)
     return spec
@@ -133,9 +132,8 @@ def _add_rope_scaling(writer, rope: dict, gguf) -> None:
 
 def _tensors(src: Path, cfg, spec: ArchSpec) -> Iterator[tuple[str, np.ndarray]]:
     """(GGUF name, float32 array) for every weight, transformed for llama.cpp."""
-    tied = bool(getattr(cfg, "tie_word_embeddings", False))
-    n_head = int(cfg.num_attention_heads)
-    n_kv = int(getattr(cfg, "num_key_value_heads", None) or n_head)
+    tied = tied_embeddings(cfg)
+    n_head, n_kv = int(cfg.num_attention_heads), kv_heads(cfg)
     for hf_name, data in _read_safetensors(src):
         if hf_name.endswith("rotary_emb.inv_freq") or (tied and hf_name == "lm_head.weight"):
             continue

@@ -54,9 +54,9 @@ def gguf_to_hf(src: str | Path, out_dir: str | Path, *, dtype: str = "float32",
         raise SlmError(f"GGUF → HF: tensors did not line up (missing {missing[:5]}, "
                        f"unexpected {unexpected[:5]})")
     plain.save_pretrained(str(out))
-    if getattr(model, "generation_config", None) is not None:
+    if model.generation_config is not None:
         model.generation_config.save_pretrained(str(out))
-    if chat_template and not getattr(tok, "chat_template", None):
+    if chat_template and not tok.chat_template:
         tok.chat_template = chat_template
     tok.save_pretrained(str(out))
     write_sidecar(src, out / SIDECAR)
@@ -120,7 +120,9 @@ def _gguf_named(path: Path):
 
 def _is_tied(model, key: str) -> bool:
     tied = getattr(model, "_tied_weights_keys", None) or {}
-    return key in tied and bool(getattr(model.config, "tie_word_embeddings", False))
+    from slmkit.arch.base import tied_embeddings
+
+    return key in tied and tied_embeddings(model.config)
 
 
 def _prepare(out: Path, overwrite: bool) -> None:

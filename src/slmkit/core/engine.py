@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypedDict, runtime_checkable
 
 from slmkit.core.errors import UnsupportedOperationError
 from slmkit.core.types import ChatMessage, Chunk, GenerateRequest, TokenLogprob
@@ -60,6 +60,16 @@ class ModelInfo:
     size_bytes: int = 0
     chat_template: str | None = None
     capabilities: Capabilities = field(default_factory=Capabilities)
+
+
+class EngineStats(TypedDict, total=False):
+    """What :meth:`Engine.stats` reports of an engine that schedules requests itself:
+    ``slots`` (sequences it decodes at once), ``busy`` (slots decoding now) and ``waiting``
+    (requests queued for a slot). Empty for an engine without a scheduler of its own."""
+
+    slots: int
+    busy: int
+    waiting: int
 
 
 @runtime_checkable
@@ -119,11 +129,17 @@ class Engine(Protocol):
       unknown name) it raises ``UnsupportedOperationError``/``SlmError``.
     - ``render_chat(messages, tools=None)`` renders the model's chat template to a prompt
       string (``tools``: function definitions for templates that describe tools).
+    - ``n_threads`` is the number of CPU threads the engine computes with (0 when it
+      computes elsewhere, e.g. a remote engine); wrappers report their inner engine's.
+    - ``stats()`` (:class:`EngineStats`) is the engine's scheduler occupancy right now, for
+      metrics: ``slots``/``busy``/``waiting`` from an engine that queues requests itself
+      (llama.cpp), ``{}`` from one that does not (the server then counts its requests).
     - ``close()`` frees the model; it is idempotent, and every other call afterwards
       raises ``EngineClosedError``.
     """
 
     info: ModelInfo
+    n_threads: int
 
     def generate(self, request: GenerateRequest) -> ChunkStream: ...
 
@@ -144,6 +160,8 @@ class Engine(Protocol):
 
     def render_chat(self, messages: Sequence[ChatMessage], *, add_generation_prompt: bool = True,
                     tools: Sequence[dict] | None = None) -> str: ...
+
+    def stats(self) -> EngineStats: ...
 
     def close(self) -> None: ...
 

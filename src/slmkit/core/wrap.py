@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from slmkit.core.engine import ChunkStream, Engine, ModelInfo, require
+from slmkit.core.engine import ChunkStream, Engine, EngineStats, ModelInfo, require
 from slmkit.core.types import ChatMessage, GenerateRequest, TokenLogprob
 
 
@@ -57,6 +57,13 @@ class EngineWrapper:
                     tools: Sequence[dict] | None = None) -> str:
         return self.inner.render_chat(messages, add_generation_prompt=add_generation_prompt,
                                       tools=tools)
+
+    @property
+    def n_threads(self) -> int:
+        return self.inner.n_threads
+
+    def stats(self) -> EngineStats:
+        return self.inner.stats()
 
     def close(self) -> None:
         self.inner.close()

@@ -78,7 +78,7 @@ def measure(config: BenchConfig) -> dict:
     try:
         collect(engine.generate(GenerateRequest(prompt="Hello", max_tokens=4, sampling=GREEDY)))
         out: dict[str, float | None] = {"load_seconds": load}
-        detail: dict = {"threads": getattr(engine, "n_threads", config.threads),
+        detail: dict = {"threads": engine.n_threads,
                         "quantization": engine.info.quantization}
         for size in PROMPT_SIZES:
             if size >= engine.info.n_ctx:

@@ -132,6 +132,7 @@ class Collection:
     """An open collection. One connection per object; open one per process or thread."""
 
     def __init__(self, name: str, home=None, *, create: bool = False) -> None:
+        self.conn = None  # closing a collection whose opening failed is a no-op
         self.name = check_name(name)
         self.path = collection_path(name, home)
         if not self.path.exists():
@@ -328,7 +329,7 @@ class Collection:
         return self.conn.execute("PRAGMA integrity_check").fetchall()[0][0]
 
     def close(self) -> None:
-        conn, self.conn = getattr(self, "conn", None), None
+        conn, self.conn = self.conn, None
         if conn is not None:
             conn.close()
 

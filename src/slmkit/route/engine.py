@@ -99,7 +99,7 @@ class RoutedEngine(EngineWrapper):
         self.ledger = ledger or Ledger()
         self.prices = prices or PriceTable.load()
         self.budget = budget or Budget()
-        self.remote_model = getattr(remote, "model", remote.info.name)
+        self.remote_model = remote.info.name  # the price table's key
         self._owns, self._on_decision = owns_engines, on_decision
         self._budget_lock = threading.Lock()
         self._in_flight: tuple[int, int, float] = (0, 0, 0.0)  # requests, tokens, cost

@@ -20,7 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
-from slmkit.core.engine import Engine, ModelInfo, require
+from slmkit.core.engine import Engine, EngineStats, ModelInfo, require
 from slmkit.core.errors import ContextOverflowError, EngineClosedError, UnsupportedOperationError
 from slmkit.core.types import ChatMessage, Chunk, GenerateRequest, TokenLogprob, Usage
 from slmkit.runtime.chat_tokens import chat_tokens
@@ -77,6 +77,10 @@ class PyLoopEngine:
         self._lock = threading.Lock()
         self._kv: list[int] = []  # tokens whose keys/values the forward pass holds
         self._closed = False
+
+    def stats(self) -> EngineStats:
+        """Empty: requests are answered one at a time, without a queue of its own."""
+        return {}
 
     # ---- text ------------------------------------------------------------------------
     def tokenize(self, text: str, *, add_special: bool = True) -> list[int]:

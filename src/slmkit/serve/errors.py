@@ -61,7 +61,7 @@ def from_exception(err: BaseException) -> HttpError:
     if isinstance(err, InvalidModelFileError):
         return HttpError(500, err.code, err.message, err.hint)
     if isinstance(err, NotImplementedError):  # incl. core's UnsupportedOperationError
-        return HttpError(400, "not_supported", getattr(err, "message", None) or str(err)
+        return HttpError(400, "not_supported", (err.message if isinstance(err, SlmError) else str(err))
                          or "not supported by this model")
     if isinstance(err, SlmError):
         return HttpError(STATUS_BY_CODE.get(err.code, 500), err.code, err.message, err.hint)

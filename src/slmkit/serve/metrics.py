@@ -21,6 +21,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
+from slmkit.core.errors import SlmError
 from slmkit.core.types import Chunk
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -60,13 +61,12 @@ def _occupancy(model) -> tuple[int, int, int]:
     """(waiting, busy, slots): the engine's own numbers when it reports them (a batching
     engine's ``stats()``), else the server's count of requests before/after their first
     token."""
-    stats = getattr(model.engine, "stats", None)
-    if callable(stats):
-        try:
-            s = stats()
-            return int(s["waiting"]), int(s["busy"]), int(s["slots"])
-        except Exception:  # noqa: BLE001, S110 - fall back to the server's own count
-            pass
+    try:
+        s = model.engine.stats()
+    except SlmError:  # closed while unloading: the server's own count is still right
+        s = {}
+    if s:
+        return s["waiting"], s["busy"], s["slots"]
     return model.waiting, model.running, model.slots
 
 

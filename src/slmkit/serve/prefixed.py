@@ -40,9 +40,6 @@ class PrefixLoader:
         self.inner, self.models = inner, models
         self._base: dict[str, ModelSpec] = {}
 
-    def __getattr__(self, name: str):  # the inner loader's extras (adapters, registry, …)
-        return getattr(self.inner, name)
-
     def resolve(self, name: str, **kw) -> ModelSpec:
         if not (name or "").startswith(self.models.prefix):
             return self.inner.resolve(name, **kw)

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from collections.abc import Sequence as Seq
 
-from slmkit.core.engine import Capabilities, ModelInfo
+from slmkit.core.engine import Capabilities, EngineStats, ModelInfo
 from slmkit.core.errors import ContextOverflowError, EngineClosedError, SlmError
 from slmkit.core.types import ChatMessage, GenerateRequest, TokenLogprob
 from slmkit.core.wrap import EngineWrapper
@@ -92,7 +92,7 @@ class LlamaCppEngine:
     def n_threads(self) -> int:
         return self._model.n_threads
 
-    def stats(self) -> dict[str, int]:
+    def stats(self) -> EngineStats:
         """Slots, busy slots and waiting requests right now (for metrics)."""
         return self._scheduler.stats()
 
@@ -285,14 +285,6 @@ class AdapterView(EngineWrapper):
         if callback is not None:
             callback()
 
-    # ---- what the base offers beyond the contract (metrics, bench) -------------------
     @property
-    def n_threads(self) -> int:
-        return self.base.n_threads
-
-    @property
-    def load_seconds(self) -> float:
+    def load_seconds(self) -> float:  # the base's (bench, `slm run --verbose`)
         return self.base.load_seconds
-
-    def stats(self) -> dict[str, int]:
-        return self.base.stats()

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from slmkit.core.engine import Capabilities, Engine, ModelInfo, require
+from slmkit.core.engine import Capabilities, Engine, EngineStats, ModelInfo, require
 from slmkit.core.errors import ContextOverflowError, EngineClosedError, UnsupportedOperationError
 from slmkit.core.types import ChatMessage, Chunk, GenerateRequest, TokenLogprob, Usage
 from slmkit.runtime.chat_template import render_chat
@@ -91,6 +91,12 @@ class RemoteEngine:
             name=name or model, path=self.base_url, architecture="remote", n_ctx=n_ctx,
             capabilities=Capabilities(logprobs=True, embed=bool(embed_model),
                                       max_sequences=max_concurrency))
+
+    n_threads = 0  # the upstream computes
+
+    def stats(self) -> EngineStats:
+        """Empty: the upstream schedules the requests."""
+        return {}
 
     def __repr__(self) -> str:  # no key, no headers
         return f"RemoteEngine({self.base_url!r}, model={self.model!r})"

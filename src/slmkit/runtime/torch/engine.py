@@ -40,7 +40,7 @@ class TorchForward:
 
     def _declared_eos(self) -> list[int | None]:
         ids: list = []
-        for source in (self.model.config, getattr(self.model, "generation_config", None)):
+        for source in (self.model.config, self.model.generation_config):
             value = getattr(source, "eos_token_id", None)  # transformers objects, not ours
             ids += value if isinstance(value, (list, tuple)) else [value]
         return ids

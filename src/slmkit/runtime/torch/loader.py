@@ -68,7 +68,8 @@ def load(path: str, *, dtype: str = "float32", verbose: bool = False,
         hint="give a .gguf file or a directory with config.json and *.safetensors")
 
 
-def _torch_dtype(name: str):
+def torch_dtype(name: str):
+    """The torch dtype called ``name`` (``float32``, ``bfloat16``, …)."""
     import torch
 
     return getattr(torch, name)
@@ -107,15 +108,15 @@ def _load_dir(path: Path, dtype: str, quant=None) -> Loaded:
             tq.check_supported(recipe, dtype)
             model = tq.load_quantized(path, dtype)
         else:
-            model = AutoModelForCausalLM.from_pretrained(str(path), dtype=_torch_dtype(dtype),
+            model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch_dtype(dtype),
                                                          use_safetensors=True)
     except (OSError, ValueError, KeyError) as err:
         raise InvalidModelFileError(f"transformers could not load {path}: {err}") from err
     model.eval()
     add_bos = adds_bos(tokenizer)
-    arch = getattr(model.config, "model_type", "")
-    loaded = Loaded(model, tokenizer, arch, str(getattr(model.config, "dtype", dtype)).replace(
-        "torch.", ""), add_bos, getattr(tokenizer, "chat_template", None))
+    arch = model.config.model_type
+    loaded = Loaded(model, tokenizer, arch, str(model.config.dtype or dtype).replace(
+        "torch.", ""), add_bos, tokenizer.chat_template)
     if stored:
         loaded.quantization = recipe.label
         loaded.quant = tq.QuantReport(recipe, [n for n, p in model.named_parameters()
@@ -136,7 +137,7 @@ def _load_gguf(path: Path, dtype: str, verbose: bool) -> Loaded:
         with _silenced(verbose), gguf_named(path) as (where, name):
             tokenizer = AutoTokenizer.from_pretrained(where, gguf_file=name)
             model = AutoModelForCausalLM.from_pretrained(where, gguf_file=name,
-                                                         dtype=_torch_dtype(dtype))
+                                                         dtype=torch_dtype(dtype))
     except (ValueError, KeyError, NotImplementedError) as err:
         raise SlmError(f"transformers cannot load {info.architecture!r} GGUF {path}: {err}",
                        hint="use the llamacpp engine for this model") from err
@@ -183,7 +184,7 @@ def _after_gguf_load(model) -> None:
     the attention scale a GGUF does not store; see :mod:`slmkit.arch`)."""
     from slmkit import arch
 
-    spec = arch.find_hf(getattr(model.config, "model_type", ""))
+    spec = arch.find_hf(model.config.model_type)
     if spec is not None and spec.after_gguf_load is not None:
         spec.after_gguf_load(model)
 

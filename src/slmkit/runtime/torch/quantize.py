@@ -298,7 +298,9 @@ def _int4_in_bfloat16(model, names: set[str], dtype: str) -> None:
 
     import torch
 
-    back = functools.partial(_cast_output, dtype=getattr(torch, dtype))
+    from slmkit.runtime.torch.loader import torch_dtype
+
+    back = functools.partial(_cast_output, dtype=torch_dtype(dtype))
     for name, module in model.named_modules():
         if name in names:
             module.to(torch.bfloat16)
@@ -379,11 +381,12 @@ def _module_of(model, key: str):
 def load_quantized(directory: str | Path, dtype: str = "float32"):
     """Build the model of ``directory``'s config.json without initialising weights and load
     the torchao safetensors into it (tensor classes from torchao's allow-list; no pickle)."""
-    import torch
     from safetensors import safe_open
     from safetensors.torch import load_file
     from transformers import AutoConfig, AutoModelForCausalLM
     from transformers.initialization import no_init_weights
+
+    from slmkit.runtime.torch.loader import torch_dtype
 
     _torchao()
     with _quiet_import():
@@ -406,7 +409,7 @@ def load_quantized(directory: str | Path, dtype: str = "float32"):
                                     f"{sorted(leftover)[:5]}")
     config = AutoConfig.from_pretrained(str(directory))
     with no_init_weights():
-        model = AutoModelForCausalLM.from_config(config, dtype=getattr(torch, dtype))
+        model = AutoModelForCausalLM.from_config(config, dtype=torch_dtype(dtype))
     missing, unexpected = model.load_state_dict(state, strict=False, assign=True)
     model.tie_weights()
     tied = _tied_head(model)
