@@ -34,6 +34,7 @@ CALLS = {
     "with_adapter": (("tuned",), {"on_close": None}),
     "render_chat": (([ChatMessage("user", "hi")],), {"add_generation_prompt": False,
                                                      "tools": None}),
+    "stats": ((), {}),
     "close": ((), {}),
 }
 
@@ -70,7 +71,13 @@ def test_wrapper_defines_and_forwards_every_contract_method(name):
 def test_wrapper_has_no_catch_all_forwarding():
     assert "__getattr__" not in vars(EngineWrapper)
     with pytest.raises(AttributeError):
-        EngineWrapper(Recorder()).stats  # noqa: B018 - not in the contract: not forwarded
+        EngineWrapper(Recorder()).load_seconds  # noqa: B018 - not in the contract: not forwarded
+
+
+def test_wrapper_reports_the_inner_engines_threads():
+    inner = FakeLocal()
+    inner.n_threads = 3
+    assert EngineWrapper(inner).n_threads == 3 and "n_threads" in vars(EngineWrapper)
 
 
 def test_the_wrappers_build_on_engine_wrapper():
