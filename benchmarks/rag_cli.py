@@ -65,7 +65,7 @@ def main() -> int:
     payload = {"machine": machine(), "load_average": os.getloadavg(), "runs": args.runs,
                "question": QUESTION, "results": res}
     lines = [f"# One-shot `slm rag query` ({time.strftime('%Y-%m-%d')})", "",
-             (f"Fresh process per run, {args.runs} runs each, interleaved; busy shared "
+             (f"Fresh process per run, {args.runs} runs each, interleaved; shared "
               f"machine (load average at the end "
               f"{', '.join(f'{x:.1f}' for x in payload['load_average'])}). Target ≤ 1.5 s."),
              "", "| command | median | min |", "|---|---|---|"]
