@@ -57,9 +57,13 @@ def main() -> int:
     cases["query --mode bm25 (no embedder)"] = _slm("rag", "query", "bench-cli-after",
                                                     QUESTION, "--mode", "bm25")
     times: dict[str, list[float]] = {k: [] for k in cases}
-    for _ in range(args.runs):
-        for label, cmd in cases.items():
-            times[label].append(_time(cmd))
+    try:
+        for _ in range(args.runs):
+            for label, cmd in cases.items():
+                times[label].append(_time(cmd))
+    finally:
+        for label in ("before", "after"):
+            subprocess.run(_slm("rag", "drop", f"bench-cli-{label}"), capture_output=True)
     res = {k: {"median_s": round(statistics.median(v), 3), "min_s": round(min(v), 3),
                "runs_s": [round(x, 3) for x in v]} for k, v in times.items()}
     payload = {"machine": machine(), "load_average": os.getloadavg(), "runs": args.runs,

@@ -331,6 +331,8 @@ def main() -> int:
         end = rss_mib(server.proc.pid)
     finally:
         server.stop()
+        subprocess.run([sys.executable, "-m", "slmkit.cli.main", "rag", "drop", "soak"],
+                       env=env, capture_output=True)
     bound = start * RSS_BOUND[0] + RSS_BOUND[1]
     result = {"machine": machine(), "args": vars(args), "summary": summarize(records, rss,
                                                                              args.window),

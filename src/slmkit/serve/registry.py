@@ -167,9 +167,11 @@ class Registry:
         return spec
 
     def _not_served(self, name: str, err: ModelNotFoundError) -> ModelNotFoundError:
-        """The error for an unknown name, suggesting models this server has (the closest,
-        else all of them), never catalog models it would not load."""
-        served = [a.name for a in self.available()]
+        """The error for an unknown name, suggesting models this server has: the closest,
+        else the loaded ones (most recently used first) then the rest; never catalog models
+        it would not load."""
+        loaded = [m.name for m in self.loaded()]
+        served = loaded + [a.name for a in self.available() if a.name not in loaded]
         close = difflib.get_close_matches(name.lower(), served, n=3, cutoff=0.5)
         return ModelNotFoundError(name, suggestions=close or served[:5], hint=err.hint)
 
