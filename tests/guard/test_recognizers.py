@@ -43,6 +43,11 @@ POSITIVES = [
     ("사업자등록번호 124-81-00998", "KR_BRN", "124-81-00998"),
     ("passport no. M12345678", "PASSPORT", "M12345678"),
     ("여권번호 M123A4567", "PASSPORT", "M123A4567"),
+    ("입금 계좌: 신한은행 110-123-456789 (예금주)", "BANK_ACCOUNT", "110-123-456789"),
+    ("계좌번호 1002123456789로 보내 주세요", "BANK_ACCOUNT", "1002123456789"),
+    ("카카오뱅크 3333-01-1234567 입니다", "BANK_ACCOUNT", "3333-01-1234567"),
+    ("123456-01-234567 (국민은행)", "BANK_ACCOUNT", "123456-01-234567"),
+    ("Please wire to account 123456789012.", "BANK_ACCOUNT", "123456789012"),
     ("Dr. Jane Smith called", "PERSON", "Jane Smith"),
     ("name: Alice Brown", "PERSON", "Alice Brown"),
     ("김민수 님께 전달", "PERSON", "김민수"),
@@ -85,6 +90,8 @@ NEGATIVES = [
     "고객님 안녕하세요", "sk-learn-is-not-a-key-at-all-really", "cache_key=user:1234:profile",
     "password authentication failed for user postgres", "token_count=512 max_tokens=4096",
     "The Error was raised by name: Redis",
+    "주문번호 20240315123456 확인", "order 1234567890123 shipped",  # account-shaped, no bank word
+    "계좌 개설은 2024-03-15 12:00에",  # bank word, but a date
 ]
 
 

@@ -1,9 +1,9 @@
-"""Recognizers for structured identifiers: e-mail, phone, payment card, IBAN, IP address,
-credentials in URLs, Korean resident/business registration numbers, passport numbers.
+"""Recognizers for structured identifiers: e-mail, phone, payment card, IBAN, bank account,
+IP address, credentials in URLs, Korean resident/business registration numbers, passport numbers.
 
 Precision comes from validation rather than from the regex: checksums (Luhn, mod-97,
 RRN, BRN), date checks, card issuer ranges, and context words where a format alone is too
-common (passport numbers, bare 10/13-digit Korean numbers). Numbers glued to dots, dashes
+common (passport numbers, bank account numbers, bare 10/13-digit Korean numbers). Numbers glued to dots, dashes
 or colons (versions, timestamps, OIDs, ports) are excluded by the boundaries.
 """
 
@@ -13,6 +13,7 @@ import re
 
 from slmkit.guard import checks
 from slmkit.guard.base import (
+    BANK_ACCOUNT,
     CREDIT_CARD,
     EMAIL,
     IBAN,
@@ -33,6 +34,13 @@ PHONE_CONTEXT = words("phone", "tel", "mobile", "cell", "call", "fax", "contact"
 RRN_CONTEXT = words("주민등록번호", "주민번호", "주민", "resident registration", "rrn", "ssn")
 BRN_CONTEXT = words("사업자등록번호", "사업자 등록번호", "사업자번호", "사업자",
                     "business registration", "brn", "tax id", "company registration")
+# Bank account numbers carry no public checksum (Korean banks write 3-3-6, 4-3-6, 6-2-6,
+# 3-6-5, 4-2-7 … groups): the format alone is any number, so a bank word must be near.
+# ("우리은행", "카카오뱅크" are covered by 은행/뱅크; bare 우리/하나/국민 are everyday words).
+ACCOUNT_CONTEXT = words("계좌", "계좌번호", "입금", "송금", "이체", "예금주", "은행", "뱅크",
+                        "농협", "신한", "우체국", "새마을금고", "수협", "신협", "account", "acct",
+                        "a/c", "bank", "routing", "deposit", "wire")
+KR_PHONE_SHAPE = re.compile(r"(?:01[016789]|02|0[3-6][1-5]|070|050\d)[ .\-]?\d{3,4}[ .\-]?\d{4}")
 PASSPORT_CONTEXT = words("passport", "여권", "passport no", "passport number", "travel document",
                          "pasaporte", "reisepass", "passeport")
 VERSIONISH = re.compile(
@@ -179,6 +187,18 @@ def _brn(text: str, m: re.Match[str]) -> float | None:
     return None
 
 
+def _bank_account(text: str, m: re.Match[str]) -> float | None:
+    """10–16 digits, grouped or not, with a bank word within 30 characters before (or 12
+    after: "… (신한은행)"); dates and phone-shaped numbers without bank words never get here."""
+    if not 10 <= len(checks.digits_of(m.group())) <= 16:
+        return None
+    # a phone-shaped number is an account only when the bank word labels it directly
+    before = 12 if KR_PHONE_SHAPE.fullmatch(m.group()) else 30
+    if near(text, m.start(), m.end(), ACCOUNT_CONTEXT, before=before, after=12):
+        return 0.9
+    return None
+
+
 def _passport(text: str, m: re.Match[str]) -> float | None:
     return 0.85 if near(text, m.start(), m.end(), PASSPORT_CONTEXT, before=40) else None
 
@@ -208,6 +228,8 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
     Recognizer("iban", IBAN, re.compile(
         r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])"),
         _iban),
+    Recognizer("bank_account", BANK_ACCOUNT, re.compile(
+        r"(?<![A-Za-z0-9_.+\-:])(?:\d{2,6}(?:[ \-]\d{2,7}){1,4}|\d{10,16})" + _E), _bank_account),
     Recognizer("ipv4", IP_ADDRESS, re.compile(
         r"(?<![A-Za-z0-9_.\-])(?:\d{1,3}\.){3}\d{1,3}(?![A-Za-z0-9_\-]|\.\d)"), _ipv4),
     Recognizer("ipv6", IP_ADDRESS, re.compile(

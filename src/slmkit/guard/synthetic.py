@@ -121,6 +121,18 @@ def iban(r: random.Random) -> tuple[str, str, str]:
     return r.choice(["IBAN ", "transfer to ", "계좌 "]), v, ""
 
 
+KR_ACCOUNT_GROUPS = ((3, 3, 6), (4, 3, 6), (6, 2, 6), (3, 6, 5), (4, 2, 7), (3, 4, 4, 2))
+
+
+def bank_account(r: random.Random) -> tuple[str, str, str]:
+    groups = r.choice(KR_ACCOUNT_GROUPS)
+    parts = [_digits(r, n) for n in groups]
+    v = r.choice(["-".join(parts), "".join(parts)])
+    before = r.choice(["계좌번호 ", "입금 계좌: 신한은행 ", "우리은행 ", "account no. ",
+                       "wire to acct "])
+    return before, v, r.choice(["", " (예금주 확인)", "로 입금"])
+
+
 def ip_address(r: random.Random) -> tuple[str, str, str]:
     if r.random() < 0.6:
         v = ".".join(str(x) for x in (r.choice([10, 172, 192, 52, 8, 203]), r.randint(0, 255),
@@ -218,6 +230,7 @@ def person(r: random.Random) -> tuple[str, str, str]:
 
 GENERATORS: dict[str, Callable[[random.Random], tuple[str, str, str]]] = {
     E.EMAIL: email, E.PHONE: phone, E.CREDIT_CARD: credit_card, E.IBAN: iban,
+    E.BANK_ACCOUNT: bank_account,
     E.IP_ADDRESS: ip_address, E.URL_CREDENTIALS: url_credentials, E.API_KEY: api_key,
     E.JWT: jwt, E.PRIVATE_KEY: private_key, E.SECRET: secret, E.KR_RRN: kr_rrn,
     E.KR_BRN: kr_brn, E.PASSPORT: passport, E.PERSON: person,
