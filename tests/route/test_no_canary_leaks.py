@@ -46,11 +46,12 @@ def rag_context(r: random.Random, canaries: list[str]) -> str:
 
 def needs_context(entity: str, value: str) -> bool:
     """Types the guard recognises only with their context words or full form (a name
-    after a title, a password after its key, credentials inside their URL, a passport or
-    an unhyphenated RRN/BRN next to its label); the rest go in bare."""
+    after a title, a password after its key, credentials inside their URL, a passport, a
+    bank account next to its bank word, an unhyphenated RRN/BRN next to its label); the rest
+    go in bare."""
     if entity in ("KR_RRN", "KR_BRN"):
         return "-" not in value
-    return entity in ("PERSON", "SECRET", "PASSPORT", "URL_CREDENTIALS")
+    return entity in ("PERSON", "SECRET", "PASSPORT", "URL_CREDENTIALS", "BANK_ACCOUNT")
 
 
 def tool_message(r: random.Random, canaries: list[str]) -> ChatMessage:
