@@ -65,10 +65,14 @@ def field(tmp_path_factory, default_model_path):
     make_keys(work)
     (work / "serve.toml").write_text(SERVE)
     key = str(work / "keys/signing.key")
-    v1 = _bundle(work, default_model_path, "1.0.0", GOOD)
+    v1 = _bundle(work, default_model_path, "1.0.0", GOOD, "--max-kld", "0.001",
+                 "--max-dppl", "1")
     _slm("publish", str(v1), "--repo", str(work / "repo"), "--sign", key)
     out = _agent(work, work / "device")
     assert json.loads(out.stdout)["action"] == "installed", out.stdout
+    # the same model on the same runtime: the fidelity check ran and found no difference
+    probation = json.loads((work / "device" / "state.json").read_text())["last_probation"]
+    assert probation["fidelity"]["kld"] < 0.001 and probation["fidelity"]["steps"] >= 4
     v2 = _bundle(work, default_model_path, "1.1.0", GOOD)
     _slm("publish", str(v2), "--repo", str(work / "repo"), "--sign", key)
     return work

@@ -26,6 +26,10 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="share of golden prompts that must pass (default 1.0)")
     p.add_argument("--min-tok-s", type=float, default=0.0,
                    help="minimum tokens/s on the device (default 0: no check)")
+    p.add_argument("--max-kld", type=float, metavar="X",
+                   help="fidelity: highest KL-divergence on the device against this model")
+    p.add_argument("--max-dppl", type=float, metavar="PCT",
+                   help="fidelity: largest perplexity change on the device, in percent")
     p.add_argument("--ctx", type=int, help="context for the memory need (default: config, 4096)")
     p.add_argument("--config-only", action="store_true",
                    help="leave the model out: devices reuse the one they run")
@@ -60,7 +64,11 @@ def _build(args) -> int:
     spec = BundleSpec(model=args.target, version=args.bundle_version, name=args.name,
                       adapters=adapters, config=args.config, golden=args.golden,
                       acceptance={"min_pass_rate": args.min_pass_rate,
-                                  "min_tok_s": args.min_tok_s},
+                                  "min_tok_s": args.min_tok_s,
+                                  **({"max_kld": args.max_kld} if args.max_kld is not None
+                                     else {}),
+                                  **({"max_dppl_pct": args.max_dppl}
+                                     if args.max_dppl is not None else {})},
                       config_only=args.config_only, n_ctx=args.ctx)
     manifest = build(spec, args.sign, args.output)
     if args.json:

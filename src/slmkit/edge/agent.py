@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from slmkit.edge import bundle as bdl
-from slmkit.edge import golden, keys
+from slmkit.edge import fidelity, golden, keys
 from slmkit.edge import manifest as mf
 from slmkit.edge import repo as rp
 from slmkit.edge.device import Device, now_iso
@@ -213,8 +213,8 @@ class Agent:
         return None
 
     def _probation(self, slot: str, manifest: dict) -> golden.GoldenResult:
-        """Start `slm serve` on the new slot on a loopback port and run the golden prompts
-        and the speed check against it."""
+        """Start `slm serve` on the new slot on a loopback port and run the golden prompts,
+        the speed check and (when the bundle carries a reference) the fidelity check."""
         slot_dir = self.device.slot_dir(slot)
         prompts = (golden.load(slot_dir / manifest["golden"]) if manifest.get("golden")
                    else DEFAULT_PROBE)
@@ -224,7 +224,12 @@ class Agent:
             with ServeProcess(slot_dir, manifest, log=log) as server:
                 model = server.wait_ready(self.config.probation_timeout)
                 self._step("probation")
-                return golden.run(server.base_url, model, prompts, manifest["acceptance"])
+                result = golden.run(server.base_url, model, prompts, manifest["acceptance"])
+                if result.ok and manifest.get("fidelity"):
+                    result.reason, result.fidelity = fidelity.check(
+                        server.base_url, model, slot_dir / manifest["fidelity"],
+                        manifest["acceptance"])
+                return result
         except (RuntimeError, OSError, ValueError, KeyError) as err:
             return golden.GoldenResult(total=len(prompts), reason=f"server check: {err}")
 

@@ -1,7 +1,9 @@
 """Build, verify and unpack signed bundles (``.slmb``: an uncompressed tar).
 
 Layout: ``manifest.json`` and ``manifest.sig`` first, then the files the manifest lists
-as included (``model/…``, ``adapters/NAME/…``, ``config/serve.toml``, ``golden.jsonl``).
+as included (``model/…``, ``adapters/NAME/…``, ``config/serve.toml``, ``golden.jsonl``,
+``fidelity.json``: the shipped model's reference answer when the acceptance sets
+``max_kld`` or ``max_dppl_pct``, see :mod:`slmkit.edge.fidelity`).
 Nothing else may be in the tar: :func:`verify` checks the signature over the manifest,
 then every member against the manifest's sha256 and size, and refuses unknown,
 duplicate, missing, non-regular or unsafe members. GGUF weights barely compress, so the
@@ -16,6 +18,7 @@ import json
 import os
 import shutil
 import tarfile
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -54,12 +57,14 @@ def build(spec: BundleSpec, private_key: str | Path, out: str | Path, *, store=N
     key = keys.load_private(private_key)
     store = store or Store()
     ref = store.resolve(spec.model, pull_missing=False)
-    sources = _collect(spec, Path(ref.path))
     serve = mf.read_serve_config(spec.config) if spec.config else {}
-    manifest = _manifest(spec, ref, store, sources, serve)
-    data = mf.canonical(manifest)
-    sig = json.dumps(keys.sign(key, data)).encode()
-    atomic_output(lambda tmp: _write_tar(tmp, data, sig, sources, manifest["files"]), out)
+    with tempfile.TemporaryDirectory(prefix="slm-bundle-") as work:
+        sources = {**_collect(spec, Path(ref.path)),
+                   **fidelity_reference(spec, ref.path, Path(work))}
+        manifest = _manifest(spec, ref, store, sources, serve)
+        data = mf.canonical(manifest)
+        sig = json.dumps(keys.sign(key, data)).encode()
+        atomic_output(lambda tmp: _write_tar(tmp, data, sig, sources, manifest["files"]), out)
     return manifest
 
 
@@ -79,6 +84,18 @@ def _collect(spec: BundleSpec, model_path: Path) -> dict[str, Path]:
         golden.load(spec.golden)  # refuse a malformed file now, not on the device
         files["golden.jsonl"] = Path(spec.golden)
     return files
+
+
+def fidelity_reference(spec: BundleSpec, model_path: str, work: Path) -> dict[str, Path]:
+    """``{"fidelity.json": file}`` with the shipped model's reference answer, measured into
+    ``work`` when the acceptance asks for a KLD or ΔPPL limit; else ``{}``."""
+    if "max_kld" not in spec.acceptance and "max_dppl_pct" not in spec.acceptance:
+        return {}
+    from slmkit.edge import fidelity
+
+    out = work / "fidelity.json"
+    out.write_text(json.dumps(fidelity.reference(model_path)), encoding="utf-8")
+    return {"fidelity.json": out}
 
 
 def _add_tree(files: dict[str, Path], prefix: str, path: Path) -> None:
@@ -112,6 +129,7 @@ def _manifest(spec: BundleSpec, ref, store, sources: dict[str, Path], serve: dic
                   "sha256": ref.sha256 or entries[model_key]["sha256"], "lineage": lineage(store, ref.name)},
         "adapters": {n: f"adapters/{n}/{Path(p).name}" for n, p in spec.adapters.items()},
         "serve": serve, "golden": "golden.jsonl" if spec.golden else None,
+        "fidelity": "fidelity.json" if "fidelity.json" in sources else None,
         "acceptance": acceptance,
         "hardware": hardware_needs(ref.path, serve, spec.n_ctx),
         "files": entries,

@@ -37,6 +37,7 @@ class GoldenResult:
     tok_s: float = 0.0
     failures: list[str] = field(default_factory=list)
     reason: str = ""
+    fidelity: dict | None = None  # KLD/ΔPPL against the reference, when the bundle has one
 
     @property
     def ok(self) -> bool:
@@ -44,7 +45,8 @@ class GoldenResult:
 
     def to_dict(self) -> dict:
         return {"passed": self.passed, "total": self.total, "tok_s": round(self.tok_s, 1),
-                "failures": self.failures[:5], "reason": self.reason}
+                "failures": self.failures[:5], "reason": self.reason,
+                **({"fidelity": self.fidelity} if self.fidelity else {})}
 
 
 def load(path: str | Path) -> list[dict]:

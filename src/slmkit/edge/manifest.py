@@ -11,7 +11,9 @@ Fields (``schema`` 1)::
     adapters     {NAME: path inside the bundle}
     serve        `slm serve` options from --config (ctx, threads, parallel, …)
     golden       path of the golden prompts inside the bundle, or null
-    acceptance   {"min_pass_rate", "min_tok_s", "max_tokens"}
+    fidelity     path of the shipped model's reference answer (edge.fidelity), or null
+    acceptance   {"min_pass_rate", "min_tok_s", "max_tokens", optional "max_kld",
+                 "max_dppl_pct"}
     hardware     {"ram_bytes", "n_ctx", "threads", "backend"} from the fit check
     files        {path: {"sha256", "size", "included"}}: ``included`` false = the device
                  must already hold that file (a config-only bundle reuses the model)
