@@ -57,3 +57,31 @@ def test_review_never_reports_unsupported_values(default_model_ref):
         if f["status"] == "found":
             assert f["evidence"] in text
     assert "unilateral_change" in {x["kind"] for x in res["risks"]}
+
+
+def test_review_hands_missing_fields_to_the_upstream_masked(tmp_path, default_model_ref):
+    """`slm review --upstream`: the fields the local model leaves not found go to a recording
+    upstream, and no personal data of the contract (phone, e-mail, resident number, bank
+    account) is in any request it receives."""
+    from helpers.upstream import Upstream
+
+    source = CONTRACT.with_name("ko-service.txt").read_text(encoding="utf-8")
+    doc = tmp_path / "ko-service.txt"
+    doc.write_text(source + "\n제9조 (입금 계좌) 대금은 신한은행 110-123-456789 (예금주 "
+                   "주식회사 바른데이터)로 입금한다.\n", encoding="utf-8")
+    planted = ["010-2345-6789", "minsu.kim@hanbitsoft.co.kr", "850315-1234567",
+               "110-123-456789"]
+    server = Upstream()
+    try:
+        r = slm("review", str(doc), "--upstream", server.url, "--upstream-model", "big-model")
+        bodies = server.recording.bodies()
+    finally:
+        server.stop()
+    assert r.returncode == 0, r.stderr
+    [res] = json.loads(r.stdout)["results"]
+    not_found_locally = [n for n, f in res["fields"].items() if f["source"] == "local"
+                         and f["status"] == "not_found" and f.get("reason") != "no clause "
+                         "matches the field"]
+    assert res["upstream_usage"]["calls"] == len(bodies) >= len(not_found_locally) > 0
+    assert not [p for p in planted for b in bodies if p in b]  # leak count 0
+    assert any("<BANK_ACCOUNT_1>" in b or "<PHONE_1>" in b for b in bodies)

@@ -152,6 +152,18 @@ def derived(p, *, output: str = "PATH", what: str = "the result", name_default: 
             force=Opt(False, force))
 
 
+def upstream(p) -> None:
+    """--upstream URL, --upstream-model … : the big model a local one hands work to."""
+    options(p, upstream=Opt(None, "OpenAI-compatible base URL of the big model", "URL"),
+            upstream_model=Opt(None, "the upstream's model name", "NAME"),
+            upstream_key_env=Opt("SLM_UPSTREAM_KEY", "environment variable with the "
+                                                     "upstream's API key", "VAR"),
+            upstream_key_file=Opt(None, "file with the upstream's API key", "FILE"),
+            upstream_ctx=Opt(0, "the upstream's context window, checked before sending "
+                                "(0 = unknown)"),
+            upstream_timeout=Opt(60.0, metavar="SECONDS"))
+
+
 def json_option(p) -> None:
     options(p, json=Opt(False, "machine-readable JSON output"))
 

@@ -46,6 +46,16 @@ def open_engine(spec: str | None, args: argparse.Namespace, backend: str = "auto
                        verbose=args.verbose), model)
 
 
+def open_upstream(args: argparse.Namespace, tokenizer=None):
+    """The remote engine of ``cli.args.upstream``'s flags (``tokenizer``: the local model's,
+    to count tokens the upstream is sent)."""
+    from slmkit.models.load import load
+
+    return load(args.upstream, backend="remote", model=args.upstream_model,
+                api_key_env=args.upstream_key_env, api_key_file=args.upstream_key_file,
+                n_ctx=args.upstream_ctx, timeout=args.upstream_timeout, tokenizer=tokenizer)
+
+
 def progress_console(args: argparse.Namespace):
     """Where pulls report progress: bars on a terminal's stderr, a line per tenth on a
     non-terminal stderr (logs, CI), nowhere with --json (`slm chat` has no --json)."""

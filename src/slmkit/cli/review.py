@@ -8,6 +8,7 @@ import sys
 
 
 def configure(p) -> None:
+    from slmkit.cli.args import upstream
     from slmkit.cli.common import add_model_args
     from slmkit.cli.output import add_json_flag
 
@@ -25,26 +26,36 @@ def configure(p) -> None:
                    help="also write the JSON schema of the report's fields to OUT.json")
     p.add_argument("--model", default=None, help="default: the default model")
     add_model_args(p)
+    upstream(p.add_argument_group("hand-off: fields the local model leaves not found go to "
+                                  "--upstream, masked by the guard"))
     add_json_flag(p)
 
 
 def run(args) -> int:
     from slmkit.apps.documents import iter_documents
     from slmkit.apps.review import ReviewOptions, load_checklist, review
-    from slmkit.cli.common import run_on_documents
+    from slmkit.cli.common import open_upstream, run_on_documents
     from slmkit.guard.session import MaskSession
 
     checklist = load_checklist(args.checklist)
     opts = ReviewOptions(mode=args.mode, extraction=args.extraction, lang=args.lang,
                          mask_report=args.masked)
     opts.validate()
+    if bool(args.upstream) != bool(args.upstream_model):
+        raise ValueError("--upstream URL and --upstream-model NAME go together")
     if args.schema:
         _write_schema(args.schema, checklist)
     items = list(iter_documents(args.inputs))
-    def work(engine, doc):
-        return review(doc, engine, checklist, opts, masker=MaskSession)
+    remote = open_upstream(args) if args.upstream else None
 
-    return run_on_documents(args, items, work, _print)
+    def work(engine, doc):
+        return review(doc, engine, checklist, opts, masker=MaskSession, upstream=remote)
+
+    try:
+        return run_on_documents(args, items, work, _print)
+    finally:
+        if remote is not None:
+            remote.close()
 
 
 def _write_schema(path: str, checklist) -> None:
@@ -64,7 +75,8 @@ def _print(r: dict) -> None:
         if f["status"] == "found":
             loc = f["location"]
             where = f"line {loc['line']}" + (f", page {loc['page']}" if "page" in loc else "")
-            print(f"  {name}: {f['value']}\n      \"{f['evidence']}\" ({where})")
+            by = " [upstream]" if f.get("source") == "upstream" else ""
+            print(f"  {name}: {f['value']}{by}\n      \"{f['evidence']}\" ({where})")
         else:
             print(f"  {name}: not found ({f['reason']})")
     for risk in r["risks"]:

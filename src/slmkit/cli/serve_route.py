@@ -7,23 +7,17 @@ from __future__ import annotations
 
 import argparse
 
-from slmkit.cli.args import Opt, options
+from slmkit.cli.args import Opt, options, upstream
 
 AUTO = "auto"
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    options(p.add_argument_group("routing (model 'auto') and the privacy guard"),
-            route=Opt(None, "serve model 'auto': LOCAL answers first, hard requests go to "
-                            "--upstream", "LOCAL"),
-            upstream=Opt(None, "OpenAI-compatible base URL of the big model", "URL"),
-            upstream_model=Opt(None, "the upstream's model name", "NAME"),
-            upstream_key_env=Opt("SLM_UPSTREAM_KEY", "environment variable with the "
-                                                     "upstream's API key", "VAR"),
-            upstream_key_file=Opt(None, "file with the upstream's API key", "FILE"),
-            upstream_ctx=Opt(0, "the upstream's context window, checked before sending "
-                                "(0 = unknown)"),
-            upstream_timeout=Opt(60.0, metavar="SECONDS"),
+    group = p.add_argument_group("routing (model 'auto') and the privacy guard")
+    options(group, route=Opt(None, "serve model 'auto': LOCAL answers first, hard requests go "
+                                   "to --upstream", "LOCAL"))
+    upstream(group)
+    options(group,
             min_mean_logprob=Opt(None, "escalate when the local answer's mean token logprob "
                                        "is below X (default -1.2)", "X", float),
             judge_tokens=Opt(None, "judge the local answer on its first N tokens (default 32)",
@@ -72,17 +66,14 @@ def routing_loader(inner, args: argparse.Namespace):
 
 
 def _routed(local_engine, a: argparse.Namespace):
+    from slmkit.cli.common import open_upstream
     from slmkit.guard import Guard, Policy
-    from slmkit.models.load import load
     from slmkit.route import RouteConfig, RoutedEngine
     from slmkit.route.costs import Budget, PriceTable
     from slmkit.route.difficulty import DifficultyModel
     from slmkit.route.ledger import Ledger, default_path
 
-    remote = load(a.upstream, backend="remote", model=a.upstream_model,
-                  api_key_env=a.upstream_key_env, api_key_file=a.upstream_key_file,
-                  n_ctx=a.upstream_ctx, timeout=a.upstream_timeout,
-                  tokenizer=local_engine.tokenize)
+    remote = open_upstream(a, tokenizer=local_engine.tokenize)
     overrides = {k: v for k, v in (("min_mean_logprob", a.min_mean_logprob),
                                    ("judge_tokens", a.judge_tokens),
                                    ("max_difficulty", a.max_difficulty)) if v is not None}
