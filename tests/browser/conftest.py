@@ -1,6 +1,7 @@
 """The web UI in a real headless Chromium (Debian's /usr/bin/chromium, driven by
 Playwright), against the real app served by uvicorn on loopback over fake engines (fast,
-deterministic, and able to answer with hostile text). ``make test`` installs Chromium when
+deterministic, and able to answer with hostile text); the logs app's real handlers (they
+need no model) give the apps page a declared form. ``make test`` installs Chromium when
 it is missing; without it these tests skip, saying so."""
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ API_KEY = "ui-test-key-0123456789"
 
 def ui_app(tmp: Path, **options):
     """The app as ``slm serve`` builds it, over fake engines and in-memory services."""
+    from slmkit.apps.logs.service import handlers as logs_handlers
     from slmkit.serve import routes_apps, routes_rag
     from slmkit.serve.conversations import ConversationStore
 
@@ -37,7 +39,7 @@ def ui_app(tmp: Path, **options):
     })
     state = {"rag": MemoryCollections(), "models_admin": SlowAdmin(),
              "conversations": ConversationStore(tmp / "conversations.sqlite"),
-             "operations": ledger_report(tmp / "ledger.sqlite"), "apps": {"review": ReviewApp()}}
+             "operations": ledger_report(tmp / "ledger.sqlite"), "apps": {"review": ReviewApp(), **logs_handlers()}}
     app, service = fake_app(loader, routers=[routes_rag.router, routes_apps.router], state=state,
                             **options)
     return app, loader

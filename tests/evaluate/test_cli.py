@@ -131,3 +131,5 @@ def test_bench_compares_engines_with_ratios_and_a_chart(tiny, homes, capsys):
     png = prefix.with_name("tiny.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "tiny-hf@torch" in prefix.with_suffix(".md").read_text()
+    speeds = json.loads((homes / "store" / "speeds.json").read_text())  # the web UI shows it
+    assert speeds["tiny-f32"]["source"] == "slm bench" and speeds["tiny-f32"]["decode_tps"] > 0

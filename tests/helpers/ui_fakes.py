@@ -85,6 +85,7 @@ class SlowAdmin:
 
     def __init__(self, steps: int = 10, delay: float = 0.2) -> None:
         self.steps, self.delay = steps, delay
+        self.speeds: dict[str, dict] = {}
         self.models = [{"name": "tiny-base", "size_bytes": 1000, "quantization": "F16",
                         "parameters": 1_000_000, "parent": None, "method": None},
                        {"name": "tiny-q4", "size_bytes": 400, "quantization": "Q4_K_M",
@@ -93,7 +94,11 @@ class SlowAdmin:
                         "parameters": 1_000_000, "parent": None, "method": None}]
 
     def stored(self):
-        return list(self.models)
+        return [m | {"speed": self.speeds.get(m["name"])} for m in self.models]
+
+    def record_speed(self, name, record):
+        self.speeds[name] = dict(record)
+        return self.speeds[name]
 
     def catalog(self):
         return [{"name": "small-chat", "family": "x", "params": 135_000_000, "tier": "tiny",

@@ -59,7 +59,8 @@ def test_handler_protocol_and_plain_call():
                                                       "upper": ["A", "B"]}
         r = c.post("/v1/apps/logs/detect", json={"items": ["x"]})
         assert r.status_code == 200 and r.json()["app"] == "logs/detect"
-        assert c.get("/v1/apps").json()["data"] == [{"name": "echo"}, {"name": "logs/detect"}]
+        assert c.get("/v1/apps").json()["data"] == [{"name": "echo", "form": None},
+                                                    {"name": "logs/detect", "form": None}]
     assert echo.calls == [{"items": ["a", "b"]}]
 
 
@@ -171,3 +172,38 @@ def test_engine_source_lends_from_the_server_registry():
         assert [m.active for m in service.registry.loaded()] == [0]
         r = c.post("/v1/apps/ask", json={"model": "missing"})
         assert r.status_code == 404 and r.json()["error"]["code"] == "model_not_found"
+
+
+def test_list_carries_each_declared_form_for_the_web_ui():
+    from slmkit.apps.logs.service import handlers
+    from slmkit.apps.review.handler import ReviewApp
+    from slmkit.apps.summarize.handler import SummarizeApp
+
+    apps = {**handlers(), "summarize": SummarizeApp(None), "review": ReviewApp(None),
+            "echo": Echo()}
+    with client_for(apps) as c:
+        listed = {a["name"]: a["form"] for a in c.get("/v1/apps").json()["data"]}
+    assert listed["echo"] is None
+    summarize = listed["summarize"]
+    assert summarize["result"] == "summaries" and summarize["title_ko"] == "요약"
+    fields = {f["name"]: f for f in summarize["fields"]}
+    assert fields["text"]["kind"] == "document" and fields["text"]["required"]
+    assert fields["style"]["choices"] == ["bullets", "paragraph", "actions"]
+    assert fields["max_words"]["minimum"] == 10 and fields["model"]["kind"] == "model"
+    assert listed["review"]["result"] == "reviews"
+    assert {f["name"] for f in listed["logs/detect"]["fields"]} >= {"lines", "baseline", "all"}
+    assert listed["logs/parse"]["result"] == "log_records"
+    # every declared default is one the handler itself accepts
+    for name in ("style", "lang", "strategy"):
+        assert fields[name]["default"] in fields[name]["choices"]
+
+
+def test_a_form_refuses_unknown_kinds():
+    from slmkit.core.apps import AppForm, FormField
+
+    with pytest.raises(ValueError, match="kind must be one of"):
+        FormField("x", "slider", "X", "X")
+    with pytest.raises(ValueError, match="needs choices"):
+        FormField("x", "choice", "X", "X")
+    with pytest.raises(ValueError, match="result must be one of"):
+        AppForm("T", "T", "pie", ())

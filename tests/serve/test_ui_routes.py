@@ -198,3 +198,44 @@ def test_load_and_unload_a_model(client):
     assert client.get("/v1/ui/models").json()["loaded"] == []
     missing = client.post("/v1/ui/models/load", json={"model": "nope"})
     assert missing.status_code == 404
+
+
+def test_models_show_recent_and_measured_decode_speeds(client):
+    admin = client.app.state.models_admin
+    admin.models.append({"name": "fake", "size_bytes": 10, "quantization": "F16",
+                         "parameters": 1, "parent": None, "method": None})
+    row = _row(client, "fake")
+    assert row["recent"] is None and row["speed"] is None  # never answered, never measured
+    r = client.post("/v1/chat/completions", json={
+        "model": "fake", "messages": [{"role": "user", "content": "one two three four five"}]})
+    assert r.status_code == 200
+    recent = _row(client, "fake")["recent"]
+    assert recent["generations"] == 1 and recent["decode_tps"] > 0 and recent["at"] > 0
+    measured = client.post("/v1/ui/models/measure", json={"model": "fake"}).json()
+    assert measured["model"] == "fake" and measured["speed"]["source"] == "measured"
+    assert measured["speed"]["tokens"] >= 2 and measured["speed"]["decode_tps"] > 0
+    assert _row(client, "fake")["speed"] == admin.speeds["fake"] == measured["speed"]
+    missing = client.post("/v1/ui/models/measure", json={"model": "nope"})
+    assert missing.status_code == 404
+
+
+def _row(client, name: str) -> dict:
+    rows = client.get("/v1/ui/models").json()["stored"]
+    return next(r for r in rows if r["name"] == name)
+
+
+def test_recent_speeds_ignore_short_answers_and_keep_the_median():
+    from slmkit.core.types import Usage
+    from slmkit.serve.speeds import KEEP, RecentSpeeds
+
+    speeds = RecentSpeeds()
+    speeds.observe("m", Usage(completion_tokens=2, decode_seconds=0.1))  # too short
+    speeds.observe("m", None)
+    assert speeds.get("m") is None
+    for tps in (10, 30, 20):  # 9 decode steps at 10, 30 and 20 tokens/s
+        speeds.observe("m", Usage(completion_tokens=10, decode_seconds=9 / tps))
+    got = speeds.get("m")
+    assert got["decode_tps"] == 20.0 and got["generations"] == 3 and got["tokens"] == 30
+    for _ in range(KEEP + 5):
+        speeds.observe("m", Usage(completion_tokens=10, decode_seconds=0.9))
+    assert speeds.get("m")["generations"] == KEEP and speeds.get("m")["decode_tps"] == 10.0

@@ -30,6 +30,7 @@ def run(args) -> int:
     from slmkit.evaluate import speed
     from slmkit.evaluate.report import bench_chart, bench_markdown, write
     from slmkit.models.load import check_fit
+    from slmkit.models.speeds import record_bench
 
     if args.repeat < 1 or args.gen < 2:
         raise ValueError("--repeat must be >= 1 and --gen >= 2")
@@ -41,6 +42,7 @@ def run(args) -> int:
                                          args.ctx, args.gen, args.repeat))
     with progress(args) as bars:
         run_ = speed.compare(configs, progress=bars)
+    record_bench(run_)  # the web UI's models page shows the last decode speed
     md = bench_markdown(run_)
     chart = args.chart or (f"{args.out}.png" if args.out else None)
     if chart:

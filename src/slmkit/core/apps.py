@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from slmkit.core.engine import Engine
@@ -47,6 +48,73 @@ class AppHandler(Protocol):
 
     def run(self, payload: dict[str, Any], progress: Progress | None = None) -> dict[str, Any]:
         ...
+
+
+#: What a form field holds (the web UI draws the matching input):
+#: ``document`` text typed or files (sent as ``text``, or ``documents`` with base64 content),
+#: ``log`` log text typed or one text file (sent as a list of lines), ``text`` one line,
+#: ``choice`` one of ``choices``, ``number`` an integer in ``minimum``..``maximum``,
+#: ``boolean`` a check box, ``model`` a served model's name (empty: the server's default).
+FIELD_KINDS = ("document", "log", "text", "choice", "number", "boolean", "model")
+
+#: How the web UI renders a result: ``summaries`` / ``reviews`` (per document, evidence
+#: highlighted), ``log_records``, ``log_anomalies``, ``log_explanations``, ``code`` (code and
+#: patches as code blocks), ``table`` (any JSON object as headings and tables).
+RESULT_KINDS = ("summaries", "reviews", "log_records", "log_anomalies", "log_explanations",
+                "code", "table")
+
+
+@dataclass(frozen=True)
+class FormField:
+    """One input of an app's form: the payload key ``name``, its kind (``FIELD_KINDS``), an
+    English and a Korean label and help line, and for choices/numbers their bounds."""
+
+    name: str
+    kind: str
+    label: str
+    label_ko: str
+    help: str = ""  # noqa: A003 - the UI's word for it
+    help_ko: str = ""
+    choices: tuple[str, ...] = ()
+    default: Any = None
+    minimum: int | None = None
+    maximum: int | None = None
+    required: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in FIELD_KINDS:
+            raise ValueError(f"field {self.name}: kind must be one of {FIELD_KINDS}")
+        if self.kind == "choice" and not self.choices:
+            raise ValueError(f"field {self.name}: a choice needs choices")
+
+
+@dataclass(frozen=True)
+class AppForm:
+    """The form the web UI draws for an app: title and description in English and Korean,
+    the fields in order, and how to render the result (``RESULT_KINDS``)."""
+
+    title: str
+    title_ko: str
+    result: str
+    fields: tuple[FormField, ...]
+    description: str = ""
+    description_ko: str = ""
+
+    def __post_init__(self) -> None:
+        if self.result not in RESULT_KINDS:
+            raise ValueError(f"form {self.title}: result must be one of {RESULT_KINDS}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON the UI reads (``GET /v1/apps``)."""
+        return asdict(self)
+
+
+@runtime_checkable
+class HasForm(Protocol):
+    """Optional on a handler: ``form``, the :class:`AppForm` the web UI draws for it.
+    Handlers without one get a plain JSON box."""
+
+    form: AppForm
 
 
 @runtime_checkable

@@ -5,10 +5,12 @@ and delete. ``slm serve`` hands one to the server; serve/ never imports this pac
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from slmkit.models import catalog
 from slmkit.models.info import list_rows
+from slmkit.models.speeds import FILE, SpeedBook
 
 
 class StoreAdmin:
@@ -20,10 +22,19 @@ class StoreAdmin:
 
             store = Store()
         self.store, self.n_ctx, self.quant = store, n_ctx, quant
+        self.speeds = SpeedBook(Path(store.root) / FILE)
 
     def stored(self) -> list[dict[str, Any]]:
-        """``slm list --json`` rows, lineage included."""
-        return list_rows(self.store)
+        """``slm list --json`` rows, lineage included, each with ``speed``: the last decode
+        speed measured (``slm bench`` or the UI's Measure button), or None."""
+        speeds = self.speeds.all()
+        return [r | {"speed": speeds.get(r["name"])} for r in list_rows(self.store)]
+
+    def record_speed(self, name: str, record: dict[str, Any]) -> dict[str, Any]:
+        """Keep a measured decode speed of ``name`` (``record["decode_tps"]`` and detail)."""
+        detail = {k: v for k, v in record.items() if k not in ("decode_tps", "source")}
+        return self.speeds.record(name, record["decode_tps"],
+                                  source=record.get("source", "measured"), **detail)
 
     def catalog(self) -> list[dict[str, Any]]:
         """Every catalog entry at ``quant``/``n_ctx``: size estimate and whether it fits."""

@@ -23,6 +23,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from slmkit.core.errors import SlmError
 from slmkit.core.types import Chunk
+from slmkit.serve.speeds import RecentSpeeds
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -95,6 +96,7 @@ class Metrics:
                              buckets=ITL_BUCKETS, registry=r)
         if model_registry is not None:
             r.register(_StateCollector(model_registry))
+        self.speeds = RecentSpeeds()  # decode tokens/s per model, for the web UI
 
     def observer(self, model: str) -> GenerationObserver:
         return GenerationObserver(self, model)
@@ -161,6 +163,7 @@ class GenerationObserver:
             m.prompt_tokens.labels(self.model).inc(usage.prompt_tokens)
             m.cached_tokens.labels(self.model).inc(usage.cached_tokens)
             m.completion_tokens.labels(self.model).inc(usage.completion_tokens)
+            m.speeds.observe(self.model, usage)
         reason = (last.finish_reason if last is not None and last.finish_reason
                   else "error" if error is not None else "cancelled")
         m.generations.labels(self.model, reason).inc()

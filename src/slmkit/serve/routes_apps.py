@@ -4,7 +4,8 @@ The handlers are found on ``request.app.state.apps``, a ``{name: core.apps.AppHa
 mapping the CLI builds (serve never imports ``slmkit.apps``). A name may hold ``/``
 (``logs/detect``): the whole path after ``/v1/apps/`` is the key.
 
-- ``GET  /v1/apps``          → ``{"object": "list", "data": [{"name": ...}]}``
+- ``GET  /v1/apps``          → ``{"object": "list", "data": [{"name": ..., "form": ...}]}``
+  (``form``: the handler's ``core.apps.AppForm`` as JSON, drawn by the web UI, or null)
 - ``POST /v1/apps/{name}``   a JSON object → the handler's JSON object. With
   ``"stream": true`` in the body the answer is ``text/event-stream``: one
   ``data: {"type": "progress", ...}`` line per progress event, then exactly one
@@ -28,7 +29,7 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from slmkit.core.apps import AppCancelled, AppHandler
+from slmkit.core.apps import AppCancelled, AppForm, AppHandler
 from slmkit.serve import errors
 
 router = APIRouter()
@@ -77,7 +78,14 @@ async def _payload(request: Request) -> tuple[dict[str, Any], bool]:
 
 @router.get("/v1/apps")
 async def list_apps(request: Request):
-    return {"object": "list", "data": [{"name": n} for n in sorted(_apps(request))]}
+    return {"object": "list", "data": [{"name": n, "form": _form(h)}
+                                       for n, h in sorted(_apps(request).items())]}
+
+
+def _form(handler: AppHandler) -> dict[str, Any] | None:
+    """The handler's ``core.apps.AppForm`` as JSON (None: the UI shows a JSON box)."""
+    form = getattr(handler, "form", None)
+    return form.to_dict() if isinstance(form, AppForm) else None
 
 
 @router.post("/v1/apps/{name:path}")

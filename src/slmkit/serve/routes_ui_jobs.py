@@ -5,7 +5,10 @@
 - ``GET  /v1/ui/models``: the store (size, quant, lineage) with what is loaded, and the
   catalog with what fits this machine; ``POST /v1/ui/jobs/pull`` ``{"model"}`` pulls as a
   job; ``DELETE /v1/ui/models/{name}`` removes a stored model; ``POST
-  /v1/ui/models/load`` / ``unload`` ``{"model"}`` load or unload one now.
+  /v1/ui/models/load`` / ``unload`` ``{"model"}`` load or unload one now; ``POST
+  /v1/ui/models/measure`` ``{"model"}`` times a short fixed generation (decode tokens/s).
+  Each stored row has ``speed`` (the last measurement, from ``slm bench`` or Measure) and
+  ``recent`` (the median speed of this server's last generations of it).
 - ``POST /v1/ui/jobs/ingest`` ``{"collection", "documents": [{"name", "text"}]}``: ingests
   file by file as a job, with a result (chunks or an error) per file.
 
@@ -42,6 +45,9 @@ class ModelAdmin(Protocol):
 
     def remove(self, name: str) -> int:
         """Delete a stored model; returns the bytes freed."""
+
+    # optional: ``record_speed(name, record) -> record`` keeps a measured decode speed,
+    # shown afterwards as the row's ``speed``.
 
 
 def jobs(request: Request) -> JobBoard:
@@ -82,11 +88,13 @@ class PullRequest(BaseModel):
 @router.get("/v1/ui/models")
 async def models(request: Request):
     admin = _need(request, "models_admin", "model store")
-    registry = request.app.state.service.registry
+    service = request.app.state.service
 
     def work() -> dict:
-        loaded = {m.name for m in registry.loaded()}
-        stored = [r | {"loaded": r["name"] in loaded} for r in admin.stored()]
+        loaded = {m.name for m in service.registry.loaded()}
+        recent = service.metrics.speeds.get
+        stored = [r | {"loaded": r["name"] in loaded, "recent": recent(r["name"])}
+                  for r in admin.stored()]
         return {"stored": stored, "catalog": admin.catalog(), "loaded": sorted(loaded)}
 
     return await anyio.to_thread.run_sync(work)
@@ -125,6 +133,24 @@ async def unload(body: PullRequest, request: Request):
     model = await svc.acquire(model.name)
     await svc.release(model, 0)
     return {"model": model.name, "loaded": svc.registry.get_loaded(model.name) is model}
+
+
+@router.post("/v1/ui/models/measure")
+async def measure(body: PullRequest, request: Request):
+    """Time one short fixed generation of a model (loading it if needed) and keep the decode
+    speed with the model admin (beside what ``slm bench`` recorded)."""
+    from slmkit.serve.speeds import measure as run_measure
+
+    svc = request.app.state.service
+    model = await svc.acquire(body.model)
+    try:
+        record = await anyio.to_thread.run_sync(lambda: run_measure(model.engine))
+    finally:
+        await svc.release(model)
+    admin = getattr(request.app.state, "models_admin", None)
+    if admin is not None and hasattr(admin, "record_speed"):
+        record = await anyio.to_thread.run_sync(lambda: admin.record_speed(model.name, record))
+    return {"model": model.name, "speed": record}
 
 
 @router.delete("/v1/ui/models/{name:path}")

@@ -17,6 +17,7 @@ import threading
 from collections import Counter, OrderedDict
 from typing import Any
 
+from slmkit.apps.logs import forms
 from slmkit.apps.logs.detect import Detector, DetectorConfig
 from slmkit.apps.logs.parser import LogParser
 
@@ -116,6 +117,7 @@ class ParseHandler:
     """``POST /v1/apps/logs/parse``."""
 
     name = "logs/parse"
+    form = forms.PARSE
 
     def __init__(self, app: LogsApp) -> None:
         self.app = app
@@ -134,6 +136,7 @@ class DetectHandler:
     """``POST /v1/apps/logs/detect``."""
 
     name = "logs/detect"
+    form = forms.DETECT
 
     def __init__(self, app: LogsApp) -> None:
         self.app = app
@@ -157,6 +160,7 @@ class ExplainHandler:
     """``POST /v1/apps/logs/explain``: detect, then explain each anomaly with a model."""
 
     name = "logs/explain"
+    form = forms.EXPLAIN
 
     def __init__(self, app: LogsApp, engines) -> None:
         self.app, self.engines = app, engines

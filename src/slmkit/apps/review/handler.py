@@ -12,9 +12,30 @@ from typing import Any
 
 from slmkit.apps import payload as P
 from slmkit.apps.review.checklists import BUILTIN, load_checklist
-from slmkit.apps.review.pipeline import ReviewOptions, review
-from slmkit.core.apps import EngineSource, MaskerFactory, Progress
+from slmkit.apps.review.pipeline import EXTRACTION, MODES, ReviewOptions, review
+from slmkit.core.apps import AppForm, EngineSource, FormField, MaskerFactory, Progress
 from slmkit.core.engine import Engine
+
+
+FORM = AppForm(
+    "Review a contract", "계약서 검토", "reviews", (
+        FormField("text", "document", "Document", "문서", "Paste the contract or choose "
+                  "files (PDF, Word, text)", "계약서를 붙여 넣거나 파일을 고르세요 "
+                  "(PDF, Word, 텍스트)", required=True),
+        FormField("checklist", "choice", "Checklist", "점검표", choices=tuple(BUILTIN),
+                  default="contract"),
+        FormField("mode", "choice", "Reading", "읽는 방식", "retrieve: the best clauses per "
+                  "field; stuff: the whole document", "retrieve: 항목별 관련 조항만, stuff: "
+                  "문서 전체", choices=MODES, default="retrieve"),
+        FormField("extraction", "choice", "Extraction", "추출 방식", choices=EXTRACTION,
+                  default="direct"),
+        FormField("lang", "choice", "Language", "언어", choices=("auto", "ko", "en"),
+                  default="auto"),
+        FormField("mask_report", "boolean", "Mask personal data in the report",
+                  "보고서의 개인정보 가리기", default=False),
+        FormField("model", "model", "Model", "모델")),
+    "Each checklist field with the clause that proves it (highlighted), and risk flags.",
+    "점검표 항목마다 근거 조항(강조 표시)과 위험 신호를 보여 줍니다.")
 
 
 class ReviewApp:
@@ -22,6 +43,7 @@ class ReviewApp:
     fields the local model leaves not found, masked by ``masker``."""
 
     name = "review"
+    form = FORM
 
     def __init__(self, engines: EngineSource, *, masker: MaskerFactory | None = None,
                  upstream: Engine | None = None) -> None:
