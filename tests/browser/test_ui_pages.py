@@ -101,7 +101,7 @@ def test_operations_shows_live_metrics(ui: Page):
     ui.shot("operations")
 
 
-def test_apps_run_with_progress_and_results_as_tables(ui: Page):
+def test_an_app_without_a_form_takes_json_and_shows_tables(ui: Page):
     ui.open("apps")
     assert ui.page.locator("a[data-page='apps']").is_visible()
     ui.page.select_option("#app-name", "review")
@@ -112,10 +112,58 @@ def test_apps_run_with_progress_and_results_as_tables(ui: Page):
     assert ui.page.locator("#app-result mark").text_content() == "TODO <b>fix</b> this"
     assert ui.page.locator("#app-result b").count() == 0
     assert ui.page.locator("#app-result progress").get_attribute("max") == "1"
-    ui.shot("apps")
     ui.page.fill("#app-payload", "[1, 2]")
     ui.page.click("#app-form button[type=submit]")
     ui.page.wait_for_selector("#status:text('must be a JSON object')")
+
+
+LOG = "\n".join(f"2024-05-01 10:00:{i:02d} INFO web: request served in {10 + i % 5} ms"
+                for i in range(30))
+HOSTILE_LOG = "2024-05-01 10:01:00 ERROR db: connection <img src=x onerror=\"window.__pwned=5\"> refused"
+
+
+def test_an_app_form_is_drawn_from_its_declaration_and_renders_its_result(ui: Page, tmp_path):
+    ui.open("apps")
+    ui.page.select_option("#app-name", "logs/detect")
+    assert ui.page.locator("label[for='app-f-lines']").text_content().startswith("Log")
+    assert ui.page.locator("#app-f-all").get_attribute("type") == "checkbox"
+    assert ui.page.locator("#app-f-format").input_value() == "auto"
+    ui.page.click("#app-run")  # the log is required
+    ui.page.wait_for_selector("#status:text('Fill in: Log')")
+    ui.page.fill("#app-f-baseline", LOG)
+    log = tmp_path / "today.log"
+    log.write_text(LOG + "\n" + HOSTILE_LOG + "\n")
+    ui.page.set_input_files("#app-f-lines-files", str(log))
+    ui.page.fill("#app-f-stream_id", "browser-test")
+    ui.page.click("#app-run")
+    result = ui.page.locator("#app-result .app-output[data-result='log_anomalies']")
+    result.wait_for()
+    assert "31 event(s) checked, 1 anomal(ies)." in result.text_content()
+    assert "connection <img src=x" in result.locator("mark").text_content()
+    assert "severity" in result.locator("table").first.text_content()
+    assert ui.page.locator("#app-result img").count() == 0
+    assert ui.page.evaluate("window.__pwned") is None
+    ui.shot("apps")
+    raw = ui.page.locator("#app-result details.raw")
+    assert not raw.locator("pre").is_visible()
+    raw.locator("summary").click()
+    assert '"counts"' in raw.locator("pre").text_content()
+    ui.page.select_option("#lang", "ko")  # the declared Korean labels; the typed text stays
+    assert ui.page.locator("label[for='app-f-lines']").text_content().startswith("로그")
+    assert ui.page.locator("#app-f-stream_id").input_value() == "browser-test"
+    assert "이상 탐지" in ui.page.locator("#app-name option:checked").text_content()
+    ui.page.select_option("#lang", "en")
+
+
+def test_measure_shows_a_decode_speed_with_when(ui: Page):
+    ui.open("models")
+    row = ui.page.locator("#stored tr", has=ui.page.locator("td:text-is('other')"))
+    assert "not measured yet" in row.text_content()
+    row.locator("button:text-is('Measure')").click()
+    speed = row.locator(".speed .measured")
+    speed.wait_for()
+    assert "tokens/s" in speed.text_content() and "measured here" in speed.text_content()
+    assert speed.locator("time").get_attribute("datetime").startswith("20")
 
 
 @pytest.mark.parametrize("lang", ["en", "ko"])

@@ -37,3 +37,41 @@ def test_real_model_streams_into_the_page_and_is_kept(server, model_name, browse
     for c in mine:  # the shared test home keeps no trace of this test
         httpx.delete(f"{server.url}/v1/ui/conversations/{c['id']}",
                      headers={"Content-Type": "application/json"})
+
+
+MEMO = ("Minutes of the plant meeting. Lee will order two spare pumps by Monday. "
+        "Line 3 stopped for 40 minutes on Tuesday because a sensor failed. "
+        "The team agreed to check every sensor each week.")
+
+
+def test_real_app_form_renders_a_summary_and_models_show_the_speed(server, model_name,
+                                                                  browser_context):
+    r = httpx.post(server.url + "/v1/chat/completions", timeout=120, json={
+        "model": model_name, "max_tokens": 16, "temperature": 0,
+        "messages": [{"role": "user", "content": "Count from one to twenty."}]})
+    assert r.status_code == 200 and r.json()["usage"]["completion_tokens"] >= 4
+    ui = Page(browser_context, server.url)
+    try:
+        ui.page.set_default_timeout(120_000)
+        ui.open("apps")
+        ui.page.select_option("#app-name", "summarize")
+        ui.page.fill("#app-f-text", MEMO)
+        ui.page.fill("#app-f-max_words", "30")
+        ui.page.click("#app-run")
+        out = ui.page.locator("#app-result .app-output[data-result='summaries']")
+        out.wait_for()
+        assert out.locator(".summary").text_content().strip()
+        assert "Lee" in out.text_content()  # the action item and its owner
+        assert not ui.page.locator("#app-result .failed").count()
+        ui.shot("apps.summarize")
+        ui.open("models")
+        row = ui.page.locator("#stored tr", has=ui.page.locator(f"td:text-is('{model_name}')"))
+        assert "tokens/s over the last" in row.locator(".speed .recent").text_content()
+        row.locator("button:text-is('Measure')").click()
+        measured = row.locator(".speed .measured")
+        measured.wait_for()
+        assert "tokens/s" in measured.text_content() and measured.locator("time").count() == 1
+        ui.shot("models.speed")
+        assert [u for u in ui.requests if not u.startswith(server.url)] == []
+    finally:
+        ui.page.close()
