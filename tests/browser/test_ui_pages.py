@@ -14,6 +14,8 @@ PAGES = ("chat", "models", "documents", "operations", "apps")
 def test_a_pull_shows_progress_and_the_model_appears(ui: Page):
     ui.open("models")
     assert "tiny-base (quantize)" in ui.page.locator("#stored").text_content()
+    child = ui.page.locator(".lineage li:has(> .node:text-is('tiny-base')) li .node")
+    assert child.all_text_contents() == ["tiny-q4"]  # drawn under the model it came from
     ui.page.fill("#pull-name", "new-model")
     ui.page.click("#pull-form button[type=submit]")
     job = ui.page.locator("#pull-jobs .job").first

@@ -52,12 +52,31 @@ function draw() {
           el("button", { type: "button", class: "danger", "aria-label": `${t("delete")}: ${m.name}`,
             disabled: m.loaded, onclick: () => remove(m.name) }, t("delete")))])));
   }
+  const lineage = lineageTree(data.stored);
+  if (lineage) stored.append(el("h3", {}, t("lineage")), lineage);
   const catalog = clear($("catalog"));
   catalog.append(table([t("name"), t("params"), t("memory"), t("fits"), ""],
     data.catalog.map((c) => [c.name, `${(c.params / 1e9).toFixed(2)}B`, `${size(c.memory_bytes)} (${c.quant})`,
       c.fits ? t("yes") : t("no"),
       c.stored ? t("stored") : el("button", { type: "button", "aria-label": `${t("pull")}: ${c.name}`,
         onclick: () => { $("pull-name").value = c.name; $("pull-form").requestSubmit(); } }, t("pull"))])));
+}
+
+/** The store's lineage as a tree: each model under the one it was made from, with how
+ * (quantize, prune, merge, …); null when no model was derived from another. */
+function lineageTree(models) {
+  const names = new Set(models.map((m) => m.name));
+  const children = new Map();
+  for (const m of models) {
+    const parent = m.parent && names.has(m.parent) ? m.parent : null;
+    if (!children.has(parent)) children.set(parent, []);
+    children.get(parent).push(m);
+  }
+  if (!models.some((m) => m.parent)) return null;
+  const branch = (parent, seen) => el("ul", {}, (children.get(parent) || []).map((m) => el("li", {},
+    el("span", { class: "node" }, m.name), m.parent ? el("span", { class: "note" }, ` ← ${m.method || "?"}${names.has(m.parent) ? "" : ` (${m.parent})`}`) : null,
+    children.has(m.name) && !seen.has(m.name) ? branch(m.name, new Set([...seen, m.name])) : null)));
+  return el("div", { class: "lineage", role: "group", "aria-label": t("lineage") }, branch(null, new Set()));
 }
 
 /** The decode speed of a stored model: the last measurement (slm bench or Measure, with
