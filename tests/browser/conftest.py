@@ -13,7 +13,7 @@ import pytest
 from helpers.fake_engine import FakeLocal
 from helpers.fake_server import FakeLoader, LiveServer, fake_app
 from helpers.browser import Page
-from helpers.ui_fakes import MemoryCollections, ReviewApp, SlowAdmin, SlowFake
+from helpers.ui_fakes import ContractFake, MemoryCollections, ReviewApp, SlowAdmin, SlowFake
 
 HOSTILE = ('Look: <script>window.__pwned = 1</script> and <img src=x '
            'onerror="window.__pwned = 2"> **bold** done')
@@ -39,7 +39,8 @@ def ui_app(tmp: Path, **options):
     })
     state = {"rag": MemoryCollections(), "models_admin": SlowAdmin(),
              "conversations": ConversationStore(tmp / "conversations.sqlite"),
-             "operations": ledger_report(tmp / "ledger.sqlite"), "apps": {"review": ReviewApp(), **logs_handlers()}}
+             "operations": ledger_report(tmp / "ledger.sqlite"), "apps": {"review": ReviewApp(), "contract": ContractFake(),
+                                          **logs_handlers()}}
     app, service = fake_app(loader, routers=[routes_rag.router, routes_apps.router], state=state,
                             **options)
     return app, loader

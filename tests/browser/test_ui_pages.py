@@ -157,6 +157,27 @@ def test_an_app_form_is_drawn_from_its_declaration_and_renders_its_result(ui: Pa
     ui.page.select_option("#lang", "en")
 
 
+def test_a_review_highlights_its_evidence_in_the_document(ui: Page):
+    text = ("계약 🙂 <b>draft</b>\nThis agreement is made between ACME <i>Ltd</i> and Kim.\n"
+            "It renews every year.")
+    ui.open("apps")
+    ui.page.select_option("#app-name", "contract")
+    assert ui.page.locator("#app-f-checklist option").all_text_contents() == [
+        "contract", "nda", "employment"]
+    ui.page.fill("#app-f-text", text)
+    ui.page.click("#app-run")
+    out = ui.page.locator("#app-result .app-output[data-result='reviews']")
+    out.wait_for()
+    rows = out.locator("table").first.locator("tbody tr")
+    assert rows.nth(0).locator("td").all_text_contents()[:2] == ["party", "found"]
+    assert rows.nth(1).locator("td").nth(1).text_content() == "not found"
+    evidence = "between ACME <i>Ltd</i> and Kim."
+    assert out.locator(".evidence mark[data-field='party']").text_content() == evidence
+    assert out.locator(".evidence").text_content() == text  # the whole document, as text
+    assert out.locator("i, b").count() == 0
+    assert "no liability cap was found" in out.text_content()
+
+
 def test_measure_shows_a_decode_speed_with_when(ui: Page):
     ui.open("models")
     row = ui.page.locator("#stored tr", has=ui.page.locator("td:text-is('other')"))

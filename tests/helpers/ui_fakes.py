@@ -138,3 +138,38 @@ class ReviewApp:
                 findings.append({"line": i, "issue": "unfinished work", "evidence": line})
         return {"summary": f"{len(findings)} finding(s) in {len(lines)} lines",
                 "findings": findings}
+
+
+class ContractFake:
+    """The review app's real declared form over a stand-in reviewer: the party is the text
+    after "between" up to the first period, found with the app's own span search (so its
+    location is a real character offset); the term is never found."""
+
+    name = "contract"
+
+    def __init__(self) -> None:
+        from slmkit.apps.review.handler import FORM
+
+        self.form = FORM
+
+    def run(self, payload, progress=None):
+        from slmkit.apps.documents import find_span
+
+        text = payload.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("give exactly one of text (a string) or documents")
+        if progress is not None:
+            progress({"document": "text", "field": "party", "done": 1, "total": 2})
+        start = text.find("between")
+        quote = text[start:text.index(".", start) + 1] if start >= 0 else ""
+        span = find_span(text, quote) if quote else None
+        party = ({"status": "found", "value": quote[len("between "):-1], "evidence": quote,
+                  "location": {"line": text.count("\n", 0, span[0]) + 1, "start": span[0],
+                               "end": span[1]}}
+                 if span else {"status": "not_found", "reason": "no clause matches the field"})
+        fields = {"party": party,
+                  "term": {"status": "not_found", "reason": "the model found no value"}}
+        return {"object": "reviews", "errors": [], "results": [{
+            "document": "text", "language": "en", "fields": fields, "model": "fake",
+            "risks": [{"kind": "missing_liability_cap", "why": "no liability cap was found",
+                       "clause": None}]}]}

@@ -56,6 +56,8 @@ def test_static_files_are_open_with_a_strict_csp_and_nothing_else_is(client):
     assert client.get("/ui/../routes_ui.py", headers=anonymous).status_code == 401
     assert client.get("/v1/ui/conversations", headers=anonymous).status_code == 401
     assert client.get("/v1/ui/metrics", headers=anonymous).status_code == 401
+    assert client.post("/v1/ui/models/measure", json={"model": "fake"},
+                       headers=anonymous).status_code == 401
     assert client.post("/ui/js/chat.js", headers=anonymous).status_code in (401, 405)
 
 

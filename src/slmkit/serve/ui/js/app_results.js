@@ -133,5 +133,6 @@ function isObject(v) { return v !== null && typeof v === "object" && !Array.isAr
 function cell(key, v) {
   if (v === null || v === undefined) return "-";
   if (typeof v === "object") return el("code", {}, JSON.stringify(v));
+  if (typeof v === "string" && CODE.test(key) && v.includes("\n")) return el("pre", {}, el("code", {}, v));
   return EVIDENCE.test(key) ? el("mark", {}, String(v)) : String(v);
 }
