@@ -32,10 +32,10 @@ chat: setup
 
 # the web UI's browser tests drive Debian's Chromium (Playwright's own download cannot run here)
 # (a machine where apt-get cannot install it still runs every other test; the browser tests
-# then skip, saying why)
+# then skip, saying why); fonts-nanum gives it Korean glyphs (the Korean screenshots)
 chromium:
-	@command -v chromium >/dev/null || { apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	@{ command -v chromium >/dev/null && fc-list :lang=ko | grep -q .; } || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-nanum >/dev/null; } || \
 		echo "warning: could not install chromium; the browser tests will be skipped" >&2
 
 test: setup chromium

@@ -154,6 +154,7 @@ def test_an_app_form_is_drawn_from_its_declaration_and_renders_its_result(ui: Pa
     assert ui.page.locator("label[for='app-f-lines']").text_content().startswith("로그")
     assert ui.page.locator("#app-f-stream_id").input_value() == "browser-test"
     assert "이상 탐지" in ui.page.locator("#app-name option:checked").text_content()
+    assert "이벤트 31개 검사, 이상 1개." in result.text_content()  # the result is redrawn too
     ui.shot("apps.ko")
     ui.page.select_option("#lang", "en")
 

@@ -67,9 +67,13 @@ def test_real_app_form_renders_a_summary_and_models_show_the_speed(server, model
         ui.open("models")
         row = ui.page.locator("#stored tr", has=ui.page.locator(f"td:text-is('{model_name}')"))
         assert "tokens/s over the last" in row.locator(".speed .recent").text_content()
-        row.locator("button:text-is('Measure')").click()
         measured = row.locator(".speed .measured")
-        measured.wait_for()
+        before = measured.locator("time").get_attribute("datetime") if measured.count() else ""
+        row.locator("button:text-is('Measure')").click()
+        ui.page.wait_for_function(  # the shared store may keep an earlier measurement
+            "([name, before]) => { const t = document.querySelector("
+            "`.speed[data-model='${name}'] .measured time`);"
+            " return t && t.getAttribute('datetime') !== before; }", arg=[model_name, before])
         assert "tokens/s" in measured.text_content() and measured.locator("time").count() == 1
         ui.shot("models.speed")
         assert [u for u in ui.requests if not u.startswith(server.url)] == []

@@ -13,12 +13,20 @@ import { clearStatus, showError } from "./status.js";
 let apps = [];
 let models = [];
 let running = null; // the AbortController of the run in progress
+let shown = null; // the result on the page: {node, kind, value, typed}, redrawn on a language switch
 
 export function init() {
   $("app-form").addEventListener("submit", (e) => { e.preventDefault(); run(); });
   $("app-name").addEventListener("change", () => drawForm());
   $("app-cancel").addEventListener("click", () => running?.abort());
-  onLanguage(() => { if (apps.length) { relabel(); drawForm(true); } });
+  onLanguage(() => {
+    if (apps.length) { relabel(); drawForm(true); }
+    if (shown?.node.isConnected) {
+      const node = render(shown.kind, shown.value, shown.typed);
+      shown.node.replaceWith(node);
+      shown.node = node;
+    }
+  });
 }
 
 export async function refresh() {
@@ -100,8 +108,11 @@ async function run() {
       if (event.type === "progress") progress(bar, note, event);
       else if (event.type === "result") {
         bar.max = 1; bar.value = 1;
+        note.dataset.i18n = "done";
         note.textContent = t("done");
-        box.append(render(app.form?.result || "table", event.result, typed), raw(event.result));
+        shown = { kind: app.form?.result || "table", value: event.result, typed };
+        shown.node = render(shown.kind, event.result, typed);
+        box.append(shown.node, raw(event.result));
       } else if (event.type === "error") {
         note.textContent = t("failed");
         box.append(el("p", { class: "failed", role: "alert" }, event.error?.message || "error",
@@ -133,6 +144,6 @@ function progress(bar, note, event) {
 }
 
 function raw(value) {
-  return el("details", { class: "raw" }, el("summary", {}, t("rawJson")),
+  return el("details", { class: "raw" }, el("summary", { "data-i18n": "rawJson" }, t("rawJson")),
     el("pre", {}, el("code", {}, JSON.stringify(value, null, 2))));
 }
