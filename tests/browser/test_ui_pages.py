@@ -146,6 +146,7 @@ def test_an_app_form_is_drawn_from_its_declaration_and_renders_its_result(ui: Pa
     assert ui.page.locator("#app-result img").count() == 0
     assert ui.page.evaluate("window.__pwned") is None
     ui.shot("apps")
+    assert _serious(ui) == []  # the drawn form and the rendered result
     raw = ui.page.locator("#app-result details.raw")
     assert not raw.locator("pre").is_visible()
     raw.locator("summary").click()
@@ -194,18 +195,22 @@ def test_measure_shows_a_decode_speed_with_when(ui: Page):
 @pytest.mark.parametrize("lang", ["en", "ko"])
 @pytest.mark.parametrize("page", PAGES)
 def test_no_request_leaves_the_origin_and_axe_finds_no_serious_violation(ui: Page, page, lang):
-    from axe_playwright_python.sync_playwright import Axe
-
     ui.open(page)
     ui.page.select_option("#lang", lang)
     assert ui.page.locator("html").get_attribute("lang") == lang
     ui.page.wait_for_load_state("networkidle")
     foreign = [u for u in ui.requests if not u.startswith(ui.base) and not u.startswith(("data:", "blob:"))]
     assert foreign == []
+    assert _serious(ui) == []
+
+
+def _serious(ui: Page) -> list:
+    """axe-core's serious and critical violations on the page as it is now."""
+    from axe_playwright_python.sync_playwright import Axe
+
     results = Axe().run(ui.page)
-    serious = [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3])
-               for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
-    assert serious == []
+    return [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3])
+            for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
 
 
 def test_keyboard_only_skip_link_pages_and_enter_to_send(ui: Page):
