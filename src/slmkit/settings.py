@@ -78,6 +78,8 @@ class Settings:
     skip_memory_check: bool = _setting(False, "SLM_SKIP_MEMORY_CHECK",
                                        file="model.skip_memory_check",
                                        help="load a model even when it looks too big for RAM")
+    torch_device: str = _setting("cpu", "SLM_TORCH_DEVICE", file="model.torch_device",
+                                 help="where the torch engine computes: cpu, cuda or cuda:N")
     llama_log: str = _setting("", "SLM_LLAMA_LOG", file="model.llama_log", choices=("", "all"),
                               help="'all' prints llama.cpp's whole log (--verbose: warnings)")
     # --- slm serve

@@ -5,7 +5,8 @@ can do beyond the core (a remote engine has no tokenizer; a retrieval-augmented 
 ends with a "Sources:" footer). Expensive things (tiny models, exports, servers) are built
 once per session and only for the cases selected.
 
-Fast cases run on tiny random models and fakes; ``llamacpp`` and ``remote-llamacpp`` use the
+Fast cases run on tiny random models and fakes (``vllm-fake``: the vLLM engine over a fake
+of vLLM's API, see ``helpers/fake_vllm.py``); ``llamacpp`` and ``remote-llamacpp`` use the
 real default model (integration).
 """
 
@@ -122,6 +123,20 @@ def real_server(default_model_path):
 
 
 @pytest.fixture(scope="session")
+def fake_vllm_dir(tmp_path_factory):
+    """A model directory for the vLLM engine against the fake vLLM, with one PEFT adapter."""
+    import json
+
+    from helpers.fake_vllm import build_model_dir
+
+    root = build_model_dir(tmp_path_factory.mktemp("contract-vllm") / "m", n_ctx=TINY_CTX)
+    lora = root.parent / "lora"
+    lora.mkdir()
+    (lora / "adapter_config.json").write_text(json.dumps({"r": 8}), encoding="utf-8")
+    return root, lora
+
+
+@pytest.fixture(scope="session")
 def upstream():
     from helpers.upstream import Upstream
 
@@ -186,6 +201,12 @@ def make_case(name: str, request) -> Case:
         url = get("real_server").url
         return Case(name, lambda: _remote(url, "smollm2"), tokenizes=False, scores=False,
                     truncates=False, forwards_schema=True, overflow_words=1100)
+    if name == "vllm-fake":
+        from helpers.fake_vllm import open_fake
+
+        model, lora = get("fake_vllm_dir")
+        return Case(name, lambda: open_fake(model, name="tiny-vllm", n_ctx=TINY_CTX,
+                                            n_threads=1, adapters={"style": str(lora)}))
     if name == "rag":
         return Case(name, lambda: _rag(FakeLocal(n_ctx=256)), strip=rag_strip,
                     rebuilds_prompt=True)
@@ -202,6 +223,7 @@ def make_case(name: str, request) -> Case:
 
 CASES = [
     "fake", "torch", "onnx", "llamacpp-tiny", "remote", "rag", "rag-torch", "routed",
+    "vllm-fake",
     pytest.param("llamacpp", marks=pytest.mark.integration),
     pytest.param("remote-llamacpp", marks=pytest.mark.integration),
 ]

@@ -29,6 +29,8 @@ from slmkit.models.hardware import Hardware, probe
 from slmkit.runtime import BATCHING_BACKENDS
 from slmkit.runtime.detect import HF_CONFIG, ONNX_CONFIG, detect_backend, hf_weight_files
 
+GPU_BACKENDS = frozenset({"vllm"})  # weights and KV cache live in GPU memory, not RAM
+
 GiB = 1024**3
 MiB = 1024**2
 SKIP_ENV = "SLM_SKIP_MEMORY_CHECK"
@@ -77,6 +79,8 @@ def estimate(path: str, *, n_ctx: int, backend: str | None = None, n_parallel: i
                             backend, n_parallel)
     if backend == "torch":
         return _estimate_torch(Path(path), n_ctx, dtype)
+    if backend in GPU_BACKENDS:  # vLLM loads 16-bit weights onto the GPU
+        return _estimate_torch(Path(path), n_ctx, "bfloat16")
     if backend == "onnx":
         return _estimate_onnx(Path(path), n_ctx)
     raise ValueError(f"no memory estimate for backend {backend!r}")
@@ -92,8 +96,8 @@ def check_fits(path: str, *, n_ctx: int, n_parallel: int = 1, backend: str | Non
     est = estimate(path, n_ctx=n_ctx, backend=backend, n_parallel=n_parallel, dtype=dtype)
     from slmkit.settings import get_settings
 
-    if get_settings().skip_memory_check:
-        return est
+    if get_settings().skip_memory_check or backend in GPU_BACKENDS:
+        return est  # GPU memory is vLLM's to manage (its gpu_memory_utilization)
     hw = hardware or probe()
     if est.total <= hw.available_ram:
         return est

@@ -26,7 +26,13 @@ from typing import Any
 from slmkit.core.engine import Engine
 from slmkit.core.errors import UnsupportedOperationError
 from slmkit.core.types import ModelRef
-from slmkit.runtime import BATCHING_BACKENDS, LOCAL_BACKENDS, detect_backend, load_engine
+from slmkit.runtime import (
+    ADAPTER_BACKENDS,
+    BATCHING_BACKENDS,
+    LOCAL_BACKENDS,
+    detect_backend,
+    load_engine,
+)
 
 DEFAULT_CTX = 4096  # settings.ctx's own default, for callers that do not load
 BACKEND_CHOICES = ("auto", *LOCAL_BACKENDS)
@@ -120,7 +126,8 @@ def load(name_or_path: str | ResolvedModel | None = None, *, backend: str = "aut
 
     ``name_or_path``: a store or catalog name, a pull spec, a GGUF file, a Hugging Face or
     ONNX directory (optionally ``@ENGINE``), a :class:`ResolvedModel`, or None for the
-    default model. ``backend``: ``auto`` (detect), ``llamacpp``, ``torch``, ``onnx``, or
+    default model. ``backend``: ``auto`` (detect), ``llamacpp``, ``torch``, ``onnx``,
+    ``vllm`` (a Hugging Face directory on an NVIDIA GPU host, or a vLLM server's URL), or
     ``remote`` (then ``name_or_path`` is an OpenAI-compatible base URL and ``model=`` the
     upstream's name). ``n_ctx`` (capped at the trained context) and ``n_threads`` (0:
     the physical cores other processes leave free) go to every backend; unset, they come
@@ -128,8 +135,8 @@ def load(name_or_path: str | ResolvedModel | None = None, *, backend: str = "aut
     ``max_queue`` only to a batching one (llama.cpp); other ``opts`` (``dtype``,
     ``quant``, ``adapters``, ``n_batch``…) to the backend as they are. ``pull=False``
     fails instead of pulling; ``check_memory=False`` skips the fit check."""
-    if backend == "remote":
-        return load_engine(str(name_or_path), backend="remote", n_ctx=n_ctx or 0, **opts)
+    if backend == "remote" or (backend == "vllm" and _is_url(name_or_path)):
+        return load_engine(str(name_or_path), backend=backend, n_ctx=n_ctx or 0, **opts)
     model = name_or_path if isinstance(name_or_path, ResolvedModel) else resolve(
         name_or_path, backend=backend, pull=pull, progress=progress, store=store)
     n_ctx, n_threads = _defaults(n_ctx, n_threads)
@@ -137,10 +144,11 @@ def load(name_or_path: str | ResolvedModel | None = None, *, backend: str = "aut
         opts["n_parallel"] = n_parallel
         if max_queue is not None:
             opts["max_queue"] = max_queue
-    if opts.get("adapters") and model.backend != "llamacpp":
+    if opts.get("adapters") and model.backend not in ADAPTER_BACKENDS:
         raise UnsupportedOperationError(
             f"the {model.backend} engine cannot switch LoRA adapters per request",
-            hint="serve the base model as a GGUF on llama.cpp, or merge the adapter into a "
+            hint="serve the base model as a GGUF on llama.cpp (or on vLLM), or merge the "
+                 "adapter into a "
                  "model of its own (`slm merge`)")
     if not opts.get("adapters"):
         opts.pop("adapters", None)
@@ -149,6 +157,10 @@ def load(name_or_path: str | ResolvedModel | None = None, *, backend: str = "aut
                   hardware=hardware)
     return load_engine(model.path, backend=model.backend, name=model.name, n_ctx=n_ctx,
                        n_threads=n_threads, verbose=verbose, **opts)
+
+
+def _is_url(name_or_path: Any) -> bool:
+    return isinstance(name_or_path, str) and name_or_path.startswith(("http://", "https://"))
 
 
 def _defaults(n_ctx: int | None, n_threads: int | None) -> tuple[int, int]:

@@ -12,14 +12,17 @@ BACKENDS: dict[str, str] = {
     "torch": "slmkit.runtime.torch:load",
     "onnx": "slmkit.runtime.onnx:load",
     "remote": "slmkit.runtime.remote:load",
+    "vllm": "slmkit.runtime.vllm:load",  # a HF directory on a GPU host, or a vLLM server URL
 }
 # Backends that decode several sequences at once and take ``n_parallel``/``max_queue``;
 # the others serve one request at a time (their ``generate`` waits for the engine).
 BATCHING_BACKENDS = frozenset({"llamacpp"})
-# Backends that open a local file or directory (``remote`` opens a URL).
-LOCAL_BACKENDS = ("llamacpp", "torch", "onnx")
+# Backends that open a local file or directory (``remote`` opens a URL; ``vllm`` either).
+LOCAL_BACKENDS = ("llamacpp", "torch", "onnx", "vllm")
+# Backends that switch LoRA adapters per request (``adapters={name: path}`` at load).
+ADAPTER_BACKENDS = frozenset({"llamacpp", "vllm"})
 
-__all__ = ["BACKENDS", "BATCHING_BACKENDS", "LOCAL_BACKENDS", "detect_backend", "load_engine"]
+__all__ = ["ADAPTER_BACKENDS", "BACKENDS", "BATCHING_BACKENDS", "LOCAL_BACKENDS", "detect_backend", "load_engine"]
 
 
 def load_engine(path: str, *, backend: str = "llamacpp", **options):

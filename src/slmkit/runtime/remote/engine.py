@@ -108,7 +108,7 @@ class RemoteEngine:
         self._check_open()
         request.validate()
         self.check_context(request)
-        path, body = build_body(request, self.model)
+        path, body = build_body(request, self.upstream_model(request))
         t0 = time.perf_counter()
         deadline = t0 + request.timeout if request.timeout else None
         timeout = self.timeout
@@ -119,6 +119,10 @@ class RemoteEngine:
                                timeout=timeout, policy=self.retry, where=self.base_url,
                                deadline=deadline)
         return RemoteStream(response, request, t0, deadline, self.base_url)
+
+    def upstream_model(self, request: GenerateRequest) -> str:
+        """The upstream model name a request is sent to (a subclass may pick per request)."""
+        return self.model
 
     def check_context(self, request: GenerateRequest) -> None:
         """Raise ``ContextOverflowError`` for a prompt that cannot fit the known context."""

@@ -1,4 +1,5 @@
-"""The torch backend (transformers on CPU): the same contract as the llama.cpp engine.
+"""The torch backend (transformers on CPU, or a CUDA GPU with ``device="cuda"`` or the
+setting ``model.torch_device``): the same contract as the llama.cpp engine.
 
 It exists for the work llama.cpp cannot do — fine-tuning, pruning, distillation need
 gradients and editable weights — and as a second, independent implementation to check
@@ -29,8 +30,8 @@ QUANT_NAMES = {"float32": "F32", "bfloat16": "BF16", "float16": "F16"}
 class TorchForward:
     """A transformers causal LM and its KV cache (see ``pyloop.ForwardPass``)."""
 
-    def __init__(self, loaded: loader.Loaded) -> None:
-        self.model, self.loaded = loaded.model, loaded
+    def __init__(self, loaded: loader.Loaded, device: str = "cpu") -> None:
+        self.model, self.loaded, self.device = loaded.model, loaded, device
         self.quant_report = loaded.quant  # torchao QuantReport, or None when float
         n_vocab = self.model.get_output_embeddings().weight.shape[0]
         self.text = HFText(loaded.tokenizer, n_vocab, add_bos=loaded.add_bos,
@@ -53,13 +54,14 @@ class TorchForward:
 
             self._cache = DynamicCache(config=self.model.config)
         with torch.inference_mode():
-            out = self.model(input_ids=torch.tensor([list(tokens)]), cache=self._cache,
+            ids = torch.tensor([list(tokens)], device=self.device)
+            out = self.model(input_ids=ids, cache=self._cache,
                              use_cache=True, logits_to_keep=max(n_logits, 1))
         self._cache = out.cache
         self._cached += len(tokens)
         if not n_logits:
             return np.empty((0, self.text.n_vocab), np.float32)
-        return out.logits[0, -n_logits:].float().numpy()  # [n_logits, n_vocab]
+        return out.logits[0, -n_logits:].float().cpu().numpy()  # [n_logits, n_vocab]
 
     def truncate(self, keep: int) -> bool:
         if self._cache is None or not self._cache.is_croppable:
@@ -76,8 +78,9 @@ class TorchForward:
         import torch
 
         with torch.inference_mode():
-            hidden = self.model.get_decoder()(input_ids=torch.tensor([list(tokens)]))
-            return hidden.last_hidden_state[0].float().mean(dim=0).numpy()
+            ids = torch.tensor([list(tokens)], device=self.device)
+            hidden = self.model.get_decoder()(input_ids=ids)
+            return hidden.last_hidden_state[0].float().mean(dim=0).cpu().numpy()
 
     def close(self) -> None:
         self._cache = None
@@ -104,22 +107,36 @@ class TorchForward:
 
 
 def open_engine(path: str, *, name: str | None = None, n_ctx: int = 4096, n_threads: int = 0,
-                n_batch: int = 512, dtype: str = "float32", n_gpu_layers: int = 0,
-                verbose: bool = False, quant: str | None = None) -> PyLoopEngine:
+                n_batch: int = 512, dtype: str | None = None, n_gpu_layers: int = 0,
+                verbose: bool = False, quant: str | None = None,
+                device: str | None = None) -> PyLoopEngine:
     """``core.Engine`` over a Hugging Face directory or a (dequantized) GGUF file.
 
     One request at a time (calls are serialised). ``n_threads`` sets torch's intra-op
     threads for the whole process (torch has one pool per process). ``quant`` applies
     torchao weight-only quantization after loading (the report is
-    ``engine.forward.quant_report``).
+    ``engine.forward.quant_report``). ``device``: ``cpu`` (default: the setting
+    ``model.torch_device``), ``cuda`` or ``cuda:N``; ``dtype`` defaults to float32 on the
+    CPU and bfloat16 on a GPU.
     """
     import torch
 
-    del n_gpu_layers  # CPU only; accepted so callers can pass llama.cpp's options
+    del n_gpu_layers  # llama.cpp's option; the torch engine moves the whole model
     threads = n_threads or default_threads()
     torch.set_num_threads(threads)
+    device = device or _default_device()
+    dtype = dtype or ("float32" if device == "cpu" else "bfloat16")
     t0 = time.perf_counter()
-    forward = TorchForward(loader.load(path, dtype=dtype, verbose=verbose, quant=quant))
+    loaded = loader.load(path, dtype=dtype, verbose=verbose, quant=quant)
+    if device != "cpu":
+        loaded.model.to(device)
+    forward = TorchForward(loaded, device)
     info = forward.describe(name or os.path.basename(os.path.normpath(path)), path, dtype, n_ctx)
     return PyLoopEngine(forward, info, backend="torch", n_batch=n_batch, n_threads=threads,
                         load_seconds=time.perf_counter() - t0)
+
+
+def _default_device() -> str:
+    from slmkit.settings import get_settings
+
+    return get_settings().torch_device or "cpu"
