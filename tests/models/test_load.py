@@ -179,8 +179,9 @@ def test_resolve_paths_detects_and_honours_the_suffix(tmp_path):
     assert resolve(f"{gguf}@torch", store=store).backend == "torch"
     assert resolve(str(hf_dir(tmp_path / "my-hf")), store=store).backend == "torch"
     assert resolve(str(onnx_dir(tmp_path / "my-onnx")), store=store).backend == "onnx"
+    assert resolve(f"{gguf}@vllm", store=store).backend == "vllm"  # issue 19
     with pytest.raises(ValueError, match="unknown backend"):
-        resolve(str(gguf), backend="vllm", store=store)
+        resolve(str(gguf), backend="tensorrt", store=store)
     with pytest.raises(ModelNotFoundError, match="slm pull"):
         resolve(catalog.default_model().name, pull=False, store=store)
 

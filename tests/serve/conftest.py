@@ -1,6 +1,7 @@
 """Real `slm serve` processes on loopback, started once per session and shared.
 
-``server``: the default model, 4 slots, a small body limit, no key.
+``server``: the default model, 4 slots, a small body limit, no key (or, with
+``SLM_TEST_BASE_URL`` and ``SLM_TEST_MODEL_NAME``, a server already running there).
 ``keyed_server``: an API key, one slot and a queue of one, one CORS origin (auth, CORS and
 overload tests).
 """
@@ -74,10 +75,22 @@ def _model_arg(default_model_ref) -> str:
     return os.environ.get("SLM_TEST_MODEL_PATH") or default_model_ref.name
 
 
+class ExternalServer:
+    """A server someone else started (``SLM_TEST_BASE_URL``): benchmarks/gpu_check.py runs
+    the OpenAI tests against `slm serve MODEL@vllm` on a GPU machine this way."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+
+
 # One llama.cpp thread per server: on a small shared machine two threads that wait for each
 # other at every step stall for seconds whenever another process takes a core.
 @pytest.fixture(scope="session")
-def server(default_model_ref, tmp_path_factory):
+def server(request, tmp_path_factory):
+    if os.environ.get("SLM_TEST_BASE_URL"):
+        yield ExternalServer(os.environ["SLM_TEST_BASE_URL"])
+        return
+    default_model_ref = request.getfixturevalue("default_model_ref")
     srv = ServerProcess(["--ctx", str(CTX), "--threads", "1", "--parallel", "4",
                          "--queue", "16", "--max-body-bytes", str(MAX_BODY)],
                         tmp_path_factory.mktemp("serve"), "main", _model_arg(default_model_ref))
@@ -102,7 +115,10 @@ def keyed_server(default_model_ref, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def model_name(default_model_ref) -> str:
+def model_name(request) -> str:
+    if os.environ.get("SLM_TEST_MODEL_NAME"):  # the name an external server serves
+        return os.environ["SLM_TEST_MODEL_NAME"]
+    request.getfixturevalue("default_model_ref")
     if os.environ.get("SLM_TEST_MODEL_PATH"):
         return Path(os.environ["SLM_TEST_MODEL_PATH"]).name.removesuffix(".gguf")
     return DEFAULT_MODEL
