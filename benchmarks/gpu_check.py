@@ -149,14 +149,14 @@ def anchor(report: Report, model_dir: Path, device: str, dtype: str, clients: li
         tok.pad_token = tok.eos_token
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=getattr(torch, dtype))
     model.to(device).eval()
+    model.generation_config.eos_token_id = None  # EOS ignored: every row makes max_tokens
     text = tok.apply_chat_template([{"role": "user", "content": PROMPT}], tokenize=False,
                                    add_generation_prompt=True)
     for n in clients:
         batch = tok([text] * n, return_tensors="pt").to(device)
-        kwargs = dict(max_new_tokens=max_tokens, min_new_tokens=max_tokens, do_sample=False,
-                      pad_token_id=tok.pad_token_id)
+        kwargs = dict(max_new_tokens=max_tokens, do_sample=False, pad_token_id=tok.pad_token_id)
         with torch.inference_mode():
-            model.generate(**batch, **{**kwargs, "max_new_tokens": 2, "min_new_tokens": 2})
+            model.generate(**batch, **{**kwargs, "max_new_tokens": 2})  # warm-up
             _sync(device)
             t0 = time.perf_counter()
             out = model.generate(**batch, **kwargs)
