@@ -95,6 +95,11 @@ def test_slm_recommend_measures_the_stored_models(default_model_path, tmp_path):
     assert "as its parent smollm2-135m-instruct" in by["smol-copy"]["quality_note"]
     assert rec["chosen"] in ("smollm2-135m-instruct", "smol-copy")
     assert rec["explanation"].startswith(rec["chosen"] + " for chat:")
+    from slmkit.models.speeds import FILE, SpeedBook  # the UI's models page shows these
+
+    book = SpeedBook(tmp_path / "home" / FILE).all()
+    assert book["smol-copy"]["source"] == "slm recommend" and "gemma-3-270m" not in book
+    assert book["smol-copy"]["decode_tps"] == round(by["smol-copy"]["metrics"]["decode_tps"], 2)
 
     tiny = subprocess.run([sys.executable, "-m", "slmkit.cli.main", "recommend",
                            "--ram-budget", "10M"], env=env, capture_output=True, text=True,

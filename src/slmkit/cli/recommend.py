@@ -37,13 +37,14 @@ def run(args: argparse.Namespace) -> int:
     from slmkit.cli.output import emit, progress, table
     from slmkit.evaluate.recommend import recommend
     from slmkit.models import catalog, hardware
+    from slmkit.models.speeds import default_book
     from slmkit.models.store import Store
 
     budget = args.ram_budget or int(catalog.memory_budget(hardware.probe()).bytes * 0.9)
     with progress(args) as bars:
         rec = recommend(args.task, store=Store(), budget_bytes=budget,
                         max_latency_ms=args.max_latency_ms, threads=args.threads,
-                        gen=args.gen, progress=bars)
+                        gen=args.gen, progress=bars, speeds=default_book())
     rows = [(c.model, c.verdict, f"{c.memory_bytes / 2**20:.0f} MiB" if c.memory_bytes else None,
              _rate(c.metrics.get("decode_tps")), _rate(c.metrics.get("prompt_512_tps")),
              f"{c.latency_ms:.0f}" if c.latency_ms is not None else None,

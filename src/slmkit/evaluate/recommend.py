@@ -192,8 +192,10 @@ def stored_candidates(store: Any) -> list[Candidate]:
 
 def recommend(task: str, *, store: Any, budget_bytes: int, max_latency_ms: float | None = None,
               threads: int = 0, gen: int = 32, progress: Callable | None = None,
-              ) -> Recommendation:
-    """Size, measure and rank the store's models for ``task`` (see the module docstring)."""
+              speeds: Any = None) -> Recommendation:
+    """Size, measure and rank the store's models for ``task`` (see the module docstring).
+    ``speeds`` (a ``models.speeds.SpeedBook``) records each measured decode rate, so the
+    web UI's models page shows it."""
     from slmkit.models.fit import estimate
 
     if task not in TASKS:
@@ -206,6 +208,9 @@ def recommend(task: str, *, store: Any, budget_bytes: int, max_latency_ms: float
         if progress:
             progress("measure", i, len(candidates))
         _measure(c, shape, budget_bytes, threads, gen, estimate)
+        if speeds is not None and c.metrics.get("decode_tps"):
+            speeds.record(c.model, c.metrics["decode_tps"], source="slm recommend",
+                          tokens=gen, threads=threads or None)
     if progress:
         progress("measure", len(candidates), len(candidates))
     choose(shape, candidates, budget_bytes=budget_bytes, max_latency_ms=max_latency_ms)
