@@ -28,6 +28,12 @@ class Loaded:
     def prompt_defaults(self) -> dict:
         return dict(self.model.prompt_defaults)
 
+    def __enter__(self) -> Loaded:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.engine.close()
+
 
 def resolve_model(spec: str | None, args: argparse.Namespace, backend: str = "auto"):
     """``slmkit.models.load.resolve`` with --no-pull and a progress bar on a terminal."""

@@ -104,8 +104,9 @@ def run(args) -> int:
 
 
 def _ingest(args) -> int:
-    from slmkit.cli.output import print_json, progress
+    from slmkit.cli.output import print_json, progress, stderr_console
     from slmkit.rag.ingest import ingest
+    from slmkit.rag.present import print_ingest
 
     with _open(args.collection, create=True) as coll:
         embedder = _embedder(coll, args)
@@ -115,26 +116,13 @@ def _ingest(args) -> int:
     if args.json:
         print_json(r)
     else:
-        _print_ingest(r)
+        print_ingest(stdout_console(), stderr_console(), r)
     return 1 if r.failed and not (r.added or r.updated or r.unchanged) else 0
-
-
-def _print_ingest(r) -> None:
-    from rich.markup import escape
-
-    from slmkit.cli.output import stderr_console
-
-    stdout_console().print(r.summary(), highlight=False)
-    err = stderr_console()
-    for f in r.failed:
-        err.print(f"[yellow]skipped[/] {escape(f['path'])}: {escape(f['reason'])}",
-                  highlight=False, soft_wrap=True)
-    if r.skipped:
-        err.print(f"[dim]{len(r.skipped)} files of unsupported types ignored[/]")
 
 
 def _query(args) -> int:
     from slmkit.cli.output import print_json
+    from slmkit.rag.present import print_hits
     from slmkit.rag.retrieve import search
 
     with _open(args.collection) as coll:
@@ -143,66 +131,38 @@ def _query(args) -> int:
     if args.json:
         return print_json({"collection": args.collection, "query": args.question,
                            "mode": args.mode, "results": [h.to_dict() for h in hits]})
-    out = stdout_console()
-    if not hits:
-        out.print("no matching chunks")
-    for i, h in enumerate(hits, 1):
-        out.print(f"[bold]{i}. {h.locator()}[/]  score {h.score:.4f} · cosine "
-                  f"{h.similarity:.3f}  [dim]{h.source}[/]", highlight=False)
-        one = " ".join(h.text.split())
-        out.print("   " + (one[:300] + "…" if len(one) > 300 else one), highlight=False,
-                  markup=False)
+    print_hits(stdout_console(), hits)
     return 0
 
 
 def _ask(args) -> int:
-    from rich.markup import escape
-
     from slmkit.cli.output import print_json
     from slmkit.rag.answer import DEFAULT_THRESHOLD, answer
+    from slmkit.rag.present import print_answer
     from slmkit.rag.retrieve import Retriever
 
     with _open(args.collection) as coll:
-        embedder = _embedder(coll, args)
-        loaded = _engine(args.model, args)
-        try:
-            ans = answer(loaded.engine, Retriever(coll, embedder, **_retrieval(args)),
-                         args.question, k=args.k, max_tokens=args.max_tokens,
-                         threshold=DEFAULT_THRESHOLD if args.threshold is None else args.threshold)
-        finally:
-            loaded.engine.close()
+        retriever = Retriever(coll, _embedder(coll, args), **_retrieval(args))
+        with _engine(args.model, args) as loaded:
+            ans = answer(loaded.engine, retriever, args.question, k=args.k,
+                         max_tokens=args.max_tokens, threshold=DEFAULT_THRESHOLD
+                         if args.threshold is None else args.threshold)
     if args.json:
         return print_json(dict(ans.to_dict(), model=loaded.name))
-    out = stdout_console()
-    out.print(ans.text, highlight=False, markup=False)
-    if ans.rejected:
-        wrong = ", ".join(f"[{n}]" for n in ans.rejected)
-        out.print(f"\n[dim]the model cited {escape(wrong)}, which does not support the "
-                  "answer: dropped[/]", highlight=False)
-    if ans.citations():
-        how = "" if ans.cited_by_model else " (attributed by word overlap, checked)"
-        out.print(f"\n[dim]sources{how}:[/]", highlight=False)
-        for c in ans.citations():
-            out.print(f"  \\[{c['n']}] {escape(c['locator'])}  [dim]{escape(c['source'])}[/]",
-                      highlight=False)
-    elif not ans.grounded and ans.generate_seconds:
-        out.print("[dim](not grounded: no source supports this answer)[/]")
-    elif not ans.grounded:
-        out.print(f"[dim](best match cosine {ans.top_similarity:.2f} is under the threshold)[/]")
+    print_answer(stdout_console(), ans)
     return 0
 
 
 def _list(args) -> int:
     from slmkit.cli.output import print_json, show, table
+    from slmkit.rag.present import collection_rows
     from slmkit.rag.serving import rag_service
 
     rows = rag_service().list()
     if args.json:
         return print_json(rows)
-    return show(table("collection", "documents", "chunks", "embedder", "size", rows=[
-        (r["name"], r.get("documents", "?"), r.get("chunks", "?"),
-         r.get("embedder") or r.get("error", ""), f"{r.get('bytes', 0) / 1e6:.1f} MB")
-        for r in rows]))
+    return show(table("collection", "documents", "chunks", "embedder", "size",
+                      rows=collection_rows(rows)))
 
 
 def _drop(args) -> int:
@@ -215,25 +175,23 @@ def _drop(args) -> int:
 
 
 def _eval(args) -> int:
+    from contextlib import ExitStack
+
     from slmkit.cli.output import print_json
     from slmkit.rag.evaluate import evaluate_collection, load_qa, summary_lines
 
     qa = load_qa(args.qa)
-    loaded = judge = None
-    with _open(args.collection) as coll:
+    loaded = None
+    with _open(args.collection) as coll, ExitStack() as stack:
         embedder = _embedder(coll, args)
-        try:
-            if args.answers:
-                loaded = _engine(args.model, args)
-                judge = _engine(args.judge, args).engine if args.judge else None
-            report = {"collection": args.collection, "qa": args.qa, "mode": args.mode,
-                      **evaluate_collection(coll, embedder, qa, k=args.k, **_retrieval(args),
-                                            engine=loaded and loaded.engine, judge=judge,
-                                            answers=args.answers)}
-        finally:
-            for eng in (loaded and loaded.engine, judge):
-                if eng is not None:
-                    eng.close()
+        if args.answers:
+            loaded = stack.enter_context(_engine(args.model, args))
+        judge = stack.enter_context(_engine(args.judge, args)).engine if (
+            args.answers and args.judge) else None
+        report = {"collection": args.collection, "qa": args.qa, "mode": args.mode,
+                  **evaluate_collection(coll, embedder, qa, k=args.k, **_retrieval(args),
+                                        engine=loaded and loaded.engine, judge=judge,
+                                        answers=args.answers)}
     if "answers" in report:
         report["answers"]["model"] = loaded.name
     if args.json:

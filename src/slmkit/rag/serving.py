@@ -17,6 +17,19 @@ def store_embedder(name: str | None = None, *, pull_missing: bool = True, thread
     return embedders.load(name or DEFAULT_EMBEDDER, pull_missing=pull_missing, threads=threads)
 
 
+def passage_search(collection: str, *, k: int = 3, threads: int = 0):
+    """``search(query) -> [{"source", "text"}]``: the top ``k`` passages of ``collection``
+    (hybrid search, its own embedder, never pulled), e.g. runbooks for log explanations."""
+    from slmkit.rag.retrieve import Retriever
+    from slmkit.rag.store import Collection
+
+    coll = Collection(collection)
+    retriever = Retriever(coll, store_embedder(coll.embedder, pull_missing=False,
+                                               threads=threads))
+    return lambda query: [{"source": p.source, "text": p.text}
+                          for p in retriever.retrieve(query, k)]
+
+
 def rag_service() -> RagService:
     """The collections service with embedders from the store (what ``/v1/rag`` serves)."""
     return RagService(lambda name: store_embedder(name))

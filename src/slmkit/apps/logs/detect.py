@@ -172,16 +172,22 @@ def _poisson_burst(observed: int, expected: float) -> float:
     return min(1.0, max(0.0, (z - 3.0) / 3.0))
 
 
-def detect_lines(lines: Iterable[str], parser: LogParser | None = None,
+def detect_lines(lines: Iterable[str | None], parser: LogParser | None = None,
                  detector: Detector | None = None) -> Iterator[dict[str, Any]]:
-    """Parse and score every event of ``lines``; yields each record with its verdict."""
+    """Parse and score every event of ``lines``; yields each record with its verdict.
+
+    A ``None`` in ``lines`` says the source is idle (``follow``): the pending event is
+    complete. The parser's state is saved at the end, also when the reading is interrupted.
+    """
     parser = parser or LogParser()
     detector = detector or Detector()
-    for line in lines:
-        rec = parser.feed(line)
+    try:
+        for line in lines:
+            rec = parser.flush() if line is None else parser.feed(line)
+            if rec is not None:
+                yield detector.check(rec)
+        rec = parser.flush()
         if rec is not None:
             yield detector.check(rec)
-    rec = parser.flush()
-    if rec is not None:
-        yield detector.check(rec)
-    parser.save()
+    finally:
+        parser.save()
