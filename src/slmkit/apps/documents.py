@@ -180,6 +180,17 @@ def expand(paths: list[str]) -> list[Path]:
     return out
 
 
+def read_stdin() -> list[Document] | DocumentError:
+    """Standard input as one document named ``stdin``, or the DocumentError saying why not
+    (as :func:`iter_documents` gives them)."""
+    import sys
+
+    try:
+        return [from_text("stdin", sys.stdin.read())]
+    except DocumentError as err:
+        return err
+
+
 def iter_documents(paths: list[str]) -> Iterator[tuple[Path, list[Document] | DocumentError]]:
     """``(file, documents)`` for each file, or ``(file, DocumentError)`` for one that cannot
     be used — the caller reports it and the rest are still read."""

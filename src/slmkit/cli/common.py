@@ -72,22 +72,11 @@ def progress_console(args: argparse.Namespace):
     return stderr_console() if sys.stderr.isatty() else LineProgress(sys.stderr)
 
 
-SAMPLING_FIELDS = ("temperature", "top_p", "top_k", "min_p", "repeat_penalty")
-
-
 def sampling_from_args(args: argparse.Namespace, defaults: dict):
-    """One precedence rule: the command line, then the model's catalog defaults, then
-    ``SamplingParams``' own defaults."""
+    """The command line's sampling flags over the model's catalog defaults."""
     from slmkit.core.types import SamplingParams
 
-    chosen = {}
-    for name in SAMPLING_FIELDS:
-        value = getattr(args, name)
-        if value is None:
-            value = defaults.get(name)
-        if value is not None:
-            chosen[name] = value
-    return SamplingParams(seed=args.seed, **chosen)
+    return SamplingParams.layered(vars(args), defaults, args.seed)
 
 
 def system_prompt(args: argparse.Namespace, defaults: dict) -> str | None:

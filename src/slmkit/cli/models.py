@@ -6,10 +6,9 @@ import argparse
 
 from slmkit.cli.args import Opt, json_option, options
 from slmkit.cli.common import progress_console
-from slmkit.cli.output import emit, format_params, human_size, print_json, stdout_console
+from slmkit.cli.output import emit, human_size, print_json, stdout_console
 
 MULTI_VERB = True
-TEMPLATE_PREVIEW_LINES = 8
 
 
 def configure(parser: argparse.ArgumentParser, verb: str) -> None:
@@ -35,9 +34,7 @@ def _store():
 
 def list_models(args: argparse.Namespace) -> int:
     """Print every stored model."""
-    from rich.table import Table
-
-    from slmkit.models.info import list_rows
+    from slmkit.models.info import list_rows, list_table
 
     rows = list_rows(_store())
     if args.json:
@@ -46,21 +43,14 @@ def list_models(args: argparse.Namespace) -> int:
     if not rows:
         con.print("no models in the store yet; try `slm pull smollm2-135m-instruct`")
         return 0
-    table = Table(box=None, header_style="bold")
-    for col in ("NAME", "SIZE", "QUANT", "PARAMS", "MODIFIED", "SOURCE"):
-        table.add_column(col, no_wrap=col != "SOURCE")
-    for r in rows:
-        table.add_row(r["name"], human_size(r["size_bytes"]), r["quantization"] or "-",
-                      format_params(r["parameters"]),
-                      (r["modified"] or "-")[:16].replace("T", " "), r["source"] or "-")
-    con.print(table)
+    con.print(list_table(rows))
     return 0
 
 
 def show(args: argparse.Namespace) -> int:
     """Print a model's architecture, size, quantization, template, licence, digest."""
     from slmkit.models.gguf_file import display_metadata
-    from slmkit.models.info import describe, show_lines
+    from slmkit.models.info import describe, show_text
 
     facts, info = describe(_store(), args.model)
     if args.metadata and info is not None:
@@ -69,18 +59,7 @@ def show(args: argparse.Namespace) -> int:
         return print_json(facts)
     con = stdout_console(wide=True)
     con.print(f"[bold]{facts['name']}[/]", highlight=False)
-    lines = [f"  {label:<16}{value}" for label, value in show_lines(facts)]
-    if template := (facts.get("chat_template") or "").splitlines():
-        shown = template if args.template else template[:TEMPLATE_PREVIEW_LINES]
-        lines += ["  chat template", *(f"    {line}" for line in shown)]
-        if len(shown) < len(template):
-            lines.append(f"    … {len(template) - len(shown)} more lines (--template shows all)")
-    if "metadata" in facts:
-        lines.append("  metadata")
-        for key, value in facts["metadata"].items():
-            text = str(value).replace("\n", "\\n")
-            lines.append(f"    {key} = {text[:200]}")
-    for line in lines:
+    for line in show_text(facts, full_template=args.template):
         con.print(line, highlight=False, markup=False)
     return 0
 

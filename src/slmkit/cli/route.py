@@ -82,6 +82,8 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    from contextlib import closing
+
     from slmkit.cli.common import open_engine
     from slmkit.cli.output import progress
     from slmkit.evaluate import datasets
@@ -99,58 +101,32 @@ def run_eval(args: argparse.Namespace) -> int:
         ds = datasets.resolve(args.data, kind="choice")
     items = rev.choice_items(datasets.load_choices(ds)[:args.limit], args.format,
                              letter_prompt=lambda c: build_prompt(c, [], "letter"))
-    weak = open_engine(args.weak, args)
-    strong = load(args.upstream, backend="remote", model=args.upstream_model,
-                  api_key_env=args.upstream_key_env, timeout=120.0)
-    try:
-        with progress(args) as bars:
-            report = rev.run(items, weak.engine, strong, names=(weak.name, args.upstream_model),
-                             progress=bars, cache=args.cache, test_share=args.test_share,
-                             seed=args.seed, target_pgr=args.target_pgr,
-                             difficulty_out=args.difficulty_out, outcomes=args.outcomes,
-                             chart_path=args.chart)
-    finally:
-        weak.engine.close()
-        strong.close()
+    with open_engine(args.weak, args) as weak, closing(load(
+            args.upstream, backend="remote", model=args.upstream_model,
+            api_key_env=args.upstream_key_env, timeout=120.0)) as strong, progress(args) as bars:
+        report = rev.run(items, weak.engine, strong, names=(weak.name, args.upstream_model),
+                         progress=bars, cache=args.cache, test_share=args.test_share,
+                         seed=args.seed, target_pgr=args.target_pgr,
+                         difficulty_out=args.difficulty_out, outcomes=args.outcomes,
+                         chart_path=args.chart)
     report["data"] = ds.name
-    return print_json(report) if args.json else _print_eval(report)
+    if args.json:
+        return print_json(report)
+    from slmkit.cli.output import stdout_console
+    from slmkit.route.present import print_eval
 
-
-def _print_eval(r: dict) -> int:
-    from slmkit.cli.output import stdout_console, table
-
-    def num(x, pct=False) -> str:
-        return "-" if x is None else f"{x:.1%}" if pct else f"{x:.3f}"
-
-    con = stdout_console()
-    con.print(f"[bold]route eval[/] · {r['data']} · held-apart n={r['n_test']} "
-              f"(trained on {r['n_train']}) · weak {r['weak']} {r['weak_accuracy']:.1%} · "
-              f"strong {r['strong']} {r['strong_accuracy']:.1%}", highlight=False)
-    con.print(table("router", "APGR", "CPT(50%)", "CPT(80%)", "calibrated: escalated",
-                    "accuracy", "PGR", box=None, rows=[
-                        (row["router"], num(row["apgr"]), num(row["cpt50"], True),
-                         num(row["cpt80"], True), num(c.get("escalated_share"), True),
-                         num(c.get("quality"), True), num(c.get("pgr")))
-                        for row in r["routers"] for c in [row.get("calibrated") or {}]]))
-    if r.get("chart"):
-        con.print(f"chart: {r['chart']}")
+    print_eval(stdout_console(), report)
     return 0
 
 
 def run_report(args: argparse.Namespace) -> int:
     """Summarize the ledger as a table (or JSON), optionally with a PNG chart."""
-    from slmkit.cli.output import stdout_console, table
-    from slmkit.route.report import ledger_report, summary_lines
+    from slmkit.cli.output import stdout_console
+    from slmkit.route.present import print_ledger
+    from slmkit.route.report import ledger_report
 
     s, path = ledger_report(args.ledger, days=args.days, chart_path=args.chart)
     if args.json:
         return print_json(s)
-    con = stdout_console()
-    con.print(f"[bold]route report[/] · {path} · {s['requests']} requests", highlight=False)
-    con.print(table("", "", box=None, show_header=False,
-                    rows=[(f"[dim]{k}[/]", v) for k, v in summary_lines(s)]))
-    if s.get("chart"):
-        con.print(f"chart: {s['chart']}")
-    elif "chart" in s:
-        con.print("[dim]no chart: matplotlib is not installed (pip install 'slmkit[eval]')[/]")
+    print_ledger(stdout_console(), s, path)
     return 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 _ids = itertools.count(1)
@@ -83,9 +83,28 @@ class SamplingParams:
             raise ValueError(f"min_p must be in [0, 1), got {self.min_p}")
         if self.repeat_penalty <= 0.0:
             raise ValueError(f"repeat_penalty must be > 0, got {self.repeat_penalty}")
-        for name in ("frequency_penalty", "presence_penalty"):
-            if not -2.0 <= getattr(self, name) <= 2.0:
-                raise ValueError(f"{name} must be in [-2, 2], got {getattr(self, name)}")
+        for name, value in (("frequency_penalty", self.frequency_penalty),
+                            ("presence_penalty", self.presence_penalty)):
+            if not -2.0 <= value <= 2.0:
+                raise ValueError(f"{name} must be in [-2, 2], got {value}")
+
+    @classmethod
+    def layered(cls, given: Mapping, defaults: Mapping, seed: int | None = None
+                ) -> SamplingParams:
+        """One precedence rule: ``given`` (a request, the command line), then ``defaults``
+        (the model's catalog defaults), then the field defaults above; None means unset."""
+        chosen = {}
+        for name in SAMPLING_FIELDS:
+            value = given.get(name)
+            if value is None:
+                value = defaults.get(name)
+            if value is not None:
+                chosen[name] = value
+        return cls(seed=seed, **chosen)
+
+
+SAMPLING_FIELDS = ("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "repeat_last_n",
+                   "frequency_penalty", "presence_penalty")  # SamplingParams' fields but seed
 
 
 GREEDY = SamplingParams(temperature=0.0)

@@ -95,3 +95,39 @@ def show_lines(facts: dict[str, Any]) -> list[tuple[str, str]]:
     if facts.get("architecture") is None and facts.get("files"):
         lines.insert(0, ("files", str(len(facts["files"]))))
     return [(label, str(v)) for label, v in lines if v not in (None, "", "-")]
+
+
+TEMPLATE_PREVIEW_LINES = 8
+
+
+def show_text(facts: dict[str, Any], *, full_template: bool = False) -> list[str]:
+    """Every line `slm show` prints under the name: :func:`show_lines`, the chat template
+    (its first lines unless ``full_template``) and the GGUF metadata when ``facts`` has it."""
+    lines = [f"  {label:<16}{value}" for label, value in show_lines(facts)]
+    if template := (facts.get("chat_template") or "").splitlines():
+        shown = template if full_template else template[:TEMPLATE_PREVIEW_LINES]
+        lines += ["  chat template", *(f"    {line}" for line in shown)]
+        if len(shown) < len(template):
+            lines.append(f"    … {len(template) - len(shown)} more lines (--template shows all)")
+    if "metadata" in facts:
+        lines.append("  metadata")
+        for key, value in facts["metadata"].items():
+            text = str(value).replace("\n", "\\n")
+            lines.append(f"    {key} = {text[:200]}")
+    return lines
+
+
+def list_table(rows: list[dict[str, Any]]):
+    """:func:`list_rows` as the rich table `slm list` prints."""
+    from rich.table import Table
+
+    from slmkit.util.text import format_bytes, format_params
+
+    table = Table(box=None, header_style="bold")
+    for col in ("NAME", "SIZE", "QUANT", "PARAMS", "MODIFIED", "SOURCE"):
+        table.add_column(col, no_wrap=col != "SOURCE")
+    for r in rows:
+        table.add_row(r["name"], format_bytes(r["size_bytes"]), r["quantization"] or "-",
+                      format_params(r["parameters"]),
+                      (r["modified"] or "-")[:16].replace("T", " "), r["source"] or "-")
+    return table

@@ -190,17 +190,11 @@ def shorten(vectors: list[list[float]], dimensions: int, model: str) -> list[lis
 
 # ---- mapping: protocol → core ------------------------------------------------------------------
 def sampling(defaults: ModelDefaults, seed: int | None = None, **given) -> SamplingParams:
-    """One precedence rule: the request, then the model's defaults, then SamplingParams'.
-    Seeds are reduced to 32 bits (what the backends take; -1 stays llama.cpp's "random")."""
-    chosen = {}
-    for field in ("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "repeat_last_n",
-                  "frequency_penalty", "presence_penalty"):
-        value = given.get(field)
-        if value is None:
-            value = defaults.sampling.get(field)
-        if value is not None:
-            chosen[field] = value
-    return SamplingParams(seed=None if seed is None else seed & 0xFFFFFFFF, **chosen)
+    """One precedence rule (``SamplingParams.layered``): the request, then the model's
+    defaults, then SamplingParams'. Seeds are reduced to 32 bits (what the backends take;
+    -1 stays llama.cpp's "random")."""
+    return SamplingParams.layered(given, defaults.sampling,
+                                  None if seed is None else seed & 0xFFFFFFFF)
 
 
 def with_system(messages: list[ChatMessage], defaults: ModelDefaults,
