@@ -28,6 +28,7 @@ from slmkit.serve.auth import ApiKeys, AuthMiddleware, BodyLimitMiddleware, pres
 from slmkit.serve.browser import BrowserGuardMiddleware, HostPolicy
 from slmkit.serve.metrics import CONTENT_TYPE, AccessLogMiddleware
 from slmkit.serve.service import Service
+from slmkit.serve.state import lend
 from slmkit.serve.stream import Generation
 
 log = logging.getLogger("slmkit.serve")
@@ -88,8 +89,7 @@ def create_app(service: Service, *, api_keys: ApiKeys | None = None,
     app.include_router(routes_ollama.router)
     app.include_router(routes_ui.router)
     app.include_router(routes_ui_jobs.router)
-    for name, value in (state or {}).items():
-        setattr(app.state, name, value)
+    lend(app.state, state)  # every serve.state.Lent field, None/empty when not given
     for extra in routers:
         app.include_router(extra)
     _add_basic_routes(app)
@@ -161,7 +161,7 @@ def _add_basic_routes(app: FastAPI) -> None:
 
     @app.get("/metrics")
     async def metrics(request: Request):
-        apps = getattr(request.app.state, "apps", None)
+        apps = request.app.state.apps
         return Response(request.app.state.service.metrics.render(apps), media_type=CONTENT_TYPE)
 
 

@@ -44,7 +44,7 @@ class AppRouteError(Exception):
 
 
 def _apps(request: Request) -> Mapping[str, AppHandler]:
-    return getattr(request.app.state, "apps", None) or {}
+    return request.app.state.apps or {}
 
 
 def _handler(request: Request, name: str) -> AppHandler:

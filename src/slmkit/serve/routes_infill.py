@@ -71,7 +71,7 @@ def fields(body: InfillRequest, model) -> dict[str, Any]:
 
 
 def _infiller(request: Request):
-    inf = getattr(request.app.state, "infill", None)
+    inf = request.app.state.infill
     if inf is None:
         raise errors.HttpError(404, "infill_disabled",
                                "this server has no fill-in-the-middle",

@@ -118,7 +118,7 @@ async def completions(body: oa.CompletionRequest, request: Request):
 def _completion_builder(body: oa.CompletionRequest, request: Request):
     """(build, finisher holder): plain completions, or fill-in-the-middle through
     ``app.state.infill`` when ``suffix`` is given (a whole answer is then trimmed)."""
-    infiller = getattr(request.app.state, "infill", None)
+    infiller = request.app.state.infill
     if body.suffix is None or infiller is None:
         return (lambda m: service.openai_completion(body, m)), None
     holder: dict = {}

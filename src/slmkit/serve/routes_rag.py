@@ -59,7 +59,7 @@ async def _run(request: Request, work: Callable[[CollectionService], Any]) -> An
     """``work(service)`` on a worker thread; collection errors become 404/409 replies."""
     from slmkit.serve.app import error_response
 
-    svc = getattr(request.app.state, "rag", None)
+    svc = request.app.state.rag
     if svc is None:
         return error_response(request, errors.HttpError(
             404, "rag_disabled", "this server has no document collections",

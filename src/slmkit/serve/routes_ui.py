@@ -113,7 +113,7 @@ class ConversationUpdate(BaseModel):
 
 
 async def _conversations(request: Request, work):
-    store = getattr(request.app.state, "conversations", None)
+    store = request.app.state.conversations
     if store is None:
         return _error(request, 404, "ui_history_disabled",
                       "this server keeps no conversations",
@@ -177,7 +177,7 @@ async def metrics(request: Request):
 async def operations(request: Request):
     """Routing decisions, costs and guard counts of the last day, from the callable the CLI
     puts on ``app.state.operations`` (``{"routing": None, "guard": None}`` without one)."""
-    report = getattr(request.app.state, "operations", None)
+    report = request.app.state.operations
     found = await anyio.to_thread.run_sync(report) if report is not None else None
     return found or {"routing": None, "guard": None}
 
@@ -197,9 +197,9 @@ def _paths(routes) -> set[str]:
 async def features(request: Request):
     state = request.app.state
     paths = _paths(request.app.routes)
-    return {"rag": getattr(state, "rag", None) is not None,
-            "models_admin": getattr(state, "models_admin", None) is not None,
-            "conversations": getattr(state, "conversations", None) is not None,
-            "apps": sorted(getattr(state, "apps", None) or {})
+    return {"rag": state.rag is not None,
+            "models_admin": state.models_admin is not None,
+            "conversations": state.conversations is not None,
+            "apps": sorted(state.apps or {})
             if any(p.startswith("/v1/apps") for p in paths) else [],
-            "operations": getattr(state, "operations", None) is not None}
+            "operations": state.operations is not None}

@@ -52,13 +52,13 @@ class ModelAdmin(Protocol):
 
 def jobs(request: Request) -> JobBoard:
     state = request.app.state
-    if getattr(state, "jobs", None) is None:
+    if state.jobs is None:
         state.jobs = JobBoard()
     return state.jobs
 
 
-def _need(request: Request, attribute: str, what: str):
-    value = getattr(request.app.state, attribute, None)
+def _need(value, what: str):
+    """``value`` (something ``app.state`` lends), or the 404 saying the feature is off."""
     if value is None:
         raise _Disabled(f"this server has no {what}",
                         hint="start it with `slm serve`, which enables the web UI's pages")
@@ -87,7 +87,7 @@ class PullRequest(BaseModel):
 
 @router.get("/v1/ui/models")
 async def models(request: Request):
-    admin = _need(request, "models_admin", "model store")
+    admin = _need(request.app.state.models_admin, "model store")
     service = request.app.state.service
 
     def work() -> dict:
@@ -102,7 +102,7 @@ async def models(request: Request):
 
 @router.post("/v1/ui/jobs/pull")
 async def pull(body: PullRequest, request: Request):
-    admin = _need(request, "models_admin", "model store")
+    admin = _need(request.app.state.models_admin, "model store")
 
     def work(job: Job) -> dict:
         def progress(done: int, total: int | None) -> None:
@@ -147,7 +147,7 @@ async def measure(body: PullRequest, request: Request):
         record = await anyio.to_thread.run_sync(lambda: run_measure(model.engine))
     finally:
         await svc.release(model)
-    admin = getattr(request.app.state, "models_admin", None)
+    admin = request.app.state.models_admin
     if admin is not None and hasattr(admin, "record_speed"):
         record = await anyio.to_thread.run_sync(lambda: admin.record_speed(model.name, record))
     return {"model": model.name, "speed": record}
@@ -155,7 +155,7 @@ async def measure(body: PullRequest, request: Request):
 
 @router.delete("/v1/ui/models/{name:path}")
 async def remove(name: str, request: Request):
-    admin = _need(request, "models_admin", "model store")
+    admin = _need(request.app.state.models_admin, "model store")
     if request.app.state.service.registry.get_loaded(name) is not None:
         raise ValueError(f"model {name!r} is loaded; stop the server or wait for it to unload "
                          "before deleting it")
@@ -177,7 +177,7 @@ class IngestJob(BaseModel):
 
 @router.post("/v1/ui/jobs/ingest")
 async def ingest(body: IngestJob, request: Request):
-    rag = _need(request, "rag", "document collections")
+    rag = _need(request.app.state.rag, "document collections")
     docs = [d.model_dump() for d in body.documents]
 
     def work(job: Job) -> dict:
