@@ -27,6 +27,15 @@ from slmkit.util.threads import default_threads
 QUANT_NAMES = {"float32": "F32", "bfloat16": "BF16", "float16": "F16"}
 
 
+def cache_argument(model) -> str:
+    """The name of the KV-cache argument (and output field) of ``model.forward``: ``cache``
+    in recent transformers releases, ``past_key_values`` before (5.17 still uses it)."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(model.forward).parameters \
+        else "past_key_values"
+
+
 class TorchForward:
     """A transformers causal LM and its KV cache (see ``pyloop.ForwardPass``)."""
 
@@ -38,6 +47,7 @@ class TorchForward:
                            declared_eos=self._declared_eos())
         self._cache = None
         self._cached = 0  # positions the cache holds
+        self._cache_arg = cache_argument(self.model)
 
     def _declared_eos(self) -> list[int | None]:
         ids: list = []
@@ -55,9 +65,9 @@ class TorchForward:
             self._cache = DynamicCache(config=self.model.config)
         with torch.inference_mode():
             ids = torch.tensor([list(tokens)], device=self.device)
-            out = self.model(input_ids=ids, cache=self._cache,
+            out = self.model(input_ids=ids, **{self._cache_arg: self._cache},
                              use_cache=True, logits_to_keep=max(n_logits, 1))
-        self._cache = out.cache
+        self._cache = out.get(self._cache_arg)
         self._cached += len(tokens)
         if not n_logits:
             return np.empty((0, self.text.n_vocab), np.float32)
