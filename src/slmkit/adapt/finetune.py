@@ -81,3 +81,29 @@ def save_report(report: dict) -> Path:
     path = Path(report["output"]) / "report.json"
     path.write_text(json.dumps(report, indent=2, default=str))
     return path
+
+
+def print_summary(con, report: dict) -> None:
+    """The report on a rich console: steps, speed, memory, losses, the before/after table
+    of the held-apart evaluation, and where the result was written."""
+    from rich.table import Table
+
+    hist = [h for h in report["history"] if "loss" in h]
+    evals = [h for h in report["history"] if "eval_loss" in h]
+    con.print(f"{report['method']} fine-tune of {report['base']}: {report['steps']} steps in "
+              f"{report['seconds']:.1f} s, {report['tokens_per_second']:.0f} tokens/s, "
+              f"peak RSS {report['peak_rss_mb']:.0f} MB, "
+              f"{report['trainable_params']:,} trainable parameters", highlight=False)
+    if hist:
+        con.print(f"train loss {hist[0]['loss']:.3f} → {hist[-1]['loss']:.3f}"
+                  + (f"; eval loss {evals[0]['eval_loss']:.3f} → {evals[-1]['eval_loss']:.3f}"
+                     if evals else ""), highlight=False)
+    if "before" in (c := report.get("compare") or {}):
+        table = Table("held-apart", "base", "base+adapter")
+        for k in ("accuracy", "answer_ppl", "text_ppl"):
+            if c["before"].get(k) is not None:
+                table.add_row(k, f"{c['before'][k]:.4g}", f"{c['after'][k]:.4g}")
+        con.print(table)
+    gguf = report.get("adapter_gguf")
+    con.print(f"written to {report['output']}" + (f" (adapter GGUF: {gguf})" if gguf else ""),
+              highlight=False)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 
+from slmkit.apps.chat import ChatSession
 from slmkit.cli.args import model, sampling, settings_loading
 
 HELP = "commands: /reset · /system TEXT · /exit (ctrl-D) · ctrl-C stops an answer"
@@ -19,61 +20,16 @@ def configure(p) -> None:
     sampling(p)
 
 
-class ChatSession:
-    """History + turn logic, separate from the terminal so it can be driven by tests."""
-
-    def __init__(self, engine, request_args, defaults: dict, system: str | None) -> None:
-        self.engine, self.request_args, self.defaults = engine, request_args, defaults
-        self.system = system
-        self.history: list = []
-
-    def reset(self, system: str | None = ...) -> None:
-        if system is not ...:
-            self.system = system
-        self.history.clear()
-
-    def messages(self, user_text: str) -> list:
-        from slmkit.core.types import ChatMessage
-
-        head = [ChatMessage("system", self.system)] if self.system is not None else []
-        return head + self.history + [ChatMessage("user", user_text)]
-
-    def turn(self, user_text: str, write) -> str:
-        """Stream one answer through ``write``; keep it in the history (even if interrupted)."""
-        from slmkit.cli.common import sampling_from_args
-        from slmkit.core.types import ChatMessage, GenerateRequest
-
-        a = self.request_args
-        request = GenerateRequest(messages=self.messages(user_text), max_tokens=a.max_tokens,
-                                  sampling=sampling_from_args(a, self.defaults),
-                                  stop=tuple(a.stop), truncate=True)
-        parts: list[str] = []
-        stream = self.engine.generate(request)
-        try:
-            for chunk in stream:
-                if chunk.text:
-                    parts.append(chunk.text)
-                    write(chunk.text)
-        finally:
-            stream.close()  # frees the request at once when ctrl-C interrupts it
-            answer = "".join(parts)
-            self.history += [ChatMessage("user", user_text), ChatMessage("assistant", answer)]
-        return answer
-
-
 def run(args) -> int:
     from slmkit.cli.common import open_engine, system_prompt
     from slmkit.cli.output import stderr_console
 
-    loaded = open_engine(args.model, args)
     con = stderr_console()
-    session = ChatSession(loaded.engine, args, loaded.prompt_defaults,
-                          system_prompt(args, loaded.prompt_defaults))
-    con.print(f"[bold]{loaded.name}[/] ready · {HELP}", highlight=False)
-    try:
+    with open_engine(args.model, args) as loaded:
+        session = ChatSession(loaded.engine, args, loaded.prompt_defaults,
+                              system_prompt(args, loaded.prompt_defaults))
+        con.print(f"[bold]{loaded.name}[/] ready · {HELP}", highlight=False)
         _loop(session, con)
-    finally:
-        loaded.engine.close()
     return 0
 
 

@@ -46,10 +46,10 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from slmkit.adapt.finetune import compare_with_base, data_warnings, finetune_model, save_report
+    from slmkit.adapt import finetune as ft
     from slmkit.adapt.lora import LoraSettings
     from slmkit.adapt.train import TrainConfig
-    from slmkit.cli.output import TrainingBar, print_json, quiet, status, warn
+    from slmkit.cli.output import TrainingBar, print_json, quiet, status, stdout_console, warn
     from slmkit.models.store import Store
 
     config = TrainConfig(
@@ -61,40 +61,19 @@ def run(args) -> int:
         max_seq_len=args.max_seq_len, seed=args.seed, eval_every=args.eval_every,
         save_every=args.save_every, resume=args.resume, threads=args.threads)
     with TrainingBar("training", enabled=not quiet(args)) as bar:
-        report = finetune_model(Store(), args.model, args.data, config, eval_path=args.eval,
-                                progress=bar, pull_missing=not args.no_pull)
-    if (text := data_warnings(report)) and not args.json:
+        report = ft.finetune_model(Store(), args.model, args.data, config, eval_path=args.eval,
+                                   progress=bar, pull_missing=not args.no_pull)
+    if (text := ft.data_warnings(report)) and not args.json:
         warn(text)
     if report.get("adapter_gguf_error"):
         warn(f"adapter GGUF not written: {report['adapter_gguf_error']}")
     if args.eval and not args.no_compare and report.get("adapter_gguf"):
         status(args, f"evaluating base and base+adapter on up to {args.compare_limit} "
                      "held-apart examples …")
-        report["compare"] = compare_with_base(report, args.eval, limit=args.compare_limit,
-                                              n_threads=args.threads)
-        save_report(report)
-    return print_json(report) if args.json else _print_summary(report)
-
-
-def _print_summary(report: dict) -> int:
-    from slmkit.cli.output import stdout_console, table
-
-    con = stdout_console()
-    hist = [h for h in report["history"] if "loss" in h]
-    evals = [h for h in report["history"] if "eval_loss" in h]
-    con.print(f"{report['method']} fine-tune of {report['base']}: {report['steps']} steps in "
-              f"{report['seconds']:.1f} s, {report['tokens_per_second']:.0f} tokens/s, "
-              f"peak RSS {report['peak_rss_mb']:.0f} MB, "
-              f"{report['trainable_params']:,} trainable parameters", highlight=False)
-    if hist:
-        con.print(f"train loss {hist[0]['loss']:.3f} → {hist[-1]['loss']:.3f}"
-                  + (f"; eval loss {evals[0]['eval_loss']:.3f} → {evals[-1]['eval_loss']:.3f}"
-                     if evals else ""), highlight=False)
-    if "before" in (c := report.get("compare") or {}):
-        con.print(table("held-apart", "base", "base+adapter", rows=[
-            (k, f"{c['before'][k]:.4g}", f"{c['after'][k]:.4g}")
-            for k in ("accuracy", "answer_ppl", "text_ppl") if c["before"].get(k) is not None]))
-    gguf = report.get("adapter_gguf")
-    con.print(f"written to {report['output']}" + (f" (adapter GGUF: {gguf})" if gguf else ""),
-              highlight=False)
+        report["compare"] = ft.compare_with_base(report, args.eval, limit=args.compare_limit,
+                                                 n_threads=args.threads)
+        ft.save_report(report)
+    if args.json:
+        return print_json(report)
+    ft.print_summary(stdout_console(), report)
     return 0

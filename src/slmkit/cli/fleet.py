@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import argparse
 
+from slmkit.cli.args import Opt, options
+
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=["serve", "status", "token"])
     p.add_argument("device", nargs="?", metavar="DEVICE_ID", help="token: the device's id")
-    p.add_argument("--db", default=None, help="SQLite file (default: $SLM_HOME/fleet.db)")
-    p.add_argument("--host", default="127.0.0.1", help="serve: address to bind")
-    p.add_argument("--port", type=int, default=8700, help="serve: port (default 8700)")
-    p.add_argument("-o", "--output", metavar="FILE", help="token: also write it here (0600)")
-    p.add_argument("--silent-after", type=float, default=300.0, metavar="S",
-                   help="status: a device is silent after this long without a heartbeat")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    options(p, db=Opt(None, "SQLite file (default: $SLM_HOME/fleet.db)"),
+            host=Opt("127.0.0.1", "serve: address to bind"),
+            port=Opt(8700, "serve: port (default 8700)", type=int),
+            output=Opt(None, "token: also write it here (0600)", "FILE", short="-o"),
+            silent_after=Opt(300.0, "status: a device is silent after this long without a "
+                                    "heartbeat", "S"),
+            json=Opt(False, "machine-readable output"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,22 +50,11 @@ def _token(db, args) -> int:
 
 
 def _status(db, args) -> int:
-    import time
-
     from slmkit.cli.output import print_json, stdout_console
+    from slmkit.edge.fleet import status_table
 
     rows = db.status(args.silent_after)
     if args.json:
         return print_json(rows)
-    from rich.table import Table
-
-    table = Table("device", "version", "previous", "health", "tok/s", "rollbacks",
-                  "last rollback", "last seen")
-    for r in rows:
-        seen = "never" if r["last_seen"] is None else f"{time.time() - r['last_seen']:.0f} s ago"
-        table.add_row(r["device_id"], r["version"] or "-", r["previous"] or "-",
-                      "[red]silent[/]" if r["silent"] else (r["health"] or "-"),
-                      f"{r['tok_s']:.1f}" if r["tok_s"] else "-", str(r["rollbacks"]),
-                      r["last_rollback"] or "-", seen)
-    stdout_console(wide=True).print(table)
+    stdout_console(wide=True).print(status_table(rows))
     return 0

@@ -14,9 +14,6 @@ import sys
 from slmkit.cli.args import Opt, actions, json_option, options
 from slmkit.cli.output import print_json
 
-CHUNK = 4096
-
-
 def configure(p: argparse.ArgumentParser) -> None:
     sub = actions(p)
     scan = sub.add_parser("scan", help="list what the guard finds (types, places; no values)")
@@ -45,13 +42,6 @@ def run(args: argparse.Namespace) -> int:
     return {"scan": run_scan, "mask": run_mask, "unmask": run_unmask}[args.action](args)
 
 
-def _read(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
-    with open(path, encoding="utf-8", errors="replace") as f:
-        return f.read()
-
-
 def _guard(args: argparse.Namespace, audit_path: str | None = None):
     from slmkit.guard.textio import build_guard
 
@@ -61,27 +51,24 @@ def _guard(args: argparse.Namespace, audit_path: str | None = None):
 def run_scan(args: argparse.Namespace) -> int:
     """Print findings; with ``--check`` exit status 3 when something was found."""
     from slmkit.cli.output import show, table
-    from slmkit.guard.textio import scan_rows
+    from slmkit.guard.textio import read_text, scan_rows, scan_table
 
-    rows = scan_rows(_guard(args), _read(args.input), show_values=args.show_values)
+    rows = scan_rows(_guard(args), read_text(args.input), show_values=args.show_values)
     if args.json:
         print_json({"findings": rows, "count": len(rows)})
     elif not rows:
         show("[dim]nothing found[/]")
     else:
-        values = ("value",) if args.show_values else ()
-        show(table("line:col", "type", "chars", "action", "recognizer", *values, box=None,
-                   rows=[(f"{r['line']}:{r['column']}", r["entity"], r["end"] - r["start"],
-                          r["action"], r["recognizer"], *(r.get(v) for v in values))
-                         for r in rows]))
+        header, cells = scan_table(rows, args.show_values)
+        show(table(*header, box=None, rows=cells))
     return 3 if rows and args.check else 0
 
 
 def run_mask(args: argparse.Namespace) -> int:
     """Mask the input; the vault (if given) is loaded first and saved after."""
-    from slmkit.guard.textio import mask_text
+    from slmkit.guard.textio import mask_text, read_text
 
-    protected = mask_text(_guard(args, args.audit), _read(args.input), args.vault,
+    protected = mask_text(_guard(args, args.audit), read_text(args.input), args.vault,
                           where=args.input)
     if args.json:
         print_json({"text": protected.text, "findings": [f.to_dict() for f in protected.findings],
@@ -98,23 +85,18 @@ def run_mask(args: argparse.Namespace) -> int:
 def run_unmask(args: argparse.Namespace) -> int:
     """Restore values from the vault; reads and writes in pieces, so it works on a pipe."""
     from slmkit.guard import Vault
+    from slmkit.guard.textio import unmask_path
 
     vault = Vault.load(args.vault)
-    if args.input != "-":
+    if args.json:
+        if args.input == "-":
+            return print_json({"text": vault.unmask(sys.stdin.read())})
         with open(args.input, encoding="utf-8") as source:
-            return _unmask_from(source, vault, args.json, lambda: source.read(CHUNK))
-    return _unmask_from(sys.stdin, vault, args.json, sys.stdin.readline)
-
-
-def _unmask_from(source, vault, as_json: bool, read) -> int:
-    from slmkit.guard.textio import unmask_stream
-
-    if as_json:
-        return print_json({"text": vault.unmask(source.read())})
+            return print_json({"text": vault.unmask(source.read())})
 
     def write(text: str) -> None:  # a line at a time from a pipe: answers show as they stream
         sys.stdout.write(text)
         sys.stdout.flush()
 
-    unmask_stream(vault, read, write)
+    unmask_path(vault, args.input, write)
     return 0

@@ -136,3 +136,19 @@ def create_app(db: FleetDB):
         return {"status": "ok"}
 
     return app
+
+
+def status_table(rows: list[dict], now: float | None = None):
+    """:meth:`FleetDB.status` rows as the rich table `slm fleet status` prints."""
+    from rich.table import Table
+
+    now = time.time() if now is None else now
+    table = Table("device", "version", "previous", "health", "tok/s", "rollbacks",
+                  "last rollback", "last seen")
+    for r in rows:
+        seen = "never" if r["last_seen"] is None else f"{now - r['last_seen']:.0f} s ago"
+        table.add_row(r["device_id"], r["version"] or "-", r["previous"] or "-",
+                      "[red]silent[/]" if r["silent"] else (r["health"] or "-"),
+                      f"{r['tok_s']:.1f}" if r["tok_s"] else "-", str(r["rollbacks"]),
+                      r["last_rollback"] or "-", seen)
+    return table

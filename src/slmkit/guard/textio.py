@@ -3,6 +3,7 @@ option strings, findings with their line and column, and unmasking a stream in p
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 from slmkit.guard.audit import AuditLog
@@ -10,6 +11,16 @@ from slmkit.guard.policy import Policy
 from slmkit.guard.protect import Guard
 from slmkit.guard.scanner import Scanner
 from slmkit.guard.vault import StreamUnmasker, Vault
+
+CHUNK = 4096  # characters read at a time from a file
+
+
+def read_text(path: str) -> str:
+    """The whole text of ``path`` ('-': standard input); undecodable bytes replaced."""
+    if path == "-":
+        return sys.stdin.read()
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return f.read()
 
 
 def build_guard(policy: str = "", entities: str = "", *, ner: bool = True,
@@ -34,6 +45,25 @@ def scan_rows(guard: Guard, text: str, *, show_values: bool = False) -> list[dic
             row["value"] = f.value(text)
         rows.append(row)
     return rows
+
+
+def scan_table(rows: list[dict], show_values: bool = False) -> tuple[tuple, list[tuple]]:
+    """:func:`scan_rows` as (header, rows) for a table: place, type, length, action,
+    recognizer (and value)."""
+    values = ("value",) if show_values else ()
+    return (("line:col", "type", "chars", "action", "recognizer", *values),
+            [(f"{r['line']}:{r['column']}", r["entity"], r["end"] - r["start"], r["action"],
+              r["recognizer"], *(r.get(v) for v in values)) for r in rows])
+
+
+def unmask_path(vault: Vault, path: str, write: Callable[[str], object]) -> None:
+    """:func:`unmask_stream` over ``path``: a file in pieces, standard input ('-') a line
+    at a time, so answers piped through show as they stream."""
+    if path == "-":
+        unmask_stream(vault, sys.stdin.readline, write)
+        return
+    with open(path, encoding="utf-8") as source:
+        unmask_stream(vault, lambda: source.read(CHUNK), write)
 
 
 def unmask_stream(vault: Vault, read: Callable[[], str], write: Callable[[str], object]) -> None:
