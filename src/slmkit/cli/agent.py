@@ -9,27 +9,28 @@ from __future__ import annotations
 
 import argparse
 
+from slmkit.cli.args import Opt, options
+
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--repo", required=True, help="update repository: a directory or http(s) URL")
-    p.add_argument("--key", required=True, metavar="PUB", help="trusted public key (.pub)")
-    p.add_argument("--channel", default="stable", help="channel to follow (default stable)")
-    p.add_argument("--device-dir", help="slots and state (default: $SLM_HOME/edge)")
-    p.add_argument("--device-id", help="this device's id (default: made once, kept in "
-                                       "device-dir/device.json)")
-    p.add_argument("--once", action="store_true", help="poll once and exit")
-    p.add_argument("--interval", type=float, default=60.0, metavar="S",
-                   help="seconds between polls (default 60)")
-    p.add_argument("--ram-limit", type=float, metavar="MB",
-                   help="RAM a bundle may need (default: what is available)")
-    p.add_argument("--bandwidth", type=float, metavar="KB/S", help="download speed limit")
-    p.add_argument("--serve-port", type=int, metavar="PORT",
-                   help="also host `slm serve` on the current slot at this port")
-    p.add_argument("--fleet", metavar="URL", help="send heartbeats to this fleet collector")
-    p.add_argument("--token-file", metavar="FILE", help="this device's fleet token")
-    p.add_argument("--status", action="store_true", help="print the device's state and exit")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--crash-at", help=argparse.SUPPRESS)  # fault-injection tests only
+    options(p, repo=Opt(None, "update repository: a directory or http(s) URL", required=True),
+            key=Opt(None, "trusted public key (.pub)", "PUB", required=True),
+            channel=Opt("stable", "channel to follow (default stable)"),
+            device_dir=Opt(None, "slots and state (default: $SLM_HOME/edge)"),
+            device_id=Opt(None, "this device's id (default: made once, kept in "
+                                "device-dir/device.json)"),
+            once=Opt(False, "poll once and exit"),
+            interval=Opt(60.0, "seconds between polls (default 60)", "S"),
+            ram_limit=Opt(None, "RAM a bundle may need (default: what is available)", "MB",
+                          float),
+            bandwidth=Opt(None, "download speed limit", "KB/S", float),
+            serve_port=Opt(None, "also host `slm serve` on the current slot at this port",
+                           "PORT", int),
+            fleet=Opt(None, "send heartbeats to this fleet collector", "URL"),
+            token_file=Opt(None, "this device's fleet token", "FILE"),
+            status=Opt(False, "print the device's state and exit"),
+            json=Opt(False, "machine-readable output"),
+            crash_at=Opt(None, argparse.SUPPRESS))  # fault-injection tests only
 
 
 def run(args: argparse.Namespace) -> int:

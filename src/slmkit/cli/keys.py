@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 
+from slmkit.cli.args import Opt, options
+
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=["generate", "show"])
     p.add_argument("keyfile", metavar="KEYFILE",
                    help="private key file (its public key is KEYFILE.pub)")
-    p.add_argument("--force", action="store_true", help="generate: replace an existing key")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    options(p, force=Opt(False, "generate: replace an existing key"),
+            json=Opt(False, "machine-readable output"))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from slmkit.util.progress import Bars as Progress
+from slmkit.util.progress import LineProgress  # noqa: F401 (common.progress_console)
 from slmkit.util.progress import TrainingBar  # noqa: F401 (verbs import it from here)
 from slmkit.util.text import format_bytes as format_bytes_decimal
 from slmkit.util.text import format_ctx, format_params  # noqa: F401 (verbs use them)
@@ -129,24 +130,6 @@ def run_guarded(fn, args) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
-
-
-class LineProgress:
-    """``progress(task, done, total)`` as plain lines for a log or a pipe: the first call of
-    each task, then every tenth of its total, then done (no carriage returns, no bars)."""
-
-    def __init__(self, stream) -> None:
-        self.stream = stream
-        self._shown: dict[str, int] = {}  # task -> last tenth printed
-
-    def __call__(self, task: str, done: int, total: int | None) -> None:
-        tenth = min(10, done * 10 // total) if total else 0
-        if task in self._shown and tenth <= self._shown[task]:
-            return
-        self._shown[task] = tenth
-        size = f" of {human_size(total)}" if total else ""
-        self.stream.write(f"{task}: {tenth * 10}%{size}\n" if total else f"{task}\n")
-        self.stream.flush()
 
 
 # numbers as people read them (slmkit.util.text): 98.4 MB, 14.3 GB, 135M, 128K

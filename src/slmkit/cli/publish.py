@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import argparse
 
+from slmkit.cli.args import Opt, options
+
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("bundle", metavar="FILE", help="a bundle made by `slm bundle`")
-    p.add_argument("--repo", required=True, metavar="DIR", help="the repository directory")
-    p.add_argument("--sign", required=True, metavar="KEY", help="private key (signs the index)")
-    p.add_argument("--channel", default="stable")
-    p.add_argument("--rollout", default="100%", help="share of devices, e.g. 10%% (default 100%%)")
-    p.add_argument("--expires-days", type=float, default=7.0,
-                   help="devices refuse the index after this long (default 7)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    options(p, repo=Opt(None, "the repository directory", "DIR", required=True),
+            sign=Opt(None, "private key (signs the index)", "KEY", required=True),
+            channel="stable",
+            rollout=Opt("100%", "share of devices, e.g. 10%% (default 100%%)"),
+            expires_days=Opt(7.0, "devices refuse the index after this long (default 7)"),
+            json=Opt(False, "machine-readable output"))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,22 +5,8 @@ model registry (so apps and chat share the loaded models)."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-
-def engine_source(registry, default_model: str):
-    """A ``core.apps.EngineSource`` over ``registry``: ``with engines(name) as engine``."""
-
-    @contextmanager
-    def engines(model: str | None) -> Iterator[object]:
-        loaded = registry.acquire(model or default_model)
-        try:
-            yield loaded.engine
-        finally:
-            registry.release(loaded)
-
-    return engines
+from slmkit.serve.registry import engine_source  # noqa: F401 (cli/serve.py wires it)
 
 
 def handlers(engines, args: argparse.Namespace) -> dict:

@@ -19,7 +19,8 @@ import difflib
 import math
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -306,3 +307,19 @@ class Registry:
             models, self._models = list(self._models.values()), {}
         for m in models:
             m.engine.close()
+
+
+def engine_source(registry: Registry, default_model: str):
+    """A ``core.apps.EngineSource`` over ``registry``: ``with engines(name) as engine``
+    lends a loaded model's engine (``default_model`` when ``name`` is None) and gives it
+    back after, so apps and chat share the loaded models."""
+
+    @contextmanager
+    def engines(model: str | None) -> Iterator[Engine]:
+        loaded = registry.acquire(model or default_model)
+        try:
+            yield loaded.engine
+        finally:
+            registry.release(loaded)
+
+    return engines

@@ -95,3 +95,23 @@ class TrainingBar:
     def __exit__(self, *exc) -> None:
         if self._bar is not None:
             self._bar.__exit__(*exc)
+
+
+class LineProgress:
+    """``progress(task, done, total)`` as plain lines for a log or a pipe: the first call of
+    each task, then every tenth of its total, then done (no carriage returns, no bars)."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self._shown: dict[str, int] = {}  # task -> last tenth printed
+
+    def __call__(self, task: str, done: int, total: int | None) -> None:
+        from slmkit.util.text import format_bytes
+
+        tenth = min(10, done * 10 // total) if total else 0
+        if task in self._shown and tenth <= self._shown[task]:
+            return
+        self._shown[task] = tenth
+        size = f" of {format_bytes(total)}" if total else ""
+        self.stream.write(f"{task}: {tenth * 10}%{size}\n" if total else f"{task}\n")
+        self.stream.flush()
