@@ -113,6 +113,7 @@ def ingest(collection: Collection, paths: Sequence[str | Path], embedder, *,
     _flush(collection, group, embedder, batch_size, report)
     if prune and roots:
         _prune(collection, roots, {str(f) for f in files}, known, report)
+    _refresh_index(collection)
     if progress:
         progress("ingest", len(files), len(files))
     report.seconds = time.perf_counter() - t0
@@ -152,8 +153,16 @@ def ingest_texts(collection: Collection, documents: Sequence[dict], embedder, *,
             _flush(collection, group, embedder, batch_size, report)  # files: a killed
             group = []  # server keeps what it finished
     _flush(collection, group, embedder, batch_size, report)
+    _refresh_index(collection)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _refresh_index(collection: Collection) -> None:
+    """Bring the ANN index file up to date (built once a collection is large)."""
+    from slmkit.rag import ann
+
+    ann.refresh(collection)
 
 
 def _embedder_name(embedder) -> str:

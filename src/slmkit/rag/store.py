@@ -12,6 +12,8 @@ Tables::
     chunks(id, doc_id, ord, text, char_start, char_end, page, line_start, line_end, n_tokens)
     chunks_fts  fts5(text) external content = chunks       (BM25)
     chunks_vec  vec0(id, emb float[D])                      (L2 on unit vectors)
+    ann_log(seq, chunk_id)   chunk ids inserted or deleted, by trigger (rag/ann.py replays
+                             them into the ANN index file ``<name>.ann`` next to the .db)
 """
 
 from __future__ import annotations
@@ -31,6 +33,14 @@ SCHEMA = 1
 BUSY_TIMEOUT_MS = 30_000
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
+LOG_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ann_log(seq INTEGER PRIMARY KEY AUTOINCREMENT, chunk_id INTEGER);
+CREATE TRIGGER IF NOT EXISTS chunks_ann_ins AFTER INSERT ON chunks
+    BEGIN INSERT INTO ann_log(chunk_id) VALUES (new.id); END;
+CREATE TRIGGER IF NOT EXISTS chunks_ann_del AFTER DELETE ON chunks
+    BEGIN INSERT INTO ann_log(chunk_id) VALUES (old.id); END;
+INSERT OR IGNORE INTO meta VALUES ('ann_pruned', '0');
+"""
 
 
 class CollectionNotFoundError(SlmError):
@@ -78,9 +88,11 @@ def list_collections(home=None) -> list[str]:
 def drop_collection(name: str, home=None) -> bool:
     path = collection_path(name, home)
     existed = path.exists()
-    for suffix in ("", "-wal", "-shm"):
+    base = str(path)[: -len(".db")]
+    for name in [str(path) + s for s in ("", "-wal", "-shm")] + \
+            [base + s for s in (".ann", ".ann.json", ".ann.lock")]:
         try:
-            os.remove(str(path) + suffix)
+            os.remove(name)
         except FileNotFoundError:
             pass
     return existed
@@ -173,7 +185,7 @@ class Collection:
                     text, content='chunks', content_rowid='id', tokenize='{FTS_TOKENIZER}');
                 INSERT OR IGNORE INTO meta VALUES ('schema', '{SCHEMA}');
                 INSERT OR IGNORE INTO meta VALUES ('generation', '0');
-                """)
+                """ + LOG_SCHEMA)
             self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('created', ?)",
                               (str(time.time()),))
 

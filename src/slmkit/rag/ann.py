@@ -1,0 +1,273 @@
+"""An approximate nearest-neighbour index next to a collection: usearch HNSW over int8 vectors.
+
+Files, next to ``<name>.db``: ``<name>.ann`` (the usearch graph and int8 vectors, memory
+mapped by readers) and ``<name>.ann.json`` (``{"created", "seq", "count"}``: which database
+it belongs to and the last change it holds).
+
+Staying in step with SQLite: triggers on ``chunks`` append every inserted or deleted chunk
+id to ``ann_log`` in the writer's own transaction, so the log and the rows commit together
+or not at all. An index that holds changes up to ``seq`` is brought up to date by replaying
+the ids logged after ``seq``: each is removed from the index and, when the chunk still
+exists, added again with its current vector — idempotent, so an index file newer than its
+``seq`` (a crash between the two renames) is harmless. A missing, foreign (the collection
+was dropped and made again) or unreadable index, or one whose log was pruned past it, is
+rebuilt from ``chunks_vec``. A SIGKILL at any point therefore leaves an index the next
+process repairs: results never include a deleted chunk nor miss a stored one.
+
+Small collections keep exact search (:data:`MIN_CHUNKS`, measured: below it the exact scan is
+as fast and needs no index build).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import threading
+from contextlib import contextmanager
+from itertools import islice
+from pathlib import Path
+
+from slmkit.rag.store import LOG_SCHEMA, Collection
+
+MIN_CHUNKS = 20_000
+CONNECTIVITY, EXPANSION_ADD, EXPANSION_SEARCH = 16, 128, 64
+MAX_REPLAY = 50_000  # more logged changes than this: rebuild (faster than replaying)
+OVERSAMPLE = 2  # candidates fetched per wanted result, rescored on the float vectors
+
+
+def paths(coll: Collection) -> tuple[Path, Path, Path]:
+    """(index, its json sidecar, the lock file) of ``coll``."""
+    base = str(coll.path)[: -len(".db")]
+    return Path(base + ".ann"), Path(base + ".ann.json"), Path(base + ".ann.lock")
+
+
+def has_log(coll: Collection) -> bool:
+    return bool(coll.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'ann_log'")
+                .fetchall())
+
+
+def ensure_log(coll: Collection) -> None:
+    """Create the change log and its triggers (collections made before the index had none)."""
+    if not has_log(coll):
+        with coll.write():
+            coll.conn.execute(LOG_SCHEMA)
+
+
+def _size(coll: Collection) -> int:
+    return coll.conn.execute("SELECT max(id) FROM chunks").fetchall()[0][0] or 0
+
+
+@contextmanager
+def _locked(coll: Collection, kind: int):
+    lock = paths(coll)[2]
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, kind)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _new_index(dim: int):
+    from usearch.index import Index
+
+    return Index(ndim=dim, metric="cos", dtype="i8", connectivity=CONNECTIVITY,
+                 expansion_add=EXPANSION_ADD, expansion_search=EXPANSION_SEARCH)
+
+
+class AnnIndex:
+    """One collection's index in memory, with the log position it reflects."""
+
+    def __init__(self, index, seq: int, created: str, *, view: bool) -> None:
+        self.index, self.seq, self.created, self.view = index, seq, created, view
+        self.lock = threading.Lock()
+
+    def search(self, qvec, n: int) -> list[int]:
+        """Ids of about the ``n`` nearest chunks (int8 distances; rescore them)."""
+        with self.lock:
+            found = self.index.search(qvec, n, threads=1)
+        return [int(k) for k in found.keys]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+
+def build(coll: Collection, *, threads: int = 0) -> AnnIndex:
+    """A fresh index of every vector in ``coll`` (the log position read in the same
+    snapshot)."""
+    import numpy as np
+
+    ensure_log(coll)
+    idx = _new_index(int(coll.dimension))
+    with coll.read():
+        seq = _log_max(coll)
+        created = coll.meta().get("created", "")
+        cur = coll.conn.execute("SELECT id, emb FROM chunks_vec")
+        while rows := list(islice(cur, 50_000)):
+            ids = np.fromiter((r[0] for r in rows), dtype=np.uint64, count=len(rows))
+            mat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+            idx.add(ids, mat.reshape(len(rows), -1), threads=threads)
+    return AnnIndex(idx, seq, created, view=False)
+
+
+def _log_max(coll: Collection) -> int:
+    return coll.conn.execute("SELECT coalesce(max(seq), 0) FROM ann_log").fetchall()[0][0]
+
+
+def _pruned(coll: Collection) -> int:
+    return int(coll.meta().get("ann_pruned", "0"))
+
+
+def catch_up(coll: Collection, ann: AnnIndex) -> int:
+    """Replay the changes logged after ``ann.seq``; how many chunk ids were touched. The
+    index must not be a read-only view (load it with ``view=False``)."""
+    import numpy as np
+
+    with coll.read():
+        top = _log_max(coll)
+        if top <= ann.seq:
+            return 0
+        ids = [r[0] for r in coll.conn.execute(
+            "SELECT DISTINCT chunk_id FROM ann_log WHERE seq > ?", (ann.seq,)).fetchall()]
+        vecs = coll.vectors(ids)
+    with ann.lock:
+        present = ann.index.contains(np.asarray(ids, dtype=np.uint64)) if ids else []
+        gone = [i for i, p in zip(ids, present, strict=True) if p]
+        if gone:
+            ann.index.remove(np.asarray(gone, dtype=np.uint64))
+        if vecs:
+            keys = np.asarray(list(vecs), dtype=np.uint64)
+            mat = np.frombuffer(b"".join(vecs.values()), dtype=np.float32)
+            ann.index.add(keys, mat.reshape(len(keys), -1), threads=1)
+        ann.seq = top
+    return len(ids)
+
+
+def load(coll: Collection, *, view: bool = True) -> AnnIndex | None:
+    """The saved index if it belongs to this collection, else None."""
+    from usearch.index import Index
+
+    index_path, meta_path, _ = paths(coll)
+    with _locked(coll, fcntl.LOCK_SH):
+        try:
+            meta = json.loads(meta_path.read_text())
+            idx = Index.restore(str(index_path), view=view)
+        except (OSError, ValueError, RuntimeError):
+            return None
+    if idx is None or meta.get("created") != coll.meta().get("created", ""):
+        return None
+    return AnnIndex(idx, int(meta.get("seq", 0)), meta["created"], view=view)
+
+
+def save(coll: Collection, ann: AnnIndex) -> None:
+    """Write the index atomically (temporary file, then rename; the sidecar last), unless a
+    newer one is already on disk."""
+    index_path, meta_path, _ = paths(coll)
+    with _locked(coll, fcntl.LOCK_EX):
+        try:
+            if json.loads(meta_path.read_text()).get("seq", -1) >= ann.seq and \
+                    index_path.exists():
+                return
+        except (OSError, ValueError):
+            pass
+        tmp = index_path.with_name(f"{index_path.name}.{os.getpid()}.tmp")
+        ann.index.save(str(tmp))
+        os.replace(tmp, index_path)
+        tmp_meta = meta_path.with_name(f"{meta_path.name}.{os.getpid()}.tmp")
+        tmp_meta.write_text(json.dumps({"created": ann.created, "seq": ann.seq,
+                                        "count": len(ann)}))
+        os.replace(tmp_meta, meta_path)
+
+
+def prune_log(coll: Collection, upto: int) -> None:
+    """Drop log entries an index on disk already holds. Inside :meth:`Collection.write`."""
+    coll.conn.execute("DELETE FROM ann_log WHERE seq <= ?", (upto,))
+    coll.conn.execute("UPDATE meta SET value = ? WHERE key = 'ann_pruned' AND "
+                      "CAST(value AS INTEGER) < ?", (str(upto), upto))
+
+
+def _usable(coll: Collection, ann: AnnIndex | None) -> bool:
+    return ann is not None and ann.created == coll.meta().get("created", "") and \
+        ann.seq >= _pruned(coll)
+
+
+def refresh(coll: Collection, *, min_chunks: int = MIN_CHUNKS, threads: int = 0,
+            prune: bool = True) -> AnnIndex | None:
+    """Bring the saved index up to date with the collection (build it when missing, stale
+    or foreign) and save it; None for a collection under ``min_chunks`` chunks. With
+    ``prune`` (the writer, after an ingest), the log entries it now holds are dropped."""
+    ensure_log(coll)
+    if coll.dimension is None or _size(coll) < min_chunks:
+        if prune:
+            with coll.write():
+                prune_log(coll, _log_max(coll))
+        return None
+    ann = load(coll, view=False)
+    if not _usable(coll, ann):
+        ann = build(coll, threads=threads)
+    elif _log_max(coll) - ann.seq > MAX_REPLAY:
+        ann = build(coll, threads=threads)  # one point lookup per change: rebuild instead
+    elif catch_up(coll, ann) == 0 and not prune:
+        return ann
+    save(coll, ann)
+    if prune:
+        with coll.write():
+            prune_log(coll, ann.seq)
+    return ann
+
+
+class AnnCache:
+    """Indexes kept open by a process (the server, or one CLI query), checked against the
+    collection's change log before each search."""
+
+    def __init__(self, min_chunks: int = MIN_CHUNKS) -> None:
+        self.min_chunks = min_chunks
+        self._data: dict[str, AnnIndex] = {}
+        self._lock = threading.Lock()
+
+    def get(self, coll: Collection) -> AnnIndex | None:
+        """An up-to-date index for ``coll``, or None when exact search should answer."""
+        if coll.dimension is None or not has_log(coll) and _size(coll) < self.min_chunks:
+            return None
+        key = str(coll.path)
+        with self._lock:
+            ann = self._data.get(key)
+            if ann is None or not _usable(coll, ann):
+                if _size(coll) < self.min_chunks:
+                    return None
+                ann = load(coll, view=True)
+                if not _usable(coll, ann):
+                    ann = refresh(coll, min_chunks=self.min_chunks, prune=False)
+            if ann is not None and _log_max(coll) > ann.seq:
+                if ann.view or _log_max(coll) - ann.seq > MAX_REPLAY:
+                    ann = refresh(coll, min_chunks=self.min_chunks, prune=False)
+                else:
+                    catch_up(coll, ann)
+                    save(coll, ann)
+            if ann is not None and len(ann) < self.min_chunks:
+                ann = None  # shrank under the threshold: exact search again
+            if ann is None:
+                self._data.pop(key, None)
+            else:
+                self._data[key] = ann
+            return ann
+
+
+ANN = AnnCache()  # this process's open indexes
+
+
+def dense(coll: Collection, ann: AnnIndex, qvec: bytes, n: int) -> list[tuple[int, float]]:
+    """(chunk id, cosine) best first: ``OVERSAMPLE * n`` candidates from the int8 graph,
+    rescored on the stored float vectors."""
+    import numpy as np
+
+    q = np.frombuffer(qvec, dtype=np.float32)
+    vecs = coll.vectors(ann.search(q, OVERSAMPLE * n))
+    if not vecs:
+        return []
+    mat = np.frombuffer(b"".join(vecs.values()), dtype=np.float32).reshape(len(vecs), -1)
+    scores = mat @ q
+    order = np.argsort(-scores)[:n]
+    keys = list(vecs)
+    return [(int(keys[i]), float(scores[i])) for i in order]
