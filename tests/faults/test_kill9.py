@@ -382,3 +382,56 @@ def _docs_named(home: Path, name: str) -> dict[str, int]:
             "SELECT d.path, count(c.id) FROM documents d LEFT JOIN chunks c "
             "ON c.doc_id = d.id GROUP BY d.id").fetchall()
     return {path: n for path, n in rows}
+
+
+ANN_CHILD = r"""
+import sys
+import numpy as np
+from slmkit.rag import ann
+from slmkit.rag.store import ChunkRow, Collection
+home = sys.argv[1]
+rng = np.random.default_rng(int(sys.argv[2]))
+with Collection("annkill", home, create=True) as coll:
+    coll.bind_embedder("random", 16)
+    for i in range(100000):
+        v = rng.standard_normal((20, 16)).astype(np.float32)
+        v /= np.linalg.norm(v, axis=1, keepdims=True)
+        rows = [ChunkRow(f"chunk {j}", 0, 1, embedding=x.tobytes()) for j, x in enumerate(v)]
+        with coll.write():  # new documents, and re-ingests of changed ones (delete + add)
+            coll.replace_document(f"doc{rng.integers(0, 60)}", str(i), "text", 0, 1, rows)
+        if i % 3 == 0:
+            ann.refresh(coll, min_chunks=100)
+        if i == 40:
+            print("ready", flush=True)
+"""
+
+
+def test_sigkill_during_ingest_leaves_an_ann_index_that_matches_exact_search(tmp_path):
+    import numpy as np
+
+    from slmkit.rag import ann
+    from slmkit.rag.retrieve import dense
+    from slmkit.rag.store import Collection
+
+    rng = np.random.default_rng(0)
+    for seed in range(3):  # killed at three different moments of writing and saving
+        proc = subprocess.Popen([sys.executable, "-c", ANN_CHILD, str(tmp_path), str(seed)],
+                                stdout=subprocess.PIPE, text=True, env=os.environ.copy())
+        try:
+            assert proc.stdout.readline().strip() == "ready", "the writer ended early"
+            time.sleep(float(rng.uniform(0.0, 1.0)))
+            os.kill(proc.pid, signal.SIGKILL)
+        finally:
+            proc.kill()
+            proc.wait(timeout=60)
+        assert proc.returncode == -signal.SIGKILL
+        with Collection("annkill", tmp_path) as coll:
+            index = ann.AnnCache(min_chunks=100).get(coll)
+            stored = {r[0] for r in coll.conn.execute("SELECT id FROM chunks_vec").fetchall()}
+            assert {int(k) for k in index.index.keys} == stored
+            for q in rng.standard_normal((20, 16)).astype(np.float32):
+                q = (q / np.linalg.norm(q)).tobytes()
+                exact = dense(coll, q, 30)
+                cos, tenth = dict(exact), exact[9][1]
+                for cid, _ in ann.dense(coll, index, q, 10):  # the exact top 10, but for
+                    assert cid in stored and cos.get(cid, -1) >= tenth - 0.02  # int8 ties

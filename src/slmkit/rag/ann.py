@@ -1,5 +1,10 @@
 """An approximate nearest-neighbour index next to a collection: usearch HNSW over int8 vectors.
 
+usearch was chosen by measurement (``benchmarks/rag_ann_libs.py``): against hnswlib and
+faiss-cpu it built fastest, stores int8 (a quarter of float32; hnswlib keeps float32 only),
+deletes in place (faiss's HNSW cannot) and memory-maps a saved index read-only, so a one-shot
+CLI query does not read the whole file.
+
 Files, next to ``<name>.db``: ``<name>.ann`` (the usearch graph and int8 vectors, memory
 mapped by readers) and ``<name>.ann.json`` (``{"created", "seq", "count"}``: which database
 it belongs to and the last change it holds).
@@ -33,7 +38,7 @@ from slmkit.rag.store import LOG_SCHEMA, Collection
 MIN_CHUNKS = 20_000
 CONNECTIVITY, EXPANSION_ADD, EXPANSION_SEARCH = 16, 128, 64
 MAX_REPLAY = 50_000  # more logged changes than this: rebuild (faster than replaying)
-OVERSAMPLE = 2  # candidates fetched per wanted result, rescored on the float vectors
+OVERSAMPLE = 2  # candidates searched per wanted result
 
 
 def paths(coll: Collection) -> tuple[Path, Path, Path]:
@@ -83,11 +88,13 @@ class AnnIndex:
         self.index, self.seq, self.created, self.view = index, seq, created, view
         self.lock = threading.Lock()
 
-    def search(self, qvec, n: int) -> list[int]:
-        """Ids of about the ``n`` nearest chunks (int8 distances; rescore them)."""
+    def search(self, qvec, n: int) -> list[tuple[int, float]]:
+        """(id, cosine) of about the ``n`` nearest chunks, best first: ``OVERSAMPLE * n``
+        candidates searched, so the graph walk misses fewer of the true top ``n``."""
         with self.lock:
-            found = self.index.search(qvec, n, threads=1)
-        return [int(k) for k in found.keys]
+            found = self.index.search(qvec, OVERSAMPLE * n, threads=1)
+        return [(int(k), 1.0 - float(d))
+                for k, d in zip(found.keys[:n], found.distances[:n], strict=True)]
 
     def __len__(self) -> int:
         return len(self.index)
@@ -192,12 +199,13 @@ def _usable(coll: Collection, ann: AnnIndex | None) -> bool:
         ann.seq >= _pruned(coll)
 
 
-def refresh(coll: Collection, *, min_chunks: int = MIN_CHUNKS, threads: int = 0,
+def refresh(coll: Collection, *, min_chunks: int | None = None, threads: int = 0,
             prune: bool = True) -> AnnIndex | None:
     """Bring the saved index up to date with the collection (build it when missing, stale
     or foreign) and save it; None for a collection under ``min_chunks`` chunks. With
     ``prune`` (the writer, after an ingest), the log entries it now holds are dropped."""
     ensure_log(coll)
+    min_chunks = MIN_CHUNKS if min_chunks is None else min_chunks
     if coll.dimension is None or _size(coll) < min_chunks:
         if prune:
             with coll.write():
@@ -221,8 +229,8 @@ class AnnCache:
     """Indexes kept open by a process (the server, or one CLI query), checked against the
     collection's change log before each search."""
 
-    def __init__(self, min_chunks: int = MIN_CHUNKS) -> None:
-        self.min_chunks = min_chunks
+    def __init__(self, min_chunks: int | None = None) -> None:
+        self.min_chunks = MIN_CHUNKS if min_chunks is None else min_chunks
         self._data: dict[str, AnnIndex] = {}
         self._lock = threading.Lock()
 
@@ -258,16 +266,24 @@ ANN = AnnCache()  # this process's open indexes
 
 
 def dense(coll: Collection, ann: AnnIndex, qvec: bytes, n: int) -> list[tuple[int, float]]:
-    """(chunk id, cosine) best first: ``OVERSAMPLE * n`` candidates from the int8 graph,
-    rescored on the stored float vectors."""
+    """(chunk id, cosine) best first. The cosines are the int8 vectors' (within about 0.01 of
+    the float ones): reading the float vectors back from vec0 costs a millisecond each."""
     import numpy as np
 
     q = np.frombuffer(qvec, dtype=np.float32)
-    vecs = coll.vectors(ann.search(q, OVERSAMPLE * n))
-    if not vecs:
-        return []
-    mat = np.frombuffer(b"".join(vecs.values()), dtype=np.float32).reshape(len(vecs), -1)
-    scores = mat @ q
-    order = np.argsort(-scores)[:n]
-    keys = list(vecs)
-    return [(int(keys[i]), float(scores[i])) for i in order]
+    return ann.search(q, n)
+
+
+def vectors(ann: AnnIndex, ids) -> dict[int, bytes]:
+    """The index's (int8, rescaled to unit length) float32 vectors of ``ids`` it holds."""
+    import numpy as np
+
+    keys = [int(i) for i in ids]
+    with ann.lock:
+        got = ann.index.get(np.asarray(keys, dtype=np.uint64)) if keys else []
+    out = {}
+    for key, vec in zip(keys, got, strict=True):
+        if vec is not None:
+            v = np.asarray(vec, dtype=np.float32)
+            out[key] = (v / max(float(np.linalg.norm(v)), 1e-12)).tobytes()
+    return out

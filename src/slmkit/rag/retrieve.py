@@ -215,13 +215,24 @@ def bm25(coll: Collection, query: str, n: int, filters: Filters | None = None
     match = fts_query(query)
     if match is None:
         return []
-    where, args = (filters or Filters()).sql()
+    if filters is None or not filters.active():  # no join: FTS5 alone ranks the matches
+        rows = coll.conn.execute(
+            "SELECT rowid, bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ? "
+            "ORDER BY s LIMIT ?", (match, n)).fetchall()
+        return [(int(i), -float(s)) for i, s in rows]
+    where, args = filters.sql()
     rows = coll.conn.execute(
         "SELECT f.rowid, bm25(chunks_fts) AS s FROM chunks_fts f "
         "JOIN chunks c ON c.id = f.rowid JOIN documents d ON d.id = c.doc_id "
         f"WHERE chunks_fts MATCH ? AND {where} ORDER BY s LIMIT ?",
         (match, *args, n)).fetchall()
     return [(int(i), -float(s)) for i, s in rows]
+
+
+def _index_vectors(index, ids) -> dict[int, bytes]:
+    from slmkit.rag import ann
+
+    return ann.vectors(index, ids)
 
 
 def _mmr(ids: list[int], qv, vecs: dict, k: int, lam: float) -> list[int]:
@@ -288,7 +299,8 @@ def search(coll: Collection, embedder, query: str, *, k: int = 5, mode: str = "h
         ids = [cid for cid, _ in ranked]
         sims = dict(d_rank)
         need = ids if mmr is not None else [c for c in ids[:k] if c not in sims]
-        vecs = coll.vectors(need) if qv is not None else {}
+        vecs = {} if qv is None else coll.vectors(need) if index is None else \
+            _index_vectors(index, need)
         if mmr is not None:
             ids = _mmr(ids, qv, vecs, k, mmr)
         ids = ids[:k]

@@ -1,0 +1,226 @@
+"""RAG at scale: hybrid query latency and dense recall@10, exact vs the ANN index.
+
+Builds a synthetic collection once (cached under ``~/.cache/slmkit/bench/rag-ann-<N>/``;
+``--rebuild`` drops it): 384-dim clustered unit vectors like MiniLM's, and BM25 text of
+Zipf-distributed words, stored through the real schema (chunks, FTS5, vec0, the ANN log
+triggers), then the ANN index through ``rag.ann.refresh``. Measures, per query, the search
+part (the query's embedding is precomputed: it costs the same either way):
+
+- dense exact (sqlite-vec scan, what a one-shot CLI query did) and dense ANN;
+- BM25 (FTS5) alone;
+- hybrid ``search()`` end to end with the ANN index (warm: the server) and in a fresh
+  process (the one-shot CLI: opening the collection and mapping the index included);
+- recall@10 of ANN dense against exact dense.
+
+    python benchmarks/rag_ann.py --n 1000000
+    python benchmarks/rag_ann.py --n 100000 --queries 100
+
+Quality on real embeddings (hit@5 on the identifier and prose sets) is benchmarks/rag.py's
+job; it runs the same ``search()``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+from _common import machine, save  # noqa: E402
+from rag_ann_libs import DIM, clustered  # noqa: E402
+
+CACHE = Path.home() / ".cache" / "slmkit" / "bench"
+VOCAB = 30_000
+WORDS_PER_CHUNK = 60
+PER_DOC = 100
+
+
+class FixedEmbedder:
+    """Hands back the query vector set before each search (the search part is timed)."""
+
+    name, dimension, max_tokens, n_special = "synthetic-384", DIM, 256, 2
+
+    def __init__(self) -> None:
+        self.vec = np.zeros(DIM, dtype=np.float32)
+
+    def embed(self, texts):
+        return [self.vec for _ in texts]
+
+
+def _words(rng, n: int) -> np.ndarray:
+    return np.minimum(rng.zipf(1.2, n), VOCAB) - 1
+
+
+def _text(ids) -> str:
+    return " ".join(f"w{i}" for i in ids)
+
+
+def build(home: Path, n: int) -> dict:
+    """Insert ``n`` chunks in documents of ``PER_DOC``; the times it took."""
+    from slmkit.rag import ann
+    from slmkit.rag.store import Collection
+
+    rng = np.random.default_rng(0)
+    t0 = time.perf_counter()
+    with Collection("bench", home, create=True) as coll:
+        coll.bind_embedder(FixedEmbedder.name, DIM)
+        vecs = clustered(n)
+        for start in range(0, n, 20_000):
+            with coll.write():
+                for d in range(start, min(n, start + 20_000), PER_DOC):
+                    doc = coll.conn.execute(
+                        "INSERT INTO documents(path, sha256, doc_type, mtime, size, n_chunks,"
+                        " ingested_at) VALUES (?, '', 'text', 0, 0, ?, 0) RETURNING id",
+                        (f"/bench/doc{d // PER_DOC}.txt", PER_DOC)).fetchall()[0][0]
+                    rows = [(d + i + 1, doc, i, _text(_words(rng, WORDS_PER_CHUNK)))
+                            for i in range(min(PER_DOC, n - d))]
+                    coll.conn.executemany(
+                        "INSERT INTO chunks(id, doc_id, ord, text, char_start, char_end) "
+                        "VALUES (?, ?, ?, ?, 0, 0)", rows)
+                    coll.conn.executemany("INSERT INTO chunks_fts(rowid, text) VALUES (?, ?)",
+                                          [(r[0], r[3]) for r in rows])
+                    coll.conn.executemany("INSERT INTO chunks_vec(id, emb) VALUES (?, ?)",
+                                          [(r[0], vecs[r[0] - 1].tobytes()) for r in rows])
+            print(f"  {min(n, start + 20_000):,} chunks, {time.perf_counter() - t0:.0f} s",
+                  flush=True)
+        rows_s = time.perf_counter() - t0
+        t = time.perf_counter()
+        ann.refresh(coll, threads=os.cpu_count() or 1)
+        index_s = time.perf_counter() - t
+    return {"rows_seconds": round(rows_s, 1), "index_seconds": round(index_s, 1)}
+
+
+def queries(home: Path, n_q: int) -> list[dict]:
+    """Queries made from stored chunks: a few of their words, a vector near theirs."""
+    from slmkit.rag.store import Collection
+
+    rng = np.random.default_rng(1)
+    out = []
+    with Collection("bench", home) as coll:
+        top = coll.conn.execute("SELECT max(id) FROM chunks").fetchall()[0][0]
+        for cid in rng.integers(1, top + 1, n_q):
+            text, emb = coll.conn.execute(
+                "SELECT c.text, v.emb FROM chunks c JOIN chunks_vec v ON v.id = c.id "
+                "WHERE c.id = ?", (int(cid),)).fetchall()[0]
+            words = text.split()
+            pick = rng.choice(len(words), 4, replace=False)
+            v = np.frombuffer(emb, dtype=np.float32) + \
+                0.5 * rng.standard_normal(DIM).astype(np.float32) / np.sqrt(DIM)
+            out.append({"text": " ".join(words[i] for i in pick),
+                        "vec": (v / np.linalg.norm(v)).tolist()})
+    return out
+
+
+def _stats(ms: list[float]) -> dict:
+    return {"p50_ms": round(statistics.median(ms), 2),
+            "p95_ms": round(float(np.percentile(ms, 95)), 2), "n": len(ms)}
+
+
+def _timed(fn, items) -> tuple[list, list[float]]:
+    res, ms = [], []
+    for it in items:
+        t = time.perf_counter()
+        res.append(fn(it))
+        ms.append((time.perf_counter() - t) * 1000)
+    return res, ms
+
+
+def measure_warm(home: Path, qs: list[dict], n_exact: int) -> dict:
+    """Everything but the fresh-process query, in this process (the server's view)."""
+    from slmkit.rag import ann
+    from slmkit.rag.retrieve import bm25, dense, search
+    from slmkit.rag.store import Collection
+
+    emb, k = FixedEmbedder(), 10
+    with Collection("bench", home) as coll:
+        index = ann.ANN.get(coll)
+        blobs = [np.asarray(q["vec"], dtype=np.float32).tobytes() for q in qs]
+        _, ann_ms = _timed(lambda b: ann.dense(coll, ann.ANN.get(coll), b, 20), blobs)
+        _, bm_ms = _timed(lambda q: bm25(coll, q["text"], 20), qs)
+
+        def hybrid(q, exact=False):
+            emb.vec = np.asarray(q["vec"], dtype=np.float32)
+            return search(coll, emb, q["text"], k=5, exact=exact)
+        _, hy_ms = _timed(hybrid, qs)
+        truth, ex_ms = _timed(lambda b: [c for c, _ in dense(coll, b, k)], blobs[:n_exact])
+        _, hx_ms = _timed(lambda q: hybrid(q, exact=True), qs[:n_exact])
+        found = [[c for c, _ in ann.dense(coll, index, b, k)] for b in blobs[:n_exact]]
+    rec = np.mean([len(set(f) & set(t)) / k for f, t in zip(found, truth, strict=True)])
+    return {"dense_exact": _stats(ex_ms), "dense_ann": _stats(ann_ms), "bm25": _stats(bm_ms),
+            "hybrid_exact": _stats(hx_ms), "hybrid_ann_warm": _stats(hy_ms),
+            "recall@10": round(float(rec), 4), "index_items": len(index)}
+
+
+CHILD = r"""
+import json, sys, time
+import numpy as np
+sys.path.insert(0, sys.argv[3])
+from rag_ann import FixedEmbedder
+from slmkit.rag.retrieve import search
+from slmkit.rag.store import Collection
+q = json.loads(sys.argv[2])
+emb = FixedEmbedder(); emb.vec = np.asarray(q["vec"], dtype=np.float32)
+t = time.perf_counter()
+with Collection("bench", sys.argv[1]) as coll:
+    search(coll, emb, q["text"], k=5)
+print(json.dumps({"ms": (time.perf_counter() - t) * 1000}))
+"""
+
+
+def measure_cold(home: Path, qs: list[dict]) -> dict:
+    """One query per fresh process, as ``slm rag query`` runs it (imports excluded)."""
+    ms = []
+    for q in qs:
+        out = subprocess.run([sys.executable, "-c", CHILD, str(home), json.dumps(q),
+                              os.path.dirname(__file__)], capture_output=True, text=True,
+                             check=True)
+        ms.append(json.loads(out.stdout.strip().splitlines()[-1])["ms"])
+    return _stats(ms)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=1_000_000)
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--exact-queries", type=int, default=30)
+    ap.add_argument("--cold", type=int, default=10, help="fresh-process queries")
+    ap.add_argument("--rebuild", action="store_true")
+    args = ap.parse_args()
+    home = CACHE / f"rag-ann-{args.n}"
+    db = home / "rag" / "bench.db"
+    built = json.loads((home / "build.json").read_text()) if (home / "build.json").exists() \
+        else None
+    if args.rebuild or built is None:
+        from slmkit.rag.store import drop_collection
+
+        drop_collection("bench", home)
+        print(f"building {args.n:,} chunks under {home}", flush=True)
+        built = build(home, args.n)
+        (home / "build.json").write_text(json.dumps(built))
+    qs = queries(home, args.queries)
+    res = measure_warm(home, qs, args.exact_queries)
+    res["hybrid_ann_fresh_process"] = measure_cold(home, qs[: args.cold])
+    res.update(n=args.n, build=built, db_bytes=db.stat().st_size,
+               index_bytes=(home / "rag" / "bench.ann").stat().st_size, machine=machine())
+    print(json.dumps(res, indent=2))
+    lines = [f"# RAG at {args.n:,} chunks: exact vs ANN (busy 2-core machine)", "",
+             f"Build: rows {built['rows_seconds']} s, ANN index {built['index_seconds']} s; "
+             f"database {res['db_bytes'] / 2**20:.0f} MiB, index "
+             f"{res['index_bytes'] / 2**20:.0f} MiB. recall@10 (ANN vs exact dense): "
+             f"{res['recall@10']}", "", "| measure | p50 ms | p95 ms | n |", "|---|---|---|---|"]
+    for key in ("dense_exact", "dense_ann", "bm25", "hybrid_exact", "hybrid_ann_warm",
+                "hybrid_ann_fresh_process"):
+        r = res[key]
+        lines.append(f"| {key} | {r['p50_ms']} | {r['p95_ms']} | {r['n']} |")
+    print(save(f"rag-ann-{args.n // 1000}k", res, "\n".join(lines) + "\n"))
+
+
+if __name__ == "__main__":
+    main()
