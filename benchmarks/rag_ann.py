@@ -185,6 +185,40 @@ def measure_cold(home: Path, qs: list[dict]) -> dict:
     return _stats(ms)
 
 
+def quality(work: Path, threads: int) -> dict:
+    """Real embeddings (the default int8 MiniLM) on benchmarks/rag.py's synthetic corpus:
+    hit@5 per question kind, exact vs the ANN index forced on (the corpus is under the
+    size where the index is used by default), and dense recall@10 of the index."""
+    import shutil
+
+    from rag import _embedder, _passages
+    from slmkit.rag import ann
+    from slmkit.rag.evaluate import load_qa, retrieval_metrics
+    from slmkit.rag.ingest import ingest
+    from slmkit.rag.retrieve import dense, search
+    from slmkit.rag.store import Collection
+    from slmkit.rag.synthetic import build_corpus
+
+    shutil.rmtree(work, ignore_errors=True)
+    corpus = build_corpus(work / "corpus", _passages(), seed=0)
+    emb = _embedder("all-minilm-l6-v2-int8", threads)
+    qa = load_qa(corpus.qa_path)
+    with Collection("bench-ann-qa", work / "home", create=True) as coll:
+        ingest(coll, [corpus.folder], emb)
+        index = ann.refresh(coll, min_chunks=1)
+        ann.ANN = ann.AnnCache(min_chunks=1)
+        out = {"chunks": len(index)}
+        for label, exact in (("exact", True), ("ann", False)):
+            out[label] = retrieval_metrics(
+                lambda q, n, x=exact: search(coll, emb, q, k=n, exact=x), qa, k=5)
+        qv = emb.embed_array([item["question"] for item in qa], check=False)
+        rec = [len({c for c, _ in ann.dense(coll, index, v.tobytes(), 10)}
+                   & {c for c, _ in dense(coll, v.tobytes(), 10)}) / 10 for v in qv]
+        out["dense_recall@10"] = round(float(np.mean(rec)), 4)
+    shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1_000_000)
@@ -192,7 +226,23 @@ def main() -> None:
     ap.add_argument("--exact-queries", type=int, default=30)
     ap.add_argument("--cold", type=int, default=10, help="fresh-process queries")
     ap.add_argument("--rebuild", action="store_true")
+    ap.add_argument("--quality", action="store_true",
+                    help="hit@5 exact vs ANN on real embeddings instead (needs the embedder)")
     args = ap.parse_args()
+    if args.quality:
+        res = quality(Path("/tmp/slm-bench-rag-ann"), 2)
+        print(json.dumps(res, indent=2))
+        lines = [f"# RAG quality, exact vs ANN ({res['chunks']} chunks, int8 MiniLM)", "",
+                 f"dense recall@10 of the index: {res['dense_recall@10']}", "",
+                 "| search | hit@5 | MRR@10 | " + " | ".join(
+                     f"{k} hit@5" for k in res["exact"]["by_kind"]) + " |",
+                 "|---|---|---|" + "---|" * len(res["exact"]["by_kind"])]
+        for label in ("exact", "ann"):
+            r = res[label]
+            lines.append(f"| {label} | {r['hit@5']} | {r['mrr@10']} | " + " | ".join(
+                str(v["hit@5"]) for v in r["by_kind"].values()) + " |")
+        print(save("rag-ann-quality", {**res, "machine": machine()}, "\n".join(lines) + "\n"))
+        return
     home = CACHE / f"rag-ann-{args.n}"
     db = home / "rag" / "bench.db"
     built = json.loads((home / "build.json").read_text()) if (home / "build.json").exists() \
