@@ -207,7 +207,7 @@ def refresh(coll: Collection, *, min_chunks: int | None = None, threads: int = 0
     ensure_log(coll)
     min_chunks = MIN_CHUNKS if min_chunks is None else min_chunks
     if coll.dimension is None or _size(coll) < min_chunks:
-        if prune:
+        if prune and _log_max(coll) > _pruned(coll):  # no write when nothing changed
             with coll.write():
                 prune_log(coll, _log_max(coll))
         return None
