@@ -266,12 +266,44 @@ ANN = AnnCache()  # this process's open indexes
 
 
 def dense(coll: Collection, ann: AnnIndex, qvec: bytes, n: int) -> list[tuple[int, float]]:
-    """(chunk id, cosine) best first. The cosines are the int8 vectors' (within about 0.01 of
-    the float ones): reading the float vectors back from vec0 costs a millisecond each."""
+    """(chunk id, cosine) best first: ``OVERSAMPLE * n`` candidates from the int8 graph,
+    rescored on the stored float vectors (int8 cosines tie among close neighbours: recall@10
+    0.92 without rescoring on clustered vectors at 100k, whatever the search breadth)."""
     import numpy as np
 
     q = np.frombuffer(qvec, dtype=np.float32)
-    return ann.search(q, n)
+    cands = [c for c, _ in ann.search(q, OVERSAMPLE * n)]
+    vecs = float_vectors(coll, cands)
+    if not vecs:
+        return []
+    keys = list(vecs)
+    scores = np.frombuffer(b"".join(vecs.values()), dtype=np.float32).reshape(
+        len(keys), -1) @ q
+    return [(int(keys[i]), float(scores[i])) for i in np.argsort(-scores)[:n]]
+
+
+def float_vectors(coll: Collection, ids) -> dict[int, bytes]:
+    """Stored float32 vectors of ``ids``, read straight from sqlite-vec's chunk blobs (one
+    indexed query, then a 1.5 kB incremental blob read each; ``vec0``'s own point lookup costs
+    about a millisecond per id). Falls back to :meth:`Collection.vectors` if the layout is
+    not the expected one."""
+    ids = [int(i) for i in ids]
+    if not ids:
+        return {}
+    width = 4 * int(coll.dimension)
+    try:
+        rows = coll.conn.execute(
+            "SELECT rowid, chunk_id, chunk_offset FROM chunks_vec_rowids WHERE rowid IN "
+            f"({','.join('?' * len(ids))})", tuple(ids)).fetchall()
+        out = {}
+        for cid, chunk, offset in rows:
+            with coll.conn.blob_open("main", "chunks_vec_vector_chunks00", "vectors", chunk,
+                                     False) as blob:
+                blob.seek(offset * width)
+                out[int(cid)] = blob.read(width)
+        return out
+    except Exception:  # noqa: BLE001 - another sqlite-vec layout: the slow, public way
+        return coll.vectors(ids)
 
 
 def vectors(ann: AnnIndex, ids) -> dict[int, bytes]:
