@@ -113,6 +113,16 @@ class Settings:
                                            secret=True,
                                            help="HMAC key of the guard's audit digests "
                                                 "(default: random per process)")
+    # --- AWS (Bedrock, SageMaker); credentials come from the standard AWS chain only
+    aws_region: str | None = _setting(None, "SLM_AWS_REGION", file="aws.region",
+                                      help="AWS region of Bedrock/SageMaker (--region; "
+                                           "default: the AWS chain, e.g. AWS_REGION)")
+    aws_profile: str | None = _setting(None, "SLM_AWS_PROFILE", file="aws.profile",
+                                       help="named AWS profile (default: the AWS chain, "
+                                            "e.g. AWS_PROFILE)")
+    bedrock_prices: Path | None = _setting(None, "SLM_BEDROCK_PRICES", file="aws.bedrock_prices",
+                                           help="JSON {model id: [input, output] USD per 1M "
+                                                "tokens} over the built-in Bedrock prices")
     # --- other tools' variables that slmkit reads too
     hf_endpoint: str | None = _setting(None, "HF_ENDPOINT", file="hf.endpoint",
                                        help="Hugging Face hub URL for hf: sources")

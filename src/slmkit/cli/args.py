@@ -154,8 +154,13 @@ def derived(p, *, output: str = "PATH", what: str = "the result", name_default: 
 
 def upstream(p) -> None:
     """--upstream URL, --upstream-model … : the big model a local one hands work to."""
-    options(p, upstream=Opt(None, "OpenAI-compatible base URL of the big model", "URL"),
-            upstream_model=Opt(None, "the upstream's model name", "NAME"),
+    options(p, upstream=Opt(None, "the big model: an OpenAI-compatible base URL, "
+                                  "bedrock:MODEL_ID or sagemaker:ENDPOINT (AWS credentials: "
+                                  "the standard AWS chain)", "URL"),
+            upstream_model=Opt(None, "the upstream's model name (not for bedrock:/sagemaker:)",
+                               "NAME"),
+            region=Opt(None, "AWS region of a bedrock:/sagemaker: upstream (default: "
+                             "aws.region, then the AWS chain)"),
             upstream_key_env=Opt("SLM_UPSTREAM_KEY", "environment variable with the "
                                                      "upstream's API key", "VAR"),
             upstream_key_file=Opt(None, "file with the upstream's API key", "FILE"),

@@ -52,12 +52,25 @@ def open_engine(spec: str | None, args: argparse.Namespace, backend: str = "auto
                        verbose=args.verbose), model)
 
 
+def names_its_model(spec: str | None) -> bool:
+    """Whether an --upstream spec names its model itself (bedrock:MODEL_ID,
+    sagemaker:ENDPOINT), so that --upstream-model is not needed."""
+    from slmkit.runtime import split_upstream
+
+    return bool(spec) and split_upstream(spec)[0] != "remote"
+
+
 def open_upstream(args: argparse.Namespace, tokenizer=None):
     """The remote engine of ``cli.args.upstream``'s flags (``tokenizer``: the local model's,
     to count tokens the upstream is sent)."""
     from slmkit.models.load import load
+    from slmkit.runtime import split_upstream
 
-    return load(args.upstream, backend="remote", model=args.upstream_model,
+    backend, target = split_upstream(args.upstream)
+    if backend != "remote":  # bedrock:MODEL_ID / sagemaker:ENDPOINT, the AWS credential chain
+        return load(target, backend=backend, region=args.region, n_ctx=args.upstream_ctx,
+                    timeout=args.upstream_timeout)
+    return load(target, backend="remote", model=args.upstream_model,
                 api_key_env=args.upstream_key_env, api_key_file=args.upstream_key_file,
                 n_ctx=args.upstream_ctx, timeout=args.upstream_timeout, tokenizer=tokenizer)
 

@@ -31,14 +31,14 @@ def run(args) -> int:
     from slmkit.apps.documents import iter_documents
     from slmkit.apps.review import ReviewOptions, load_checklist, review
     from slmkit.apps.review.text import review_text, write_schema
-    from slmkit.cli.common import open_upstream, run_on_documents
+    from slmkit.cli.common import names_its_model, open_upstream, run_on_documents
     from slmkit.guard.session import MaskSession
 
     checklist = load_checklist(args.checklist)
     opts = ReviewOptions(mode=args.mode, extraction=args.extraction, lang=args.lang,
                          mask_report=args.masked)
     opts.validate()
-    if bool(args.upstream) != bool(args.upstream_model):
+    if bool(args.upstream) != bool(args.upstream_model or names_its_model(args.upstream)):
         raise ValueError("--upstream URL and --upstream-model NAME go together")
     if args.schema:
         write_schema(args.schema, checklist)

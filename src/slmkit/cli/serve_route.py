@@ -43,8 +43,12 @@ def check(args: argparse.Namespace) -> None:
     routing = [args.upstream, args.upstream_model, args.difficulty]
     if args.route is None and any(routing):
         raise ValueError("--upstream/--upstream-model/--difficulty need --route LOCAL")
-    if args.route is not None and not (args.upstream and args.upstream_model):
-        raise ValueError("--route needs --upstream URL and --upstream-model NAME")
+    from slmkit.cli.common import names_its_model
+
+    aws = names_its_model(args.upstream)
+    if args.route is not None and not (args.upstream and (args.upstream_model or aws)):
+        raise ValueError("--route needs --upstream URL and --upstream-model NAME "
+                         "(or --upstream bedrock:MODEL_ID)")
     if args.route == AUTO:
         raise ValueError("--route names the local model; 'auto' is the routed model itself")
 
@@ -72,8 +76,10 @@ def _routed(local_engine, a: argparse.Namespace):
     from slmkit.route.costs import Budget, PriceTable
     from slmkit.route.difficulty import DifficultyModel
     from slmkit.route.ledger import Ledger, default_path
+    from slmkit.runtime import split_upstream
 
     remote = open_upstream(a, tokenizer=local_engine.tokenize)
+    backend = split_upstream(a.upstream)[0]
     overrides = {k: v for k, v in (("min_mean_logprob", a.min_mean_logprob),
                                    ("judge_tokens", a.judge_tokens),
                                    ("max_difficulty", a.max_difficulty)) if v is not None}
@@ -81,5 +87,15 @@ def _routed(local_engine, a: argparse.Namespace):
                          allow_remote_tag=a.allow_remote_tag, **overrides)
     return RoutedEngine(local_engine, remote, guard=Guard(Policy.parse(a.guard_policy)),
                         config=config, ledger=Ledger(a.ledger or default_path()),
-                        prices=PriceTable.load(a.prices), budget=Budget.parse(a.budget),
+                        prices=PriceTable.load(a.prices, base=_backend_prices(backend)),
+                        budget=Budget.parse(a.budget),
                         difficulty=DifficultyModel.load(a.difficulty) if a.difficulty else None)
+
+
+def _backend_prices(backend: str) -> dict:
+    """Bedrock's price table (with the aws.bedrock_prices override) for a bedrock upstream."""
+    if backend != "bedrock":
+        return {}
+    from slmkit.runtime.bedrock.prices import load_prices
+
+    return load_prices()

@@ -30,6 +30,7 @@ from slmkit.runtime import (
     ADAPTER_BACKENDS,
     BATCHING_BACKENDS,
     LOCAL_BACKENDS,
+    REMOTE_BACKENDS,
     detect_backend,
     load_engine,
 )
@@ -129,13 +130,13 @@ def load(name_or_path: str | ResolvedModel | None = None, *, backend: str = "aut
     default model. ``backend``: ``auto`` (detect), ``llamacpp``, ``torch``, ``onnx``,
     ``vllm`` (a Hugging Face directory on an NVIDIA GPU host, or a vLLM server's URL), or
     ``remote`` (then ``name_or_path`` is an OpenAI-compatible base URL and ``model=`` the
-    upstream's name). ``n_ctx`` (capped at the trained context) and ``n_threads`` (0:
+    upstream's name), ``bedrock`` (a Bedrock model id) or ``sagemaker`` (an endpoint name). ``n_ctx`` (capped at the trained context) and ``n_threads`` (0:
     the physical cores other processes leave free) go to every backend; unset, they come
     from the settings (``model.ctx``, 4096; ``model.threads``, 0). ``n_parallel`` and
     ``max_queue`` only to a batching one (llama.cpp); other ``opts`` (``dtype``,
     ``quant``, ``adapters``, ``n_batch``…) to the backend as they are. ``pull=False``
     fails instead of pulling; ``check_memory=False`` skips the fit check."""
-    if backend == "remote" or (backend == "vllm" and _is_url(name_or_path)):
+    if backend in REMOTE_BACKENDS or (backend == "vllm" and _is_url(name_or_path)):
         return load_engine(str(name_or_path), backend=backend, n_ctx=n_ctx or 0, **opts)
     model = name_or_path if isinstance(name_or_path, ResolvedModel) else resolve(
         name_or_path, backend=backend, pull=pull, progress=progress, store=store)

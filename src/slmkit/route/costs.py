@@ -53,9 +53,11 @@ class PriceTable:
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None,
-             extra: dict[str, tuple[float, float]] | None = None) -> PriceTable:
-        """Example prices, overridden by a JSON file and then by ``extra``."""
-        prices = dict(EXAMPLE_PRICES)
+             extra: dict[str, tuple[float, float]] | None = None,
+             base: dict[str, tuple[float, float]] | None = None) -> PriceTable:
+        """Example prices and ``base`` (a backend's own table, e.g. Bedrock's), overridden
+        by a JSON file and then by ``extra``."""
+        prices = {**EXAMPLE_PRICES, **(base or {})}
         if path:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
             prices.update({k: (float(v[0]), float(v[1])) for k, v in data.items()})

@@ -13,16 +13,35 @@ BACKENDS: dict[str, str] = {
     "onnx": "slmkit.runtime.onnx:load",
     "remote": "slmkit.runtime.remote:load",
     "vllm": "slmkit.runtime.vllm:load",  # a HF directory on a GPU host, or a vLLM server URL
+    "bedrock": "slmkit.runtime.bedrock:load",
+    "sagemaker": "slmkit.runtime.sagemaker:load",
 }
 # Backends that decode several sequences at once and take ``n_parallel``/``max_queue``;
 # the others serve one request at a time (their ``generate`` waits for the engine).
 BATCHING_BACKENDS = frozenset({"llamacpp"})
 # Backends that open a local file or directory (``remote`` opens a URL; ``vllm`` either).
 LOCAL_BACKENDS = ("llamacpp", "torch", "onnx", "vllm")
+# Backends whose path is a URL, a model id or an endpoint name, not a local file.
+REMOTE_BACKENDS = ("remote", "bedrock", "sagemaker")
 # Backends that switch LoRA adapters per request (``adapters={name: path}`` at load).
 ADAPTER_BACKENDS = frozenset({"llamacpp", "vllm"})
 
-__all__ = ["ADAPTER_BACKENDS", "BACKENDS", "BATCHING_BACKENDS", "LOCAL_BACKENDS", "detect_backend", "load_engine"]
+__all__ = ["ADAPTER_BACKENDS", "BACKENDS", "BATCHING_BACKENDS", "LOCAL_BACKENDS", "REMOTE_BACKENDS",
+           "detect_backend", "load_engine", "split_upstream"]
+
+
+def split_upstream(spec: str) -> tuple[str, str]:
+    """An upstream spec → (backend, path): ``bedrock:MODEL_ID`` → ("bedrock", MODEL_ID),
+    ``sagemaker:ENDPOINT`` → ("sagemaker", ENDPOINT), a URL → ("remote", URL)."""
+    for backend in ("bedrock", "sagemaker"):
+        if spec.startswith(backend + ":"):
+            target = spec[len(backend) + 1:]
+            if not target:
+                raise ValueError(f"{spec!r}: name the {backend} "
+                                 f"{'model id' if backend == 'bedrock' else 'endpoint'} "
+                                 f"after '{backend}:'")
+            return backend, target
+    return "remote", spec
 
 
 def load_engine(path: str, *, backend: str = "llamacpp", **options):
