@@ -148,6 +148,12 @@ class SageMakerEngine:
             self._closed = True
             self._client.close()
 
+    def __enter__(self) -> SageMakerEngine:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
 
 class SageMakerStream:
     """Chunks of one answer from the endpoint's PayloadPart events."""
