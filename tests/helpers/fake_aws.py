@@ -16,6 +16,7 @@ pieces; a request with tools whose last user text mentions "weather" gets a ``to
 from __future__ import annotations
 
 import binascii
+import functools
 import json
 import struct
 import threading
@@ -297,8 +298,10 @@ class FakeAws:
         self.server.server_close()
 
 
+@functools.lru_cache(maxsize=None)
 def dummy_session(region: str = "us-east-1"):
-    """A boto3 session with made-up credentials (never the user's)."""
+    """A boto3 session with made-up credentials (never the user's); one per region, shared
+    by the tests (a session loads each service model once)."""
     import boto3
 
     return boto3.Session(aws_access_key_id=DUMMY_KEY_ID, aws_secret_access_key=DUMMY_SECRET,

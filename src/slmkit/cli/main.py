@@ -44,6 +44,8 @@ VERBS: dict[str, tuple[str, str]] = {
     "publish": ("slmkit.cli.publish", "publish a bundle to an update repository channel"),
     "agent": ("slmkit.cli.agent", "device agent: update, probation, commit or roll back"),
     "fleet": ("slmkit.cli.fleet", "collect device heartbeats; the fleet's status table"),
+    "export": ("slmkit.cli.export", "export a model for SageMaker: model.tar.gz, entry point, "
+                                    "deploy script"),
 }
 
 

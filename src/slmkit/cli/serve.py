@@ -69,7 +69,9 @@ def configure(p) -> None:
     from slmkit.cli import serve_route
 
     serve_route.configure(p)
-    options(p, log_level=Opt("info", "info logs one JSON line per request",
+    options(p, sagemaker=Opt(False, "also answer SageMaker's GET /ping and POST /invocations "
+                                    "(a chat completion with the first MODEL; see docs/aws.md)"),
+            log_level=Opt("info", "info logs one JSON line per request",
                              choices=("debug", "info", "warning", "error")),
             verbose=Opt(False, "also show llama.cpp's log"))
 
@@ -127,13 +129,23 @@ def run(args) -> int:
         keep_alive=args.keep_alive, memory_budget=_budget(args), queue=args.queue,
         request_timeout=args.request_timeout,
         routers=[routes_rag.router, routes_guard.router, routes_apps.router,
-                 routes_infill.router],
+                 routes_infill.router, *_sagemaker_router(args)],
         state={"rag": rag, "guard": serve_route.guard_service(args),
-               "infill": serve_apps.infiller(specs[0].name), **_ui_state(args)})
+               "infill": serve_apps.infiller(specs[0].name), "sagemaker_model": specs[0].name,
+               **_ui_state(args)})
     registry = server.registry(loader, specs, options, store_loader=store_loader)
     options.state["apps"] = serve_apps.handlers(
         serve_apps.engine_source(registry, specs[0].name), args)
     return server.run(registry, specs, options)
+
+
+def _sagemaker_router(args) -> list:
+    """SageMaker's /ping and /invocations with --sagemaker (slmkit.serve.routes_sagemaker)."""
+    if not args.sagemaker:
+        return []
+    from slmkit.serve import routes_sagemaker
+
+    return [routes_sagemaker.router]
 
 
 def _ui_state(args) -> dict:
