@@ -286,3 +286,18 @@ def test_usage_costs_go_into_the_routing_ledger(bedrock, fake, tmp_path):
     assert entry.remote_completion_tokens == out.usage.completion_tokens > 0
     expected = (entry.remote_prompt_tokens * 1.0 + entry.remote_completion_tokens * 2.0) / 1e6
     assert entry.remote_cost == pytest.approx(expected) and expected > 0
+
+
+def test_a_broken_streamed_tool_input_ends_the_answer_as_an_error():
+    from slmkit.runtime.bedrock.wire import Blocks
+
+    blocks = Blocks()
+    events = [{"contentBlockStart": {"contentBlockIndex": 0, "start": {"toolUse": {
+        "toolUseId": "t1", "name": "get_weather"}}}},
+        {"contentBlockDelta": {"contentBlockIndex": 0, "delta": {"toolUse": {"input": '{"ci'}}}},
+        {"contentBlockStop": {"contentBlockIndex": 0}},
+        {"messageStop": {"stopReason": "tool_use"}}]
+    assert [blocks.event(e) for e in events] == ["", "", "", ""]
+    from slmkit.runtime.bedrock.wire import finish_reason
+
+    assert finish_reason(blocks.stop_reason) == "error"

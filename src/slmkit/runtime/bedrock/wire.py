@@ -198,11 +198,16 @@ class Blocks:
         elif "contentBlockStop" in event:
             tool = self.tools.pop(event["contentBlockStop"].get("contentBlockIndex", 0), None)
             if tool is not None:
-                text = tool_text(tool["name"], json.loads(tool["input"] or "{}"))
+                try:
+                    arguments = json.loads(tool["input"] or "{}")
+                except ValueError:  # a cut or broken call: say so, show nothing
+                    self.stop_reason = "malformed_tool_use"
+                    return ""
+                text = tool_text(tool["name"], arguments)
                 text, self.wrote = ("\n" + text if self.wrote else text), True
                 return text
         elif "messageStop" in event:
-            self.stop_reason = event["messageStop"].get("stopReason")
+            self.stop_reason = self.stop_reason or event["messageStop"].get("stopReason")
         elif "metadata" in event:
             self.usage = event["metadata"].get("usage")
         return ""
