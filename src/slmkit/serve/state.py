@@ -26,6 +26,7 @@ class Lent:
     models_admin: Any = None  # the UI's store page (routes_ui_jobs.ModelAdmin)
     operations: Callable[[], dict | None] | None = None  # the UI's routing/guard view
     jobs: Any = None  # the UI's pull/ingest jobs (serve.jobs.JobBoard), made on first use
+    sagemaker_model: str | None = None  # the model /invocations answers with (--sagemaker)
 
 
 def lend(app_state, given: Mapping[str, Any] | None) -> None:
