@@ -9,6 +9,7 @@ a new model needs the memory (--memory-budget). This module maps the arguments t
 
 from __future__ import annotations
 
+import functools
 import sys
 
 from slmkit.cli.args import Opt, options
@@ -66,6 +67,13 @@ def configure(p) -> None:
                     "COLLECTION", action="append"),
             rag_model=Opt(None, "the model that answers for rag:COLLECTION (default: the first "
                                 "MODEL)", "MODEL"))
+    options(p.add_argument_group("Ray Serve (docs/scale.md)"),
+            ray=Opt(False, "serve through Ray Serve: each model a deployment of replicas"),
+            replicas=Opt(1, "replicas per model with --ray", type=int),
+            autoscale=Opt(None, "with --ray: scale each model between MIN and MAX replicas "
+                                "on queue depth", "MIN:MAX"),
+            address=Opt(None, "with --ray: an existing Ray cluster (auto, ray://HOST:10001); "
+                              "default: a local head on 127.0.0.1", "ADDRESS"))
     from slmkit.cli import serve_route
 
     serve_route.configure(p)
@@ -98,21 +106,38 @@ def check_exposure(host: str, keys: list[str]) -> None:
 
 
 def run(args) -> int:
-    from slmkit.cli import serve_apps, serve_route
-    from slmkit.rag.serving import RagModels, rag_service  # rag:COLLECTION, /v1/rag
-    from slmkit.serve import routes_apps, routes_guard, routes_infill, routes_rag, server
-    from slmkit.serve.loader import LoadOptions, StoreLoader
-    from slmkit.serve.prefixed import PrefixLoader
+    from slmkit.serve import server
 
     keys = api_keys(args)
     check_exposure(args.host, keys)
-    serve_route.check(args)
     if args.parallel < 1 or args.queue < 0:
         raise ValueError("--parallel must be >= 1 and --queue >= 0")
     server.setup_logging(args.log_level)
-    store_loader = StoreLoader(LoadOptions(
-        n_ctx=args.ctx, n_threads=args.threads, n_parallel=args.parallel, max_queue=args.queue,
-        verbose=args.verbose, pull=not args.no_pull))
+    if args.ray:
+        from slmkit.scale.ray_serve import serve_cli
+
+        return serve_cli(args, functools.partial(compose, args), _load_options(args))
+    return server.run(*compose(args))
+
+
+def _load_options(args):
+    from slmkit.serve.loader import LoadOptions
+
+    return LoadOptions(n_ctx=args.ctx, n_threads=args.threads, n_parallel=args.parallel,
+                       max_queue=args.queue, verbose=args.verbose, pull=not args.no_pull)
+
+
+def compose(args, base_loader=None):
+    """The registry, start-up models and server options of `slm serve` over ``base_loader``
+    (default: the model store; `--ray` gives its model deployments' loader)."""
+    from slmkit.cli import serve_apps, serve_route
+    from slmkit.rag.serving import RagModels, rag_service  # rag:COLLECTION, /v1/rag
+    from slmkit.serve import routes_apps, routes_guard, routes_infill, routes_rag, server
+    from slmkit.serve.loader import StoreLoader
+    from slmkit.serve.prefixed import PrefixLoader
+
+    serve_route.check(args)
+    store_loader = base_loader or StoreLoader(_load_options(args))
     rag = rag_service()
     loader = PrefixLoader(store_loader,
                           RagModels(rag, args.rag_model or (args.models or [None])[0]))
@@ -124,10 +149,10 @@ def run(args) -> int:
     specs = [loader.resolve(n, from_cli=True) for n in names]  # fail fast, before binding
     store_loader.adapters = _adapter_table(args, specs[0].name)
     options = server.ServerOptions(
-        host=args.host, port=args.port, api_keys=keys, cors_origins=args.cors_origin,
-        allowed_hosts=args.allowed_host, max_body_bytes=args.max_body_bytes,
-        keep_alive=args.keep_alive, memory_budget=_budget(args), queue=args.queue,
-        request_timeout=args.request_timeout,
+        host=args.host, port=args.port, api_keys=api_keys(args),
+        cors_origins=args.cors_origin, allowed_hosts=args.allowed_host,
+        max_body_bytes=args.max_body_bytes, keep_alive=args.keep_alive,
+        memory_budget=_budget(args), queue=args.queue, request_timeout=args.request_timeout,
         routers=[routes_rag.router, routes_guard.router, routes_apps.router,
                  routes_infill.router, *_sagemaker_router(args)],
         state={"rag": rag, "guard": serve_route.guard_service(args),
@@ -136,7 +161,7 @@ def run(args) -> int:
     registry = server.registry(loader, specs, options, store_loader=store_loader)
     options.state["apps"] = serve_apps.handlers(
         serve_apps.engine_source(registry, specs[0].name), args)
-    return server.run(registry, specs, options)
+    return registry, specs, options
 
 
 def _sagemaker_router(args) -> list:

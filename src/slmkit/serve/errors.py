@@ -37,7 +37,8 @@ class HttpError:
 # since serve/ does not import those packages.
 STATUS_BY_CODE = {"engine_closed": 503, "upstream_error": 502, "guard_blocked": 400,
                   "conversation_not_found": 404, "vault_full": 413,
-                  "job_not_found": 404, "feature_disabled": 404, "fim_unsupported": 400}
+                  "job_not_found": 404, "feature_disabled": 404, "fim_unsupported": 400,
+                  "replica_lost": 503}
 
 
 def from_exception(err: BaseException) -> HttpError:

@@ -49,12 +49,11 @@ def registry(loader: Any, specs: Sequence[Any], options: ServerOptions, *,
     return reg
 
 
-def run(registry: Any, specs: Sequence[Any], options: ServerOptions) -> int:
-    """Serve ``registry``'s models until stopped; ``specs`` are loaded and pinned at start,
-    then the banner is printed. Returns 0, or 1 when the server never started; a fatal
-    error while loading is raised."""
-    import uvicorn
-
+def build_app(registry: Any, specs: Sequence[Any], options: ServerOptions, *,
+              on_ready: Any = None, on_fatal: Any = None):
+    """The FastAPI app serving ``registry``: ``specs`` are loaded and pinned when it starts
+    (then ``on_ready()`` runs); a fatal error while loading goes to ``on_fatal``. Used by
+    :func:`run` and by the Ray Serve ingress (``slmkit.scale.ray_serve``)."""
     from slmkit.serve.app import create_app
     from slmkit.serve.auth import ApiKeys
     from slmkit.serve.metrics import Metrics
@@ -62,21 +61,34 @@ def run(registry: Any, specs: Sequence[Any], options: ServerOptions) -> int:
 
     o = options
     service = Service(registry, Metrics(registry), request_timeout=o.request_timeout or None)
-    failure: list[BaseException] = []
 
     def preload() -> None:
         for spec in specs:
             registry.release(registry.acquire(spec.name, pinned=True))
-        print(banner(o.host, o.port, specs[0].name, bool(o.api_keys)), flush=True)
+        if on_ready is not None:
+            on_ready()
+
+    return create_app(service, api_keys=ApiKeys(list(o.api_keys)),
+                      cors_origins=list(o.cors_origins), max_body_bytes=o.max_body_bytes,
+                      preload=preload, on_fatal=on_fatal, routers=o.routers,
+                      bind_host=o.host, allowed_hosts=o.allowed_hosts, state=o.state)
+
+
+def run(registry: Any, specs: Sequence[Any], options: ServerOptions) -> int:
+    """Serve ``registry``'s models until stopped; ``specs`` are loaded and pinned at start,
+    then the banner is printed. Returns 0, or 1 when the server never started; a fatal
+    error while loading is raised."""
+    import uvicorn
+
+    o = options
+    failure: list[BaseException] = []
 
     def on_fatal(err: BaseException) -> None:
         failure.append(err)
         server.should_exit = True
 
-    app = create_app(service, api_keys=ApiKeys(list(o.api_keys)),
-                     cors_origins=list(o.cors_origins), max_body_bytes=o.max_body_bytes,
-                     preload=preload, on_fatal=on_fatal, routers=o.routers,
-                     bind_host=o.host, allowed_hosts=o.allowed_hosts, state=o.state)
+    app = build_app(registry, specs, options, on_fatal=on_fatal, on_ready=lambda: print(
+        banner(o.host, o.port, specs[0].name, bool(o.api_keys)), flush=True))
     server = uvicorn.Server(uvicorn.Config(app, host=o.host, port=o.port, access_log=False,
                                            log_level="warning", timeout_graceful_shutdown=5,
                                            server_header=False))
