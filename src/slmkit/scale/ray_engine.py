@@ -201,11 +201,15 @@ class HandleEngine:
 class HandleLoader:
     """The registry's loader over model deployments: ``models`` maps a served name to
     ``(handle, replicas)``; ``aliases`` maps other accepted names (as given on the command
-    line) to served names. Only these models are served (no loading on demand)."""
+    line) to served names; ``canonical(name)`` (optional) names the stored model another
+    name means (a catalog alias), or None. Only these models are served (no loading on
+    demand)."""
 
     def __init__(self, models: dict[str, tuple[Any, int]],
-                 aliases: dict[str, str] | None = None) -> None:
+                 aliases: dict[str, str] | None = None,
+                 canonical: Callable[[str], str | None] | None = None) -> None:
         self.models, self.aliases = models, dict(aliases or {})
+        self.canonical = canonical
         self.adapters = None  # set by the CLI's composition; adapters are not served here
         self.registry = None
         self._described: dict[str, tuple] = {}
@@ -223,6 +227,8 @@ class HandleLoader:
         from slmkit.serve.registry import ModelSpec
 
         served = self.aliases.get(name or "", name or "")
+        if served not in self.models and self.canonical is not None and name:
+            served = self.canonical(name) or served
         if served not in self.models:
             raise ModelNotFoundError(name or "", suggestions=sorted(self.models),
                                      hint="this Ray-served app serves only the models "

@@ -150,13 +150,26 @@ class Ingress:
                  compose: Callable[[Any], tuple]) -> None:
         from slmkit.scale.ray_engine import HandleLoader
 
-        self.loader, self.compose = HandleLoader(models, aliases), compose
+        self.loader = HandleLoader(models, aliases, canonical=_stored_name)
+        self.compose = compose
 
     def __serve_build_asgi_app__(self):
         from slmkit.serve.server import build_app
 
         registry, specs, options = self.compose(self.loader)
         return build_app(registry, specs, options)
+
+
+def _stored_name(name: str) -> str | None:
+    """The stored model a name means (catalog aliases included), when this machine's store
+    has it; the Ray ingress serves the same aliases as plain `slm serve`."""
+    from slmkit.core.errors import SlmError
+    from slmkit.serve.loader import LoadOptions, StoreLoader
+
+    try:
+        return StoreLoader(LoadOptions(pull=False)).resolve(name).name
+    except (SlmError, OSError, ValueError):
+        return None
 
 
 def deployment_name(model: str) -> str:
