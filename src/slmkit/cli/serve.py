@@ -120,6 +120,21 @@ def run(args) -> int:
     return server.run(*compose(args))
 
 
+def ray_app(config: dict):
+    """The Ray Serve application of `slm serve ARGV --ray`, for ``serve run`` and KubeRay's
+    RayService (``import_path: slmkit.cli.serve:ray_app``, ``args: {argv: [...]}``)."""
+    import argparse
+
+    from slmkit.scale.ray_serve import build
+    from slmkit.settings import apply_cli
+
+    p = argparse.ArgumentParser(prog="slm serve")
+    configure(p)
+    args = p.parse_args([*config.get("argv", ()), "--ray"])
+    apply_cli(args, SETTINGS_ARGS)
+    return build(args, functools.partial(compose, args), _load_options(args))[0]
+
+
 def _load_options(args):
     from slmkit.serve.loader import LoadOptions
 

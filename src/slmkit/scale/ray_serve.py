@@ -84,7 +84,7 @@ class ModelReplica:
     def __init__(self, name: str, load: dict) -> None:
         from slmkit.serve.loader import LoadOptions, StoreLoader
 
-        loader = StoreLoader(LoadOptions(**{**load, "pull": False}))
+        loader = StoreLoader(LoadOptions(**load))  # pulls on a node without it, if allowed
         result = loader.load(loader.resolve(name, from_cli=True))
         self.engine = result.engine
         self._description = (self.engine.info, result.defaults, result.digest,
@@ -206,16 +206,13 @@ def application(models: list[tuple[str, str]], load: dict, compose: Callable[[An
     return ingress.bind(bound, {asked: served for served, asked in models if asked}, compose)
 
 
-def serve_cli(args: Any, compose: Callable[[Any], tuple], load: Any) -> int:
-    """What `slm serve --ray` runs once its options are parsed: resolve (and pull) the
-    models here, deploy them and the ingress, print the banner when ``/ready`` answers,
-    and serve until SIGINT/SIGTERM."""
+def build(args: Any, compose: Callable[[Any], tuple], load: Any):
+    """`slm serve --ray`'s application from its parsed options: ``(application, served
+    names, RayOptions)``. The models are resolved (and pulled, unless --no-pull) here."""
     from dataclasses import asdict
 
     from slmkit.core.errors import SlmError
-    from slmkit.scale.ray_cluster import run_app
     from slmkit.serve.loader import StoreLoader
-    from slmkit.serve.server import banner
 
     if args.adapter:
         raise SlmError("--adapter is not supported with --ray",
@@ -226,7 +223,16 @@ def serve_cli(args: Any, compose: Callable[[Any], tuple], load: Any) -> int:
                          autoscale=parse_autoscale(args.autoscale) if args.autoscale else None)
     store = StoreLoader(load)
     models = [(store.resolve(n, from_cli=True).name, n or "") for n in (args.models or [None])]
-    app = application(models, asdict(load), compose, options)
+    return application(models, asdict(load), compose, options), models, options
+
+
+def serve_cli(args: Any, compose: Callable[[Any], tuple], load: Any) -> int:
+    """What `slm serve --ray` runs once its options are parsed: deploy the models and the
+    ingress, print the banner when ``/ready`` answers, serve until SIGINT/SIGTERM."""
+    from slmkit.scale.ray_cluster import run_app
+    from slmkit.serve.server import banner
+
+    app, models, options = build(args, compose, load)
     url = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}"
     return run_app(app, name=APP_NAME, host=args.host, port=args.port, address=args.address,
                    num_cpus=int(options.max_replicas * options.replica_cpus * len(models)),
