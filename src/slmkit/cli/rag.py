@@ -23,7 +23,10 @@ def configure(p) -> None:
             overlap=Opt(32, "tokens shared by neighbouring chunks"),
             batch=Opt(64, "embedding batch size"),
             no_prune=Opt(False, "keep documents whose files were deleted from the named "
-                                "folders"))
+                                "folders"),
+            ray=Opt(False, "read, chunk and embed in parallel Ray tasks (docs/scale.md); "
+                           "same collection as without"),
+            address=Opt(None, "with --ray: an existing Ray cluster (default: a local head)"))
     q = sub.add_parser("query", help="the top chunks for a question, with scores and sources")
     a = sub.add_parser("ask", help="an answer grounded in the collection, with citations")
     e = sub.add_parser("eval", help="hit@k, MRR@10 and answer faithfulness on a QA file")
@@ -77,6 +80,20 @@ def _embedder(coll, args):
                           threads=args.threads)
 
 
+def _fan_out(coll, args) -> dict:
+    """`--ray`: ingest's fan-out over Ray tasks, each opening the embedder itself."""
+    if not args.ray:
+        return {}
+    import functools
+
+    from slmkit.rag.serving import store_embedder
+    from slmkit.scale.ray_batch import RayFanOut
+
+    return {"fan_out": RayFanOut(args.address),
+            "make_embedder": functools.partial(store_embedder, args.embedder or coll.embedder,
+                                               pull_missing=False, threads=args.threads)}
+
+
 def _open(name: str, *, create: bool = False):
     from slmkit.rag.store import Collection
 
@@ -112,7 +129,8 @@ def _ingest(args) -> int:
         embedder = _embedder(coll, args)
         with progress(args) as bars:
             r = ingest(coll, args.paths, embedder, size=args.chunk_tokens, overlap=args.overlap,
-                       batch_size=args.batch, prune=not args.no_prune, progress=bars)
+                       batch_size=args.batch, prune=not args.no_prune, progress=bars,
+                       **_fan_out(coll, args))
     if args.json:
         print_json(r)
     else:

@@ -20,6 +20,8 @@ from slmkit.rag.loaders import LoadError, Section, doc_type, load_bytes
 from slmkit.rag.store import ChunkRow, Collection
 
 Progress = Callable[[str, int, int], None]
+# fan_out(work, shards) -> one result per shard, in order (e.g. Ray tasks: scale.ray_batch)
+FanOut = Callable[[Callable, list], list]
 
 
 @dataclass
@@ -90,13 +92,38 @@ def find_files(paths: Iterable[str | Path], report: IngestReport) -> tuple[list[
 
 def ingest(collection: Collection, paths: Sequence[str | Path], embedder, *,
            size: int = DEFAULT_SIZE, overlap: int = DEFAULT_OVERLAP, batch_size: int = 64,
-           prune: bool = True, progress: Progress | None = None) -> IngestReport:
-    """Ingest ``paths`` (files or folders) into ``collection`` with ``embedder``."""
+           prune: bool = True, progress: Progress | None = None,
+           fan_out: FanOut | None = None, make_embedder: Callable | None = None,
+           shards: int = 4) -> IngestReport:
+    """Ingest ``paths`` (files or folders) into ``collection`` with ``embedder``.
+
+    With ``fan_out`` the files are read, chunked and embedded in ``shards`` parts by
+    ``fan_out(work, parts)`` (each part opening its own embedder with the picklable
+    ``make_embedder()``), then written here in file order: the collection is the same as a
+    local run's."""
     t0 = time.perf_counter()
     report = IngestReport(collection.name)
     collection.bind_embedder(_embedder_name(embedder), int(embedder.dimension))
     files, roots = find_files(paths, report)
     known = collection.documents()
+    if fan_out is not None:
+        _ingest_shards(collection, files, known, fan_out, make_embedder or (lambda: embedder),
+                       (size, overlap, batch_size), shards, report)
+        files_done = files
+    else:
+        files_done = _ingest_local(collection, files, known, embedder, size, overlap,
+                                   batch_size, progress, report)
+    if prune and roots:
+        _prune(collection, roots, {str(f) for f in files_done}, known, report)
+    _refresh_index(collection)
+    if progress:
+        progress("ingest", len(files), len(files))
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _ingest_local(collection, files, known, embedder, size, overlap, batch_size, progress,
+                  report) -> list[Path]:
     group: list[_Pending] = []
     n_group_chunks = 0
     for i, f in enumerate(files):
@@ -111,13 +138,41 @@ def ingest(collection: Collection, paths: Sequence[str | Path], embedder, *,
             _flush(collection, group, embedder, batch_size, report)
             group, n_group_chunks = [], 0
     _flush(collection, group, embedder, batch_size, report)
-    if prune and roots:
-        _prune(collection, roots, {str(f) for f in files}, known, report)
-    _refresh_index(collection)
-    if progress:
-        progress("ingest", len(files), len(files))
-    report.seconds = time.perf_counter() - t0
-    return report
+    return files
+
+
+def prepare_shard(paths: list[str], known_sha: dict[str, str], make_embedder: Callable,
+                  params: tuple[int, int, int]) -> tuple[list, dict]:
+    """Read, chunk and embed ``paths`` (one part of a fanned-out ingest; runs in a worker):
+    ``([(pending, vectors), ...], report entries)``. ``known_sha``: stored files' hashes."""
+    from types import SimpleNamespace
+
+    size, overlap, batch_size = params
+    embedder = make_embedder()
+    report = IngestReport("")
+    known = {k: SimpleNamespace(sha256=v) for k, v in known_sha.items()}
+    done = []
+    for path in paths:
+        pending = _prepare(Path(path), known, report, embedder, size, overlap)
+        if pending is not None:
+            done.append((pending, _embed(embedder, [c.text for c in pending.chunks],
+                                         batch_size)))
+    return done, {"failed": report.failed, "unchanged": report.unchanged}
+
+
+def _ingest_shards(collection, files, known, fan_out, make_embedder, params, shards,
+                   report) -> None:
+    n = max(1, min(shards, len(files)))
+    parts = [[str(f) for f in files[i * len(files) // n:(i + 1) * len(files) // n]]
+             for i in range(n)]
+    known_sha = {k: v.sha256 for k, v in known.items()}
+    results = fan_out(prepare_shard, [(p, known_sha, make_embedder, params) for p in parts])
+    for done, entries in results:
+        report.failed += entries["failed"]
+        report.unchanged += entries["unchanged"]
+        for pending, vectors in done:
+            with collection.write():
+                _write(collection, pending, vectors, report)
 
 
 def ingest_texts(collection: Collection, documents: Sequence[dict], embedder, *,
@@ -204,19 +259,22 @@ def _flush(collection: Collection, group: list[_Pending], embedder, batch_size: 
     t = time.perf_counter()
     vectors = _embed(embedder, texts, batch_size)
     report.embed_seconds += time.perf_counter() - t
+    for c in (c for p in group for c in p.chunks):
+        assert c.n_tokens <= embedder.max_tokens, "chunk over the embedder's limit"
     k = 0
     with collection.write():
         for p in group:
-            rows = []
-            for c in p.chunks:
-                assert c.n_tokens <= embedder.max_tokens, "chunk over the embedder's limit"
-                rows.append(ChunkRow(c.text, c.char_start, c.char_end, c.page, c.line_start,
-                                     c.line_end, c.n_tokens, vectors[k].tobytes()))
-                k += 1
-            collection.replace_document(p.path, p.sha256, p.kind, p.mtime, p.size, rows)
-            (report.added if p.new else report.updated).append(p.path)
-            report.chunks += len(rows)
-            report.tokens += sum(c.n_tokens for c in p.chunks)
+            _write(collection, p, vectors[k:k + len(p.chunks)], report)
+            k += len(p.chunks)
+
+
+def _write(collection: Collection, p: _Pending, vectors, report: IngestReport) -> None:
+    rows = [ChunkRow(c.text, c.char_start, c.char_end, c.page, c.line_start, c.line_end,
+                     c.n_tokens, vectors[i].tobytes()) for i, c in enumerate(p.chunks)]
+    collection.replace_document(p.path, p.sha256, p.kind, p.mtime, p.size, rows)
+    (report.added if p.new else report.updated).append(p.path)
+    report.chunks += len(rows)
+    report.tokens += sum(c.n_tokens for c in p.chunks)
 
 
 def _embed(embedder, texts: list[str], batch_size: int):
