@@ -39,7 +39,8 @@ def test_autoscale_takes_min_colon_max():
 
 
 def test_deployment_names_are_safe():
-    assert deployment_name("qwen2.5-0.5b-instruct@llamacpp") == "model-qwen2.5-0.5b-instruct-llamacpp"
+    name = deployment_name("qwen2.5-0.5b-instruct@llamacpp")
+    assert name == "model-qwen2.5-0.5b-instruct-llamacpp"
 
 
 def _serve_config() -> dict:
