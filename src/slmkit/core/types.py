@@ -226,6 +226,8 @@ class Usage:
     prompt_seconds: float = 0.0
     decode_seconds: float = 0.0
     decision: RouteDecision | None = None
+    draft_tokens: int = 0  # speculative decoding: tokens drafted, and of them accepted
+    accepted_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:

@@ -35,8 +35,10 @@ from slmkit.runtime.llamacpp.sampler import Sampler, bounded, grammar_for, trigg
 from slmkit.runtime.llamacpp.scheduler import Scheduler
 from slmkit.runtime.llamacpp.scoring import sequence_logits
 from slmkit.runtime.llamacpp.sequence import Sequence, SequenceStream
+from slmkit.runtime.llamacpp.speculate import Speculator, check_mode
 from slmkit.runtime.logprobs import token_logprob
 from slmkit.runtime.prompt import fit_context, prompt_ids
+from slmkit.settings import get_settings
 
 DEFAULT_QUEUE = 64
 
@@ -52,9 +54,10 @@ class LlamaCppEngine:
     def __init__(self, path: str, *, name: str | None = None, n_ctx: int = 4096,
                  n_parallel: int = 1, max_queue: int = DEFAULT_QUEUE, n_threads: int = 0,
                  n_batch: int = 512, n_gpu_layers: int = 0, verbose: bool = False,
-                 adapters: dict[str, str] | None = None) -> None:
+                 adapters: dict[str, str] | None = None, speculate: str | None = None) -> None:
         if n_parallel < 1 or max_queue < 0:
             raise ValueError("n_parallel must be >= 1 and max_queue >= 0")
+        self.speculate = check_mode(speculate or get_settings().speculate)
         t0 = time.perf_counter()
         self._model = LlamaModel(path, n_gpu_layers=n_gpu_layers, verbose=verbose,
                                  options=ContextOptions(n_ctx=n_ctx * n_parallel,
@@ -168,13 +171,19 @@ class LlamaCppEngine:
         sampler = Sampler(self._model.vocab, self._model.n_vocab,
                           bounded(request.sampling, self.n_ctx_slot), grammar=grammar_for(request),
                           triggers=triggers_for(request))
-        seq = Sequence(request, tokens, sampler)
+        seq = Sequence(request, tokens, sampler, spec=self._speculator(tokens))
         try:
             self._scheduler.submit(seq)
         except BaseException:
             sampler.close()
             raise
         return SequenceStream(seq, self._scheduler.wake)
+
+    def _speculator(self, tokens: list[int]) -> Speculator | None:
+        """Prompt-lookup drafting for one request (see :mod:`.speculate`), or None."""
+        if self.speculate == "off" or not self._model.can_rollback:
+            return None
+        return Speculator(tokens, self.speculate)
 
     # ---- scoring ---------------------------------------------------------------------
     def token_logprobs(self, tokens: Seq[int], *, top: int = 0,

@@ -329,8 +329,20 @@ class LlamaModel:
         """Make positions [0, n_tokens) of ``src`` part of ``dst`` too (no copy in a unified cache)."""
         _lib().llama_memory_seq_cp(self._mem, src, dst, 0, n_tokens)
 
+    def cached(self, seq_id: int) -> int:
+        """How many positions of sequence ``seq_id`` the cache holds (0: none)."""
+        return int(_lib().llama_memory_seq_pos_max(self._mem, seq_id)) + 1
+
     def clear(self) -> None:
         _lib().llama_memory_clear(self._mem, True)
+
+    @property
+    def can_rollback(self) -> bool:
+        """Whether the last positions of a sequence can be dropped from the cache (not in
+        recurrent or hybrid models, whose state has no per-position cells)."""
+        lib = _lib()
+        return not (lib.llama_model_is_recurrent(self._model)
+                    or lib.llama_model_is_hybrid(self._model))
 
 
 _SIZES = {"Small": "_S", "Medium": "_M", "Large": "_L"}

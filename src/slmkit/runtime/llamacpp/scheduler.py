@@ -212,13 +212,29 @@ class Scheduler:
         self.steps += 1
         for slot, fed in self._fed:
             slot.tokens.extend(fed)
-        for slot, row in wanted:
-            seq = slot.busy
-            token = seq.sampler.sample(self.model.ctx, row)
-            reason = seq.on_token(self.model, token, row, self.n_ctx_slot)
+        for slot, row, draft in wanted:
+            self._emit(slot, row, draft)
+
+    def _emit(self, slot: Slot, row: int, draft: list[int]) -> None:
+        """Sample rows ``row, row+1, …`` in order, keeping drafts while they equal the
+        sampled token (see :mod:`.speculate`); drop rejected drafts from the KV cache."""
+        seq = slot.busy
+        accepted = 0
+        for j in range(len(draft) + 1):
+            token = seq.sampler.sample(self.model.ctx, row + j)
+            reason = seq.on_token(self.model, token, row + j, self.n_ctx_slot)
             if reason:
                 self._release(slot)  # free the slot before the caller sees the last chunk
                 seq.finish(reason)
+                break
+            if j == len(draft) or token != draft[j]:
+                break
+            slot.tokens.append(token)  # the draft was right: its cell stays
+            accepted += 1
+        if draft:
+            if accepted < len(draft):
+                self.model.forget(slot.seq_id, len(slot.tokens))
+            seq.spec.verified(len(draft), accepted)
 
     def _watch_step(self, seconds: float) -> None:
         """Feed the decode watch; switch threads when it chose another count."""
@@ -242,7 +258,7 @@ class Scheduler:
     def _build_batch(self, active: list[Slot]):
         budget = self.model.n_batch
         rows: list[tuple[int, int, int, bool]] = []
-        wanted: list[tuple[Slot, int]] = []
+        wanted: list[tuple[Slot, int, list[int]]] = []  # slot, first row sampled, drafts
         self._fed: list[tuple[Slot, list[int]]] = []
         # decoding sequences first (one token each), then chunked prefill
         order = sorted(active, key=lambda s: not s.busy.prefilled)
@@ -250,14 +266,25 @@ class Scheduler:
             if budget <= 0:
                 break
             piece, want = slot.busy.take(budget)
-            start = len(slot.tokens)
-            rows.extend((t, start + i, slot.seq_id, want and i == len(piece) - 1)
-                        for i, t in enumerate(piece))
+            draft = self._draft(slot, budget - len(piece)) if want else []
+            start, last = len(slot.tokens), len(piece) - 1
+            rows.extend((t, start + i, slot.seq_id, want and i >= last)
+                        for i, t in enumerate(piece + draft))
             if want:
-                wanted.append((slot, len(rows) - 1))
+                wanted.append((slot, len(rows) - 1 - len(draft), draft))
             self._fed.append((slot, piece))
-            budget -= len(piece)
+            budget -= len(piece) + len(draft)
         return rows, wanted
+
+    def _draft(self, slot: Slot, room: int) -> list[int]:
+        """Speculative tokens to verify after a decoding sequence's last token."""
+        seq = slot.busy
+        if seq.spec is None or not seq.prefilled:
+            return []
+        room = min(room, self.n_ctx_slot - len(slot.tokens) - 3)
+        if seq.limit is not None:
+            room = min(room, seq.limit - seq.usage.completion_tokens - 1)
+        return seq.spec.draft(room)
 
     def _fail_active(self, err: Exception) -> None:
         for slot in self.slots:

@@ -17,8 +17,10 @@ from slmkit.runtime.textstream import TextStream
 
 
 class Sequence:
-    def __init__(self, request: GenerateRequest, prompt: list[int], sampler) -> None:
+    def __init__(self, request: GenerateRequest, prompt: list[int], sampler,
+                 spec=None) -> None:
         self.request, self.prompt, self.sampler = request, prompt, sampler
+        self.spec = spec  # a speculate.Speculator, or None: never draft
         self.adapter = request.adapter  # LoRA adapter name, None for the base alone
         self.out: queue.SimpleQueue = queue.SimpleQueue()
         self.slot = None  # set by the scheduler on admission
@@ -65,6 +67,8 @@ class Sequence:
         lps = self._logprobs(model, row, token)
         self.out.put(Chunk(text, (token,), lps))
         self.pending = [token]
+        if self.spec is not None:
+            self.spec.generated(token)
         return self._finish_reason(n_ctx_slot)
 
     def _finish_reason(self, n_ctx_slot: int) -> str | None:
@@ -87,6 +91,9 @@ class Sequence:
     def finish(self, reason: str) -> None:
         if self.t_first:
             self.usage.decode_seconds = time.perf_counter() - self.t_first
+        if self.spec is not None:
+            self.usage.draft_tokens, self.usage.accepted_tokens = (self.spec.drafted,
+                                                                   self.spec.accepted)
         tail = self.stream.finish() if reason != "cancelled" else ""
         self.done = True
         self.out.put(Chunk(tail, finish_reason=reason, usage=self.usage))
