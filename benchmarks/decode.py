@@ -1,13 +1,16 @@
-"""Our `slm run` path against raw llama-cpp-python on the same GGUF, threads and prompts.
+"""Our `slm run` path against llama.cpp's own `llama-bench` (tg128) and raw llama-cpp-python
+on the same GGUF, threads and prompts.
 
 Each measurement runs in a fresh process (clean load time and peak RSS), alternating
-ours / anchor for ``--rounds`` rounds; medians are compared. Metrics: load time, prompt
+ours / anchors for ``--rounds`` rounds; medians are compared. ``llama-bench`` is built from
+the llama.cpp sources of the pinned llama-cpp-python on first use (see _cpp.py; about
+8 minutes on 2 cores; ``--no-cpp`` skips it). Metrics: load time, prompt
 processing tokens/s (a ~512-token prompt), time to first token on a short chat-sized
 prompt, decode tokens/s (greedy, 128 tokens), peak RSS.
 
     python benchmarks/decode.py [--model NAME|PATH] [--threads N] [--rounds 3]
 
-Targets (issue #2): decode ≥ 0.95× raw, load ≤ 1.1× raw.
+Targets: decode ≥ 0.95× llama-bench tg128 (issue #20) and ≥ 0.95× raw, load ≤ 1.1× raw.
 """
 
 from __future__ import annotations
@@ -119,13 +122,24 @@ def parent(args) -> int:
         while f.read(1 << 24):
             pass
     rows = {"ours": [], "raw": []}
+    bench = _cpp_bench(args, path)
     for r in range(args.rounds):
         for kind in ("ours", "raw") if r % 2 == 0 else ("raw", "ours"):
             rows[kind].append(run_child(__file__, [kind, path, str(args.threads),
                                                    str(args.gen), str(args.prompt)]))
             print(f"round {r + 1}/{args.rounds} {kind:4s} "
                   f"decode {rows[kind][-1]['decode_tokens_per_second']:.1f} tok/s", flush=True)
+        if bench is not None:
+            rows.setdefault("llama_bench", []).append(bench())
+            print(f"round {r + 1}/{args.rounds} llama-bench tg{args.gen} "
+                  f"{rows['llama_bench'][-1]:.1f} tok/s", flush=True)
     table = _summarise(rows, median_of)
+    if bench is not None:
+        import statistics
+
+        tg = statistics.median(rows["llama_bench"])
+        ours = table["decode_tokens_per_second"]["ours"]
+        table["llama_bench_tg"] = {"llama_bench": tg, "ours": ours, "ratio": ours / tg}
     md = _markdown(table, args, path)
     print("\n" + md)
     payload = {"benchmark": "decode", "model": args.model, "path": path,
@@ -142,6 +156,16 @@ METRICS = [  # key, label, better
     ("decode_tokens_per_second", "decode tokens/s", "higher"),
     ("peak_rss_mb", "peak RSS (MB)", "lower"),
 ]
+
+
+def _cpp_bench(args, path: str):
+    """A callable giving llama-bench's tg tokens/s (built on first use), or None."""
+    if args.no_cpp:
+        return None
+    from _cpp import bench_tg, binaries
+
+    binaries()
+    return lambda: bench_tg(path, args.threads, n_gen=args.gen, reps=3)
 
 
 def _summarise(rows, median_of) -> dict:
@@ -163,8 +187,15 @@ def _markdown(table: dict, args, path: str) -> str:
         row = table[key]
         lines.append(f"| {label} | {row['ours']:.3g} | {row['raw']:.3g} | {row['ratio']:.2f}× |")
     d, lt = table["decode_tokens_per_second"]["ratio"], table["load_seconds"]["ratio"]
+    cpp = table.get("llama_bench_tg")
+    if cpp:
+        lines.append(f"| decode tokens/s vs llama-bench tg{args.gen} (C++) | "
+                     f"{cpp['ours']:.3g} | {cpp['llama_bench']:.3g} | {cpp['ratio']:.2f}× |")
     lines += ["", f"targets: decode ≥ 0.95× raw → {d:.2f}× {'PASS' if d >= 0.95 else 'FAIL'}; "
                   f"load ≤ 1.1× raw → {lt:.2f}× {'PASS' if lt <= 1.1 else 'FAIL'}"]
+    if cpp:
+        lines[-1] += (f"; decode ≥ 0.95× llama-bench → {cpp['ratio']:.2f}× "
+                      f"{'PASS' if cpp['ratio'] >= 0.95 else 'FAIL'}")
     return "\n".join(lines) + "\n"
 
 
@@ -187,6 +218,8 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--gen", type=int, default=128)
     p.add_argument("--prompt", type=int, default=512)
+    p.add_argument("--no-cpp", action="store_true",
+                   help="skip the llama-bench anchor (no C++ build)")
     args = p.parse_args()
     if args.threads <= 0:
         from slmkit.util.threads import physical_threads

@@ -85,7 +85,7 @@ class Settings:
     speculate: str = _setting("auto", "SLM_SPECULATE", file="model.speculate",
                               choices=("auto", "on", "off"),
                               help="prompt-lookup speculative decoding: auto (where the answer "
-                                   "copies the input), on or off (--speculate)")
+                                   "copies the input), on or off")
     # --- slm serve
     host: str = _setting("127.0.0.1", "SLM_HOST", file="serve.host",
                          help="address to bind; any but loopback needs an API key (--host)")
