@@ -82,10 +82,10 @@ class Settings:
                                  help="where the torch engine computes: cpu, cuda or cuda:N")
     llama_log: str = _setting("", "SLM_LLAMA_LOG", file="model.llama_log", choices=("", "all"),
                               help="'all' prints llama.cpp's whole log (--verbose: warnings)")
-    speculate: str = _setting("auto", "SLM_SPECULATE", file="model.speculate",
+    speculate: str = _setting("off", "SLM_SPECULATE", file="model.speculate",
                               choices=("auto", "on", "off"),
                               help="prompt-lookup speculative decoding: auto (where the answer "
-                                   "copies the input), on or off")
+                                   "copies the input), on or off (the default)")
     # --- slm serve
     host: str = _setting("127.0.0.1", "SLM_HOST", file="serve.host",
                          help="address to bind; any but loopback needs an API key (--host)")
