@@ -1,0 +1,255 @@
+"""`slm code review FILE|DIFF`: findings with lines, severity and a patch that applies.
+
+What is reviewed is a list of :class:`Target`\\ s: each hunk of a diff (its new-side
+lines), or each function/class of a file (``formats.code.units``). The model reviews one
+target at a time under a JSON schema; each of its findings is then verified — its line must
+lie in the target, the code it quotes must be on that line (one line off is moved), and a
+suggested fix becomes a patch only if it applies to the file and, for Python, the patched
+file still parses. Findings that fail are dropped and listed with the reason, so nothing the
+model invents reaches the report. The deterministic checks (:mod:`.checks`) run on the
+whole file and are kept where they fall in the reviewed lines.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from slmkit.apps.code import patch as P
+from slmkit.apps.code.checks import SEVERITIES, Finding, checks_for
+from slmkit.apps.llm import Calls, ask
+from slmkit.core.engine import Engine
+from slmkit.formats.code import units
+
+MAX_LINES = 80  # a target's lines per model call
+MAX_FINDINGS = 4
+SYSTEM = ("You are a careful code reviewer. Each line of the code starts with its line "
+          "number and '|'. Report only real problems: bugs, crashes, wrong logic, security "
+          "issues. For each give the line number, a severity (error, warning or info), a "
+          "one-sentence message, the exact code from that line, and the corrected code for "
+          "it. If the code is fine, return an empty list.")
+SCHEMA = {"type": "object", "properties": {"findings": {
+    "type": "array", "maxItems": MAX_FINDINGS, "items": {
+        "type": "object", "properties": {
+            "line": {"type": "integer"}, "severity": {"enum": list(SEVERITIES)},
+            "message": {"type": "string", "maxLength": 200},
+            "code": {"type": "string", "maxLength": 160},
+            "fix": {"type": "string", "maxLength": 160}},
+        "required": ["line", "severity", "message", "code", "fix"]}}},
+    "required": ["findings"]}
+
+
+@dataclass
+class Target:
+    """Lines ``first``..``last`` of ``path`` to review: ``shown`` holds ``(line, marker,
+    text)`` (marker ``+`` for an added line of a diff)."""
+
+    path: str
+    label: str
+    shown: list[tuple[int, str, str]]
+
+    @property
+    def first(self) -> int:
+        return self.shown[0][0]
+
+    @property
+    def last(self) -> int:
+        return self.shown[-1][0]
+
+    def text_at(self, line: int) -> str | None:
+        for n, _, t in self.shown:
+            if n == line:
+                return t
+        return None
+
+
+@dataclass
+class Source:
+    """One reviewed file: its new text when known (``None``: only the diff's lines)."""
+
+    path: str
+    text: str | None
+    targets: list[Target] = field(default_factory=list)
+    changed: set[int] | None = None  # a diff's added lines (None: the whole file)
+
+
+def from_file(path: str, text: str) -> Source:
+    """A file reviewed unit by unit (function, class, method, module code)."""
+    lines = text.splitlines()
+    src = Source(path, text)
+    for u in units(path, text):
+        for a in range(u.start, u.end + 1, MAX_LINES):
+            b = min(a + MAX_LINES - 1, u.end)
+            src.targets.append(Target(path, f"{u.kind} {u.symbol}",
+                                      [(n, " ", lines[n - 1]) for n in range(a, b + 1)]))
+    return src
+
+
+def from_diff(diff: str, root: str | Path = ".") -> list[Source]:
+    """The files of a unified diff, each hunk a target. The new text comes from the file
+    under ``root`` (the diff applied to it, or the file as is when it already holds the
+    change), or from the diff itself for a new file."""
+    out = []
+    for fd in P.parse(diff):
+        if fd.path == "/dev/null":
+            continue  # a deleted file: nothing left to review
+        src = Source(fd.path, _new_text(fd, Path(root) / fd.path), changed=set())
+        for h in fd.hunks:
+            shown = h.new_numbered()
+            if shown:
+                src.targets.append(Target(fd.path, f"hunk +{h.new_start},{h.new_len}", shown))
+                src.changed |= {n for n, tag, _ in shown if tag == "+"}
+        out.append(src)
+    return out
+
+
+def _new_text(fd: P.FileDiff, path: Path) -> str | None:
+    if fd.is_new:
+        return "".join(t + "\n" for t in fd.hunks[0].new_lines()) if fd.hunks else ""
+    try:
+        disk = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    try:
+        return P.apply(disk, fd)
+    except P.PatchError:
+        lines = disk.splitlines()
+        ok = all(lines[n - 1] == t for h in fd.hunks for n, _, t in h.new_numbered()
+                 if n <= len(lines))
+        return disk if ok else None
+
+
+def numbered(target: Target) -> str:
+    return "\n".join(f"{n:>4}{m}| {t}" for n, m, t in target.shown)
+
+
+def model_findings(engine: Engine, target: Target, calls: Calls | None = None
+                   ) -> list[dict[str, Any]]:
+    """The model's raw findings for one target (``[]`` when its answer is not JSON)."""
+    lang = Path(target.path).suffix.lstrip(".") or "text"
+    user = f"File {target.path} ({target.label}), {lang}:\n\n{numbered(target)}"
+    raw = ask(engine, SYSTEM, user, max_tokens=400, calls=calls, json_schema=SCHEMA)
+    try:
+        items = json.loads(raw).get("findings", [])
+    except (ValueError, AttributeError):
+        return []
+    return [i for i in items if isinstance(i, dict)]
+
+
+def verify(item: dict[str, Any], target: Target) -> tuple[Finding | None, str]:
+    """A model finding checked against the target: (finding, "") or (None, why not)."""
+    line, quote = item.get("line"), str(item.get("code") or "").strip().strip("`").strip()
+    if not isinstance(line, int) or not target.first <= line <= target.last:
+        return None, f"line {line} is outside the reviewed lines {target.first}-{target.last}"
+    if not quote or "\n" in quote:
+        return None, "no single line of code quoted"
+    for n in (line, line - 1, line + 1):
+        got = target.text_at(n)
+        if got is not None and quote in got:
+            line = n
+            break
+    else:
+        return None, f"quoted code {quote!r} is not on line {line}"
+    sev = item.get("severity") if item.get("severity") in SEVERITIES else "warning"
+    fix = str(item.get("fix") or "").strip()
+    f = Finding(target.path, line, sev, str(item.get("message") or "").strip(), quote,
+                fix or None, source="model")
+    if not f.message:
+        return None, "no message"
+    return f, ""
+
+
+def attach_patch(f: Finding, text: str | None) -> Finding:
+    """``f.patch``: the fix as a diff, kept only if it applies and (Python) still parses."""
+    if text is None or f.fix is None:
+        return f
+    diff = P.replace_line(f.path, text, f.line, f.code, f.fix)
+    if diff is None:
+        return f
+    try:
+        patched = P.apply(text, P.parse(diff)[0])
+        if f.path.endswith(".py"):
+            ast.parse(patched)
+    except (P.PatchError, SyntaxError, ValueError):
+        return f
+    f.patch = diff
+    return f
+
+
+def review(engine: Engine | None, sources: list[Source], *,
+           progress: Callable[[dict], None] | None = None) -> dict[str, Any]:
+    """Review ``sources``: deterministic checks, then (with an ``engine``) the model per
+    target, verified. Returns ``{"findings", "dropped", "targets", "calls"}``."""
+    findings: list[Finding] = []
+    dropped: list[dict[str, Any]] = []
+    calls = Calls()
+    total = sum(len(s.targets) for s in sources)
+    done = 0
+    for src in sources:
+        findings.extend(_checked(src))
+        for t in src.targets if engine is not None else ():
+            for item in model_findings(engine, t, calls):
+                f, why = verify(item, t)
+                if f is None:
+                    dropped.append({"path": t.path, "line": item.get("line"), "reason": why,
+                                    "message": item.get("message")})
+                elif not _duplicate(f, findings):
+                    findings.append(attach_patch(f, src.text))
+            done += 1
+            if progress:
+                progress({"done": done, "total": total, "item": f"{t.path} {t.label}"})
+    findings.sort(key=lambda f: (f.path, f.line, f.source))
+    return {"findings": [f.to_dict() for f in findings], "dropped": dropped,
+            "targets": [{"path": t.path, "label": t.label, "lines": [t.first, t.last]}
+                        for s in sources for t in s.targets],
+            "calls": calls.to_dict()}
+
+
+def _checked(src: Source) -> list[Finding]:
+    if src.text is None:
+        return []
+    out = []
+    for f in checks_for(src.path, src.text):
+        if src.changed is None or f.line in src.changed:
+            out.append(attach_patch(f, src.text))
+    return out
+
+
+def _duplicate(f: Finding, found: list[Finding]) -> bool:
+    return any(g.path == f.path and g.line == f.line and g.message.lower() == f.message.lower()
+               for g in found)
+
+
+def render(report: dict[str, Any]) -> str:
+    """The report as text: ``path:line: severity: message [rule]``, fixes as diffs."""
+    out = []
+    for f in report["findings"]:
+        tag = f["rule"] or f["source"]
+        out.append(f"{f['path']}:{f['line']}: {f['severity']}: {f['message']} [{tag}]")
+        if f["patch"]:
+            out.append("".join("    " + ln for ln in f["patch"].splitlines(keepends=True)))
+    n, d = len(report["findings"]), len(report["dropped"])
+    out.append(f"{n} finding(s) in {len(report['targets'])} reviewed part(s); "
+               f"{d} model finding(s) dropped as unverifiable")
+    return "\n".join(out)
+
+
+def load(spec: str, stdin_text: str | None = None, root: str | Path = ".") -> list[Source]:
+    """Sources from a CLI argument: ``-`` (stdin), a ``.diff``/``.patch`` file, or a source
+    file; text that looks like a diff is reviewed as one."""
+    if spec == "-":
+        text, name = stdin_text or "", "<stdin>"
+    else:
+        try:
+            text, name = Path(spec).read_text(encoding="utf-8"), spec
+        except (OSError, UnicodeDecodeError) as err:
+            raise ValueError(f"cannot read {spec}: {err}") from None
+    if name.endswith((".diff", ".patch")) or P.looks_like_diff(text):
+        return from_diff(text, root)
+    if name == "<stdin>":
+        raise ValueError("stdin holds no unified diff; give a file path to review a file")
+    return [from_file(name, text)]
