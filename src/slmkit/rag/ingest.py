@@ -22,6 +22,10 @@ from slmkit.rag.store import ChunkRow, Collection
 Progress = Callable[[str, int, int], None]
 # fan_out(work, shards) -> one result per shard, in order (e.g. Ray tasks: scale.ray_batch)
 FanOut = Callable[[Callable, list], list]
+#: ``chunker(path, data, embedder) -> [TextChunk]``: how a file is cut (default: its
+#: loader's sections, cut by tokens); ``walker(paths, report) -> (files, folders walked)``:
+#: which files a run reads (default :func:`find_files`). See ``rag/code.py``.
+Chunker = Callable[[str, bytes, object], list]
 
 
 @dataclass
@@ -94,7 +98,7 @@ def ingest(collection: Collection, paths: Sequence[str | Path], embedder, *,
            size: int = DEFAULT_SIZE, overlap: int = DEFAULT_OVERLAP, batch_size: int = 64,
            prune: bool = True, progress: Progress | None = None,
            fan_out: FanOut | None = None, make_embedder: Callable | None = None,
-           shards: int = 4) -> IngestReport:
+           shards: int = 4, chunker: Chunker | None = None, walker=None) -> IngestReport:
     """Ingest ``paths`` (files or folders) into ``collection`` with ``embedder``.
 
     With ``fan_out`` the files are read, chunked and embedded in ``shards`` parts by
@@ -104,7 +108,9 @@ def ingest(collection: Collection, paths: Sequence[str | Path], embedder, *,
     t0 = time.perf_counter()
     report = IngestReport(collection.name)
     collection.bind_embedder(_embedder_name(embedder), int(embedder.dimension))
-    files, roots = find_files(paths, report)
+    if fan_out is not None and chunker is not None:
+        raise ValueError("a custom chunker runs locally only: do not combine it with fan_out")
+    files, roots = (walker or find_files)(paths, report)
     known = collection.documents()
     if fan_out is not None:
         _ingest_shards(collection, files, known, fan_out, make_embedder or (lambda: embedder),
@@ -112,7 +118,7 @@ def ingest(collection: Collection, paths: Sequence[str | Path], embedder, *,
         files_done = files
     else:
         files_done = _ingest_local(collection, files, known, embedder, size, overlap,
-                                   batch_size, progress, report)
+                                   batch_size, progress, report, chunker)
     if prune and roots:
         _prune(collection, roots, {str(f) for f in files_done}, known, report)
     _refresh_index(collection)
@@ -123,13 +129,13 @@ def ingest(collection: Collection, paths: Sequence[str | Path], embedder, *,
 
 
 def _ingest_local(collection, files, known, embedder, size, overlap, batch_size, progress,
-                  report) -> list[Path]:
+                  report, chunker: Chunker | None = None) -> list[Path]:
     group: list[_Pending] = []
     n_group_chunks = 0
     for i, f in enumerate(files):
         if progress:
             progress("ingest", i, len(files))
-        pending = _prepare(f, known, report, embedder, size, overlap)
+        pending = _prepare(f, known, report, embedder, size, overlap, chunker)
         if pending is None:
             continue
         group.append(pending)
@@ -225,7 +231,7 @@ def _embedder_name(embedder) -> str:
 
 
 def _prepare(f: Path, known: dict, report: IngestReport, embedder, size: int,
-             overlap: int) -> _Pending | None:
+             overlap: int, chunker: Chunker | None = None) -> _Pending | None:
     key = str(f)
     try:
         st = f.stat()
@@ -239,11 +245,14 @@ def _prepare(f: Path, known: dict, report: IngestReport, embedder, size: int,
         report.unchanged.append(key)
         return None
     try:
-        sections: list[Section] = load_bytes(key, data)
+        if chunker is not None:
+            chunks = chunker(key, data, embedder)
+        else:
+            sections: list[Section] = load_bytes(key, data)
+            chunks = chunk_sections(sections, embedder, size=size, overlap=overlap)
     except LoadError as err:
         report.failed.append({"path": key, "reason": err.reason})
         return None
-    chunks = chunk_sections(sections, embedder, size=size, overlap=overlap)
     if not chunks:
         report.failed.append({"path": key, "reason": "no text found"})
         return None

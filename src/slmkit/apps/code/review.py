@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,17 +29,18 @@ from slmkit.formats.code import units
 MAX_LINES = 80  # a target's lines per model call
 MAX_FINDINGS = 4
 SYSTEM = ("You are a careful code reviewer. Each line of the code starts with its line "
-          "number and '|'. Report only real problems: bugs, crashes, wrong logic, security "
-          "issues. For each give the line number, a severity (error, warning or info), a "
-          "one-sentence message, the exact code from that line, and the corrected code for "
-          "it. If the code is fine, return an empty list.")
+          "number and '|'. Find the bugs: code that gives a wrong result, crashes, or leaks "
+          "a resource. For each bug give the line number, a severity (error, warning or "
+          "info), a one-sentence message, the exact code from that line (without its "
+          "number), and the corrected code for that line.")
+_NUMBER = re.compile(r"^\s*(?:\S+:)?\d+\s*[+ ]?\|\s?")  # "12 | " or "a.py:12 | " copied
 SCHEMA = {"type": "object", "properties": {"findings": {
     "type": "array", "maxItems": MAX_FINDINGS, "items": {
         "type": "object", "properties": {
             "line": {"type": "integer"}, "severity": {"enum": list(SEVERITIES)},
             "message": {"type": "string", "maxLength": 200},
-            "code": {"type": "string", "maxLength": 160},
-            "fix": {"type": "string", "maxLength": 160}},
+            "code": {"type": "string", "maxLength": 400},
+            "fix": {"type": "string", "maxLength": 200}},
         "required": ["line", "severity", "message", "code", "fix"]}}},
     "required": ["findings"]}
 
@@ -140,32 +142,51 @@ def model_findings(engine: Engine, target: Target, calls: Calls | None = None
     return [i for i in items if isinstance(i, dict)]
 
 
+def locate(quote: str, target: Target, line: int) -> int | None:
+    """The line of ``target`` holding ``quote`` verbatim: the claimed ``line`` or one next
+    to it for a one-line quote; for a quote of several lines (each found verbatim, in order,
+    on consecutive lines) the claimed line when it lies in them, else their first line."""
+    parts = [q.strip() for q in quote.split("\n") if q.strip()]
+    if len(parts) == 1:
+        for n in (line, line - 1, line + 1):
+            got = target.text_at(n)
+            if got is not None and parts[0] in got:
+                return n
+        return None
+    texts = [(n, t.strip()) for n, _, t in target.shown if t.strip()]
+    for i in range(len(texts) - len(parts) + 1):
+        if all(texts[i + j][1] == p for j, p in enumerate(parts)):
+            first, last = texts[i][0], texts[i + len(parts) - 1][0]
+            return line if first <= line <= last else first
+    return None
+
+
 def verify(item: dict[str, Any], target: Target) -> tuple[Finding | None, str]:
     """A model finding checked against the target: (finding, "") or (None, why not)."""
-    line, quote = item.get("line"), str(item.get("code") or "").strip().strip("`").strip()
+    line = item.get("line")
+    quote = "\n".join(_NUMBER.sub("", q) for q in str(item.get("code") or "").split("\n"))
+    quote = quote.strip().strip("`").strip()
     if not isinstance(line, int) or not target.first <= line <= target.last:
         return None, f"line {line} is outside the reviewed lines {target.first}-{target.last}"
-    if not quote or "\n" in quote:
-        return None, "no single line of code quoted"
-    for n in (line, line - 1, line + 1):
-        got = target.text_at(n)
-        if got is not None and quote in got:
-            line = n
-            break
-    else:
-        return None, f"quoted code {quote!r} is not on line {line}"
+    if not quote:
+        return None, "no code quoted"
+    at = locate(quote, target, line)
+    if at is None:
+        return None, f"quoted code {quote[:60]!r} is not in the reviewed lines near {line}"
+    message = str(item.get("message") or "").strip()
+    if not message:
+        return None, "no message"
     sev = item.get("severity") if item.get("severity") in SEVERITIES else "warning"
     fix = str(item.get("fix") or "").strip()
-    f = Finding(target.path, line, sev, str(item.get("message") or "").strip(), quote,
-                fix or None, source="model")
-    if not f.message:
-        return None, "no message"
-    return f, ""
+    one_line = "\n" not in quote
+    return Finding(target.path, at, sev, message, quote, fix if fix and one_line else None,
+                   source="model"), ""
 
 
 def attach_patch(f: Finding, text: str | None) -> Finding:
-    """``f.patch``: the fix as a diff, kept only if it applies and (Python) still parses."""
-    if text is None or f.fix is None:
+    """``f.patch``: the fix as a diff, kept only if it applies and the patched file still
+    parses (Python: a model's fix for another language is left as text, unchecked)."""
+    if text is None or f.fix is None or (f.source == "model" and not f.path.endswith(".py")):
         return f
     diff = P.replace_line(f.path, text, f.line, f.code, f.fix)
     if diff is None:
