@@ -175,7 +175,7 @@ def compose(args, base_loader=None):
                **_ui_state(args)})
     registry = server.registry(loader, specs, options, store_loader=store_loader)
     options.state["apps"] = serve_apps.handlers(
-        serve_apps.engine_source(registry, specs[0].name), args)
+        serve_apps.engine_source(registry, specs[0].name), args, rag=rag)
     return registry, specs, options
 
 

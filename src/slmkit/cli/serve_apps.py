@@ -9,9 +9,11 @@ import argparse
 from slmkit.serve.registry import engine_source  # noqa: F401 (cli/serve.py wires it)
 
 
-def handlers(engines, args: argparse.Namespace) -> dict:
+def handlers(engines, args: argparse.Namespace, rag=None) -> dict:
     """Every app's handlers by HTTP name (``summarize``, ``logs/detect``, …). Each app adds
-    its builder below (imported lazily)."""
+    its builder below (imported lazily). ``rag``: the server's collections service (its
+    embedders serve ``code/ask``; without it, ``code/ask`` is not offered)."""
+    from slmkit.apps.code.handler import CodeDocApp, CodeReviewApp
     from slmkit.apps.review.handler import ReviewApp
     from slmkit.apps.summarize.handler import SummarizeApp
     from slmkit.guard.session import MaskSession
@@ -20,7 +22,13 @@ def handlers(engines, args: argparse.Namespace) -> dict:
     from slmkit.apps.logs.service import handlers as logs_handlers
 
     found.update(logs_handlers(engines))
-    for app in (SummarizeApp(engines), ReviewApp(engines, masker=MaskSession)):
+    apps = [SummarizeApp(engines), ReviewApp(engines, masker=MaskSession),
+            CodeReviewApp(engines), CodeDocApp(engines)]
+    if rag is not None:
+        from slmkit.rag.code_ask import CodeAskApp
+
+        apps.append(CodeAskApp(engines, rag.embedder, home=rag.home))
+    for app in apps:
         found[app.name] = app
     return found
 

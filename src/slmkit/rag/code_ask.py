@@ -141,3 +141,39 @@ def render(result: dict[str, Any]) -> str:
     elif not result["grounded"]:
         lines.append("\n(not grounded: no source supports this answer)")
     return "\n".join(lines)
+
+
+class CodeAskApp:
+    """``POST /v1/apps/code/ask``: ``{"question", "repo", "k"?, "model"?, "update"?}``.
+
+    Only a repository already indexed from this machine's CLI (`slm code ask … --repo DIR`)
+    can be asked about: the server never indexes a folder a client names, it only refreshes
+    (``"update": true``, the default) the files of one its operator indexed."""
+
+    name = "code/ask"
+
+    def __init__(self, engines, embedder_for, *, home=None) -> None:
+        self.engines, self.embedder_for, self.home = engines, embedder_for, home
+
+    def run(self, payload: dict[str, Any], progress=None) -> dict[str, Any]:
+        from slmkit.apps import payload as P
+        from slmkit.rag.store import CollectionNotFoundError, list_collections
+
+        question, repo = P.field(payload, "question", str), P.field(payload, "repo", str)
+        if not question or not repo:
+            raise ValueError("question and repo (a folder indexed by `slm code ask`) are "
+                             "required")
+        k = P.field(payload, "k", int, 5)
+        if not 1 <= k <= 20:
+            raise ValueError(f"k: must be 1..20, got {k}")
+        name = collection_name(repo)
+        if name not in list_collections(self.home):
+            err = CollectionNotFoundError(name)
+            err.hint = f"index it on the server's machine first: slm code ask QUESTION --repo {repo}"
+            raise err
+        with Collection(name, self.home) as coll:
+            embedder = self.embedder_for(coll.embedder)
+        with self.engines(P.field(payload, "model", str)) as engine:
+            return {"object": "code.answer", **ask_repo(
+                engine, embedder, repo, question, home=self.home, k=k,
+                update=P.field(payload, "update", bool, True))}

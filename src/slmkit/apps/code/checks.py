@@ -10,6 +10,7 @@ Where the fix is mechanical the finding carries it as a replacement of the quote
 from __future__ import annotations
 
 import ast
+import warnings
 from dataclasses import asdict, dataclass
 
 SEVERITIES = ("error", "warning", "info")
@@ -39,7 +40,9 @@ class Finding:
 def python_checks(path: str, text: str) -> list[Finding]:
     """Every deterministic finding in Python source ``text``, by line."""
     try:
-        tree = ast.parse(text)
+        with warnings.catch_warnings():  # `is "a"` warns: it is reported as a finding
+            warnings.simplefilter("ignore", SyntaxWarning)
+            tree = ast.parse(text)
     except SyntaxError as err:
         line = err.lineno or 1
         quoted = (text.splitlines()[line - 1].strip() if line <= len(text.splitlines())

@@ -141,11 +141,12 @@ def same_code(old: str, new: str) -> bool:
         return False
 
 
-def model_writer(engine: Engine, calls: Calls | None = None) -> Writer:
+def model_writer(engine: Engine, calls: Calls | None = None, *,
+                 max_tokens: int = 80) -> Writer:
     """A :data:`Writer` that asks ``engine`` for the sentence (JSON-constrained)."""
     def write(what: str, source: str) -> str:
         raw = ask(engine, SYSTEM, f"Write the docstring for {what}:\n\n{source}",
-                  max_tokens=80, calls=calls, json_schema=SCHEMA)
+                  max_tokens=max_tokens, calls=calls, json_schema=SCHEMA)
         try:
             return str(json.loads(raw).get("docstring") or "")
         except (ValueError, AttributeError):

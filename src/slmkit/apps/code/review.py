@@ -91,15 +91,27 @@ def from_file(path: str, text: str) -> Source:
     return src
 
 
-def from_diff(diff: str, root: str | Path = ".") -> list[Source]:
-    """The files of a unified diff, each hunk a target. The new text comes from the file
-    under ``root`` (the diff applied to it, or the file as is when it already holds the
-    change), or from the diff itself for a new file."""
+def disk_reader(root: str | Path) -> Callable[[str], str | None]:
+    """``read(path)``: the text of ``root/path``, or None when it cannot be read."""
+    def read(path: str) -> str | None:
+        try:
+            return (Path(root) / path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+    return read
+
+
+def from_diff(diff: str, read: Callable[[str], str | None] = lambda path: None
+              ) -> list[Source]:
+    """The files of a unified diff, each hunk a target. A file's new text comes from
+    ``read(path)`` (the diff applied to it, or the text as is when it already holds the
+    change), or from the diff itself for a new file; without it only the hunks' lines are
+    known (no deterministic checks, no patches)."""
     out = []
     for fd in P.parse(diff):
         if fd.path == "/dev/null":
             continue  # a deleted file: nothing left to review
-        src = Source(fd.path, _new_text(fd, Path(root) / fd.path), changed=set())
+        src = Source(fd.path, _new_text(fd, read), changed=set())
         for h in fd.hunks:
             shown = h.new_numbered()
             if shown:
@@ -109,12 +121,11 @@ def from_diff(diff: str, root: str | Path = ".") -> list[Source]:
     return out
 
 
-def _new_text(fd: P.FileDiff, path: Path) -> str | None:
+def _new_text(fd: P.FileDiff, read: Callable[[str], str | None]) -> str | None:
     if fd.is_new:
         return "".join(t + "\n" for t in fd.hunks[0].new_lines()) if fd.hunks else ""
-    try:
-        disk = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+    disk = read(fd.path)
+    if disk is None:
         return None
     try:
         return P.apply(disk, fd)
@@ -129,12 +140,12 @@ def numbered(target: Target) -> str:
     return "\n".join(f"{n:>4}{m}| {t}" for n, m, t in target.shown)
 
 
-def model_findings(engine: Engine, target: Target, calls: Calls | None = None
-                   ) -> list[dict[str, Any]]:
+def model_findings(engine: Engine, target: Target, calls: Calls | None = None, *,
+                   max_tokens: int = 400) -> list[dict[str, Any]]:
     """The model's raw findings for one target (``[]`` when its answer is not JSON)."""
     lang = Path(target.path).suffix.lstrip(".") or "text"
     user = f"File {target.path} ({target.label}), {lang}:\n\n{numbered(target)}"
-    raw = ask(engine, SYSTEM, user, max_tokens=400, calls=calls, json_schema=SCHEMA)
+    raw = ask(engine, SYSTEM, user, max_tokens=max_tokens, calls=calls, json_schema=SCHEMA)
     try:
         items = json.loads(raw).get("findings", [])
     except (ValueError, AttributeError):
@@ -201,10 +212,11 @@ def attach_patch(f: Finding, text: str | None) -> Finding:
     return f
 
 
-def review(engine: Engine | None, sources: list[Source], *,
+def review(engine: Engine | None, sources: list[Source], *, max_tokens: int = 400,
            progress: Callable[[dict], None] | None = None) -> dict[str, Any]:
     """Review ``sources``: deterministic checks, then (with an ``engine``) the model per
-    target, verified. Returns ``{"findings", "dropped", "targets", "calls"}``."""
+    target, verified; ``max_tokens`` bounds each answer (a cut answer is not JSON: no
+    findings). Returns ``{"findings", "dropped", "targets", "calls"}``."""
     findings: list[Finding] = []
     dropped: list[dict[str, Any]] = []
     calls = Calls()
@@ -213,7 +225,7 @@ def review(engine: Engine | None, sources: list[Source], *,
     for src in sources:
         findings.extend(_checked(src))
         for t in src.targets if engine is not None else ():
-            for item in model_findings(engine, t, calls):
+            for item in model_findings(engine, t, calls, max_tokens=max_tokens):
                 f, why = verify(item, t)
                 if f is None:
                     dropped.append({"path": t.path, "line": item.get("line"), "reason": why,
@@ -270,7 +282,7 @@ def load(spec: str, stdin_text: str | None = None, root: str | Path = ".") -> li
         except (OSError, UnicodeDecodeError) as err:
             raise ValueError(f"cannot read {spec}: {err}") from None
     if name.endswith((".diff", ".patch")) or P.looks_like_diff(text):
-        return from_diff(text, root)
+        return from_diff(text, disk_reader(root))
     if name == "<stdin>":
         raise ValueError("stdin holds no unified diff; give a file path to review a file")
     return [from_file(name, text)]
