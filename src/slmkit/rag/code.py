@@ -142,7 +142,9 @@ def code_chunks(rel: str, text: str, tokenizer) -> list[TextChunk]:
                                overlap=8)
         base = starts[u.start - 1]
         for p in pieces:
-            body = f"{head}\n{p.text}"
+            lead = u.text.rfind("\n", 0, p.char_start) + 1  # keep the first line's indent
+            code = u.text[lead:p.char_end] if not u.text[lead:p.char_start].strip() else p.text
+            body = f"{head}\n{code}"
             n = tokenizer.count_tokens(body)
             if n > tokenizer.max_tokens:  # a header that does not fit: the code alone
                 body, n = p.text, p.n_tokens
