@@ -156,7 +156,7 @@ def test_http_ask_refuses_a_folder_nobody_indexed(tmp_path):
 @pytest.mark.integration
 def test_ask_on_the_real_model_cites_checked_lines(tmp_path, embedder, engine):
     root = make_repo(tmp_path / "repo")
-    out = ask_repo(engine, embedder, root, "What does parse_config do?", home=tmp_path / "h",
+    out = ask_repo(engine, embedder, root, "What does parse_config do?", home=tmp_path / "h", k=3,
                    max_tokens=48)
     assert out["sources"][0]["cite"] == "src/app/config.py:7-9"
     assert out["index"]["added"] == 5

@@ -34,7 +34,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "finetune": ("slmkit.cli.finetune", "LoRA / QLoRA / full fine-tuning on CPU"),
     "merge": ("slmkit.cli.merge", "merge an adapter into its base, or export it as GGUF"),
     "rag": ("slmkit.cli.rag", "ingest documents, query and ask with citations, evaluate"),
-    "code": ("slmkit.cli.code", "code completion at FILE:LINE[:COL] (fill-in-the-middle)"),
+    "code": ("slmkit.cli.code", "code: complete (FIM), review, doc, ask a repository, eval"),
     "logs": ("slmkit.cli.logs", "log templates, anomaly detection and explanations"),
     "summarize": ("slmkit.cli.summarize", "summarize documents and mail threads, offline"),
     "review": ("slmkit.cli.review", "review contracts: checklist fields with evidence, risks"),

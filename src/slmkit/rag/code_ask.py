@@ -169,7 +169,8 @@ class CodeAskApp:
         name = collection_name(repo)
         if name not in list_collections(self.home):
             err = CollectionNotFoundError(name)
-            err.hint = f"index it on the server's machine first: slm code ask QUESTION --repo {repo}"
+            err.hint = ("index it on the server's machine first: "
+                        f"slm code ask QUESTION --repo {repo}")
             raise err
         with Collection(name, self.home) as coll:
             embedder = self.embedder_for(coll.embedder)

@@ -157,7 +157,8 @@ def test_invented_findings_are_dropped_and_a_bad_fix_gets_no_patch():
 
 
 def test_not_json_from_the_model_is_no_finding():
-    report = review(FakeLocal(grammar=True, schema_answer="I think it is fine."), [from_file("h.py", "x = 1\n")])
+    eng = FakeLocal(grammar=True, schema_answer="I think it is fine.")
+    report = review(eng, [from_file("h.py", "x = 1\n")])
     assert report["findings"] == [] and report["dropped"] == []
 
 
