@@ -153,6 +153,26 @@ def test_http_ask_refuses_a_folder_nobody_indexed(tmp_path):
         app.run({"question": "q?"})
 
 
+def test_http_ask_answers_about_an_indexed_repository_with_checked_citations(tmp_path,
+                                                                           embedder):
+    from helpers.fake_engine import FakeLocal
+
+    root, home = make_repo(tmp_path / "repo"), tmp_path / "home"
+    with Collection(collection_name(root), home, create=True) as coll:
+        ingest_repo(coll, root, embedder)
+    eng = FakeLocal(n_ctx=4096, answer="It opens the path and returns json.load of it [1].")
+
+    @contextmanager
+    def engines(model):
+        yield eng
+
+    out = CodeAskApp(engines, lambda name: embedder, home=home).run(
+        {"question": "What does parse_config do?", "repo": str(root), "k": 3})
+    assert out["object"] == "code.answer" and out["grounded"] and out["cited_by_model"]
+    assert [c["cite"] for c in out["citations"]] == ["src/app/config.py:7-9"]
+    assert out["index"]["unchanged"] == 5  # refreshed, nothing changed
+
+
 @pytest.mark.integration
 def test_ask_on_the_real_model_cites_checked_lines(tmp_path, embedder, engine):
     root = make_repo(tmp_path / "repo")
