@@ -197,3 +197,20 @@ def test_review_on_the_real_model_reports_only_verified_findings(engine):
         assert f["code"].split("\n")[0].strip() in text and 1 <= f["line"] <= 5, f
         if f["patch"]:
             ast.parse(P.apply(text, P.parse(f["patch"])[0]))
+
+
+def test_cli_review_of_a_diff_on_stdin_without_the_model(tmp_path, monkeypatch, capsys):
+    import io
+
+    from slmkit.cli.main import main
+
+    (tmp_path / "m.py").write_text(OLD)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.stdin", io.StringIO(P.unified("m.py", OLD, NEW)))
+    assert main(["code", "review", "-", "--no-model", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [(f["path"], f["line"], f["rule"]) for f in out["findings"]] == [
+        ("m.py", 2, "none-compare")]
+    assert out["model"] is None
+    assert main(["code", "review", "m.py", "--no-model"]) == 0
+    assert "0 finding(s) in 2 reviewed part(s)" in capsys.readouterr().out
