@@ -6,7 +6,8 @@ Four small Python files written for this benchmark (below; never used for traini
 except, ``== None``, ``is`` with a literal) and 7 that need reading the code (off by one,
 wrong comparison or operator, division by zero on empty input, an unclosed file, SQL built
 from user input, an inverted condition). A finding is a hit when its line is within one line
-of a planted bug not yet matched; every other finding counts against precision. Also
+of a planted bug (a second finding on a bug already found is a repeat, not a false
+positive); every other finding counts against precision. Also
 reported: the model's findings dropped by verification (line outside the reviewed part, or
 the quoted code not in the file) and how many of those pointed at a planted line anyway.
 Anchor: the checks alone (deterministic, measured in the same run). Busy machine: seconds
@@ -124,20 +125,26 @@ def planted() -> tuple[dict[str, str], dict[str, dict[int, str]]]:
 
 
 def score(findings: list[dict], bugs: dict[str, dict[int, str]]) -> dict:
-    """Hits (a finding within one line of an unmatched planted bug), recall, precision."""
-    left = {(f, n) for f, marks in bugs.items() for n in marks}
-    hits = 0
+    """Hits: planted bugs found (a finding within one line of one); a finding on a bug
+    already found is a repeat (not a false positive: two sources agreeing); precision is
+    the share of findings pointing at a planted bug."""
+    planted_at = {(f, n) for f, marks in bugs.items() for n in marks}
+    found: set[tuple[str, int]] = set()
+    repeats = 0
     for f in sorted(findings, key=lambda f: (f["path"], f["line"])):
-        match = next(((f["path"], n) for n in (f["line"], f["line"] - 1, f["line"] + 1)
-                      if (f["path"], n) in left), None)
-        if match:
-            left.discard(match)
-            hits += 1
-    total = sum(len(m) for m in bugs.values())
-    return {"findings": len(findings), "hits": hits, "planted": total,
-            "recall": round(hits / total, 3),
-            "precision": round(hits / len(findings), 3) if findings else None,
-            "missed": sorted(f"{f}:{n} {bugs[f][n]}" for f, n in left)}
+        near = [(f["path"], n) for n in (f["line"], f["line"] - 1, f["line"] + 1)
+                if (f["path"], n) in planted_at]
+        new = next((m for m in near if m not in found), None)
+        if new:
+            found.add(new)
+        elif near:
+            repeats += 1
+    total = len(planted_at)
+    good = len(found) + repeats
+    return {"findings": len(findings), "hits": len(found), "repeats": repeats,
+            "planted": total, "recall": round(len(found) / total, 3),
+            "precision": round(good / len(findings), 3) if findings else None,
+            "missed": sorted(f"{f}:{n} {bugs[f][n]}" for f, n in planted_at - found)}
 
 
 def main() -> int:
@@ -172,7 +179,8 @@ def main() -> int:
            "both": score(both["findings"], bugs),
            "model_dropped": len(both["dropped"]), "dropped_near_a_planted_line": near,
            "model_patches": sum(1 for f in model if f["patch"]),
-           "calls": both["calls"], "seconds": {"checks": round(check_s, 3),
+           "calls": both["calls"], "found": both["findings"], "dropped": both["dropped"],
+           "seconds": {"checks": round(check_s, 3),
                                                 "model_run": round(model_s, 1)}}
     md = render(out)
     print(md)
@@ -181,14 +189,15 @@ def main() -> int:
 
 
 def render(out: dict) -> str:
-    rows = ["| findings from | findings | hits | recall | precision |", "|---|---|---|---|---|"]
+    rows = ["| findings from | findings | bugs found | repeats | recall | precision |",
+            "|---|---|---|---|---|---|"]
     for key, label in (("checks", "deterministic checks (anchor)"),
                        ("model_only", f"model ({out['model']}), verified"),
                        ("both", "both")):
         s = out[key]
         prec = "–" if s["precision"] is None else f"{s['precision']:.2f}"
         rows.append(f"| {label} | {s['findings']} | {s['hits']}/{s['planted']} | "
-                    f"{s['recall']:.2f} | {prec} |")
+                    f"{s['repeats']} | {s['recall']:.2f} | {prec} |")
     return ("\n".join(rows) + f"\n\nmodel findings dropped by verification: "
             f"{out['model_dropped']} ({out['dropped_near_a_planted_line']} of them near a "
             f"planted line); model patches that apply and parse: {out['model_patches']}; "
