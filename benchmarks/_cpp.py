@@ -55,8 +55,9 @@ def binaries(jobs: int = 2, quiet: bool = False) -> dict[str, Path]:
     _run(["cmake", "--build", str(build), "--target", *TARGETS, f"-j{jobs}"], quiet)
     (root / "bin").mkdir(exist_ok=True)
     for name, dest in out.items():
-        built = next(build.rglob(name), None)
-        if built is None or not built.is_file():
+        # the binary, not the folder of its sources' objects (tools/llama-bench/)
+        built = next((p for p in build.rglob(name) if p.is_file()), None)
+        if built is None:
             raise RuntimeError(f"the build finished without {name}; see the output above, "
                                f"or remove {root} and run `python benchmarks/_cpp.py` again")
         shutil.copy2(built, dest)
