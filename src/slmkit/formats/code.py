@@ -65,7 +65,7 @@ def units(path: str | Path, text: str) -> list[CodeUnit]:
 
 
 def _first_line(node) -> int:
-    return min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+    return min([node.lineno, *(d.lineno for d in decorators(node))])
 
 
 def _python_spans(tree: ast.Module, n_lines: int) -> list[tuple[str, str, int, int]]:
@@ -154,3 +154,10 @@ def _brace_symbol(head: str) -> tuple[str, str]:
     kind = "class" if re.search(r"\b(class|struct|interface|impl|trait|enum)\b", head) \
         else "function"
     return (words[-1] if words else "<block>"), kind
+
+
+def decorators(node: ast.AST) -> list[ast.expr]:
+    """The decorators of a function or class definition (none for any other node)."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return node.decorator_list
+    return []

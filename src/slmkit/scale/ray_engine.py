@@ -70,10 +70,8 @@ class RemoteError(Exception):
 def _lost(err: BaseException) -> bool:
     from ray import exceptions as rex
 
-    lost = tuple(getattr(rex, n) for n in ("RayActorError", "ActorDiedError",
-                                            "ActorUnavailableError", "WorkerCrashedError",
-                                            "NodeDiedError", "TaskCancelledError")
-                 if hasattr(rex, n))
+    lost = (rex.RayActorError, rex.ActorDiedError, rex.ActorUnavailableError,
+            rex.WorkerCrashedError, rex.NodeDiedError, rex.TaskCancelledError)
     return isinstance(err, lost)
 
 
@@ -145,11 +143,12 @@ class HandleEngine:
         self.n_threads = 0  # computed in the replicas
         self._closed = False
 
-    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+        """``method`` (a deployment method of :attr:`handle`) run on a replica."""
         if self._closed:
             raise EngineClosedError(f"{self.info.name} is closed")
         try:
-            return getattr(self.handle, method).remote(*args, **kwargs).result()
+            return method.remote(*args, **kwargs).result()
         except BaseException as err:  # noqa: BLE001
             raise unwrap(err) from None
 
@@ -161,22 +160,22 @@ class HandleEngine:
         return HandleStream(response).prefetch()
 
     def tokenize(self, text: str, *, add_special: bool = True) -> list[int]:
-        return self._call("tokenize", text, add_special=add_special)
+        return self._call(self.handle.tokenize, text, add_special=add_special)
 
     def detokenize(self, tokens: Sequence[int]) -> str:
-        return self._call("detokenize", list(tokens))
+        return self._call(self.handle.detokenize, list(tokens))
 
     def prompt_tokens(self, request: GenerateRequest) -> list[int]:
-        return self._call("prompt_tokens", request)
+        return self._call(self.handle.prompt_tokens, request)
 
     def token_logprobs(self, tokens: Sequence[int], *, top: int = 0) -> list[TokenLogprob]:
-        return self._call("token_logprobs", list(tokens), top=top)
+        return self._call(self.handle.token_logprobs, list(tokens), top=top)
 
     def logits(self, tokens: Sequence[int], *, first: int = 0) -> Any:
-        return self._call("logits", list(tokens), first=first)
+        return self._call(self.handle.logits, list(tokens), first=first)
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        return self._call("embed", list(texts))
+        return self._call(self.handle.embed, list(texts))
 
     def with_adapter(self, name: str, *, on_close: Callable[[], None] | None = None):
         from slmkit.core.errors import UnsupportedOperationError
@@ -187,7 +186,7 @@ class HandleEngine:
 
     def render_chat(self, messages: Sequence[ChatMessage], *, add_generation_prompt: bool = True,
                     tools: Sequence[dict] | None = None) -> str:
-        return self._call("render_chat", list(messages),
+        return self._call(self.handle.render_chat, list(messages),
                           add_generation_prompt=add_generation_prompt,
                           tools=list(tools) if tools else None)
 

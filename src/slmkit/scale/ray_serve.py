@@ -105,35 +105,37 @@ class ModelReplica:
         except Exception as err:  # noqa: BLE001 - sent to the caller as data
             raise RemoteError.pack(err) from None
 
-    async def _run(self, method: str, *args: Any, **kwargs: Any) -> Any:
+    async def _run(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+        """``method`` (one of :attr:`engine`'s) in a worker thread; errors packed for the
+        caller."""
         from slmkit.scale.ray_engine import RemoteError
 
         try:
-            return await asyncio.to_thread(getattr(self.engine, method), *args, **kwargs)
+            return await asyncio.to_thread(method, *args, **kwargs)
         except Exception as err:  # noqa: BLE001 - sent to the caller as data
             raise RemoteError.pack(err) from None
 
     async def tokenize(self, text: str, add_special: bool = True) -> list[int]:
-        return await self._run("tokenize", text, add_special=add_special)
+        return await self._run(self.engine.tokenize, text, add_special=add_special)
 
     async def detokenize(self, tokens: list[int]) -> str:
-        return await self._run("detokenize", tokens)
+        return await self._run(self.engine.detokenize, tokens)
 
     async def prompt_tokens(self, request: Any) -> list[int]:
-        return await self._run("prompt_tokens", request)
+        return await self._run(self.engine.prompt_tokens, request)
 
     async def token_logprobs(self, tokens: list[int], top: int = 0) -> list:
-        return await self._run("token_logprobs", tokens, top=top)
+        return await self._run(self.engine.token_logprobs, tokens, top=top)
 
     async def logits(self, tokens: list[int], first: int = 0) -> Any:
-        return await self._run("logits", tokens, first=first)
+        return await self._run(self.engine.logits, tokens, first=first)
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
-        return await self._run("embed", texts)
+        return await self._run(self.engine.embed, texts)
 
     async def render_chat(self, messages: list, add_generation_prompt: bool = True,
                           tools: list | None = None) -> str:
-        return await self._run("render_chat", messages,
+        return await self._run(self.engine.render_chat, messages,
                                add_generation_prompt=add_generation_prompt, tools=tools)
 
     def __del__(self) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 from slmkit.apps.code.patch import unified
 from slmkit.apps.llm import Calls, ask
 from slmkit.core.engine import Engine
+from slmkit.formats.code import decorators as _decorators
 
 LINE_LIMIT = 99
 MAX_SOURCE_LINES = 60  # of a definition shown to the model
@@ -64,7 +65,7 @@ def missing(text: str, *, private: bool = False) -> tuple[list[Missing], list[di
         if qual.rsplit(".", 1)[-1].startswith("_") and not private:
             continue
         first = node.body[0]
-        start = min([first.lineno, *(d.lineno for d in getattr(first, "decorator_list", []))])
+        start = min([first.lineno, *(d.lineno for d in _decorators(first))])
         if first.lineno == node.lineno:
             skipped.append({"name": qual, "line": node.lineno,
                             "reason": "its body is on the def line"})
@@ -127,8 +128,7 @@ def strip_docstrings(tree: ast.AST) -> str:
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
             body = node.body
             if body and isinstance(body[0], ast.Expr) and isinstance(
-                    getattr(body[0], "value", None), ast.Constant) and isinstance(
-                    body[0].value.value, str):
+                    body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
                 node.body = body[1:] or [ast.Pass()]
     return ast.dump(tree, include_attributes=False)
 
