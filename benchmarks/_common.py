@@ -34,6 +34,16 @@ def machine() -> dict:
     }
 
 
+def load_note() -> str:
+    """How loaded the machine is now, for a result's note: "idle" or "busy" with the
+    1-minute load average (busy: above half the logical cores)."""
+    import os
+
+    load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    state = "busy machine (other jobs share the cores)" if load > cores / 2 else "idle machine"
+    return f"{state}, load average {load:.1f} at start on {cores} cores"
+
+
 def _cpu_name() -> str:
     try:
         for line in open("/proc/cpuinfo"):

@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 import serve as http_bench  # noqa: E402 - benchmarks/serve.py: server process and client
-from _common import machine, save  # noqa: E402
+from _common import load_note, machine, save  # noqa: E402
 
 CONFIGS = {"plain": [], "ray-1": ["--ray", "--replicas", "1"],
            "ray-2": ["--ray", "--replicas", "2"]}
@@ -108,9 +108,10 @@ def main() -> int:
     p.add_argument("--requests", type=int, default=32, help="requests per level")
     p.add_argument("--max-tokens", type=int, default=32)
     p.add_argument("--time-cap", type=float, default=120.0)
-    p.add_argument("--note", default="busy machine (other jobs share the cores)")
+    p.add_argument("--note", default=None, help="default: the load at start")
     args = p.parse_args()
     args.clients = [int(c) for c in args.clients.split(",")]
+    args.note = args.note or load_note()
     results = {label: measure(label, args.model, args) for label in CONFIGS}
     payload = {"benchmark": "ray_serve", "date": time.strftime("%Y-%m-%d %H:%M"),
                "machine": machine(), "note": args.note,
