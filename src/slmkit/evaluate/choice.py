@@ -85,22 +85,40 @@ def choice_accuracy(engine, items: Sequence[ChoiceItem], *, shots: int = 0,
                     limit: int | None = None, mode: str = "letter",
                     progress: ProgressFn | None = None) -> ChoiceResult:
     """Accuracy of ``engine`` on ``items`` (the first ``shots`` serve as examples)."""
+    examples, scored = split(items, shots, limit, mode)
+    t0 = time.perf_counter()
+    preds = predict(engine, scored, examples, mode, progress, label=f"choice ({shots}-shot)")
+    return result(preds, scored, shots, mode, time.perf_counter() - t0)
+
+
+def split(items: Sequence[ChoiceItem], shots: int, limit: int | None,
+          mode: str) -> tuple[list[ChoiceItem], list[ChoiceItem]]:
+    """(the solved examples, the items to score), after checking ``shots`` and ``mode``."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if shots < 0 or shots >= len(items):
         raise ValueError(f"shots must be in [0, {len(items)}), got {shots}")
-    examples, scored = list(items[:shots]), list(items[shots:])
-    if limit is not None:
-        scored = scored[:limit]
-    t0 = time.perf_counter()
+    scored = list(items[shots:])
+    return list(items[:shots]), scored[:limit] if limit is not None else scored
+
+
+def predict(engine, scored: Sequence[ChoiceItem], examples: Sequence[ChoiceItem], mode: str,
+            progress: ProgressFn | None = None, label: str = "choice") -> list[int]:
+    """The index of the choice ``engine`` prefers, per item."""
     preds = []
     for i, item in enumerate(scored):
         preds.append(int(np.argmax(score_item(engine, item, examples, mode))))
         if progress:
-            progress(f"choice ({shots}-shot)", i + 1, len(scored))
+            progress(label, i + 1, len(scored))
+    return preds
+
+
+def result(preds: Sequence[int], scored: Sequence[ChoiceItem], shots: int, mode: str,
+           seconds: float) -> ChoiceResult:
+    """Accuracy, its standard error and chance level from the predictions."""
     correct = sum(p == it.answer for p, it in zip(preds, scored))
     n = len(scored)
     acc = correct / n if n else 0.0
     chance = float(np.mean([1 / len(it.choices) for it in scored])) if n else 0.0
     return ChoiceResult(acc, math.sqrt(acc * (1 - acc) / n) if n else 0.0, n, correct, shots,
-                        mode, chance, time.perf_counter() - t0, preds)
+                        mode, chance, seconds, list(preds))

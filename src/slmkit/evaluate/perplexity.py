@@ -70,6 +70,14 @@ def perplexity(engine, text: str, *, chunk: int = DEFAULT_CHUNK, max_chunks: int
                progress: ProgressFn | None = None) -> PerplexityResult:
     """Perplexity of ``engine`` on ``text`` (see the module docstring for the method).
     Raises ``ValueError`` when the text is shorter than one chunk."""
+    pieces, n_tokens = prepare(engine, text, chunk, max_chunks)
+    t0 = time.perf_counter()
+    nll = score_pieces(engine, pieces, chunk // 2, progress)
+    return result(nll, chunk, n_tokens, time.perf_counter() - t0)
+
+
+def prepare(engine, text: str, chunk: int, max_chunks: int | None) -> tuple[list, int]:
+    """The pieces ``text`` is scored in and its token count, after checking ``chunk``."""
     if chunk < 4 or chunk % 2:
         raise ValueError(f"chunk must be an even number >= 4, got {chunk}")
     if engine.info.n_ctx < chunk:
@@ -79,14 +87,23 @@ def perplexity(engine, text: str, *, chunk: int = DEFAULT_CHUNK, max_chunks: int
     pieces = chunks(tokens, chunk, max_chunks, adds_bos(engine))
     if not pieces:
         raise ValueError(f"the text has {len(tokens)} tokens: fewer than one chunk of {chunk}")
-    first = chunk // 2
-    t0 = time.perf_counter()
+    return pieces, len(tokens)
+
+
+def score_pieces(engine, pieces: Sequence[Sequence[int]], first: int,
+                 progress: ProgressFn | None = None) -> list[np.ndarray]:
+    """Each piece's per-token NLL from position ``first`` on."""
     nll = []
     for i, piece in enumerate(pieces):
-        nll.append(-target_logprobs(engine, piece, first))
+        nll.append(-target_logprobs(engine, list(piece), first))
         if progress:
             progress("perplexity", i + 1, len(pieces))
+    return nll
+
+
+def result(nll: Sequence[np.ndarray], chunk: int, n_tokens: int,
+           seconds: float) -> PerplexityResult:
+    """The result from every piece's NLL, in piece order."""
     all_nll = np.concatenate(nll)
     ppl, se, mean = nll_stats(all_nll)
-    return PerplexityResult(ppl, se, mean, len(pieces), len(all_nll), chunk, len(tokens),
-                            time.perf_counter() - t0)
+    return PerplexityResult(ppl, se, mean, len(nll), len(all_nll), chunk, n_tokens, seconds)

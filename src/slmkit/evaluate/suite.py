@@ -50,12 +50,27 @@ def parse_shots(text: str) -> tuple[int, ...]:
     return shots
 
 
+@dataclass(frozen=True)
+class Spread:
+    """Score in ``shards`` workers run by ``fan_out`` (e.g. Ray tasks), each opening the
+    model with the picklable ``make_engine`` (see :mod:`slmkit.evaluate.fanout`)."""
+
+    fan_out: Callable
+    make_engine: Callable
+    shards: int = 2
+
+
 def evaluate_engine(engine, plan: EvalPlan, *, reference: Reference | None = None,
-                    progress=None) -> dict:
+                    progress=None, spread: Spread | None = None) -> dict:
     """Run ``plan`` on ``engine``; returns ``{"ppl": …, "kld": …, "choice": […]}`` (the
     parts asked for). With ``kld``, the KLD pass also gives the perplexity on the same
-    chunks, so the text is scored once."""
+    chunks, so the text is scored once. With ``spread``, perplexity and choice scoring
+    fan out (KL-divergence runs locally only)."""
     report: dict = {}
+    if plan.kld and spread is not None:
+        raise ValueError("--kld runs locally only: drop --ray, or measure --ppl/--choice")
+    if spread is not None:
+        return _spread(engine, plan, spread)
     if plan.kld:
         if reference is None:
             raise ValueError("--kld needs --reference MODEL (the model to compare against)")
@@ -116,3 +131,24 @@ def _choice(engine, spec: str, plan: EvalPlan, progress) -> list[dict]:
     return [{"dataset": ds.name, **choice_accuracy(engine, items, shots=k, limit=plan.limit,
                                                    mode=plan.mode, progress=progress).to_dict()}
             for k in plan.shots]
+
+
+def _spread(engine, plan: EvalPlan, spread: Spread) -> dict:
+    from slmkit.evaluate import datasets
+    from slmkit.evaluate.fanout import choice_fanned, perplexity_fanned
+
+    report: dict = {"spread": {"shards": spread.shards}}
+    run = {"make_engine": spread.make_engine, "fan_out": spread.fan_out,
+           "shards": spread.shards}
+    if plan.ppl:
+        text, ds = _text(plan.ppl, plan)
+        r = perplexity_fanned(engine, text, chunk=plan.chunk, max_chunks=plan.max_chunks, **run)
+        report["ppl"] = {"dataset": ds.name, "dataset_sha256": ds.sha256, **r.to_dict()}
+    for spec in plan.choice:
+        ds = datasets.resolve(spec, kind="choice", refresh=plan.refresh)
+        items = datasets.load_choices(ds)
+        report.setdefault("choice", []).extend(
+            {"dataset": ds.name, **choice_fanned(items, shots=k, limit=plan.limit,
+                                                 mode=plan.mode, **run).to_dict()}
+            for k in plan.shots)
+    return report
