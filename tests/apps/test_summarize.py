@@ -104,8 +104,8 @@ def test_extractive_baselines_and_korean_rouge():
 
 def test_http_summarize_text_mail_and_errors():
     from slmkit.apps.summarize.handler import SummarizeApp
-    from slmkit.cli.serve_apps import engine_source
     from slmkit.serve import routes_apps
+    from slmkit.serve.registry import engine_source
 
     loader = one_model("fake", answer=ANSWER)
     app, service = fake_app(loader, routers=[routes_apps.router])

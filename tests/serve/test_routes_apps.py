@@ -149,7 +149,7 @@ def test_body_limit_applies(path):
 
 
 def test_engine_source_lends_from_the_server_registry():
-    from slmkit.cli.serve_apps import engine_source
+    from slmkit.serve.registry import engine_source
 
     class Ask:
         name = "ask"

@@ -2,23 +2,19 @@
 
 The models named here are loaded at start-up and stay loaded; any other stored model is
 loaded on its first request and unloaded after --keep-alive seconds idle, or earlier when
-a new model needs the memory (--memory-budget). This module maps the arguments to
-``slmkit.serve`` (its ``StoreLoader`` opens GGUF, Hugging Face and ONNX models through
-``slmkit.models.load``) and prints the banner.
+a new model needs the memory (--memory-budget). This module maps the arguments to a
+``slmkit.assemble.ServerConfig`` (the wiring lives there) and prints the warnings.
 """
 
 from __future__ import annotations
 
-import functools
 import sys
 
-from slmkit.cli.args import Opt, options
+from slmkit.assemble.config import SETTINGS_FIELDS as SETTINGS_ARGS
+from slmkit.cli.args import Opt, options, upstream
 from slmkit.serve.server import banner  # noqa: F401 (the banner `slm serve` prints)
 
 API_KEY_ENV = "SLM_API_KEY"
-# options whose default comes from slmkit.settings (CLI > env > config.toml > default)
-SETTINGS_ARGS = ("host", "port", "ctx", "threads", "parallel", "queue", "keep_alive",
-                 "request_timeout")
 
 
 def configure(p) -> None:
@@ -74,9 +70,30 @@ def configure(p) -> None:
                                 "on queue depth", "MIN:MAX"),
             address=Opt(None, "with --ray: an existing Ray cluster (auto, ray://HOST:10001); "
                               "default: a local head on 127.0.0.1", "ADDRESS"))
-    from slmkit.cli import serve_route
+    group = p.add_argument_group("routing (model 'auto') and the privacy guard")
+    options(group, route=Opt(None, "serve model 'auto': LOCAL answers first, hard requests go "
+                                   "to --upstream", "LOCAL"))
+    upstream(group)
+    options(group,
+            min_mean_logprob=Opt(None, "escalate when the local answer's mean token logprob "
+                                       "is below X (default -1.2)", "X", float),
+            judge_tokens=Opt(None, "judge the local answer on its first N tokens (default 32)",
+                             type=int),
+            difficulty=Opt(None, "a difficulty model from `slm route train`: escalate prompts "
+                                 "it rates hard before the local model runs", "FILE"),
+            max_difficulty=Opt(None, "escalate when p(hard) >= P (default 0.5)", "P", float),
+            on_upstream_error=Opt("local", "when the upstream fails: answer locally or return "
+                                           "the error", choices=("local", "error")),
+            allow_remote_tag=Opt(False, "let clients force an escalation with '#route:remote' "
+                                        "in a prompt (off: any client could spend the "
+                                        "upstream budget)"),
+            budget=Opt("", "escalation limits, e.g. 'requests=500,tokens=200000,cost=5,"
+                           "period=day'", "SPEC"),
+            prices=Opt(None, "price table {model: [in, out] USD per 1M}", "JSON"),
+            ledger=Opt(None, "cost ledger (default: $SLM_HOME/route/ledger.sqlite)", "FILE"),
+            guard_policy=Opt("", "guard actions per type, e.g. KR_RRN=block,PERSON=keep_local "
+                                 "(for escalations and /v1/guard/*)", "SPEC"))
 
-    serve_route.configure(p)
     options(p, sagemaker=Opt(False, "also answer SageMaker's GET /ping and POST /invocations "
                                     "(a chat completion with the first MODEL; see docs/aws.md)"),
             log_level=Opt("info", "info logs one JSON line per request",
@@ -106,18 +123,10 @@ def check_exposure(host: str, keys: list[str]) -> None:
 
 
 def run(args) -> int:
-    from slmkit.serve import server
+    from slmkit.assemble import ServerConfig, serve
 
-    keys = api_keys(args)
-    check_exposure(args.host, keys)
-    if args.parallel < 1 or args.queue < 0:
-        raise ValueError("--parallel must be >= 1 and --queue >= 0")
-    server.setup_logging(args.log_level)
-    if args.ray:
-        from slmkit.scale.ray_serve import serve_cli
-
-        return serve_cli(args, functools.partial(compose, args), _load_options(args))
-    return server.run(*compose(args))
+    check_exposure(args.host, api_keys(args))
+    return serve(ServerConfig.from_namespace(args))
 
 
 def ray_app(config: dict):
@@ -125,100 +134,10 @@ def ray_app(config: dict):
     RayService (``import_path: slmkit.cli.serve:ray_app``, ``args: {argv: [...]}``)."""
     import argparse
 
-    from slmkit.scale.ray_serve import build
-    from slmkit.settings import apply_cli
+    from slmkit.assemble import ServerConfig
+    from slmkit.assemble.server import ray_application
 
     p = argparse.ArgumentParser(prog="slm serve")
     configure(p)
-    args = p.parse_args([*config.get("argv", ()), "--ray"])
-    apply_cli(args, SETTINGS_ARGS)
-    return build(args, functools.partial(compose, args), _load_options(args))[0]
-
-
-def _load_options(args):
-    from slmkit.serve.loader import LoadOptions
-
-    return LoadOptions(n_ctx=args.ctx, n_threads=args.threads, n_parallel=args.parallel,
-                       max_queue=args.queue, verbose=args.verbose, pull=not args.no_pull)
-
-
-def compose(args, base_loader=None):
-    """The registry, start-up models and server options of `slm serve` over ``base_loader``
-    (default: the model store; `--ray` gives its model deployments' loader)."""
-    from slmkit.cli import serve_apps, serve_route
-    from slmkit.rag.serving import RagModels, rag_service  # rag:COLLECTION, /v1/rag
-    from slmkit.serve import routes_apps, routes_guard, routes_infill, routes_rag, server
-    from slmkit.serve.loader import StoreLoader
-    from slmkit.serve.prefixed import PrefixLoader
-
-    serve_route.check(args)
-    store_loader = base_loader or StoreLoader(_load_options(args))
-    rag = rag_service()
-    loader = PrefixLoader(store_loader,
-                          RagModels(rag, args.rag_model or (args.models or [None])[0]))
-    for collection in args.rag:  # fail fast on a missing collection
-        rag.retriever(collection)
-    if args.route:  # the model "auto": LOCAL first, escalations to --upstream
-        loader = serve_route.routing_loader(loader, args)
-    names = args.models or [serve_route.AUTO if args.route else None]
-    specs = [loader.resolve(n, from_cli=True) for n in names]  # fail fast, before binding
-    store_loader.adapters = _adapter_table(args, specs[0].name)
-    options = server.ServerOptions(
-        host=args.host, port=args.port, api_keys=api_keys(args),
-        cors_origins=args.cors_origin, allowed_hosts=args.allowed_host,
-        max_body_bytes=args.max_body_bytes, keep_alive=args.keep_alive,
-        memory_budget=_budget(args), queue=args.queue, request_timeout=args.request_timeout,
-        routers=[routes_rag.router, routes_guard.router, routes_apps.router,
-                 routes_infill.router, *_sagemaker_router(args)],
-        state={"rag": rag, "guard": serve_route.guard_service(args),
-               "infill": serve_apps.infiller(specs[0].name), "sagemaker_model": specs[0].name,
-               **_ui_state(args)})
-    registry = server.registry(loader, specs, options, store_loader=store_loader)
-    options.state["apps"] = serve_apps.handlers(
-        serve_apps.engine_source(registry, specs[0].name), args, rag=rag)
-    return registry, specs, options
-
-
-def _sagemaker_router(args) -> list:
-    """SageMaker's /ping and /invocations with --sagemaker (slmkit.serve.routes_sagemaker)."""
-    if not args.sagemaker:
-        return []
-    from slmkit.serve import routes_sagemaker
-
-    return [routes_sagemaker.router]
-
-
-def _ui_state(args) -> dict:
-    """What the web UI's routes use: conversations under $SLM_HOME/ui, the model store,
-    and the last day of the routing ledger (routing decisions, costs, guard counts)."""
-    import time
-
-    from slmkit.models.admin import StoreAdmin
-    from slmkit.route.ledger import default_path
-    from slmkit.route.report import operations
-    from slmkit.serve.conversations import ConversationStore
-    from slmkit.settings import get_settings
-
-    home = get_settings().home
-    ledger = args.ledger or default_path()
-    return {"conversations": ConversationStore(home / "ui" / "conversations.sqlite"),
-            "models_admin": StoreAdmin(),
-            "operations": lambda: operations(ledger, since=time.time() - 86400)}
-
-
-def _adapter_table(args, default_base: str | None):
-    """--adapter NAME=PATH / BASE+NAME=PATH values as the table the loader serves."""
-    if not args.adapter:
-        return None
-    from slmkit.adapt.serving import AdapterTable, parse_adapter_arg
-
-    return AdapterTable([parse_adapter_arg(a) for a in args.adapter], default_base)
-
-
-def _budget(args) -> int | None:
-    """--memory-budget GB in bytes (<= 0: no limit), else what is available now."""
-    if args.memory_budget is not None:
-        return int(args.memory_budget * 1024**3) if args.memory_budget > 0 else None
-    from slmkit.models.hardware import probe
-
-    return probe().available_ram
+    return ray_application(ServerConfig.from_namespace(
+        p.parse_args([*config.get("argv", ()), "--ray"])))

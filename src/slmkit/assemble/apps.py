@@ -1,27 +1,21 @@
-"""`slm serve`'s apps (``/v1/apps/...``): wiring only. Builds the ``{name: AppHandler}``
-mapping that ``serve/routes_apps.py`` mounts, each app lending engines from the server's
-model registry (so apps and chat share the loaded models)."""
+"""The apps a server offers at ``/v1/apps/...`` and its fill-in-the-middle: the
+``{name: AppHandler}`` mapping that ``serve/routes_apps.py`` mounts, each app lending
+engines from the server's model registry (so apps and chat share the loaded models)."""
 
 from __future__ import annotations
 
-import argparse
 
-from slmkit.serve.registry import engine_source  # noqa: F401 (cli/serve.py wires it)
-
-
-def handlers(engines, args: argparse.Namespace, rag=None) -> dict:
-    """Every app's handlers by HTTP name (``summarize``, ``logs/detect``, …). Each app adds
-    its builder below (imported lazily). ``rag``: the server's collections service (its
-    embedders serve ``code/ask``; without it, ``code/ask`` is not offered)."""
+def handlers(engines, rag=None) -> dict:
+    """Every app's handlers by HTTP name (``summarize``, ``logs/detect``, …). ``rag``: the
+    server's collections service (its embedders serve ``code/ask``; without it,
+    ``code/ask`` is not offered)."""
     from slmkit.apps.code.handler import CodeDocApp, CodeReviewApp
+    from slmkit.apps.logs.service import handlers as logs_handlers
     from slmkit.apps.review.handler import ReviewApp
     from slmkit.apps.summarize.handler import SummarizeApp
     from slmkit.guard.session import MaskSession
 
-    found: dict = {}
-    from slmkit.apps.logs.service import handlers as logs_handlers
-
-    found.update(logs_handlers(engines))
+    found: dict = dict(logs_handlers(engines))
     apps = [SummarizeApp(engines), ReviewApp(engines, masker=MaskSession),
             CodeReviewApp(engines), CodeDocApp(engines)]
     if rag is not None:
