@@ -6,7 +6,6 @@ This module only maps arguments and wires the store and runtime (embedders, engi
 
 from __future__ import annotations
 
-
 from slmkit.cli.args import NO_PULL_HELP, Opt, actions, json_option, options
 from slmkit.cli.output import stdout_console
 
@@ -71,48 +70,6 @@ def configure(p) -> None:
         json_option(sp)
 
 
-# ---- wiring ---------------------------------------------------------------------------------
-
-def _embedder(coll, args):
-    from slmkit.rag.serving import store_embedder
-
-    return store_embedder(args.embedder or coll.embedder, pull_missing=not args.no_pull,
-                          threads=args.threads)
-
-
-def _fan_out(coll, args) -> dict:
-    """`--ray`: ingest's fan-out over Ray tasks, each opening the embedder itself."""
-    if not args.ray:
-        return {}
-    import functools
-
-    from slmkit.rag.serving import store_embedder
-    from slmkit.scale.ray_batch import RayFanOut
-
-    return {"fan_out": RayFanOut(args.address),
-            "make_embedder": functools.partial(store_embedder, args.embedder or coll.embedder,
-                                               pull_missing=False, threads=args.threads)}
-
-
-def _open(name: str, *, create: bool = False):
-    from slmkit.rag.store import Collection
-
-    return Collection(name, create=create)
-
-
-def _retrieval(args) -> dict:
-    from slmkit.rag.retrieve import Filters
-
-    return {"mode": args.mode, "mmr": args.mmr,
-            "filters": Filters.parse(args.path, args.types, args.since, args.until)}
-
-
-def _engine(model: str | None, args):
-    from slmkit.cli.common import open_engine
-
-    return open_engine(model, args)
-
-
 # ---- actions --------------------------------------------------------------------------------
 
 def run(args) -> int:
@@ -120,17 +77,32 @@ def run(args) -> int:
             "eval": _eval, "synth": _synth}[args.action](args)
 
 
+def _embedding(args):
+    from slmkit.rag.flows import Embedding
+
+    return Embedding(args.embedder, pull=not args.no_pull, threads=args.threads)
+
+
+def _retrieval(args):
+    from slmkit.rag.flows import Retrieval
+
+    return Retrieval(args.k, args.mode, args.mmr, args.path, args.types, args.since, args.until)
+
+
 def _ingest(args) -> int:
     from slmkit.cli.output import print_json, progress, stderr_console
-    from slmkit.rag.ingest import ingest
+    from slmkit.rag.flows import ingest_paths
     from slmkit.rag.present import print_ingest
 
-    with _open(args.collection, create=True) as coll:
-        embedder = _embedder(coll, args)
-        with progress(args) as bars:
-            r = ingest(coll, args.paths, embedder, size=args.chunk_tokens, overlap=args.overlap,
-                       batch_size=args.batch, prune=not args.no_prune, progress=bars,
-                       **_fan_out(coll, args))
+    fan_out = None
+    if args.ray:
+        from slmkit.scale.ray_batch import RayFanOut
+
+        fan_out = RayFanOut(args.address)
+    with progress(args) as bars:
+        r = ingest_paths(args.collection, args.paths, _embedding(args), fan_out=fan_out,
+                         size=args.chunk_tokens, overlap=args.overlap, batch_size=args.batch,
+                         prune=not args.no_prune, progress=bars)
     if args.json:
         print_json(r)
     else:
@@ -140,12 +112,10 @@ def _ingest(args) -> int:
 
 def _query(args) -> int:
     from slmkit.cli.output import print_json
+    from slmkit.rag.flows import query
     from slmkit.rag.present import print_hits
-    from slmkit.rag.retrieve import search
 
-    with _open(args.collection) as coll:
-        embedder = _embedder(coll, args) if args.mode != "bm25" or args.mmr else None
-        hits = search(coll, embedder, args.question, k=args.k, **_retrieval(args))
+    hits = query(args.collection, args.question, _retrieval(args), _embedding(args))
     if args.json:
         return print_json({"collection": args.collection, "query": args.question,
                            "mode": args.mode, "results": [h.to_dict() for h in hits]})
@@ -154,17 +124,15 @@ def _query(args) -> int:
 
 
 def _ask(args) -> int:
+    from slmkit.cli.common import open_engine
     from slmkit.cli.output import print_json
-    from slmkit.rag.answer import DEFAULT_THRESHOLD, answer
+    from slmkit.rag.flows import ask, require
     from slmkit.rag.present import print_answer
-    from slmkit.rag.retrieve import Retriever
 
-    with _open(args.collection) as coll:
-        retriever = Retriever(coll, _embedder(coll, args), **_retrieval(args))
-        with _engine(args.model, args) as loaded:
-            ans = answer(loaded.engine, retriever, args.question, k=args.k,
-                         max_tokens=args.max_tokens, threshold=DEFAULT_THRESHOLD
-                         if args.threshold is None else args.threshold)
+    require(args.collection)
+    with open_engine(args.model, args) as loaded:
+        ans = ask(args.collection, args.question, loaded.engine, _retrieval(args),
+                  _embedding(args), max_tokens=args.max_tokens, threshold=args.threshold)
     if args.json:
         return print_json(dict(ans.to_dict(), model=loaded.name))
     print_answer(stdout_console(), ans)
@@ -185,33 +153,28 @@ def _list(args) -> int:
 
 def _drop(args) -> int:
     from slmkit.cli.output import emit
-    from slmkit.rag.store import CollectionNotFoundError, drop_collection, list_collections
+    from slmkit.rag.flows import drop
 
-    if not drop_collection(args.collection):
-        raise CollectionNotFoundError(args.collection, list_collections())
+    drop(args.collection)
     return emit(args, {"dropped": args.collection}, f"dropped {args.collection}")
 
 
 def _eval(args) -> int:
     from contextlib import ExitStack
 
+    from slmkit.cli.common import open_engine
     from slmkit.cli.output import print_json
-    from slmkit.rag.evaluate import evaluate_collection, load_qa, summary_lines
+    from slmkit.rag.evaluate import summary_lines
+    from slmkit.rag.flows import evaluate, require
 
-    qa = load_qa(args.qa)
-    loaded = None
-    with _open(args.collection) as coll, ExitStack() as stack:
-        embedder = _embedder(coll, args)
-        if args.answers:
-            loaded = stack.enter_context(_engine(args.model, args))
-        judge = stack.enter_context(_engine(args.judge, args)).engine if (
+    require(args.collection)
+    with ExitStack() as stack:
+        loaded = stack.enter_context(open_engine(args.model, args)) if args.answers else None
+        judge = stack.enter_context(open_engine(args.judge, args)).engine if (
             args.answers and args.judge) else None
-        report = {"collection": args.collection, "qa": args.qa, "mode": args.mode,
-                  **evaluate_collection(coll, embedder, qa, k=args.k, **_retrieval(args),
-                                        engine=loaded and loaded.engine, judge=judge,
-                                        answers=args.answers)}
-    if "answers" in report:
-        report["answers"]["model"] = loaded.name
+        report = evaluate(args.collection, args.qa, _retrieval(args), _embedding(args),
+                          engine=loaded and loaded.engine, model=loaded and loaded.name,
+                          judge=judge, answers=args.answers)
     if args.json:
         return print_json(report)
     for line in summary_lines(report):
@@ -221,13 +184,8 @@ def _eval(args) -> int:
 
 def _synth(args) -> int:
     from slmkit.cli.output import emit
-    from slmkit.rag.synthetic import build_corpus
+    from slmkit.rag.flows import synth
 
-    passages = None
-    if not args.no_prose:
-        from slmkit.evaluate import datasets
-
-        passages = datasets.load_texts(datasets.resolve("wikipedia", kind="text"))
-    c = build_corpus(args.folder, passages, seed=args.seed)
+    c = synth(args.folder, prose=not args.no_prose, seed=args.seed)
     return emit(args, c, f"wrote {c.n_documents} documents to {c.folder} and "
                          f"{c.n_questions} questions to {c.qa_path}")
