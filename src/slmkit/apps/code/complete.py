@@ -7,6 +7,7 @@ context the FIM prompt carries.
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,15 @@ from slmkit.core.engine import Engine
 
 CONTEXT_FILES = 3
 CONTEXT_CHARS = 3000
+_POSITION = re.compile(r"^(?P<file>.+?):(?P<line>\d+)(?::(?P<col>\d+))?$")
+
+
+def parse_position(text: str) -> tuple[str, int, int | None]:
+    """``FILE:LINE[:COL]`` → (file, line, col or None); ``ValueError`` otherwise."""
+    m = _POSITION.match(text)
+    if m is None:
+        raise ValueError(f"position {text!r} is not FILE:LINE[:COL], e.g. app.py:42:9")
+    return m["file"], int(m["line"]), int(m["col"]) if m["col"] else None
 
 
 def split_at(text: str, line: int, col: int | None) -> tuple[str, str]:

@@ -177,3 +177,18 @@ def document(path: str, text: str, write: Writer, *, private: bool = False,
                        "was written (please report this file)")
     return {"path": path, "patch": unified(path, text, new) if docs else "",
             "added": added, "skipped": skipped, "same_code": True}
+
+
+def document_file(path: str, engine: Engine, *, calls: Calls | None = None,
+                  private: bool = False, progress: Callable[[dict], None] | None = None
+                  ) -> dict[str, Any]:
+    """:func:`document` for the file ``path`` with ``engine`` writing the sentences;
+    ``ValueError`` when the file cannot be read."""
+    from pathlib import Path
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ValueError(f"cannot read {path}: {err}") from None
+    return document(path, text, model_writer(engine, calls), private=private,
+                    progress=progress)

@@ -144,6 +144,27 @@ def infilling(engine: Engine, n: int | None = None, timeout_s: float = 10.0,
     return {"by_kind": out, "rows": rows}
 
 
+def report(engine: Engine, model: str, n: int | None = None, timeout_s: float = 10.0,
+           progress: Callable[[str], Callable[[dict], None] | None] = lambda task: None
+           ) -> dict[str, Any]:
+    """`slm code eval`: masked-line infilling, then HumanEval pass@1 (rows left out);
+    ``progress(task)`` gives each part's progress callback."""
+    fill = infilling(engine, n, timeout_s, progress("infilling"))
+    he = humaneval(engine, n, timeout_s, progress("HumanEval"))
+    return {"model": model, "humaneval": {k: v for k, v in he.items() if k != "rows"},
+            "infilling": fill["by_kind"]}
+
+
+def report_text(report: dict[str, Any]) -> str:
+    """:func:`report` for people, against the published 0.5B-Instruct number."""
+    he = report["humaneval"]
+    lines = [f"HumanEval pass@1 {he['pass@1']:.3f} ({he['passed']}/{he['problems']} problems; "
+             "published 0.5B-Instruct: 0.616)"]
+    lines += [f"infilling {kind:6s} exact match {m['exact_match']:.3f}  pass {m['pass']:.3f} "
+              f"({m['tasks']} tasks)" for kind, m in report["infilling"].items()]
+    return "\n".join(lines)
+
+
 @dataclass
 class Ttft:
     """Time to first token of a completion with a cold and a warm prefix cache."""
