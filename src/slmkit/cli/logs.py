@@ -17,7 +17,6 @@ import json
 import sys
 
 from slmkit.cli.args import Opt, actions, json_option, options, settings_loading
-from slmkit.cli.output import print_json
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -67,58 +66,43 @@ def _parser(args):
     return LogParser(fmt=args.format, state=args.state, multiline=not args.no_multiline)
 
 
-def _emit(rec: dict) -> None:
-    sys.stdout.write(json.dumps(rec, ensure_ascii=False) + "\n")
-
-
-def _parse(args) -> int:
-    from slmkit.apps.logs.parser import parse_lines
-    from slmkit.apps.logs.report import read_lines
-
-    parser = _parser(args)
-    for rec in parse_lines(read_lines(args.input), parser):
-        if not args.templates:
-            _emit(rec)
-    if args.templates:
-        for t in parser.templates():
-            _emit(t)
-    return 0
+def _write(records) -> None:
+    """JSON lines on stdout, each flushed (``detect --follow`` shows them as they come)."""
+    for rec in records:
+        sys.stdout.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
 
 
 def _detector(args, parser):
     from slmkit.apps.logs.report import detector
+    from slmkit.apps.logs.stream import baseline_text
 
     det, info = detector(parser, args.threshold, args.baseline)
     if info is not None:
-        sys.stderr.write(f"baseline: {info['lines']} events, {info['templates']} templates, "
-                         f"threshold {info['threshold']}\n")
+        sys.stderr.write(baseline_text(info) + "\n")
     return det
 
 
+def _parse(args) -> int:
+    from slmkit.apps.logs.stream import parse_records
+
+    _write(parse_records(args.input, _parser(args), templates=args.templates))
+    return 0
+
+
 def _detect(args) -> int:
-    from contextlib import closing
+    from slmkit.apps.logs.stream import detect_records
 
-    from slmkit.apps.logs.detect import detect_lines
-    from slmkit.apps.logs.follow import follow
-    from slmkit.apps.logs.report import read_lines
-
-    if args.follow and args.input == "-":
-        raise ValueError("--follow reads a file; for a pipe, drop --follow "
-                         "(e.g. tail -F app.log | slm logs detect -)")
     parser = _parser(args)
-    det = _detector(args, parser)
-    source = follow(args.input) if args.follow else read_lines(args.input)
-    with closing(detect_lines(source, parser, det)) as checked:  # saves the parser's state
-        for out in checked:
-            if args.all or out["anomaly"]:
-                _emit(out)
-                sys.stdout.flush()
+    _write(detect_records(args.input, parser, _detector(args, parser), follow=args.follow,
+                          every=args.all))
     return 0
 
 
 def _explain(args) -> int:
     from slmkit.apps.logs.report import explain_log, read_lines
     from slmkit.cli.common import open_engine
+    from slmkit.cli.output import emit
     from slmkit.rag.serving import passage_search
 
     if args.limit < 1:
@@ -126,24 +110,16 @@ def _explain(args) -> int:
     parser = _parser(args)
     det = _detector(args, parser)
     lines = list(read_lines(args.input))
-    loaded = open_engine(args.model, args)
-    try:
+    with open_engine(args.model, args) as loaded:
         report = explain_log(lines, parser, det, loaded.engine, loaded.name, limit=args.limit,
                              retrieve=passage_search(args.rag, threads=args.threads)
                              if args.rag else None)
-    finally:
-        loaded.engine.close()
-    if args.json:
-        return print_json(report.to_dict())
-    print(report.text())
-    return 0
+    return emit(args, report.to_dict(), report.text())
 
 
 def _eval(args) -> int:
     from slmkit.apps.logs.report import eval_text, evaluate_data
+    from slmkit.cli.output import emit
 
     report = evaluate_data(args.data, [s for s in args.systems.split(",") if s], args.compare)
-    if args.json:
-        return print_json(report)
-    print(eval_text(report))
-    return 0
+    return emit(args, report, eval_text(report))
