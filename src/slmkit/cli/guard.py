@@ -14,6 +14,7 @@ import sys
 from slmkit.cli.args import Opt, actions, json_option, options
 from slmkit.cli.output import print_json
 
+
 def configure(p: argparse.ArgumentParser) -> None:
     sub = actions(p)
     scan = sub.add_parser("scan", help="list what the guard finds (types, places; no values)")
@@ -85,14 +86,11 @@ def run_mask(args: argparse.Namespace) -> int:
 def run_unmask(args: argparse.Namespace) -> int:
     """Restore values from the vault; reads and writes in pieces, so it works on a pipe."""
     from slmkit.guard import Vault
-    from slmkit.guard.textio import unmask_path
+    from slmkit.guard.textio import read_text, unmask_path
 
     vault = Vault.load(args.vault)
     if args.json:
-        if args.input == "-":
-            return print_json({"text": vault.unmask(sys.stdin.read())})
-        with open(args.input, encoding="utf-8") as source:
-            return print_json({"text": vault.unmask(source.read())})
+        return print_json({"text": vault.unmask(read_text(args.input))})
 
     def write(text: str) -> None:  # a line at a time from a pipe: answers show as they stream
         sys.stdout.write(text)

@@ -69,42 +69,27 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from slmkit.cli.output import emit
     from slmkit.route.difficulty import train_file
+    from slmkit.route.present import train_text
 
     r = train_file(args.data, args.output, dimension=args.dimension)
-    if args.json:
-        return print_json(r)
-    print(f"trained on {r['n']} outcomes ({r['hard_share']:.0%} hard); held-apart "
-          f"AUC {r.get('holdout_auc')}, accuracy {r.get('holdout_accuracy')}\n"
-          f"wrote {r['model']}  (use: slm serve --route LOCAL --upstream URL "
-          f"--difficulty {r['model']})")
-    return 0
+    return emit(args, r, train_text(r))
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from contextlib import closing
-
     from slmkit.cli.common import open_engine
-    from slmkit.cli.output import progress
-    from slmkit.evaluate import datasets
-    from slmkit.evaluate.choice import build_prompt
-    from slmkit.models.load import load
+    from slmkit.cli.output import progress, stdout_console
+    from slmkit.models.upstream import Upstream
     from slmkit.route import evaluate as rev
-    from slmkit.route import tasks
+    from slmkit.route.present import print_eval
+    from slmkit.route.tasks import choice_set
 
-    if args.data in tasks.TASKS:  # built offline, seeded, written next to the datasets
-        rows = tasks.TASKS[args.data](args.limit or 200, args.seed)
-        path = datasets.data_root() / "route" / f"{args.data}-{len(rows)}-{args.seed}.jsonl"
-        tasks.write_jsonl(rows, path)
-        ds = datasets.resolve(str(path), kind="choice")
-    else:
-        ds = datasets.resolve(args.data, kind="choice")
-    items = rev.choice_items(datasets.load_choices(ds)[:args.limit], args.format,
-                             letter_prompt=lambda c: build_prompt(c, [], "letter"))
-    with open_engine(args.weak, args) as weak, closing(load(
-            args.upstream, backend="remote", model=args.upstream_model,
-            api_key_env=args.upstream_key_env, timeout=120.0)) as strong, progress(args) as bars:
-        report = rev.run(items, weak.engine, strong, names=(weak.name, args.upstream_model),
+    ds, items = choice_set(args.data, args.format, limit=args.limit, seed=args.seed)
+    strong = Upstream(args.upstream, args.upstream_model, key_env=args.upstream_key_env,
+                      timeout=120.0)
+    with open_engine(args.weak, args) as weak, strong.open() as remote, progress(args) as bars:
+        report = rev.run(items, weak.engine, remote, names=(weak.name, args.upstream_model),
                          progress=bars, cache=args.cache, test_share=args.test_share,
                          seed=args.seed, target_pgr=args.target_pgr,
                          difficulty_out=args.difficulty_out, outcomes=args.outcomes,
@@ -112,9 +97,6 @@ def run_eval(args: argparse.Namespace) -> int:
     report["data"] = ds.name
     if args.json:
         return print_json(report)
-    from slmkit.cli.output import stdout_console
-    from slmkit.route.present import print_eval
-
     print_eval(stdout_console(), report)
     return 0
 

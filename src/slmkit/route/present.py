@@ -40,3 +40,11 @@ def print_eval(con, r: dict) -> None:
     con.print(table)
     if r.get("chart"):
         con.print(f"chart: {r['chart']}")
+
+
+def train_text(r: dict) -> str:
+    """What `slm route train` prints for :func:`~slmkit.route.difficulty.train_file`'s result."""
+    return (f"trained on {r['n']} outcomes ({r['hard_share']:.0%} hard); held-apart "
+            f"AUC {r.get('holdout_auc')}, accuracy {r.get('holdout_accuracy')}\n"
+            f"wrote {r['model']}  (use: slm serve --route LOCAL --upstream URL "
+            f"--difficulty {r['model']})")

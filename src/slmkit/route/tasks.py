@@ -116,3 +116,20 @@ def mixed(n: int, seed: int = 0) -> list[dict]:
 
 
 TASKS = {"arithmetic": arithmetic, "facts": lambda n, seed=0: facts(n, seed), "mixed": mixed}
+
+
+def choice_set(data: str, fmt: str, *, limit: int | None = None, seed: int = 0):
+    """(the dataset, its router-evaluation items in format ``fmt``) for ``data``: a name in
+    :data:`TASKS` (built offline, seeded, written next to the datasets) or a choice set
+    ``slmkit.evaluate.datasets`` resolves (a catalog name or a JSONL file)."""
+    from slmkit.evaluate import datasets
+    from slmkit.evaluate.choice import build_prompt
+    from slmkit.route.evaluate import choice_items
+
+    if data in TASKS:
+        rows = TASKS[data](limit or 200, seed)
+        path = datasets.data_root() / "route" / f"{data}-{len(rows)}-{seed}.jsonl"
+        data = str(write_jsonl(rows, path))
+    ds = datasets.resolve(data, kind="choice")
+    return ds, choice_items(datasets.load_choices(ds)[:limit], fmt,
+                            letter_prompt=lambda c: build_prompt(c, [], "letter"))

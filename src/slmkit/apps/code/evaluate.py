@@ -158,8 +158,8 @@ def report(engine: Engine, model: str, n: int | None = None, timeout_s: float = 
 def report_text(report: dict[str, Any]) -> str:
     """:func:`report` for people, against the published 0.5B-Instruct number."""
     he = report["humaneval"]
-    lines = [f"HumanEval pass@1 {he['pass@1']:.3f} ({he['passed']}/{he['problems']} problems; "
-             "published 0.5B-Instruct: 0.616)"]
+    lines = [(f"HumanEval pass@1 {he['pass@1']:.3f} ({he['passed']}/{he['problems']} "
+              "problems; published 0.5B-Instruct: 0.616)")]
     lines += [f"infilling {kind:6s} exact match {m['exact_match']:.3f}  pass {m['pass']:.3f} "
               f"({m['tasks']} tasks)" for kind, m in report["infilling"].items()]
     return "\n".join(lines)
