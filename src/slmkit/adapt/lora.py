@@ -15,6 +15,7 @@ from pathlib import Path
 
 from slmkit.arch.base import LORA_TARGETS
 from slmkit.core.errors import SlmError
+from slmkit.core.options import opt
 
 METHODS = ("lora", "qlora", "full")
 DEFAULT_TARGETS = LORA_TARGETS  # for a model no slmkit.arch spec claims
@@ -27,11 +28,20 @@ class QLoraUnavailableError(SlmError):
 
 @dataclass(frozen=True)
 class LoraSettings:
-    rank: int = 8
-    alpha: float = 16.0
-    dropout: float = 0.05
-    targets: tuple[str, ...] | None = None  # None: the architecture's (slmkit.arch)
-    layers: int | None = None  # adapt only the last N transformer layers (None: all)
+    rank: int = opt(8, group="LoRA")
+    alpha: float = opt(16.0, group="LoRA")
+    dropout: float = opt(0.05, group="LoRA")
+    targets: tuple[str, ...] | None = opt(  # None: the architecture's (slmkit.arch)
+        None, "linear layers to adapt (default: the architecture's, e.g. q,k,v,o,gate,up,down "
+              "projections)", metavar="A,B,…", group="LoRA", flag="target_modules")
+    layers: int | None = opt(None, "adapt only the last N transformer layers (the backward "
+                                   "pass stops there: much faster on CPU; default: all)",
+                             type=int, group="LoRA")
+
+    def __post_init__(self) -> None:
+        if isinstance(self.targets, str):  # "q,k, v" as the command line gives it
+            names = tuple(t.strip() for t in self.targets.split(",") if t.strip())
+            object.__setattr__(self, "targets", names or None)
 
     def for_architecture(self, model_type: str) -> LoraSettings:
         """These settings with ``targets`` filled in from the architecture's LoRA targets

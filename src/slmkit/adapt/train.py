@@ -21,30 +21,37 @@ from pathlib import Path
 
 from slmkit.adapt import data as D
 from slmkit.adapt.lora import ADAPTER_META, LoraSettings, attach, load_base
+from slmkit.core.options import opt
 
 SCHEDULES = ("cosine", "linear", "constant")
 ProgressFn = Callable[[dict], None]
+TRAINING = "training"
 
 
 @dataclass
 class TrainConfig:
-    output: str
-    method: str = "lora"
-    lora: LoraSettings = field(default_factory=LoraSettings)
-    epochs: float = 1.0
-    max_steps: int | None = None
-    lr: float | None = None  # default: 2e-4 for (q)lora, 2e-5 for full
-    schedule: str = "cosine"
-    warmup: float = 0.05  # fraction of the steps
-    batch_size: int = 4
-    grad_accum: int = 1
-    max_seq_len: int = 512
-    seed: int = 0
-    eval_every: int = 0  # 0 = about 5 times per run
-    save_every: int = 0  # 0 = only at the end
+    output: str | None = opt(None, "where to write (default ./finetune-<model>-<method>)",
+                             metavar="DIR", short="-o")
+    method: str = opt("lora", choices=("lora", "qlora", "full"))
+    lora: LoraSettings = field(default_factory=LoraSettings, metadata={"nested": LoraSettings})
+    epochs: float = opt(1.0, group=TRAINING)
+    max_steps: int | None = opt(None, "stop after N optimizer steps (overrides --epochs)",
+                                type=int, group=TRAINING)
+    lr: float | None = opt(None, "learning rate (default 2e-4 for LoRA/QLoRA, 2e-5 for full)",
+                           type=float, group=TRAINING)
+    schedule: str = opt("cosine", choices=SCHEDULES, group=TRAINING)
+    warmup: float = opt(0.05, metavar="FRACTION", group=TRAINING)  # of the steps
+    batch_size: int = opt(4, group=TRAINING)
+    grad_accum: int = opt(1, group=TRAINING)
+    max_seq_len: int = opt(512, metavar="TOKENS", group=TRAINING)
+    seed: int = opt(0, group=TRAINING)
+    eval_every: int = opt(0, "validation loss every N steps (default: 5 times per run)",
+                          metavar="STEPS", group=TRAINING)
+    save_every: int = opt(0, "checkpoint every N steps (default: only at the end)",
+                          metavar="STEPS", group=TRAINING)
     keep_checkpoints: int = 2
-    resume: bool = False
-    threads: int = 0
+    resume: bool = opt(False, "continue from the newest checkpoint in --output", group=TRAINING)
+    threads: int = opt(0, group=TRAINING)
 
     def validate(self) -> None:
         if self.schedule not in SCHEDULES:

@@ -1,12 +1,5 @@
-"""Declarative verb arguments: the options many verbs share, declared once, and a compact
-way to declare the rest.
-
-``options(group, name=spec, ...)`` adds ``--name`` (underscores become dashes) per keyword;
-the spec is a default (its type is the option's type; ``False``: a flag), a tuple (choices,
-the first is the default) or an :class:`Opt`. Help shows every non-empty default, so help
-texts do not repeat it. ``model``, ``engine``, ``loading``, ``derived``, ``json_option`` and
-``sampling`` are the shared groups; ``actions`` makes sub-actions (``slm rag ingest``).
-"""
+"""Declarative verb arguments: shared option groups, ``options(p, name=spec)`` (spec: a
+default, a tuple of choices or an :class:`Opt`) and options declared by library configs."""
 
 from __future__ import annotations
 
@@ -60,6 +53,33 @@ def options(p, **specs: Any) -> None:
         add(p, name, spec)
 
 
+def config_options(p, cls: Any, prefix: str = "") -> None:
+    """An option per :func:`slmkit.core.options.opt` field of dataclass ``cls``, in its
+    ``group`` (made on first use), named ``--PREFIX-NAME``."""
+    from slmkit.core.options import cli_fields, flag_name
+
+    groups = {g.title: g for g in p._action_groups}
+    for f in cli_fields(cls):
+        if "nested" in f.metadata:
+            config_options(p, f.metadata["nested"], prefix)
+            continue
+        spec = {k: v for k, v in f.metadata["cli"].items() if k not in ("group", "flag")}
+        title = f.metadata["cli"].get("group")
+        if title and title not in groups:
+            groups[title] = p.add_argument_group(title)
+        add(groups[title] if title else p, flag_name(f, prefix), Opt(f.default, **spec))
+
+
+def config_from(args: argparse.Namespace, cls: Any, prefix: str = "", **given: Any) -> Any:
+    """``cls`` made from the options :func:`config_options` added; ``given`` wins."""
+    from slmkit.core.options import cli_fields, flag_name
+
+    values = {f.name: config_from(args, f.metadata["nested"], prefix) if "nested" in f.metadata
+              else getattr(args, f.metadata["cli"].get("dest") or flag_name(f, prefix))
+              for f in cli_fields(cls)}
+    return cls(**{**values, **given})
+
+
 def add(p, name: str, spec: Any) -> argparse.Action:
     """Add one option ``--name`` (``name`` with dashes) described by ``spec``."""
     o = spec if isinstance(spec, Opt) else (
@@ -108,6 +128,11 @@ def model(p, help: str = MODEL_HELP, *, required: bool = False, name: str = "mod
         p.add_argument(name, help=help)
     else:
         p.add_argument(name, nargs="?", default=None, help=help)
+
+
+def source(p) -> None:
+    """The required MODEL positional of a verb that derives a model from it."""
+    model(p, SOURCE_HELP, required=True)
 
 
 def engine(p, choices: tuple = ENGINES, help: str = ENGINE_HELP) -> None:
@@ -169,7 +194,10 @@ def upstream(p) -> None:
             upstream_timeout=Opt(60.0, metavar="SECONDS"))
 
 
-def json_option(p) -> None:
+def json_option(p, *, no_pull: bool = False) -> None:
+    """--json (after --no-pull when ``no_pull``)."""
+    if no_pull:
+        options(p, no_pull=Opt(False, NO_PULL_HELP))
     options(p, json=Opt(False, "machine-readable JSON output"))
 
 

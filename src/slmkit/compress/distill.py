@@ -38,35 +38,43 @@ from slmkit.compress.distill_data import (
     text_examples,
 )
 from slmkit.compress.train_io import CompressError
+from slmkit.core.options import opt
 
 LOSSES = ("fkl", "rkl", "jsd")
 METHODS = ("logits", "sequence")
 SCHEDULES = ("cosine", "linear", "constant")
 CKPT_DIR = "checkpoints"
 StepFn = Callable[[dict], None]
+TRAINING = "training"
 
 
 @dataclass
 class DistillConfig:
-    method: str = "logits"
-    loss: str = "fkl"
-    temperature: float = 1.0
-    alpha: float = 0.0          # weight of the cross-entropy term (1 - alpha for KD)
-    lr: float = 1e-4
-    schedule: str = "cosine"
-    warmup_steps: int = 0
-    weight_decay: float = 0.0
-    batch_size: int = 2
-    grad_accum: int = 1
-    seq_len: int = 256
-    max_steps: int = 100
-    save_every: int = 50
+    method: str = opt("logits", "logits: match the teacher's distributions (same tokenizer); "
+                                "sequence: train on the teacher's answers (any tokenizers)",
+                      choices=METHODS)
+    loss: str = opt("fkl", "forward KL, reverse KL or Jensen-Shannon", choices=LOSSES,
+                    group="loss")
+    temperature: float = opt(1.0, metavar="T", group="loss")
+    alpha: float = opt(0.0, "weight of the cross-entropy term, 1 - alpha for KD", group="loss")
+    lr: float = opt(1e-4, group=TRAINING)
+    schedule: str = opt("cosine", choices=SCHEDULES, group=TRAINING)
+    warmup_steps: int = opt(0, metavar="STEPS", group=TRAINING, flag="warmup")
+    weight_decay: float = opt(0.0, group=TRAINING)
+    batch_size: int = opt(2, group=TRAINING)
+    grad_accum: int = opt(1, group=TRAINING)
+    seq_len: int = opt(256, "max sequence length", group=TRAINING)
+    max_steps: int = opt(100, group=TRAINING)
+    save_every: int = opt(50, "checkpoint every N steps (0: only at the end)", group=TRAINING)
     max_grad_norm: float = 1.0
-    seed: int = 0
-    eval_rows: int = 4          # rows held apart (the end of the data) for before/after
-    max_new_tokens: int = 128   # sequence: teacher answer length
-    max_prompts: int | None = None
-    bf16: bool = False          # autocast to bfloat16 (AVX512-BF16 / AMX CPUs)
+    seed: int = opt(0, group=TRAINING)
+    eval_rows: int = opt(4, "rows at the end of the data held apart for before/after metrics",
+                         group=TRAINING)
+    threads: int = opt(0, group=TRAINING)  # 0: torch's default
+    bf16: bool = opt(False, "autocast to bfloat16 (faster on CPUs with AVX512-BF16/AMX; "
+                            "weights and optimizer stay float32)", group=TRAINING)
+    max_new_tokens: int = opt(128, group="sequence-level")  # teacher answer length
+    max_prompts: int | None = opt(None, type=int, group="sequence-level")
 
     def check(self) -> None:
         if self.method not in METHODS:
@@ -389,10 +397,10 @@ def distill_to_store(store, teacher: str, student: str, data: str, *,
 
     cfg = config or DistillConfig()
     cfg.check()
-    if n_threads:
+    if n_threads or cfg.threads:
         import torch
 
-        torch.set_num_threads(n_threads)
+        torch.set_num_threads(n_threads or cfg.threads)
     t_ref = store.resolve(teacher, pull_missing=pull_missing)
     s_ref = store.resolve(student, pull_missing=pull_missing)
     base = re.sub(r"[^a-z0-9._:+-]+", "-", s_ref.name.lower()).strip("-") or "student"

@@ -41,26 +41,32 @@ import time
 from dataclasses import asdict, dataclass
 
 from slmkit.core.errors import SlmError
+from slmkit.core.options import opt
 
 REPORT = "reference.json"
+GROUP = "off-grid reference (--make-reference)"
 
 
 @dataclass
 class ReferenceConfig:
-    data: str = "wikipedia"
-    rescale: float = 0.25      # channel factors in [1/1.25, 1.25] (0: none); see rescale()
-    dither: bool = False
-    dither_scale: float = 1.0  # noise width in grid steps (1.0: the whole cell)
-    steps: int = 16
-    lr: float = 3e-5
+    data: str = opt("wikipedia", "training text (its first quarter is held apart)",
+                    metavar="DATA", group=GROUP)
+    rescale: float = opt(0.25, "random per-channel factors in [1/(1+S), 1+S] folded so the "
+                               "function is unchanged (0: none; llama/qwen/mistral)",
+                         metavar="S", group=GROUP)  # see rescale()
+    dither: float = opt(0.0, "also add uniform noise W grid steps wide (1.0: the whole cell; "
+                             "costs perplexity; for architectures rescaling cannot fold)",
+                        metavar="W", group=GROUP)  # 0: no noise
+    steps: int = opt(16, group=GROUP)
+    lr: float = opt(3e-5, metavar="LR", group=GROUP)
     seq: int = 128
     batch: int = 2
-    seed: int = 0
+    seed: int = opt(0, group=GROUP)
     eval_chunks: int = 6
     threads: int = 0
 
     def method(self) -> str:
-        amp = f"dither{self.dither_scale:g}+" if self.dither_scale != 1.0 else "dither+"
+        amp = f"dither{self.dither:g}+" if self.dither != 1.0 else "dither+"
         scaled = f"rescale{self.rescale:g}+" if self.rescale else ""
         return (f"reference:{scaled}{amp if self.dither else ''}continued-pretraining("
                 f"data={self.data},steps={self.steps},"
@@ -124,7 +130,7 @@ def _make(store, ref, name: str, hf_name: str, config: ReferenceConfig, progress
         rescale(model, config.seed, spread=config.rescale)
         ppl_rescaled = chunk_ppl(model, eval_ids, config.eval_chunks, progress)
     if config.dither:
-        dither(model, config.seed, scale=config.dither_scale)
+        dither(model, config.seed, scale=config.dither)
         ppl_dithered = chunk_ppl(model, eval_ids, config.eval_chunks, progress)
     train_ids = _ids(tok, train, config.steps * config.batch * config.seq * 2)
     losses = train_steps(model, train_ids, config, progress)

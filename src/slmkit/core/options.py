@@ -1,0 +1,27 @@
+"""Self-documenting config fields: a dataclass field made with :func:`opt` carries its
+command-line help, so a library config is the one place that describes each parameter
+(``slmkit.cli.args.config_options`` turns such fields into options)."""
+
+from __future__ import annotations
+
+from dataclasses import field, fields
+from typing import Any
+
+
+def opt(default: Any = None, help: str | None = None, **cli: Any) -> Any:
+    """A dataclass field with ``default`` and its command-line declaration: ``help`` plus
+    argparse extras (``metavar``, ``type``, ``choices``, ``short``, ``required``, ``action``,
+    ``nargs``), ``group`` (the help section) and ``flag`` (the option's name, when it is not
+    the field's)."""
+    return field(default=default, metadata={"cli": {"help": help, **cli}})
+
+
+def cli_fields(cls: Any) -> list:
+    """The fields of dataclass ``cls`` declared with :func:`opt`, and those holding a config
+    whose fields are options too (``metadata={"nested": ConfigClass}``)."""
+    return [f for f in fields(cls) if "cli" in f.metadata or "nested" in f.metadata]
+
+
+def flag_name(f: Any, prefix: str = "") -> str:
+    """The option name (underscores) of an :func:`opt` field, after ``prefix``."""
+    return prefix + f.metadata["cli"].get("flag", f.name)
