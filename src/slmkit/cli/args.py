@@ -45,6 +45,7 @@ class Opt:
     action: str | None = None  # e.g. "append"
     dest: str | None = None
     nargs: str | None = None
+    positional: bool = False
 
 
 def options(p, **specs: Any) -> None:
@@ -85,13 +86,13 @@ def add(p, name: str, spec: Any) -> argparse.Action:
     o = spec if isinstance(spec, Opt) else (
         Opt(spec[0], choices=spec) if isinstance(spec, tuple) else Opt(spec))
     flags = ([o.short] if o.short else []) + ["--" + name.replace("_", "-")]
-    if o.short == "-" + name:  # a one-letter option such as -k
-        flags = flags[:1]
+    if o.short == "-" + name or o.positional:  # a one-letter option such as -k; a positional
+        flags = [name] if o.positional else flags[:1]
     kw: dict[str, Any] = {"default": o.default, "help": o.help or (
         "(default: %(default)s)" if shows(o.default) else None)}
     given = {"metavar": o.metavar, "choices": o.choices, "dest": o.dest, "nargs": o.nargs}
     kw.update({key: value for key, value in given.items() if value is not None})
-    if o.required:
+    if o.required and not o.positional:
         kw["required"] = True
     if o.action:
         kw["action"] = o.action

@@ -39,12 +39,12 @@ VERBS: dict[str, tuple[str, str]] = {
     "summarize": ("slmkit.cli.summarize", "summarize documents and mail threads, offline"),
     "review": ("slmkit.cli.review", "review contracts: checklist fields with evidence, risks"),
     "config": ("slmkit.cli.config", "effective settings and where each came from"),
-    "keys": ("slmkit.cli.keys", "make and show Ed25519 keys for signing bundles"),
-    "bundle": ("slmkit.cli.bundle", "signed model bundle: build, verify, export to Greengrass"),
-    "publish": ("slmkit.cli.publish", "publish a bundle to an update repository channel"),
+    "keys": ("slmkit.cli.declared", "make and show Ed25519 keys for signing bundles"),
+    "bundle": ("slmkit.cli.declared", "signed model bundle: build, verify, export to Greengrass"),
+    "publish": ("slmkit.cli.declared", "publish a bundle to an update repository channel"),
     "agent": ("slmkit.cli.agent", "device agent: update, probation, commit or roll back"),
     "fleet": ("slmkit.cli.fleet", "collect device heartbeats; the fleet's status table"),
-    "export": ("slmkit.cli.export", "export a model for SageMaker: model.tar.gz, entry point, "
+    "export": ("slmkit.cli.declared", "export a model for SageMaker: model.tar.gz, entry point, "
                                     "deploy script"),
 }
 

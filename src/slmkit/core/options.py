@@ -4,7 +4,7 @@ command-line help, so a library config is the one place that describes each para
 
 from __future__ import annotations
 
-from dataclasses import field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -25,3 +25,14 @@ def cli_fields(cls: Any) -> list:
 def flag_name(f: Any, prefix: str = "") -> str:
     """The option name (underscores) of an :func:`opt` field, after ``prefix``."""
     return prefix + f.metadata["cli"].get("flag", f.name)
+
+
+@dataclass
+class Done:
+    """What a request's ``run`` did: ``data`` (JSON), ``text`` for people (a string or a
+    rich renderable), the exit code, and a ``note`` for stderr."""
+
+    data: Any
+    text: Any
+    code: int = 0
+    note: str | None = None

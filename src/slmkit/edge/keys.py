@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
+from slmkit.core.options import Done, opt
 from slmkit.edge.errors import BundleError
 from slmkit.util.files import atomic_write
 
@@ -126,3 +128,25 @@ def _read(path: str | Path, what: str) -> bytes:
     except FileNotFoundError:
         raise BundleError(f"{what} file {path} does not exist",
                           hint="make a key pair with `slm keys generate KEYFILE`") from None
+
+
+@dataclass
+class KeysRequest:
+    """`slm keys generate|show KEYFILE`: make a key pair, or show one's id and files."""
+
+    JSON_HELP = "machine-readable output"
+    action: str = opt(None, choices=("generate", "show"), positional=True)
+    keyfile: str = opt(None, "private key file (its public key is KEYFILE.pub)",
+                       metavar="KEYFILE", positional=True)
+    force: bool = opt(False, "generate: replace an existing key")
+
+    def run(self, progress=None) -> Done:
+        if self.action == "generate":
+            generate(self.keyfile, force=self.force)
+        public_file = public_path(self.keyfile)
+        public = load_public(public_file if public_file.exists() else self.keyfile)
+        info = {"key_id": key_id(public), "private": str(self.keyfile),
+                "public": str(public_file), "public_pem": public_pem(public).decode()}
+        verb = "generated" if self.action == "generate" else "key"
+        return Done(info, f"{verb} {info['key_id']}\n  private {info['private']} (keep it "
+                          f"secret)\n  public  {info['public']} (give this to devices: --key)")

@@ -20,9 +20,11 @@ import json
 import shutil
 import time
 import urllib.request
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from slmkit.core.options import Done, opt
 from slmkit.edge import bundle as bdl
 from slmkit.edge import keys
 from slmkit.edge import manifest as mf
@@ -65,6 +67,28 @@ def publish(bundle_path: str | Path, repo: str | Path, private_key: str | Path, 
         index["expires"] = _iso(datetime.now(timezone.utc) + timedelta(days=expires_days))
         write_index(repo, index, key)
     return index
+
+
+@dataclass
+class PublishRequest:
+    """`slm publish FILE --repo DIR`: :func:`publish`, the rollout given as ``10%``."""
+
+    JSON_HELP = "machine-readable output"
+    bundle: str = opt(None, "a bundle made by `slm bundle`", metavar="FILE", positional=True)
+    repo: str = opt(None, "the repository directory", metavar="DIR", required=True)
+    sign: str = opt(None, "private key (signs the index)", metavar="KEY", required=True)
+    channel: str = opt("stable")
+    rollout: str = opt("100%", "share of devices, e.g. 10%% (default 100%%)")
+    expires_days: float = opt(7.0, "devices refuse the index after this long (default 7)")
+
+    def run(self, progress=None) -> Done:
+        index = publish(self.bundle, self.repo, self.sign, channel=self.channel,
+                        rollout=float(self.rollout.rstrip("%")),
+                        expires_days=self.expires_days)
+        e = index["channels"][self.channel]
+        return Done(index, f"published {e['name']} {e['version']} to {self.channel} at "
+                           f"{e['rollout']:g}% (index version {index['version']}, expires "
+                           f"{index['expires']})")
 
 
 def _check_newer(current: dict | None, manifest: dict, digest: str, channel: str) -> None:

@@ -23,6 +23,7 @@ from importlib import resources
 from pathlib import Path
 
 from slmkit.core.errors import SlmError
+from slmkit.core.options import Done, opt
 
 CONFIG_NAME = "slmkit-sagemaker.json"
 
@@ -105,3 +106,28 @@ def unpack(archive: str | Path, into: str | Path) -> Path:
 def clean(directory: str | Path) -> None:
     """Remove an export directory."""
     shutil.rmtree(directory, ignore_errors=True)
+
+
+@dataclass
+class ExportRequest:
+    """`slm export sagemaker MODEL -o DIR`: :func:`export`, and what to do next."""
+
+    JSON_HELP = "machine-readable output"
+    target: str = opt(None, "where the model will run", choices=("sagemaker",), positional=True)
+    model: str | None = opt(None, "stored model name or path (default: the default model)",
+                            metavar="MODEL", nargs="?", positional=True)
+    output: str = opt(None, "directory to write (new or empty)", metavar="DIR", short="-o",
+                      required=True)
+    ctx: int = opt(4096, "context window the endpoint serves")
+    parallel: int = opt(2, "sequences decoded together on the endpoint")
+    reference: bool = opt(False, "leave the model file out: the container pulls the model by "
+                                 "name at start (it then needs internet access)")
+    no_pull: bool = opt(False, "fail instead of pulling a catalog model that is not stored")
+
+    def run(self, progress=None) -> Done:
+        done = export(self.model, self.output, ctx=self.ctx, parallel=self.parallel,
+                      reference=self.reference, pull=not self.no_pull)
+        return Done(done.to_dict(), f"wrote {done.archive} ({done.size_bytes / 2**20:,.1f} "
+                    f"MiB, {done.model})\n  next: build and push {done.directory}/Dockerfile "
+                    f"to ECR, then\n  python {done.directory}/deploy.py --bucket B --role "
+                    f"ROLE_ARN --image ECR_URI --name {done.endpoint_name}\n  see docs/aws.md")
