@@ -10,6 +10,11 @@ from slmkit.cli.args import Opt, config_from, config_options, options
 
 MULTI_VERB = True
 REQUESTS = {  # verb -> module:class
+    "pull": "slmkit.models.requests:PullRequest",
+    "list": "slmkit.models.requests:ListRequest",
+    "show": "slmkit.models.requests:ShowRequest",
+    "rm": "slmkit.models.requests:RemoveRequest",
+    "verify": "slmkit.models.requests:VerifyRequest",
     "keys": "slmkit.edge.keys:KeysRequest",
     "publish": "slmkit.edge.repo:PublishRequest",
     "bundle": "slmkit.edge.bundle_request:BundleRequest",
@@ -30,17 +35,22 @@ def configure(p, verb: str) -> None:
 
 
 def run(args) -> int:
-    from slmkit.cli.output import Progress, print_json, quiet, show
+    """Run the request; ``PROGRESS``: "bars" (counted) or "download" (pull progress)."""
+    from slmkit.cli.common import progress_console
+    from slmkit.cli.output import Progress, print_json, quiet, stdout_console
 
     cls = request(args._verb)
-    with Progress(enabled=getattr(cls, "PROGRESS", False) and not quiet(args)) as bars:
-        done = config_from(args, cls).run(progress=bars)
+    kind = getattr(cls, "PROGRESS", None)
+    with Progress(enabled=kind == "bars" and not quiet(args)) as bars:
+        done = config_from(args, cls).run(
+            progress=progress_console(args) if kind == "download" else bars)
     if args.json:
         print_json(done.data)
     elif isinstance(done.text, str):
         print(done.text)
-    else:
-        show(done.text, wide=True)
+    else:  # a rich renderable, or a function that prints on a console
+        con = stdout_console(wide=True)
+        done.text(con) if callable(done.text) else con.print(done.text)
     if done.note and not args.json:
         print(done.note, file=sys.stderr)
     return done.code
