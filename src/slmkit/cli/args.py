@@ -215,21 +215,3 @@ def sampling(p) -> None:
             seed=Opt(None, type=int),
             stop=Opt(None, "stop when this text appears (repeatable)", "TEXT", action="append"),
             system=Opt(None, "system prompt (default: the model's catalog default)", "TEXT"))
-
-
-# ---- argument types ---------------------------------------------------------------------------
-
-def positive_int(text: str) -> int:
-    """An argparse type: a whole number > 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
-    return value
-
-
-def csv_list(text: str | None) -> tuple[str, ...]:
-    """``"a, b,,c"`` → ``("a", "b", "c")``."""
-    return tuple(t.strip() for t in (text or "").split(",") if t.strip())

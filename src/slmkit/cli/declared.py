@@ -15,6 +15,9 @@ REQUESTS = {  # verb -> module:class
     "show": "slmkit.models.requests:ShowRequest",
     "rm": "slmkit.models.requests:RemoveRequest",
     "verify": "slmkit.models.requests:VerifyRequest",
+    "catalog": "slmkit.models.catalog_view:CatalogRequest",
+    "config": "slmkit.settings_view:ConfigRequest",
+    "optimize": "slmkit.compress.optimize_request:OptimizeRequest",
     "keys": "slmkit.edge.keys:KeysRequest",
     "publish": "slmkit.edge.repo:PublishRequest",
     "bundle": "slmkit.edge.bundle_request:BundleRequest",
@@ -46,6 +49,8 @@ def run(args) -> int:
             progress=progress_console(args) if kind == "download" else bars)
     if args.json:
         print_json(done.data)
+    elif isinstance(done.text, Exception):  # a refusal that came back with its numbers
+        raise done.text
     elif isinstance(done.text, str):
         print(done.text)
     else:  # a rich renderable, or a function that prints on a console

@@ -4,6 +4,7 @@ command-line help, so a library config is the one place that describes each para
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -36,3 +37,19 @@ class Done:
     text: Any
     code: int = 0
     note: str | None = None
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number > 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
+
+
+def csv_list(text: str | None) -> tuple[str, ...]:
+    """``"a, b,,c"`` → ``("a", "b", "c")``."""
+    return tuple(t.strip() for t in (text or "").split(",") if t.strip())

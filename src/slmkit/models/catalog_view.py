@@ -4,6 +4,10 @@ rows; this module only lays them out."""
 
 from __future__ import annotations
 
+import argparse
+from dataclasses import dataclass
+
+from slmkit.core.options import Done, opt, positive_int
 from slmkit.models import catalog, hardware
 from slmkit.util.text import format_ctx, format_params
 from slmkit.util.text import format_memory as format_bytes
@@ -103,3 +107,32 @@ def plain_table(hw, candidates, quants, quant: str, n_ctx: int) -> str:
     lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) + "  " + r[-1] for r in rows]
     lines.append(f"* default model: {catalog.default_model().name}")
     return "\n".join(lines)
+
+
+def _quant(text: str) -> str:
+    try:
+        return catalog.normalize_quant(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+@dataclass
+class CatalogRequest:
+    """`slm catalog`: the survey (:func:`slmkit.models.catalog.survey`) for this machine."""
+
+    fits: bool = opt(False, "only models whose --quant at --ctx fits this machine")
+    ctx: int = opt(4096, "context length to size the KV cache for", metavar="N",
+                   type=positive_int)
+    quant: str = opt("Q4_K_M", "quantization for the fit test "
+                               f"({', '.join(catalog.BITS_PER_WEIGHT)})", metavar="Q",
+                     type=_quant)
+    tier: str | None = opt(None, "only micro (<1B), small (1-7B) or medium (7-15B) models",
+                           choices=catalog.TIER_NAMES)
+
+    def run(self, progress=None) -> Done:
+        hw = hardware.probe()
+        found = catalog.survey(hw, quant=self.quant, n_ctx=self.ctx, tier=self.tier,
+                               only_fitting=self.fits)
+        report = catalog.survey_report(hw, found, shown_quants(self.quant), quant=self.quant,
+                                       n_ctx=self.ctx, tier=self.tier, only_fitting=self.fits)
+        return Done(report, lambda con: print_survey(con, hw, found, self.quant, self.ctx))
