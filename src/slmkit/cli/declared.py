@@ -18,6 +18,7 @@ REQUESTS = {  # verb -> module:class
     "catalog": "slmkit.models.catalog_view:CatalogRequest",
     "config": "slmkit.settings_view:ConfigRequest",
     "optimize": "slmkit.compress.optimize_request:OptimizeRequest",
+    "recommend": "slmkit.evaluate.recommend:RecommendRequest",
     "keys": "slmkit.edge.keys:KeysRequest",
     "publish": "slmkit.edge.repo:PublishRequest",
     "bundle": "slmkit.edge.bundle_request:BundleRequest",

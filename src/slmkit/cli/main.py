@@ -23,7 +23,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "serve": ("slmkit.cli.serve", "OpenAI- and Ollama-compatible HTTP server"),
     "eval": ("slmkit.cli.eval", "perplexity, KL-divergence and multiple-choice accuracy"),
     "bench": ("slmkit.cli.bench", "load time, prompt/decode speed, TTFT and memory"),
-    "recommend": ("slmkit.cli.recommend", "measure the stored models here, pick one for a task"),
+    "recommend": ("slmkit.cli.declared", "measure the stored models here, pick one for a task"),
     "convert": ("slmkit.cli.convert", "convert GGUF ⇄ Hugging Face safetensors"),
     "guard": ("slmkit.cli.guard", "find, mask and unmask personal data and secrets in text"),
     "route": ("slmkit.cli.route", "local-first routing to a big LLM: train, report, eval"),

@@ -390,3 +390,14 @@ def _answer_index(answer, choices: tuple[str, ...], index: int) -> int:
 def catalog_rows() -> list[dict]:
     """The named datasets, for ``slm eval --list-data``."""
     return [asdict(e) for e in CATALOG.values()]
+
+
+def catalog_table():
+    """:func:`catalog_rows` as a rich table: name, kind, what, licence, source."""
+    from rich.table import Table
+
+    table = Table("name", "kind", "what", "licence", "source")
+    for r in catalog_rows():
+        table.add_row(*(str(r[k] or "-") for k in ("name", "kind", "description", "licence",
+                                                     "source")))
+    return table

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from slmkit.core.options import Done, opt
 from slmkit.evaluate import speed
 
 
@@ -241,3 +242,63 @@ def _measure(c: Candidate, task: Task, budget_bytes: int, threads: int, gen: int
         c.verdict, c.reason = "failed", str(err)
         return
     c.latency_ms = task_latency_ms(task, c.metrics)
+
+
+UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def parse_size(text: str) -> int:
+    """``512M``, ``2G``, ``1.5GiB`` or bytes (an argparse type)."""
+    import argparse
+    import re
+
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*", text, re.IGNORECASE)
+    if not m:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 512M, 2G)")
+    return int(float(m.group(1)) * UNITS[m.group(2).upper()])
+
+
+def _rate(value: float | None) -> str | None:
+    return None if value is None else f"{value:.0f}"
+
+
+@dataclass
+class RecommendRequest:
+    """`slm recommend`: measure the stored models here and pick one for ``task``; the table
+    of candidates and the reasons (exit code 1 when none qualifies)."""
+
+    PROGRESS = "bars"
+    task: str = opt("chat", "what the model will do (sets prompt/answer length, context)",
+                    choices=tuple(TASKS))
+    max_latency_ms: float | None = opt(None, "longest acceptable time for one answer",
+                                       metavar="MS", type=float)
+    ram_budget: int | None = opt(None, "memory the model may use (default: 90%% of available "
+                                       "RAM)", metavar="SIZE", type=parse_size)
+    threads: int = opt(0, "CPU threads (0: the free physical cores)", type=int)
+    gen: int = opt(32, "tokens generated per model for the decode rate", type=int)
+
+    def run(self, progress=None) -> Done:
+        from slmkit.models import catalog, hardware
+        from slmkit.models.speeds import default_book
+        from slmkit.models.store import Store
+
+        budget = self.ram_budget or int(catalog.memory_budget(hardware.probe()).bytes * 0.9)
+        rec = recommend(self.task, store=Store(), budget_bytes=budget,
+                        max_latency_ms=self.max_latency_ms, threads=self.threads,
+                        gen=self.gen, progress=progress, speeds=default_book())
+        return Done(rec.to_dict(), lambda con: self._show(con, rec), 0 if rec.chosen else 1)
+
+    def _show(self, con, rec) -> None:
+        from rich.table import Table
+
+        table = Table("model", "verdict", "memory", "decode tok/s", "prefill tok/s",
+                      f"{self.task} ms", "quality")
+        for c in rec.candidates:
+            row = (c.model, c.verdict, f"{c.memory_bytes / 2**20:.0f} MiB"
+                   if c.memory_bytes else None, _rate(c.metrics.get("decode_tps")),
+                   _rate(c.metrics.get("prompt_512_tps")),
+                   f"{c.latency_ms:.0f}" if c.latency_ms is not None else None,
+                   f"{c.quality.score:.2f}" if c.quality else None)
+            table.add_row(*("-" if v is None else str(v) for v in row))
+        con.print(table, highlight=False)
+        print(rec.explain())

