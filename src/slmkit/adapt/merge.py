@@ -126,3 +126,33 @@ def merge_adapter(store, base: str, adapter_dir: str | Path, *, name: str | None
         merge(ref.path, adapter_dir, d.dir / f"{name}.gguf", out_type=out_type,
               base_sha256=ref.sha256, n_threads=n_threads)
     return {"name": name, "path": d.ref.path, **info, "size_bytes": d.ref.size_bytes}
+
+
+def merge_or_export(store, base: str, adapter_dir: str | Path, *, adapter_gguf: str | None,
+                    out_type: str = "Q4_K_M", overwrite: bool = False, pull_missing: bool = True,
+                    **merge_kw) -> dict:
+    """`slm merge`: :func:`merge_adapter` (``merge_kw``: name, output, n_threads), or with
+    ``adapter_gguf`` only the adapter as a llama.cpp LoRA GGUF at that path; the info has
+    ``message`` (what was done and what to run next) and ``seconds``."""
+    import time
+
+    from slmkit.util.text import format_bytes
+
+    t0 = time.perf_counter()
+    if adapter_gguf:
+        from slmkit.adapt.export import export_for_stored_base
+
+        info = export_for_stored_base(store, base, adapter_dir, adapter_gguf,
+                                      overwrite=overwrite, pull_missing=pull_missing)
+        info["message"] = (f"adapter GGUF written to {info['adapter_gguf']} "
+                           f"({format_bytes(info['size_bytes'])}); serve it: slm serve "
+                           f"{info['base']} --adapter NAME={info['adapter_gguf']}")
+    else:
+        info = merge_adapter(store, base, adapter_dir, out_type=out_type, overwrite=overwrite,
+                             pull_missing=pull_missing, **merge_kw)
+        info["message"] = (f"merged model written to {info['path']}" if info["name"] is None
+                           else f"{info['parent']} + {adapter_dir} → stored as {info['name']} "
+                                f"({format_bytes(info['size_bytes'])}, {out_type}); "
+                                f"try: slm run {info['name']} \"…\"")
+    info["seconds"] = round(time.perf_counter() - t0, 2)
+    return info

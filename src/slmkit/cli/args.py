@@ -169,8 +169,10 @@ def settings_loading(p) -> None:
 
 
 def derived(p, *, output: str = "PATH", what: str = "the result", name_default: str = "",
-            force: str = "replace an existing result") -> None:
-    """-o/--output, --name and --force of a verb that makes a model."""
+            force: str = "replace an existing result", no_pull: bool = False) -> None:
+    """(--no-pull,) -o/--output, --name and --force of a verb that makes a model."""
+    if no_pull:
+        options(p, no_pull=Opt(False, NO_PULL_HELP))
     options(p, output=Opt(None, "write here instead of registering the result in the store",
                           metavar=output, short="-o"),
             name=Opt(None, f"store name of {what}" + (f" (default {name_default})"

@@ -24,8 +24,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from slmkit.compress.train_io import derive_pair, run_with_hooks
+from slmkit.core.options import opt
 
 METHODS = ("wanda", "magnitude")
+UNSTRUCTURED, STRUCTURED = "unstructured / N:M", "structured (a smaller model)"
 LINEAR_RE = re.compile(r"\.layers\.\d+\.(self_attn|mlp)\.(q|k|v|o|gate|up|down)_proj$")
 
 
@@ -190,11 +192,20 @@ class PruneSpec:
     """What to prune: ``structured`` (depth | width | heads) with ``ratio``, or
     unstructured / N:M ``method`` (wanda | magnitude) with ``sparsity`` ("0.5", "2:4")."""
 
-    method: str | None = None
-    sparsity: str | None = None
-    structured: str | None = None
-    ratio: float | None = None
-    multiple_of: int = 32
+    method: str | None = opt(None, "wanda: |W|·||X|| from calibration activations (default); "
+                                   "magnitude: |W| only", choices=METHODS,
+                             group=UNSTRUCTURED)
+    sparsity: str | None = opt(None, "fraction zeroed, e.g. 0.5, or an N:M pattern such as 2:4",
+                               metavar="S", group=UNSTRUCTURED)
+    structured: str | None = opt(None, "depth: drop whole decoder layers; width: drop MLP "
+                                       "channels; heads: drop attention KV groups (a KV head "
+                                       "and its query heads)",
+                                 choices=("depth", "width", "heads"), group=STRUCTURED)
+    ratio: float | None = opt(None, "share removed: of the layers (depth), MLP channels "
+                                    "(width) or KV groups (heads)", metavar="R", type=float,
+                              group=STRUCTURED)
+    multiple_of: int = opt(32, "width: keep a multiple of N channels (32: a quant block)",
+                           group=STRUCTURED)
 
     def checked(self, data: str | None) -> PruneSpec:
         """This spec with defaults filled in; ``ValueError`` saying what is missing."""
