@@ -1,23 +1,21 @@
 """`slm review FILE|DIR ...`: checklist fields with verbatim evidence, and risky clauses,
-offline. Maps arguments to ``slmkit.apps.review`` and prints; the work is done there."""
+offline (the work is in slmkit.apps.review)."""
 
 from __future__ import annotations
 
-from slmkit.cli.args import Opt, json_option, options, settings_loading, upstream
+from slmkit.cli.args import config_from, settings_loading, upstream
 
 
 def configure(p) -> None:
+    from slmkit.apps.review import ReviewOptions
+    from slmkit.cli.args import Opt, config_options, json_option, options
+
     p.add_argument("inputs", nargs="+", metavar="FILE|DIR")
     options(p, checklist=Opt("contract", "contract (default), nda, employment, or a YAML file "
-                                         "of fields", "NAME|FILE.yaml"),
-            lang=("auto", "ko", "en"),
-            mode=Opt("retrieve", "read the clauses retrieved per field (default) or the whole "
-                                 "document", choices=("retrieve", "stuff")),
-            extraction=Opt("direct", "JSON-constrained answer (default) or free text then "
-                                     "extraction", choices=("direct", "free")),
-            masked=Opt(False, "mask personal data in the report too"),
-            schema=Opt(None, "also write the JSON schema of the report's fields to OUT.json",
-                       "OUT.json"),
+                                         "of fields", "NAME|FILE.yaml"))
+    config_options(p, ReviewOptions)
+    options(p, schema=Opt(None, "also write the JSON schema of the report's fields to OUT.json",
+                          "OUT.json"),
             model=Opt(None, "default: the default model"))
     settings_loading(p)
     upstream(p.add_argument_group("hand-off: fields the local model leaves not found go to "
@@ -35,8 +33,7 @@ def run(args) -> int:
     from slmkit.guard.session import MaskSession
 
     checklist = load_checklist(args.checklist)
-    opts = ReviewOptions(mode=args.mode, extraction=args.extraction, lang=args.lang,
-                         mask_report=args.masked)
+    opts = config_from(args, ReviewOptions)
     opts.validate()
     if bool(args.upstream) != bool(args.upstream_model or names_its_model(args.upstream)):
         raise ValueError("--upstream URL and --upstream-model NAME go together")

@@ -16,6 +16,7 @@ from slmkit.apps.review.risks import risk_flags
 from slmkit.apps.text import detect_language
 from slmkit.core.apps import Masker, MaskerFactory
 from slmkit.core.engine import Engine
+from slmkit.core.options import opt
 
 MODES = ("retrieve", "stuff")
 EXTRACTION = ("direct", "free")
@@ -29,12 +30,14 @@ class ReviewOptions:
     engine sees text (set it when that engine is remote). ``mask_report``: personal data
     masked in the report too."""
 
-    mode: str = "retrieve"
-    extraction: str = "direct"
+    lang: str = opt("auto", choices=("auto", "ko", "en"))
+    mode: str = opt("retrieve", "read the clauses retrieved per field (default) or the whole "
+                                "document", choices=MODES)
+    extraction: str = opt("direct", "JSON-constrained answer (default) or free text then "
+                                    "extraction", choices=EXTRACTION)
     k: int = 3
-    lang: str = "auto"
     mask_model: bool = False
-    mask_report: bool = False
+    mask_report: bool = opt(False, "mask personal data in the report too", flag="masked")
 
     def validate(self) -> None:
         if self.mode not in MODES:

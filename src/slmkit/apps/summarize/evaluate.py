@@ -100,3 +100,14 @@ def mean(rows: list[dict]) -> dict:
     """The mean of every metric over ``rows``."""
     n = max(1, len(rows))
     return {m: round(sum(r[m] for r in rows) / n, 4) for m in METRICS} | {"n": len(rows)}
+
+
+def compare(articles: list[Article], engine: Engine, name: str, opts: SummaryOptions,
+            progress: Callable[[str, int, int], None] | None = None) -> dict[str, dict]:
+    """Mean scores of the lead-3 and TextRank baselines and of the model ``name`` (through
+    ``engine`` with ``opts``) on ``articles``; ``progress(system, i, n)``."""
+    systems = {"lead3": baseline("lead3"), "textrank": baseline("textrank"),
+               name: model_system(engine, opts)}
+    return {s: mean(list(run_system(articles, system, lambda i, n, s=s: progress and
+                                    progress(s, i, n))))
+            for s, system in systems.items()}

@@ -18,6 +18,7 @@ from slmkit.apps.summarize.actions import action_items
 from slmkit.apps.summarize.checks import check
 from slmkit.apps.text import detect_language
 from slmkit.core.engine import Engine
+from slmkit.core.options import opt
 
 STRATEGIES = ("auto", "map-reduce", "refine")
 # Picked by measurement (docs/apps-documents.md, benchmarks/summarize.py --strategies).
@@ -32,10 +33,11 @@ class SummaryOptions:
     the summary's length; ``strategy`` for documents longer than the context; ``context``:
     a smaller token window than the model's (to force splitting, e.g. for measurement)."""
 
-    style: str = "bullets"
-    lang: str = "auto"
-    max_words: int = 120
-    strategy: str = "auto"
+    style: str = opt("bullets", choices=prompts.STYLES)
+    lang: str = opt("auto", choices=("auto", "ko", "en"))
+    max_words: int = opt(120)
+    strategy: str = opt("auto", "for documents longer than the context (auto: the measured "
+                                "best)", choices=STRATEGIES)
     context: int | None = None
 
     def validate(self) -> None:

@@ -1,0 +1,57 @@
+"""What `slm agent` is given: the update repository and key, this device's limits, the
+fleet it reports to; :meth:`AgentRequest.config` makes the agent's configuration."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+from slmkit.core.options import opt
+
+
+@dataclass
+class AgentRequest:
+    """The agent's options, in the units people give them (MB, KB/s)."""
+
+    repo: str = opt(None, "update repository: a directory or http(s) URL", required=True)
+    key: str = opt(None, "trusted public key (.pub)", metavar="PUB", required=True)
+    channel: str = opt("stable", "channel to follow (default stable)")
+    device_dir: str | None = opt(None, "slots and state (default: $SLM_HOME/edge)")
+    device_id: str | None = opt(None, "this device's id (default: made once, kept in "
+                                      "device-dir/device.json)")
+    once: bool = opt(False, "poll once and exit")
+    interval: float = opt(60.0, "seconds between polls (default 60)", metavar="S")
+    ram_limit: float | None = opt(None, "RAM a bundle may need (default: what is available)",
+                                  metavar="MB", type=float)
+    bandwidth: float | None = opt(None, "download speed limit", metavar="KB/S", type=float)
+    serve_port: int | None = opt(None, "also host `slm serve` on the current slot at this "
+                                       "port", metavar="PORT", type=int)
+    fleet: str | None = opt(None, "send heartbeats to this fleet collector", metavar="URL")
+    token_file: str | None = opt(None, "this device's fleet token", metavar="FILE")
+    status: bool = opt(False, "print the device's state and exit")
+    json: bool = opt(False, "machine-readable output")
+    crash_at: str | None = opt(None, argparse.SUPPRESS)  # fault-injection tests only
+
+    def config(self):
+        """The :class:`~slmkit.edge.agent.AgentConfig` (bytes, bytes/s, the device dir)."""
+        from slmkit.edge.agent import AgentConfig
+        from slmkit.settings import get_settings
+
+        return AgentConfig(
+            repo=self.repo, public_key=self.key,
+            device_dir=Path(self.device_dir or get_settings().home / "edge"),
+            channel=self.channel, device_id=self.device_id,
+            ram_limit=int(self.ram_limit * 2**20) if self.ram_limit else None,
+            bandwidth=self.bandwidth * 1024 if self.bandwidth else None,
+            crash_at=self.crash_at)
+
+    def heartbeat(self):
+        """The fleet :class:`~slmkit.edge.runner.Heartbeat`, or None without --fleet."""
+        if not self.fleet:
+            return None
+        if not self.token_file:
+            raise ValueError("--fleet needs --token-file (make one with `slm fleet token`)")
+        from slmkit.edge.runner import Heartbeat
+
+        return Heartbeat(self.fleet, Path(self.token_file).read_text().strip())
