@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from slmkit.cli.args import Opt, engine, json_option, model, options
 
 
-def configure(p: argparse.ArgumentParser) -> None:
+def configure(p) -> None:
     model(p)
     engine(p)
     options(p, compare=Opt([], "also measure these (ratios are against the first), e.g. "

@@ -1,20 +1,13 @@
 """`slm convert MODEL --to hf|gguf|onnx`: GGUF ⇄ Hugging Face safetensors (and GGUF
-requantizing), and GGUF or Hugging Face → ONNX Runtime GenAI (int4 MatMulNBits or fp32).
-
-Without ``-o`` the result is registered in the store (with its parent and method) under
-``--name`` (default: the source's name with ``-hf``, ``-<type>`` or ``-onnx-<type>``); with
-``-o`` it is written there and left alone.
-"""
+requantizing), GGUF or Hugging Face → ONNX Runtime GenAI; registered unless ``-o``."""
 
 from __future__ import annotations
 
-import argparse
-
-from slmkit.cli.args import NO_PULL_HELP, SOURCE_HELP, Opt, derived, json_option, model, options
+from slmkit.cli.args import NO_PULL_HELP, Opt, derived, json_option, options, source
 
 
-def configure(p: argparse.ArgumentParser) -> None:
-    model(p, SOURCE_HELP, required=True)
+def configure(p) -> None:
+    source(p)
     options(p, to=Opt(None, "hf: GGUF → safetensors directory; gguf: directory (or GGUF) → "
                             "GGUF; onnx: GGUF or directory → ONNX Runtime GenAI directory",
                       choices=("hf", "gguf", "onnx"), required=True),

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
-
 from slmkit.cli.args import Opt, options
 
 
-def configure(p: argparse.ArgumentParser) -> None:
+def configure(p) -> None:
     p.add_argument("action", choices=["serve", "status", "token"])
     p.add_argument("device", nargs="?", metavar="DEVICE_ID", help="token: the device's id")
     options(p, db=Opt(None, "SQLite file (default: $SLM_HOME/fleet.db)"),
@@ -19,7 +17,7 @@ def configure(p: argparse.ArgumentParser) -> None:
             json=Opt(False, "machine-readable output"))
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args) -> int:
     from slmkit.edge.fleet import FleetDB
     from slmkit.settings import get_settings
 
