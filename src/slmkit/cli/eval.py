@@ -31,6 +31,8 @@ def run(args) -> int:
     if args.list_data:
         return print_json(catalog_rows()) if args.json else show(catalog_table())
     plan = config_from(args, EvalPlan)
+    if plan.kld and not plan.reference:
+        raise ValueError("--kld needs --reference MODEL (the model to compare against)")
     reference = None
     if plan.kld:  # opened only when its logits are not cached
         m = resolve_model(plan.reference, args)

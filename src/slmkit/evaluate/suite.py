@@ -49,8 +49,6 @@ class EvalPlan:
                         group=PROTOCOL)
 
     def __post_init__(self) -> None:
-        if self.kld and not self.reference:
-            raise ValueError("--kld needs --reference MODEL (the model to compare against)")
         set_ = object.__setattr__  # frozen: normalize the command line's forms once
         set_(self, "choice", tuple(self.choice or ()))
         if isinstance(self.shots, str):
