@@ -4,7 +4,6 @@ options; ``run()`` does the work and returns a :class:`~slmkit.core.options.Done
 from __future__ import annotations
 
 import importlib
-import sys
 
 from slmkit.cli.args import Opt, config_from, config_options, options
 
@@ -27,6 +26,7 @@ REQUESTS = {  # verb -> module:class
 
 
 def request(verb: str):
+    """The request class of ``verb`` (imported now: only the verb being run is)."""
     module, _, name = REQUESTS[verb].partition(":")
     return getattr(importlib.import_module(module), name)
 
@@ -57,6 +57,4 @@ def run(args) -> int:
     else:  # a rich renderable, or a function that prints on a console
         con = stdout_console(wide=True)
         done.text(con) if callable(done.text) else con.print(done.text)
-    if done.note and not args.json:
-        print(done.note, file=sys.stderr)
     return done.code

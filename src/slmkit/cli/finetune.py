@@ -41,4 +41,7 @@ def run(args) -> int:
         report["compare"] = ft.compare_with_base(report, args.eval, limit=args.compare_limit,
                                                  n_threads=args.threads)
         ft.save_report(report)
-    return print_json(report) if args.json else ft.print_summary(stdout_console(), report) or 0
+    if args.json:
+        return print_json(report)
+    ft.print_summary(stdout_console(), report)
+    return 0

@@ -30,13 +30,13 @@ def flag_name(f: Any, prefix: str = "") -> str:
 
 @dataclass
 class Done:
-    """What a request's ``run`` did: ``data`` (JSON), ``text`` for people (a string or a
-    rich renderable), the exit code, and a ``note`` for stderr."""
+    """What a request's ``run`` did: ``data`` (JSON), ``text`` for people (a string, a rich
+    renderable, a function that prints on a console, or the error to raise when no JSON is
+    asked for) and the exit code."""
 
     data: Any
     text: Any
     code: int = 0
-    note: str | None = None
 
 
 def positive_int(text: str) -> int:
