@@ -23,8 +23,14 @@ def test_merge_accepts_threads():
 
 
 def test_merge_reports_sizes_as_list_does():
-    text = Path(SRC, "slmkit", "cli", "merge.py").read_text()
-    assert "MiB" not in text and "human_size" in text
+    # the messages of `slm merge` are made by adapt.merge.merge_or_export
+    text = Path(SRC, "slmkit", "adapt", "merge.py").read_text()
+    text = text[text.index("def merge_or_export"):]
+    assert "MiB" not in text and "format_bytes(info['size_bytes'])" in text
+    from slmkit.cli.output import human_size
+    from slmkit.util.text import format_bytes
+
+    assert human_size is format_bytes  # what `slm list` shows
 
 
 def test_line_progress_prints_tenths_not_every_chunk(tmp_path):
