@@ -44,10 +44,13 @@ def prompt_size(engine: Engine, system: str, user: str) -> int:
 
 
 def ask(engine: Engine, system: str, user: str, *, max_tokens: int, calls: Calls | None = None,
-        json_schema: dict | None = None, timeout: float | None = None) -> str:
-    """The model's answer to one system + user turn (stripped)."""
+        json_schema: dict | None = None, timeout: float | None = None,
+        grammar: str | None = None) -> str:
+    """The model's answer to one system + user turn (stripped); ``json_schema`` or a GBNF
+    ``grammar`` constrains it."""
     request = GenerateRequest(messages=messages(system, user), max_tokens=max_tokens,
-                              sampling=SAMPLING, json_schema=json_schema, timeout=timeout)
+                              sampling=SAMPLING, json_schema=json_schema, timeout=timeout,
+                              grammar=grammar)
     done = collect(engine.generate(request))
     if calls is not None:
         calls.calls += 1

@@ -1,6 +1,7 @@
 """`slm logs parse|detect|explain|eval`: log templates, anomalies and their explanations.
 
     slm logs parse app.log --state app.parse.json > app.events.jsonl
+    slm logs parse app.log --correct        # the model rewrites each new template (cached)
     slm logs detect app.log --baseline last-week.log
     tail -F app.log | slm logs detect -          # or: slm logs detect app.log --follow
     slm logs explain app.log --model qwen2.5-coder-0.5b-instruct
@@ -15,8 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from contextlib import contextmanager
 
 from slmkit.cli.args import Opt, actions, json_option, options, settings_loading
+
+CORRECT_MODEL = "qwen2.5-coder-0.5b-instruct"
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -34,6 +38,13 @@ def configure(p: argparse.ArgumentParser) -> None:
                 no_multiline=Opt(False, "one event per line (no stack-trace grouping)"))
     options(parse, templates=Opt(False, "print the templates with counts at the end instead "
                                         "of events"))
+    ev = sub.add_parser("eval", help="parsing accuracy on Loghub-2k and anomaly P/R/F1 on BGL")
+    for q in (parse, ev):
+        options(q, correct=Opt(False, "let a model rewrite each new template into Loghub's "
+                                      "<*> convention (one call per template, cached; kept "
+                                      "only when it matches the template's lines)"),
+                model=Opt(None, f"model for --correct (default {CORRECT_MODEL})"))
+        settings_loading(q)
     for q in (detect, explain):
         options(q, baseline=Opt(None, "a period of normal operation: learnt first, sets the "
                                       "threshold", "FILE"),
@@ -46,7 +57,6 @@ def configure(p: argparse.ArgumentParser) -> None:
             rag=Opt(None, "a document collection of runbooks to ground the advice in", "NAME"))
     settings_loading(explain)
     json_option(explain)
-    ev = sub.add_parser("eval", help="parsing accuracy on Loghub-2k and anomaly P/R/F1 on BGL")
     options(ev, data=Opt("../shared/data", "folder with loghub-2k/ and bgl-anomaly/ (default "
                                            "../shared/data)"),
             systems=Opt("", "comma-separated Loghub systems (default: all)"),
@@ -60,10 +70,24 @@ def run(args: argparse.Namespace) -> int:
             "eval": _eval}[args.action](args)
 
 
-def _parser(args):
+def _parser(args, corrector=None):
     from slmkit.apps.logs.parser import LogParser
 
-    return LogParser(fmt=args.format, state=args.state, multiline=not args.no_multiline)
+    return LogParser(fmt=args.format, state=args.state, multiline=not args.no_multiline,
+                     corrector=corrector)
+
+
+@contextmanager
+def _corrector(args):
+    """The template corrector of --correct on its own loaded model (None without it)."""
+    if not args.correct:
+        yield None
+        return
+    from slmkit.apps.logs.correct import TemplateCorrector
+    from slmkit.cli.common import open_engine
+
+    with open_engine(args.model or CORRECT_MODEL, args) as loaded:
+        yield TemplateCorrector(loaded.engine)
 
 
 def _write(records) -> None:
@@ -86,7 +110,11 @@ def _detector(args, parser):
 def _parse(args) -> int:
     from slmkit.apps.logs.stream import parse_records
 
-    _write(parse_records(args.input, _parser(args), templates=args.templates))
+    with _corrector(args) as corrector:
+        parser = _parser(args, corrector)
+        _write(parse_records(args.input, parser, templates=args.templates))
+    if corrector is not None:
+        sys.stderr.write(corrector.summary(parser.drain.lines) + "\n")
     return 0
 
 
@@ -121,5 +149,7 @@ def _eval(args) -> int:
     from slmkit.apps.logs.report import eval_text, evaluate_data
     from slmkit.cli.output import emit
 
-    report = evaluate_data(args.data, [s for s in args.systems.split(",") if s], args.compare)
+    with _corrector(args) as corrector:
+        report = evaluate_data(args.data, [s for s in args.systems.split(",") if s],
+                               args.compare, corrector=corrector)
     return emit(args, report, eval_text(report))

@@ -17,12 +17,13 @@ State (settings + clusters) round-trips through ``to_dict``/``from_dict`` so a s
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from slmkit.apps.logs.masking import DEFAULT_MASKS, WILDCARD, Masker
 
 STATE_VERSION = 1
+EXAMPLES = 4  # distinct lines kept per cluster (for template correction)
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Cluster:
     tokens: list[str]
     size: int = 0
     path: tuple[str, ...] = ()  # the tokens that placed it in the tree (kept for resuming)
+    examples: list[str] = field(default_factory=list)  # its first distinct lines
 
     @property
     def template(self) -> str:
@@ -92,6 +94,9 @@ class Drain:
                 self._exact.clear()
             self._exact[key] = cluster
         cluster.size += 1
+        examples = cluster.examples
+        if len(examples) < EXAMPLES and content not in examples:
+            examples.append(content)
         return cluster, self.params(cluster, raw, content)
 
     def _match_or_create(self, tokens: list[str]) -> Cluster:
@@ -197,7 +202,7 @@ class Drain:
             "max_children": self.max_children, "masks": list(self.masker.patterns),
             "lines": self.lines,
             "clusters": [{"id": c.id, "tokens": c.tokens, "size": c.size,
-                          "path": list(c.path[: self.depth - 2])}
+                          "path": list(c.path[: self.depth - 2]), "examples": c.examples}
                          for c in self.clusters.values()],
         }
 
@@ -212,7 +217,8 @@ class Drain:
         drain.lines = state.get("lines", 0)
         for c in sorted(state["clusters"], key=lambda c: c["id"]):
             path = tuple(c.get("path", ())) + tuple(c["tokens"][len(c.get("path", ())):])
-            cluster = Cluster(id=c["id"], tokens=list(c["tokens"]), size=c["size"], path=path)
+            cluster = Cluster(id=c["id"], tokens=list(c["tokens"]), size=c["size"], path=path,
+                              examples=list(c.get("examples", ())))
             drain.clusters[cluster.id] = cluster
             drain._insert(cluster)
         return drain

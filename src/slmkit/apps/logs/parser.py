@@ -3,7 +3,8 @@
 A record: ``{"line", "event_id", "template", "params", "level", "fields", "content",
 "extra"}`` — ``extra`` holds an event's continuation lines (stack traces). With a state file
 the miner's clusters persist, so a later run (or a restarted stream) keeps the same template
-ids and carries on where it stopped.
+ids and carries on where it stopped. With a ``TemplateCorrector`` the model rewrites each new
+template into Loghub's convention (``correct.py``); its answers persist in the same state.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from slmkit.apps.logs.correct import TemplateCorrector, template_regex
 from slmkit.apps.logs.drain import Drain
 from slmkit.apps.logs.events import Event, LineSplitter
 from slmkit.apps.logs.masking import DEFAULT_MASKS
@@ -25,12 +27,21 @@ class LogParser:
 
     def __init__(self, fmt: str = "auto", state: str | Path | None = None,
                  sim_th: float = 0.4, depth: int = 4, masks: tuple[str, ...] = DEFAULT_MASKS,
-                 multiline: bool = True, save_every_s: float = 30.0) -> None:
+                 multiline: bool = True, save_every_s: float = 30.0,
+                 corrector: TemplateCorrector | None = None) -> None:
         self.state_path = Path(state) if state else None
+        self.corrections: dict[str, str] = {}
         if self.state_path is not None and self.state_path.exists():
-            self.drain = Drain.from_dict(_read_state(self.state_path))
+            saved = _read_state(self.state_path)
+            self.drain = Drain.from_dict(saved)
+            self.corrections = dict(saved.get("corrections") or {})
         else:
             self.drain = Drain(sim_th=sim_th, depth=depth, masks=masks)
+        self.corrector = corrector
+        if corrector is not None:  # one cache: the state's answers and the new ones
+            corrector.cache.update(self.corrections)
+            self.corrections = corrector.cache
+        self._rx: dict[str, Any] = {}
         self.splitter = LineSplitter(fmt, multiline=multiline)
         self.save_every_s = save_every_s
         self._saved_at = time.monotonic()
@@ -38,11 +49,27 @@ class LogParser:
     def record(self, event: Event) -> dict[str, Any]:
         """Mine one event and describe it as a plain dict."""
         cluster, params = self.drain.add(event.content)
+        template = cluster.template
+        if self.corrector is not None:
+            template, params = self._corrected(cluster, template, params, event.content)
         return {
-            "line": event.line, "event_id": cluster.event_id, "template": cluster.template,
+            "line": event.line, "event_id": cluster.event_id, "template": template,
             "params": params, "level": event.level, "fields": event.fields,
             "content": event.content, "extra": event.extra,
         }
+
+    def _corrected(self, cluster, template: str, params: list[str], content: str
+                   ) -> tuple[str, list[str]]:
+        """The model's template for this cluster and the line's values behind it; Drain's
+        own when the correction does not match this line."""
+        fixed = self.corrector.correct(template, cluster.examples)
+        if fixed == " ".join(template.split()):
+            return template, params
+        rx = self._rx.get(fixed)
+        if rx is None:
+            rx = self._rx[fixed] = template_regex(fixed)
+        m = rx.fullmatch(content.strip())
+        return (fixed, list(m.groups())) if m else (template, params)
 
     def feed(self, line: str) -> dict[str, Any] | None:
         """One raw line in; a finished event's record out (or None while one is pending)."""
@@ -69,7 +96,10 @@ class LogParser:
         if self.state_path is None:
             return
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(self.state_path, json.dumps(self.drain.to_dict()))
+        state = self.drain.to_dict()
+        if self.corrections:
+            state["corrections"] = self.corrections
+        atomic_write(self.state_path, json.dumps(state))
         self._saved_at = time.monotonic()
 
     def templates(self) -> list[dict[str, Any]]:

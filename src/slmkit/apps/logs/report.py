@@ -84,9 +84,11 @@ def explain_log(lines, parser: LogParser, detector: Detector, engine, model: str
     return ExplainReport(model, len(recs), found, ex.stats)
 
 
-def evaluate_data(root: str | Path, systems: list[str], compare: bool = False) -> dict:
+def evaluate_data(root: str | Path, systems: list[str], compare: bool = False,
+                  corrector=None) -> dict:
     """Parsing accuracy on ``root``/loghub-2k (``systems``, default all; ``compare``: drain3
-    too) and anomaly detection on ``root``/bgl-anomaly when present."""
+    too; ``corrector``: with template correction too) and anomaly detection on
+    ``root``/bgl-anomaly when present."""
     from slmkit.apps.logs.detect_eval import evaluate_detection
     from slmkit.apps.logs.evaluate import evaluate_loghub
 
@@ -94,7 +96,8 @@ def evaluate_data(root: str | Path, systems: list[str], compare: bool = False) -
     if not (root / "loghub-2k").is_dir():
         raise ValueError(f"{root} has no loghub-2k/ folder; pass --data with the folder that "
                          "holds loghub-2k/ and bgl-anomaly/")
-    parsing = evaluate_loghub(root / "loghub-2k", systems, compare=compare)
+    parsing = evaluate_loghub(root / "loghub-2k", systems, compare=compare,
+                              corrector=corrector)
     bgl = root / "bgl-anomaly" / BGL_FILE
     detection = evaluate_detection(bgl) if bgl.exists() else None
     return {"parsing": parsing, "detection": detection}
@@ -106,8 +109,11 @@ def eval_text(report: dict[str, Any]) -> str:
            f"{'lines/s':>9s}"]
     for system, row in report["parsing"].items():
         for name, m in row.items():
+            speed = (f"{m['lines_per_s']:9.0f}" if "lines_per_s" in m else
+                     f"{m['model_calls']} model calls ({m['calls_per_1000_lines']:.1f} per "
+                     f"1,000 lines, {m['seconds']:.0f} s)")
             out.append(f"{system:12s} {name:7s} {m['GA']:6.3f} {m['PA']:6.3f} "
-                       f"{m['FGA']:6.3f} {m['FTA']:6.3f} {m['lines_per_s']:9.0f}")
+                       f"{m['FGA']:6.3f} {m['FTA']:6.3f} {speed}")
     detection = report["detection"]
     if detection:
         out.append(f"\nanomaly detection on {BGL_FILE} ({detection['anomalies']} of "
