@@ -3,7 +3,8 @@
 Parsing (Loghub-2k, ten systems with corrected templates): GA, PA, FGA, FTA per system for
 slmkit's Drain and drain3 (the anchor) with the same Loghub preprocessing regexes and Drain
 settings, and lines/s for each — best of ``--repeat`` runs per system, alternating the two
-parsers (the machine is shared: take the ratio, not the absolute number). Published anchors
+parsers. Lines/s is counted in CPU time of the one process (one core): on a shared machine
+the wall clock also counts the other processes' turns (both are saved; take the ratio). Published anchors
 (Loghub / Loghub-2.0 papers): Drain GA HDFS 0.998, BGL 0.963, Linux 0.69; Loghub-2.0 Drain
 averages GA 0.84, PA 0.47; LLM parsers (LILAC, DivLog) GA ≈ PA ≈ 0.9.
 
@@ -57,11 +58,11 @@ def parsing(root: Path, repeat: int) -> dict:
                 parse, final = make(system)
                 m = run_parser(parse, log, final=final)
                 best = row.get(name)
-                if best is None or m["lines_per_s"] > best["lines_per_s"]:
+                if best is None or m["cpu_lines_per_s"] > best["cpu_lines_per_s"]:
                     row[name] = m
         rows[system] = row
         print(f"{system:12s} " + "  ".join(
-            f"{n} GA {m['GA']:.3f} PA {m['PA']:.3f} {m['lines_per_s']:8.0f}/s"
+            f"{n} GA {m['GA']:.3f} PA {m['PA']:.3f} {m['cpu_lines_per_s']:8.0f}/s"
             for n, m in row.items()), flush=True)
     return rows
 
@@ -69,9 +70,11 @@ def parsing(root: Path, repeat: int) -> dict:
 def totals(rows: dict, lines_per_system: dict) -> dict:
     out = {}
     for name in PARSERS:
-        secs = sum(lines_per_system[s] / r[name]["lines_per_s"] for s, r in rows.items())
+        secs = sum(lines_per_system[s] / r[name]["cpu_lines_per_s"] for s, r in rows.items())
+        wall = sum(lines_per_system[s] / r[name]["lines_per_s"] for s, r in rows.items())
         out[name] = {
-            "lines_per_s": sum(lines_per_system.values()) / secs,
+            "cpu_lines_per_s": sum(lines_per_system.values()) / secs,
+            "lines_per_s": sum(lines_per_system.values()) / wall,
             **{k: statistics.mean(r[name][k] for r in rows.values())
                for k in ("GA", "PA", "FGA", "FTA")}}
     return out
@@ -122,7 +125,7 @@ def correction(root: Path, model: str, systems: list[str], threads: int) -> dict
             fixed = run_corrected(system, log, corrector)
             rows[system] = {"drain": plain, "corrected": fixed,
                             "stats": corrector.stats.to_dict(),
-                            "corrections": corrector.cache}
+                            "corrections": corrector.cache, "answers": corrector.answers}
             print(f"{system:12s} PA {plain['PA']:.3f} -> {fixed['PA']:.3f}  FTA "
                   f"{plain['FTA']:.3f} -> {fixed['FTA']:.3f}  calls {fixed['model_calls']} "
                   f"({fixed['calls_per_1000_lines']:.1f}/1k lines) {fixed['seconds']:.0f} s "
@@ -150,19 +153,22 @@ def markdown(rows: dict, tot: dict, det: dict | None, expl: dict | None) -> str:
     if not rows:
         return _det_expl_markdown(det, expl)
     out = ["| system | GA ours | GA drain3 | published Drain GA | PA ours | PA drain3 | "
-           "FGA ours | FTA ours | lines/s ours | lines/s drain3 | ratio |",
+           "FGA ours | FTA ours | lines/s ours (CPU) | lines/s drain3 (CPU) | ratio |",
            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for s, r in rows.items():
         a, b = r["slmkit"], r["drain3"]
         out.append(f"| {s} | {a['GA']:.3f} | {b['GA']:.3f} | {ANCHOR_GA.get(s, '')} | "
                    f"{a['PA']:.3f} | {b['PA']:.3f} | {a['FGA']:.3f} | {a['FTA']:.3f} | "
-                   f"{a['lines_per_s']:,.0f} | {b['lines_per_s']:,.0f} | "
-                   f"{a['lines_per_s'] / b['lines_per_s']:.2f}× |")
+                   f"{a['cpu_lines_per_s']:,.0f} | {b['cpu_lines_per_s']:,.0f} | "
+                   f"{a['cpu_lines_per_s'] / b['cpu_lines_per_s']:.2f}× |")
     a, b = tot["slmkit"], tot["drain3"]
     out.append(f"| **all** | {a['GA']:.3f} | {b['GA']:.3f} | 0.84 (Loghub-2.0 avg) | "
                f"{a['PA']:.3f} | {b['PA']:.3f} | {a['FGA']:.3f} | {a['FTA']:.3f} | "
-               f"{a['lines_per_s']:,.0f} | {b['lines_per_s']:,.0f} | "
-               f"{a['lines_per_s'] / b['lines_per_s']:.2f}× |")
+               f"{a['cpu_lines_per_s']:,.0f} | {b['cpu_lines_per_s']:,.0f} | "
+               f"{a['cpu_lines_per_s'] / b['cpu_lines_per_s']:.2f}× |")
+    out.append(f"\nWall clock over all ten systems (busy machine): ours "
+               f"{a['lines_per_s']:,.0f} lines/s, drain3 {b['lines_per_s']:,.0f} "
+               f"({a['lines_per_s'] / b['lines_per_s']:.2f}×).")
     return "\n".join(out) + "\n" + _det_expl_markdown(det, expl)
 
 

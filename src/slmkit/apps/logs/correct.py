@@ -113,6 +113,7 @@ class TemplateCorrector:
     engine: Engine
     max_tokens: int = 96
     cache: dict[str, str] = field(default_factory=dict)
+    answers: dict[str, str] = field(default_factory=dict)  # what the model said, kept or not
     stats: CorrectionStats = field(default_factory=CorrectionStats)
     calls: Calls = field(default_factory=Calls)
 
@@ -145,6 +146,7 @@ class TemplateCorrector:
                             max_tokens=self.max_tokens, calls=self.calls, grammar=GRAMMAR))
         self.stats.calls += 1
         self.stats.seconds += time.perf_counter() - start
+        self.answers[template] = answer
         out = self.verify(template, answer, check if check is not None else examples)
         self.cache[template] = out
         return out

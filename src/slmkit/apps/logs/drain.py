@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from operator import eq
 from typing import Any
 
 from slmkit.apps.logs.masking import DEFAULT_MASKS, WILDCARD, Masker
@@ -28,18 +29,32 @@ EXAMPLES = 4  # distinct lines kept per cluster (for template correction)
 
 @dataclass
 class Cluster:
-    """One template: its id, tokens (``<*>`` for variables) and how many lines joined it."""
+    """One template: its id, tokens (``<*>`` for variables) and how many lines joined it.
+
+    Change ``tokens`` through ``generalise`` (it keeps the cached template string true)."""
 
     id: int
     tokens: list[str]
     size: int = 0
     path: tuple[str, ...] = ()  # the tokens that placed it in the tree (kept for resuming)
     examples: list[str] = field(default_factory=list)  # its first distinct lines
+    _template: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def template(self) -> str:
         """The template as one string."""
-        return " ".join(self.tokens)
+        t = self._template
+        if t is None:
+            t = self._template = " ".join(self.tokens)
+        return t
+
+    def generalise(self, tokens: list[str]) -> None:
+        """Turn every position where ``tokens`` differs into a wildcard."""
+        tmpl = self.tokens
+        for i, tok in enumerate(tokens):
+            if tmpl[i] != tok and tmpl[i] != WILDCARD:
+                tmpl[i] = WILDCARD
+                self._template = None
 
     @property
     def event_id(self) -> str:
@@ -56,7 +71,7 @@ class _Node:
 
 
 def _has_digit(tok: str) -> bool:
-    return any(c.isdigit() for c in tok)
+    return not tok.isalpha() and any(c.isdigit() for c in tok)
 
 
 class Drain:
@@ -107,22 +122,18 @@ class Drain:
             self.clusters[best.id] = best
             self._insert(best)
             return best
-        tmpl = best.tokens
-        for i, tok in enumerate(tokens):
-            if tmpl[i] != tok and tmpl[i] != WILDCARD:
-                tmpl[i] = WILDCARD
+        best.generalise(tokens)
         return best
 
     def _best(self, candidates: list[Cluster], tokens: list[str]) -> Cluster | None:
         best, best_sim, best_params = None, -1.0, -1
         n = len(tokens) or 1
+        # A wildcard in the template counts as a parameter, never as a same token: with the
+        # line's own wildcards made unequal to everything, equal positions are same tokens.
+        probe = [None if t == WILDCARD else t for t in tokens] if WILDCARD in tokens else tokens
         for c in candidates:
-            same = params = 0
-            for t, tok in zip(c.tokens, tokens):
-                if t == WILDCARD:
-                    params += 1
-                elif t == tok:
-                    same += 1
+            same = sum(map(eq, c.tokens, probe))
+            params = c.tokens.count(WILDCARD)
             sim = same / n
             if sim > best_sim or (sim == best_sim and params > best_params):
                 best, best_sim, best_params = c, sim, params

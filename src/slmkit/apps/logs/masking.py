@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from slmkit.apps.logs.regex_scope import token_local
+
 WILDCARD = "<*>"
 
 # Generic masks for unknown logs: addresses, ids, hex, paths with numbers, numbers.
@@ -46,48 +48,94 @@ LOGHUB_DRAIN: dict[str, tuple[float, int]] = {
 }
 
 
+_SEPARATORS = re.compile(r"(\s+)")
+
+
+class _TokenStage:
+    """Consecutive masks that act within a token: applied per token, results cached."""
+
+    def __init__(self, regexes: list[re.Pattern], cache_size: int) -> None:
+        self.regexes = regexes
+        # One search decides whether any mask applies (most new tokens need none).
+        self.any = re.compile("|".join(f"(?:{r.pattern})" for r in regexes))
+        self.cache: dict[str, str] = {}
+        self.cache_size = cache_size
+
+    def token(self, tok: str) -> str:
+        hit = self.cache.get(tok)
+        return hit if hit is not None else self.miss(tok)
+
+    def miss(self, tok: str) -> str:
+        out = tok
+        if self.any.search(tok) is not None:
+            for rx in self.regexes:
+                out = rx.sub(WILDCARD, out)
+        if len(self.cache) >= self.cache_size:
+            self.cache.clear()
+        self.cache[tok] = out
+        return out
+
+    def tokens(self, toks: list[str]) -> list[str]:
+        get, miss = self.cache.get, self.miss
+        return [get(t) or miss(t) for t in toks]
+
+    def text(self, text: str) -> str:
+        """A whole text with this stage applied to each token, its whitespace kept."""
+        parts = _SEPARATORS.split(text)
+        parts[::2] = self.tokens(parts[::2])
+        return "".join(parts)
+
+
 class Masker:
-    """Masks the variable parts of tokens with ``<*>``; per-token results are cached."""
+    """Masks the variable parts of a line with ``<*>``.
+
+    Masks apply in order, as Loghub applies them to the whole line. A mask that can neither
+    match whitespace nor look at a line's start or end (``token_local``) gives the same
+    result token by token, so runs of such masks work per token with a cache (a token seen
+    before costs one dict lookup); the others (e.g. ``/.+?\\s``) run over the line between
+    them."""
 
     def __init__(self, patterns: Sequence[str] = DEFAULT_MASKS, cache_size: int = 200_000):
         self.patterns = tuple(patterns)
         self._regexes = [re.compile(p) for p in self.patterns]
-        # One search decides whether any mask applies (most new tokens need none).
-        self._any = re.compile("|".join(f"(?:{p})" for p in self.patterns)) if patterns else None
-        # A pattern that can match whitespace must see whole lines, not tokens.
-        self.per_line = any(r"\s" in p or " " in p for p in self.patterns)
-        self._cache: dict[str, str] = {}
-        self._cache_size = cache_size
+        groups: list[list[re.Pattern] | re.Pattern] = []
+        for rx in self._regexes:
+            if not token_local(rx.pattern):
+                groups.append(rx)
+            elif groups and isinstance(groups[-1], list):
+                groups[-1].append(rx)
+            else:
+                groups.append([rx])
+        self.stages = [_TokenStage(g, cache_size) if isinstance(g, list) else g for g in groups]
+        self.per_line = any(not isinstance(s, _TokenStage) for s in self.stages)
+        self._only = self.stages[0] if len(self.stages) == 1 and not self.per_line else None
 
     def token(self, tok: str) -> str:
-        """One token, masked."""
-        hit = self._cache.get(tok)
-        return hit if hit is not None else self._miss(tok)
-
-    def _miss(self, tok: str) -> str:
-        out = tok
-        if self._any is None or self._any.search(tok) is None:
-            return self._remember(tok, out)
-        for rx in self._regexes:
-            out = rx.sub(WILDCARD, out)
-        return self._remember(tok, out)
-
-    def _remember(self, tok: str, out: str) -> str:
-        if len(self._cache) >= self._cache_size:
-            self._cache.clear()
-        self._cache[tok] = out
-        return out
+        """One token, masked (the line-wide masks see it as a line of its own)."""
+        return self.line(tok)
 
     def line(self, text: str) -> str:
         """A whole line masked as a string (regexes may span spaces, as in Loghub)."""
-        for rx in self._regexes:
-            text = rx.sub(WILDCARD, text)
-        return text
+        return self._through(text, self.stages)
 
     def tokens(self, text: str) -> tuple[list[str], list[str]]:
         """(original tokens, masked tokens) of one line."""
         raw = text.split()
-        if self.per_line:
-            return raw, self.line(text).split()
-        get, miss = self._cache.get, self._miss
-        return raw, [get(t) or miss(t) for t in raw]
+        if self._only is not None:
+            return raw, self._only.tokens(raw)
+        if not self.per_line:
+            return raw, list(raw)
+        stages = self.stages
+        first, last = stages[0], stages[-1]
+        if isinstance(first, _TokenStage) and " ".join(raw) == text:  # single spaces: no
+            text, stages = " ".join(first.tokens(raw)), stages[1:]   # separators to keep
+        if isinstance(last, _TokenStage) and stages and stages[-1] is last:
+            return raw, last.tokens(self._through(text, stages[:-1]).split())
+        return raw, self._through(text, stages).split()
+
+    @staticmethod
+    def _through(text: str, stages) -> str:
+        for stage in stages:
+            text = stage.text(text) if isinstance(stage, _TokenStage) else stage.sub(WILDCARD,
+                                                                                      text)
+        return text
