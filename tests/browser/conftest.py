@@ -40,10 +40,26 @@ def ui_app(tmp: Path, **options):
     state = {"rag": MemoryCollections(), "models_admin": SlowAdmin(),
              "conversations": ConversationStore(tmp / "conversations.sqlite"),
              "operations": ledger_report(tmp / "ledger.sqlite"), "apps": {"review": ReviewApp(), "contract": ContractFake(),
-                                          **logs_handlers()}}
+                                          **logs_handlers(), **code_handlers(tmp)}}
     app, service = fake_app(loader, routers=[routes_rag.router, routes_apps.router], state=state,
                             **options)
     return app, loader
+
+
+def code_handlers(tmp: Path) -> dict:
+    """The code apps' real handlers; the model is a fake that writes one docstring."""
+    from contextlib import contextmanager
+
+    from slmkit.apps.code.handler import CodeDocApp, CodeReviewApp
+    from slmkit.rag.code_ask import CodeAskApp
+
+    @contextmanager
+    def engines(model):
+        yield FakeLocal(name="coder", grammar=True,
+                        schema_answer='{"docstring": "Add two numbers."}')
+
+    apps = [CodeReviewApp(engines), CodeDocApp(engines), CodeAskApp(engines, None, home=tmp)]
+    return {a.name: a for a in apps}
 
 
 def ledger_report(path: Path):

@@ -52,10 +52,12 @@ class AppHandler(Protocol):
 
 #: What a form field holds (the web UI draws the matching input):
 #: ``document`` text typed or files (sent as ``text``, or ``documents`` with base64 content),
-#: ``log`` log text typed or one text file (sent as a list of lines), ``text`` one line,
+#: ``log`` log text typed or one text file (sent as a list of lines), ``code`` source code
+#: or a diff typed or one file (sent as one string; a chosen file's name also fills an empty
+#: ``path`` field), ``text`` one line,
 #: ``choice`` one of ``choices``, ``number`` an integer in ``minimum``..``maximum``,
 #: ``boolean`` a check box, ``model`` a served model's name (empty: the server's default).
-FIELD_KINDS = ("document", "log", "text", "choice", "number", "boolean", "model")
+FIELD_KINDS = ("document", "log", "code", "text", "choice", "number", "boolean", "model")
 
 #: How the web UI renders a result: ``summaries`` / ``reviews`` (per document, evidence
 #: highlighted), ``log_records``, ``log_anomalies``, ``log_explanations``, ``code`` (code and

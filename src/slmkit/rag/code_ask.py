@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from slmkit.core.apps import AppForm, FormField
 from slmkit.core.engine import Engine
 from slmkit.core.retrieval import Passage
 from slmkit.rag.code import collection_name, ingest_repo, parse_header
@@ -143,6 +144,21 @@ def render(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+ASK_FORM = AppForm(
+    "Code: ask about a repository", "코드: 저장소에 묻기", "table", (
+        FormField("question", "text", "Question", "질문", "e.g. where is the config parsed?",
+                  "예: 설정은 어디서 읽나요?", required=True),
+        FormField("repo", "text", "Repository", "저장소", "a folder on the server indexed with "
+                  "`slm code ask ... --repo DIR`", "서버에서 `slm code ask ... --repo DIR`로 "
+                  "색인한 폴더", required=True),
+        FormField("k", "number", "Passages", "참고 구절 수", default=5, minimum=1, maximum=20),
+        FormField("update", "boolean", "Re-read changed files first", "바뀐 파일 먼저 다시 읽기",
+                  default=True),
+        FormField("model", "model", "Model", "모델")),
+    "An answer that cites path:line-line, each citation checked against the code.",
+    "path:줄-줄을 인용하는 답변; 인용은 코드와 대조해 확인합니다.")
+
+
 class CodeAskApp:
     """``POST /v1/apps/code/ask``: ``{"question", "repo", "k"?, "model"?, "update"?}``.
 
@@ -151,6 +167,7 @@ class CodeAskApp:
     (``"update": true``, the default) the files of one its operator indexed."""
 
     name = "code/ask"
+    form = ASK_FORM
 
     def __init__(self, engines, embedder_for, *, home=None) -> None:
         self.engines, self.embedder_for, self.home = engines, embedder_for, home

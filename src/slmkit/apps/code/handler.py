@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from slmkit.apps import payload as P
+from slmkit.apps.code import forms
 from slmkit.apps.code.doc import document, model_writer
 from slmkit.apps.code.review import from_diff, from_file, review
 from slmkit.apps.llm import Calls
@@ -34,6 +35,7 @@ class CodeReviewApp:
     """Review a diff or a file: verified findings with lines, severity and patches."""
 
     name = "code/review"
+    form = forms.REVIEW
 
     def __init__(self, engines: EngineSource) -> None:
         self.engines = engines
@@ -60,6 +62,7 @@ class CodeDocApp:
     """Missing docstrings of a Python file as a patch."""
 
     name = "code/doc"
+    form = forms.DOC
 
     def __init__(self, engines: EngineSource) -> None:
         self.engines = engines

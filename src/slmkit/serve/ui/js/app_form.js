@@ -26,12 +26,14 @@ function field(f, models) {
     return el("div", { class: "check" }, el("input", { ...common, type: "checkbox", checked: Boolean(f.default) }), label, hint);
   }
   let input;
-  if (f.kind === "document" || f.kind === "log") {
-    input = el("textarea", { ...common, rows: f.kind === "log" ? "8" : "10", spellcheck: "false" });
+  if (f.kind === "document" || f.kind === "log" || f.kind === "code") {
+    input = el("textarea", { ...common, rows: f.kind === "document" ? "10" : "8", spellcheck: "false",
+      class: f.kind === "code" ? "code-input" : null });
     const files = el("input", { id: `${id}-files`, type: "file", multiple: f.kind === "document",
       "aria-describedby": described, accept: f.kind === "log" ? ".log,.txt,.out,.jsonl,text/*" : null });
+    const or = { log: "orLogFile", code: "orCodeFile" }[f.kind] || "orFiles";
     return el("div", { class: "field" }, label, input,
-      el("label", { for: `${id}-files`, class: "sub" }, t(f.kind === "log" ? "orLogFile" : "orFiles")), files, hint);
+      el("label", { for: `${id}-files`, class: "sub" }, t(or)), files, hint);
   }
   if (f.kind === "choice") {
     input = el("select", common, f.choices.map((c) => el("option", { value: c, selected: c === f.default }, c)));
@@ -55,6 +57,7 @@ export async function readPayload(form) {
     if (f.kind === "boolean") { payload[f.name] = input.checked; continue; }
     if (f.kind === "document") await readDocuments(f, input, payload, typed);
     else if (f.kind === "log") await readLog(f, input, payload);
+    else if (f.kind === "code") await readCode(f, input, payload, form);
     else if (f.kind === "number") {
       if (input.value !== "") payload[f.name] = Number(input.value);
     } else if (input.value !== "") payload[f.name] = input.value;
@@ -92,6 +95,19 @@ async function readLog(f, input, payload) {
   const lines = text.split(/\r?\n/);
   while (lines.length && lines[lines.length - 1] === "") lines.pop();
   if (lines.length) payload[f.name] = lines;
+}
+
+/** Code typed, or one file read as text (its name fills an empty `path` field). */
+async function readCode(f, input, payload, form) {
+  const [file] = document.getElementById(`${input.id}-files`).files;
+  let text = input.value;
+  if (file) {
+    if (file.size > MAX_FILE_BYTES) throw new Error(`${file.name}: ${t("tooLarge")}`);
+    text = await file.text();
+    const path = form.fields.some((x) => x.name === "path") && document.getElementById("app-f-path");
+    if (path && !path.value.trim()) payload.path = file.name;
+  }
+  if (text.trim()) payload[f.name] = text;
 }
 
 function base64(file) {

@@ -68,7 +68,7 @@ function logExplanations(value) {
 
 /** Code and patches as code blocks; everything else as in `generic`. */
 function code(value) {
-  return Object.entries(value).map(([key, v]) => (typeof v === "string" && CODE.test(key)
+  return Object.entries(value).flatMap(([key, v]) => (typeof v === "string" && CODE.test(key)
     ? el("section", {}, el("h2", {}, key), el("pre", {}, el("code", {}, v)))
     : generic({ [key]: v })));
 }
