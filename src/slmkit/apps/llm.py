@@ -44,13 +44,10 @@ def prompt_size(engine: Engine, system: str, user: str) -> int:
 
 
 def ask(engine: Engine, system: str, user: str, *, max_tokens: int, calls: Calls | None = None,
-        json_schema: dict | None = None, timeout: float | None = None,
-        grammar: str | None = None) -> str:
-    """The model's answer to one system + user turn (stripped); ``json_schema`` or a GBNF
-    ``grammar`` constrains it."""
+        json_schema: dict | None = None, timeout: float | None = None) -> str:
+    """The model's answer to one system + user turn (stripped)."""
     request = GenerateRequest(messages=messages(system, user), max_tokens=max_tokens,
-                              sampling=SAMPLING, json_schema=json_schema, timeout=timeout,
-                              grammar=grammar)
+                              sampling=SAMPLING, json_schema=json_schema, timeout=timeout)
     done = collect(engine.generate(request))
     if calls is not None:
         calls.calls += 1

@@ -1,6 +1,7 @@
-"""LLM-assisted template correction: the verification that guards it, the per-template
-cache, its persistence with the parser state, and the CLI flag (a scripted engine stands in
-for the model: what matters here is what is asked, what is kept and what is refused)."""
+"""LLM-assisted template correction: the template built from the model's variables, the
+verification that guards it, the per-template cache and its persistence with the parser
+state (a scripted engine stands in for the model: what matters here is what is asked, what
+is kept and what is refused)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ import json
 
 from helpers.fake_engine import FakeLocal
 
-from slmkit.apps.logs.correct import GRAMMAR, TemplateCorrector, fits, template_regex
+from slmkit.apps.logs.correct import (
+    SCHEMA,
+    TemplateCorrector,
+    fits,
+    refine,
+    template_regex,
+    with_wildcards,
+)
 from slmkit.apps.logs.evaluate import LabelledLog, pick_examples, run_corrected
 from slmkit.apps.logs.parser import LogParser, parse_lines
 
@@ -18,16 +26,39 @@ LINES = [
     "Receiving block blk_3 src: /10.0.0.5:41000 dest: /10.0.0.6:50010",
 ]
 DRAIN = "Receiving block <*> src: <*> dest: <*>"
-GOOD = "Receiving block <*> src: /<*>:<*> dest: /<*>:<*>"
+GOOD = "Receiving block <*> src: <*>:<*> dest: <*>:<*>"
+VARIABLES = ["blk_1", "/10.0.0.1:50010", "/10.0.0.2:50010"]
 
 
-def scripted(answer: str) -> FakeLocal:
-    return FakeLocal(answer=answer, grammar=True, n_ctx=4096)
+def scripted(variables) -> FakeLocal:
+    return FakeLocal(grammar=True, n_ctx=4096,
+                     schema_answer=json.dumps({"variables": list(variables)}))
+
+
+def test_the_template_is_the_first_line_with_its_variables_as_wildcards():
+    assert with_wildcards(LINES[0], VARIABLES) == GOOD
+    assert with_wildcards("mod_jk child init 1 -2", ["1", "-2"]) == "mod_jk child init <*> <*>"
+    assert with_wildcards("CE sym 2, at 0x0b85, mask 0x05", ["2", "0x0b85", "0x05"]) == \
+        "CE sym <*>, at <*>, mask <*>"
+    # a value is replaced where it stands alone, not inside another word or number
+    assert with_wildcards("user 1 took 10 s on a1", ["1"]) == "user <*> took 10 s on a1"
+    assert with_wildcards("at 10:30:01 done", ["10:30:01"]) == "at <*> done"  # not a port
+
+
+def test_refine_keeps_drains_wildcards_and_words():
+    drain = "jk2_init() Found child <*> in scoreboard slot 10"
+    line = "jk2_init() Found child 6725 in scoreboard slot 10"
+    assert refine(drain, line, ["jk2_init()", "10"]) == \
+        "jk2_init() Found child <*> in scoreboard slot <*>"  # a word is never a variable
+    assert refine("synchronized to <*> stratum 2,", "synchronized to 10.0.0.1, stratum 2,",
+                  ["2"]) == "synchronized to <*> stratum <*>,"
+    # tokens that do not line up (a line-wide mask joined them): rebuilt from the line
+    assert refine("GET <*>", "GET /a b 200", ["/a", "200"]) == "GET <*> b <*>"
 
 
 def test_template_regex_matches_whole_lines_only():
     rx = template_regex(GOOD)
-    assert rx.fullmatch(LINES[0]).groups() == ("blk_1", "10.0.0.1", "50010", "10.0.0.2",
+    assert rx.fullmatch(LINES[0]).groups() == ("blk_1", "/10.0.0.1", "50010", "/10.0.0.2",
                                                "50010")
     assert fits("Disk <*> at <*> percent", ["Disk sda1  at 91 percent"])  # any spacing
     assert not fits(GOOD, ["Receiving block blk_1 src: 10.0.0.1 dest: /10.0.0.2:1"])
@@ -35,42 +66,45 @@ def test_template_regex_matches_whole_lines_only():
 
 
 def test_accepts_a_correction_that_matches_every_line_and_caches_it():
-    engine = scripted(f"Answer: {GOOD}")
+    engine = scripted(VARIABLES)
     c = TemplateCorrector(engine)
     assert c.correct(DRAIN, LINES) == GOOD
     assert c.correct(DRAIN, LINES) == GOOD  # the cache: no second call
     assert (c.stats.calls, c.stats.accepted, c.stats.cache_hits) == (1, 1, 1)
     req = engine.requests[0]
-    assert req.grammar == GRAMMAR and req.sampling.temperature == 0.0
+    assert req.json_schema == SCHEMA and req.sampling.temperature == 0.0
     asked = req.messages[-1].content
-    assert DRAIN in asked and all(line in asked for line in LINES)
+    assert all(line in asked for line in LINES)
 
 
-def test_refuses_a_correction_that_does_not_match_or_drops_the_constants():
-    wrong = "Receiving block <*> src: <*>:<*> dest: <*>:<*> size <*>"  # 'size' is not there
-    c = TemplateCorrector(scripted(wrong))
-    assert c.correct(DRAIN, LINES) == DRAIN
-    assert c.stats.rejected == 1
-    lazy = TemplateCorrector(scripted("<*> <*>"))  # matches anything, keeps no words
-    assert lazy.correct(DRAIN, LINES) == DRAIN and lazy.stats.rejected == 1
+def test_refuses_a_correction_that_does_not_match_every_line():
+    missed = TemplateCorrector(scripted(["blk_1"]))  # no new wildcard: Drain's stays
+    assert missed.correct(DRAIN, LINES) == DRAIN and missed.stats.unchanged == 1
+    # only the port of the first line's destination: too specific for the second line
+    c = TemplateCorrector(scripted(["blk_1", "/10.0.0.1:50010", "50010"]))
+    assert c.correct(DRAIN, LINES) == DRAIN and c.stats.rejected == 1
     # verified against all the lines it is checked on, not only the examples shown
-    c2 = TemplateCorrector(scripted("Receiving block <*> src: /<*>:50010 dest: /<*>:<*>"))
-    assert c2.correct(DRAIN, LINES[:2], check=LINES) == DRAIN
+    c2 = TemplateCorrector(scripted(["blk_1", "/10.0.0.1:50010", "/10.0.0.2:50010"]))
+    odd = "Receiving block blk_9 src: somehost dest: otherhost"
+    assert c2.correct(DRAIN, LINES[:1], check=[*LINES, odd]) == DRAIN
+    assert c2.stats.rejected == 1
+    none = TemplateCorrector(FakeLocal(grammar=True, schema_answer="not json"))
+    assert none.correct(DRAIN, LINES) == DRAIN
 
 
 def test_parser_uses_persists_and_reuses_corrections(tmp_path):
     state = tmp_path / "state.json"
-    engine = scripted(GOOD)
+    engine = scripted(VARIABLES)
     parser = LogParser(state=state, corrector=TemplateCorrector(engine),
                        sim_th=0.5)
     recs = list(parse_lines(LINES, parser))
     assert recs[-1]["template"] == GOOD
-    assert recs[-1]["params"] == ["blk_3", "10.0.0.5", "41000", "10.0.0.6", "50010"]
+    assert recs[-1]["params"] == ["blk_3", "/10.0.0.5", "41000", "/10.0.0.6", "50010"]
     saved = json.loads(state.read_text())
     assert saved["corrections"]
     assert all(c["examples"] for c in saved["clusters"])
     calls = len(engine.requests)
-    again = scripted("never asked")
+    again = scripted(["never asked"])
     resumed = LogParser(state=state, corrector=TemplateCorrector(again))
     rec = list(parse_lines([LINES[1]], resumed))[0]
     assert rec["template"] == GOOD and not again.requests  # answered from the saved state
@@ -78,7 +112,7 @@ def test_parser_uses_persists_and_reuses_corrections(tmp_path):
 
 
 def test_a_line_the_correction_does_not_fit_keeps_drains_template():
-    parser = LogParser(corrector=TemplateCorrector(scripted(GOOD)), sim_th=0.5)
+    parser = LogParser(corrector=TemplateCorrector(scripted(VARIABLES)), sim_th=0.5)
     list(parse_lines(LINES, parser))
     odd = "Receiving block blk_9 src: somehost dest: otherhost"
     rec = list(parse_lines([odd], parser))[0]
@@ -87,7 +121,7 @@ def test_a_line_the_correction_does_not_fit_keeps_drains_template():
 
 def test_run_corrected_scores_against_the_truth_and_counts_calls():
     log = LabelledLog("HDFS", LINES * 2, ["E1"] * 6, [GOOD] * 6)
-    out = run_corrected("HDFS", log, TemplateCorrector(scripted(GOOD)))
+    out = run_corrected("HDFS", log, TemplateCorrector(scripted(VARIABLES)))
     assert out["PA"] == 1.0 and out["GA"] == 1.0
     assert out["model_calls"] == 1 and out["changed"] == 1
     assert out["calls_per_1000_lines"] == 1000 / 6

@@ -3,16 +3,19 @@
 Drain groups lines well but spells templates its own way: a token that varies becomes a
 whole ``<*>`` (``<*>`` for ``10.2.3.4:50010`` where Loghub writes ``<*>:<*>``, ``<*>`` for
 ``2,`` where Loghub keeps the comma), and a value that happens to repeat in a sample stays a
-constant. After Drain has grouped a cluster, a small model rewrites the cluster's template
-from a few of its lines into Loghub's convention. The answer is grammar-constrained to one
-line and accepted only when it is still a template of every example line (a regex built from
-it matches each one in full) and keeps most of Drain's constant text; otherwise Drain's
-template stays. One model call per distinct Drain template: the answers are cached by it
+constant. After Drain has grouped a cluster, a small model reads a few of its lines and
+lists the variable values of the first (JSON-constrained output; asked for a whole template,
+a 0.5B model copies a line). Drain's template is refined with them (``refine``): its
+wildcards stay, and a value-like variable (digits, a path) inside another token becomes
+``<*>`` there (an address with a port ``<*>:<*>``, Loghub's convention). It is accepted only
+when it is a template of every line checked (a regex built from it matches each one in full)
+and keeps most of Drain's constant words; otherwise Drain's template stays. One model call per distinct Drain template: the answers are cached by it
 (and persisted with the parser's state), so calls stay far rarer than lines.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Sequence
@@ -23,38 +26,27 @@ from slmkit.apps.llm import Calls, ask
 from slmkit.apps.logs.masking import WILDCARD
 from slmkit.core.engine import Engine
 
-#: One line of text: the model writes the template and nothing else.
-GRAMMAR = r"root ::= [^\n]+"
+#: The answer: the variable values of the first example line, as JSON.
+SCHEMA = {"type": "object", "required": ["variables"],
+          "properties": {"variables": {"type": "array", "items": {"type": "string"}}}}
 MAX_EXAMPLES = 4
 
-SYSTEM = """You rewrite log templates. A template is a log line with every variable part \
-replaced by <*>.
-Rules:
-- A value that changes between lines (number, id, hex, path, file name, address, host, \
-user, duration, size) is <*>.
-- An address with a port is <*>:<*>. A value in brackets or parentheses keeps the \
-brackets: [<*>], (<*>).
-- Punctuation next to a value stays: "<*>," or "<*>;".
-- Words that are the same in every line stay exactly as written.
-Answer with the template only, on one line.
+SYSTEM = """You read log lines and list their variable values: the parts that change from \
+one event to the next (numbers, ids, hex, paths, file names, IP addresses, ports, host \
+names, user names, durations, sizes). Words that describe the event are not variables.
+Answer in JSON: {"variables": [...]}, each value copied exactly from the FIRST line.
 
-Template: Accepted connection from <*> port <*> for user <*>
 Lines:
 Accepted connection from 10.0.3.7:51234 port 22, for user alice
 Accepted connection from 192.168.1.20:40022 port 2022, for user bob
-Answer: Accepted connection from <*>:<*> port <*>, for user <*>
+Answer: {"variables": ["10.0.3.7:51234", "22", "alice"]}
 
-Template: Worker <*> finished job in <*> ms status OK
 Lines:
-Worker [w-17] finished job in (312) ms status OK
-Worker [w-3] finished job in (48) ms status OK
-Answer: Worker [<*>] finished job in (<*>) ms status OK
+Worker [w-17] finished job 8812 in (312) ms status OK
+Answer: {"variables": ["w-17", "8812", "312"]}"""
 
-Template: Disk sda1 usage 93 percent
-Lines:
-Disk sda1 usage 93 percent
-Answer: Disk <*> usage <*> percent"""
-
+_HOST_PORT = re.compile(r"[^:\s]*[A-Za-z.][^:\s]*:\d+")  # host or IP, then a port
+_CALL = re.compile(r"[A-Za-z_][\w.]*\(\)")
 _WORD = re.compile(r"[A-Za-z]{2,}")
 
 
@@ -77,14 +69,50 @@ def _constant_words(template: str) -> list[str]:
     return _WORD.findall(template.replace(WILDCARD, " "))
 
 
-def _clean(answer: str) -> str:
-    text = answer.strip()
-    for prefix in ("Answer:", "Template:"):
-        if text.startswith(prefix):
-            text = text[len(prefix):].strip()
-    if len(text) > 1 and text[0] == text[-1] and text[0] in "`'\"":
-        text = text[1:-1].strip()
-    return " ".join(text.split())
+def _variables(raw: str) -> list[str]:
+    try:
+        values = json.loads(raw).get("variables")
+    except (ValueError, AttributeError):
+        return []
+    return [v for v in values if isinstance(v, str) and v.strip()] if isinstance(values,
+                                                                                 list) else []
+
+
+def _value_like(value: str) -> bool:
+    """A number, id, address or path: the model may turn it into ``<*>`` (a small model
+    also lists words such as function names, which Drain's grouping has seen constant)."""
+    if _CALL.fullmatch(value):  # jk2_init(): a function's name
+        return False
+    return any(c.isdigit() for c in value) or value.startswith("/")
+
+
+def refine(template: str, line: str, variables: Sequence[str]) -> str:
+    """Drain's ``template`` refined with the model's variable values of ``line`` (one of
+    its lines): a token holding a value-like variable gets ``<*>`` where it stands
+    (``with_wildcards``: ``2,`` becomes ``<*>,``, ``host:port`` ``<*>:<*>``); the other
+    tokens stay as Drain has them, its wildcards included."""
+    values = [v for v in variables if _value_like(v)]
+    tmpl, raw = template.split(), line.split()
+    if len(tmpl) != len(raw):  # a line-wide mask joined tokens: rebuild from the line
+        return with_wildcards(line, values)
+    out = []
+    for t, tok in zip(tmpl, raw):
+        inside = [v for v in values if v in tok]
+        marked = with_wildcards(tok, inside) if inside else t
+        out.append(marked if WILDCARD in marked else t)
+    return " ".join(out)
+
+
+def with_wildcards(line: str, variables: Sequence[str]) -> str:
+    """``line`` with each whole occurrence of a variable value as ``<*>`` (an address with
+    a port as ``<*>:<*>``, Loghub's convention); whitespace normalised."""
+    text = " ".join(line.split())
+    for value in sorted({" ".join(v.split()) for v in variables}, key=len, reverse=True):
+        mark = f"{WILDCARD}:{WILDCARD}" if _HOST_PORT.fullmatch(value) else WILDCARD
+        rx = re.compile(r"(?<![A-Za-z0-9])" + re.escape(value) + r"(?![A-Za-z0-9])")
+        parts = re.split(r"(<\*>)", text)  # never rewrite a wildcard already placed
+        text = "".join(p if p == WILDCARD else rx.sub(lambda _, m=mark: m, p) for p in parts)
+    return text
 
 
 @dataclass
@@ -125,16 +153,18 @@ class TemplateCorrector:
                 f"{s.seconds:.1f} s): {s.accepted} accepted, {s.rejected} rejected, "
                 f"{s.unchanged} unchanged")
 
-    def prompt(self, template: str, examples: Sequence[str]) -> str:
-        """The user message for one template (the rules and worked examples are the
-        constant system message, so the engine's prefix cache keeps them)."""
+    def prompt(self, examples: Sequence[str]) -> str:
+        """The user message for one template's example lines (the rules and worked
+        examples are the constant system message, so the engine's prefix cache keeps
+        them)."""
         lines = "\n".join(" ".join(e.split())[:300] for e in examples[:MAX_EXAMPLES])
-        return f"Template: {template.strip()}\nLines:\n{lines}\nAnswer:"
+        return f"Lines:\n{lines}\nAnswer:"
 
     def correct(self, template: str, examples: Sequence[str],
                 check: Sequence[str] | None = None) -> str:
-        """The corrected template (cached): the model's answer when it matches every line
-        of ``check`` (default: ``examples``), else ``template`` unchanged."""
+        """The corrected template (cached): the first example with the model's variables
+        as ``<*>``, when it matches every line of ``check`` (default: ``examples``), else
+        ``template`` unchanged."""
         hit = self.cache.get(template)
         if hit is not None:
             self.stats.cache_hits += 1
@@ -142,10 +172,11 @@ class TemplateCorrector:
         if not examples:
             return template
         start = time.perf_counter()
-        answer = _clean(ask(self.engine, SYSTEM, self.prompt(template, examples),
-                            max_tokens=self.max_tokens, calls=self.calls, grammar=GRAMMAR))
+        raw = ask(self.engine, SYSTEM, self.prompt(examples), max_tokens=self.max_tokens,
+                  calls=self.calls, json_schema=SCHEMA)
         self.stats.calls += 1
         self.stats.seconds += time.perf_counter() - start
+        answer = refine(template, examples[0], _variables(raw))
         self.answers[template] = answer
         out = self.verify(template, answer, check if check is not None else examples)
         self.cache[template] = out
