@@ -6,7 +6,10 @@ is kept and what is refused)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
+import pytest
 from helpers.fake_engine import FakeLocal
 
 from slmkit.apps.logs.correct import (
@@ -131,3 +134,21 @@ def test_pick_examples_spreads_over_distinct_lines():
     lines = [f"l{i}" for i in range(10)] + ["l0"] * 5
     assert pick_examples(lines, 4) == ["l0", "l3", "l6", "l9"]
     assert pick_examples(["a", "a", "b"], 4) == ["a", "b"]
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_cli_parse_with_correction_on_the_real_model(tmp_path, default_model_path):
+    """`slm logs parse --correct` end to end: one call per template, and every printed
+    template is one its line fits (the model's, when verified, else Drain's)."""
+    log = tmp_path / "app.log"
+    log.write_text("".join(f"worker {i % 3} took {10 + i} ms for job-{i}\n" for i in range(12)))
+    state = tmp_path / "state.json"
+    r = subprocess.run([sys.executable, "-m", "slmkit.cli.main", "logs", "parse", str(log),
+                        "--correct", "--model", default_model_path, "--threads", "2",
+                        "--state", str(state)], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    recs = [json.loads(x) for x in r.stdout.splitlines()]
+    assert len(recs) == 12 and all(fits(x["template"], [x["content"]]) for x in recs)
+    assert "template correction:" in r.stderr and "model calls" in r.stderr
+    assert "corrections" in json.loads(state.read_text())
