@@ -141,7 +141,7 @@ class TemplateCorrector:
     engine: Engine
     max_tokens: int = 96
     cache: dict[str, str] = field(default_factory=dict)
-    answers: dict[str, str] = field(default_factory=dict)  # what the model said, kept or not
+    answers: dict[str, str] = field(default_factory=dict)  # the model's raw answers
     stats: CorrectionStats = field(default_factory=CorrectionStats)
     calls: Calls = field(default_factory=Calls)
 
@@ -162,9 +162,9 @@ class TemplateCorrector:
 
     def correct(self, template: str, examples: Sequence[str],
                 check: Sequence[str] | None = None) -> str:
-        """The corrected template (cached): the first example with the model's variables
-        as ``<*>``, when it matches every line of ``check`` (default: ``examples``), else
-        ``template`` unchanged."""
+        """The corrected template (cached): ``template`` refined with the variables the
+        model lists for the first example, when that matches every line of ``check``
+        (default: ``examples``); else ``template`` unchanged."""
         hit = self.cache.get(template)
         if hit is not None:
             self.stats.cache_hits += 1
@@ -176,8 +176,8 @@ class TemplateCorrector:
                   calls=self.calls, json_schema=SCHEMA)
         self.stats.calls += 1
         self.stats.seconds += time.perf_counter() - start
+        self.answers[template] = raw
         answer = refine(template, examples[0], _variables(raw))
-        self.answers[template] = answer
         out = self.verify(template, answer, check if check is not None else examples)
         self.cache[template] = out
         return out
