@@ -5,6 +5,7 @@ tasks on a local head."""
 from __future__ import annotations
 
 import functools
+import json
 
 import pytest
 
@@ -63,20 +64,26 @@ def test_kld_is_refused_when_spread(fake_lm):
 @pytest.mark.integration
 @pytest.mark.ray
 @pytest.mark.slow
-def test_ray_tasks_give_the_local_numbers_on_the_real_model(default_model_path, tmp_path):
+def test_slm_eval_ray_gives_the_local_numbers(default_model_path, tmp_path, capsys):
+    """`slm eval --ray`: perplexity and choice accuracy scored in Ray tasks on a local head
+    (each opening the real model) equal a local `slm eval`'s."""
     pytest.importorskip("ray", reason="ray is not installed (pip install 'slmkit[ray]')")
-    from slmkit.models.load import load
-    from slmkit.scale.ray_batch import RayFanOut
+    from slmkit.cli.main import main
 
-    make = functools.partial(load, default_model_path, n_ctx=256, n_threads=1)
-    with make() as engine:
-        local = perplexity(engine, TEXT, chunk=128, max_chunks=6)
-        want = choice_accuracy(engine, ITEMS, mode="letter")
-    fan_out = RayFanOut(num_cpus=2)
-    with make() as engine:  # tokenizes only
-        spread = perplexity_fanned(engine, TEXT, make_engine=make, fan_out=fan_out, shards=2,
-                                   chunk=128, max_chunks=6)
-    assert spread.n_chunks == local.n_chunks == 6
-    assert spread.ppl == pytest.approx(local.ppl, rel=1e-6)
-    got = choice_fanned(ITEMS, make_engine=make, fan_out=fan_out, shards=2, mode="letter")
-    assert got.predictions == want.predictions
+    text, questions = tmp_path / "text.txt", tmp_path / "questions.jsonl"
+    text.write_text(TEXT)
+    questions.write_text("".join(json.dumps({"question": it.question, "choices": it.choices,
+                                             "answer": it.answer}) + "\n" for it in ITEMS))
+    reports = []
+    for extra in ([], ["--ray", "--shards", "2"]):
+        argv = ["eval", default_model_path, "--ppl", str(text), "--choice", str(questions),
+                "--chunk", "128", "--chunks", "6", "--ctx", "256", "--threads", "1",
+                "--json", *extra]
+        assert main(argv) == 0
+        reports.append(json.loads(capsys.readouterr().out))
+    local, spread = reports
+    assert spread["spread"] == {"shards": 2} and "spread" not in local
+    assert spread["ppl"]["n_chunks"] == local["ppl"]["n_chunks"] == 6
+    assert spread["ppl"]["ppl"] == pytest.approx(local["ppl"]["ppl"], rel=1e-6)
+    assert spread["choice"][0]["correct"] == local["choice"][0]["correct"]
+    assert spread["choice"][0]["n"] == len(ITEMS)

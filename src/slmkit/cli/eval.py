@@ -14,6 +14,11 @@ def configure(p) -> None:
     config_options(p, EvalPlan)
     options(next(g for g in p._action_groups if g.title == MEASURE),
             list_data=Opt(False, "list the named datasets and exit"))
+    options(p.add_argument_group("fan-out (docs/scale.md)"),
+            ray=Opt(False, "score --ppl/--choice in parallel Ray tasks, each opening the model "
+                           "with --threads (default 1) threads; same numbers as a local run"),
+            address=Opt(None, "with --ray: an existing Ray cluster (default: a local head)"),
+            shards=Opt(2, "with --ray: parts the scoring is split into", type=int))
     loading(p)
     options(p, out=Opt(None, "also write PREFIX.json and PREFIX.md", "PREFIX"))
     json_option(p)
@@ -27,6 +32,7 @@ def run(args) -> int:
     from slmkit.evaluate.report import eval_markdown, write
     from slmkit.evaluate.suite import EvalPlan, Reference, evaluate_engine
     from slmkit.models.load import load
+    from slmkit.scale.ray_batch import eval_spread
 
     if args.list_data:
         return print_json(catalog_rows()) if args.json else show(catalog_table())
@@ -39,9 +45,12 @@ def run(args) -> int:
         reference = Reference(m.name, m.path, m.backend, lambda: load(
             m, n_ctx=args.ctx, n_threads=args.threads, verbose=args.verbose))
     with open_engine(args.model, args, args.engine) as loaded, progress(args) as bars:
+        spread = eval_spread(loaded.model, address=args.address, shards=args.shards,
+                             n_ctx=args.ctx, threads=args.threads) if args.ray else None
         report = {"model": loaded.name, "path": loaded.model.path,
                   "engine": loaded.model.backend, "threads": loaded.engine.n_threads,
-                  **evaluate_engine(loaded.engine, plan, reference=reference, progress=bars)}
+                  **evaluate_engine(loaded.engine, plan, reference=reference, progress=bars,
+                                    spread=spread)}
     md = eval_markdown(report)
     if args.out:
         write(report, md, args.out)
@@ -49,3 +58,4 @@ def run(args) -> int:
         return print_json(report)
     sys.stdout.write(md)
     return 0
+

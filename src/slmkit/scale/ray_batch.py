@@ -1,5 +1,6 @@
-"""Batch jobs fanned out over Ray tasks (`slm rag ingest --ray`): a ``fan_out(work, parts)``
-that runs ``work(*part)`` for each part as a Ray task and returns the results in order."""
+"""Batch jobs fanned out over Ray tasks (`slm rag ingest --ray`, `slm eval --ray`): a
+``fan_out(work, parts)`` that runs ``work(*part)`` for each part as a Ray task and returns
+the results in order."""
 
 from __future__ import annotations
 
@@ -30,3 +31,16 @@ class RayFanOut:
         finally:
             if local:
                 ray.shutdown()
+
+
+def eval_spread(model, *, address: str | None, shards: int, n_ctx: int, threads: int):
+    """`slm eval --ray`: the scoring split into ``shards`` Ray tasks (on ``address`` or a
+    local head), each opening ``model``'s file with ``n_ctx`` and ``threads`` (0: 1)."""
+    import functools
+
+    from slmkit.evaluate.suite import Spread
+    from slmkit.models.load import load
+
+    opener = functools.partial(load, model.path, backend=model.backend, n_ctx=n_ctx,
+                               n_threads=threads or 1)
+    return Spread(RayFanOut(address), opener, shards)
