@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -24,13 +25,19 @@ def median_of(rows: list[dict], key: str) -> float:
     return statistics.median(r[key] for r in rows)
 
 
+BUSY_LOAD = 1.5  # one-minute load average above which a machine is called busy
+
+
 def machine() -> dict:
+    """The machine a result was measured on, with its load average when measured."""
     import psutil
 
+    load = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else []
     return {
         "cpu": _cpu_name(), "physical_cores": psutil.cpu_count(logical=False),
         "logical_cores": psutil.cpu_count(), "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
         "os": platform.platform(), "python": platform.python_version(),
+        "loadavg": load, "busy": bool(load) and load[0] > BUSY_LOAD,
     }
 
 
@@ -42,6 +49,15 @@ def load_note() -> str:
     load, cores = os.getloadavg()[0], os.cpu_count() or 1
     state = "busy machine (other jobs share the cores)" if load > cores / 2 else "idle machine"
     return f"{state}, load average {load:.1f} at start on {cores} cores"
+
+
+def describe_machine(m: dict) -> str:
+    """One line for a result's markdown: CPU, cores and load ("busy machine" when loaded)."""
+    text = f"{m['cpu']} ({m['physical_cores']} cores)"
+    if m.get("loadavg"):
+        load = " / ".join(f"{x:g}" for x in m["loadavg"])
+        text += f", load average {load}" + (" — busy machine" if m.get("busy") else "")
+    return text
 
 
 def _cpu_name() -> str:

@@ -1,18 +1,24 @@
-"""Serving throughput and latency: `slm serve` against `llama_cpp.server`, same GGUF, threads
-and context, measured in one run.
+"""Serving throughput and latency: `slm serve` against llama.cpp's own `llama-server` and
+llama-cpp-python's `llama_cpp.server`, same GGUF, threads, slots and context, in one run.
 
-For 1, 4, 8 and 16 concurrent clients (asyncio + httpx, loopback only), each client sends a
-fixed number of streaming chat requests from a fixed prompt mix, one after another. Both
-servers stay up; each level runs on one and then the other, back to back. Per
-server and level: aggregate completion tokens/s (tokens over wall time), time to first
-token and request latency p50/p95, errors. Ratios: ours / llama_cpp.server at each level,
-and our N-client rate / our 1-client rate (the batching gain).
+For 1, 4, 8, 16 and 32 concurrent clients (asyncio + httpx, loopback only), each client sends
+streaming chat requests from a fixed prompt mix, one after another. All servers stay up (an
+idle one costs no CPU); each level runs on one server after the other, back to back, the order
+rotating from level to level. Per server and level: aggregate completion tokens/s (tokens
+over wall time), time to first token and request latency p50/p95, errors; per server its
+peak RSS (VmHWM of the process and its children). Ratios: slmkit / each anchor at each level,
+and slmkit's N-client rate / its 1-client rate (the batching gain).
+
+Same settings on every side: ``--threads`` (llama-server ``-t``), ``--parallel`` slots
+(llama-server ``-np``; llama_cpp.server has one) and ``--ctx`` tokens per slot (llama-server
+``-c ctx×parallel``, a unified KV cache as slmkit's, flash attention off as slmkit's).
 
     python benchmarks/serve.py                      # default model, 2 threads, ctx 2048
-    python benchmarks/serve.py --quick              # fewer requests per client
-    python benchmarks/serve.py --clients 1,8 --max-tokens 96
+    python benchmarks/serve.py --quick --threads 1  # 16 requests per level
+    python benchmarks/serve.py --clients 1,8 --servers slmkit,llama-server
 
-Needs the `serve` extra and llama-cpp-python's server extra (`pip install -e '.[bench]'`).
+``llama-server`` is built from the vendored llama.cpp sources on first use
+(``benchmarks/_cpp.py``); ``llama_cpp.server`` needs the ``bench`` extra.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine, save
+from _common import describe_machine, machine, save
 
 SYSTEM = "You are a helpful assistant. Answer in full sentences."
 PROMPTS = [
@@ -74,6 +80,17 @@ class Server:
             time.sleep(0.3)
         raise RuntimeError(f"{self.name} not ready after {timeout} s")
 
+    def peak_rss_mb(self) -> float | None:
+        """Peak resident memory (VmHWM) of the server process plus its children, in MiB."""
+        import psutil
+
+        try:
+            procs = [psutil.Process(self.proc.pid)]
+            procs += procs[0].children(recursive=True)
+        except psutil.Error:
+            return None
+        return round(sum(_vm_hwm_kb(p.pid) for p in procs) / 1024, 1)
+
     def stop(self) -> None:
         self.proc.terminate()
         try:
@@ -85,6 +102,16 @@ class Server:
         os.unlink(self.log.name)
 
 
+def _vm_hwm_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def start_ours(model: str, args) -> Server:
     port = free_port()
     cmd = [sys.executable, "-m", "slmkit.cli.main", "serve", model, "--host", "127.0.0.1",
@@ -93,7 +120,18 @@ def start_ours(model: str, args) -> Server:
     return Server("slmkit", cmd, port, "/ready")
 
 
-def start_anchor(path: str, model: str, args) -> Server:
+def start_llama_server(path: str, model: str, args) -> Server:
+    from _cpp import binaries
+
+    port = free_port()
+    cmd = [str(binaries()["llama-server"]), "-m", path, "--alias", model,
+           "--host", "127.0.0.1", "--port", str(port), "-t", str(args.threads),
+           "-np", str(args.parallel), "-c", str(args.ctx * args.parallel), "-kvu",
+           "-fa", "off", "-b", "512", "-ub", "512", "--log-disable"]
+    return Server("llama-server", cmd, port, "/health")
+
+
+def start_llama_cpp_server(path: str, model: str, args) -> Server:
     port = free_port()
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", path, "--model_alias", model,
            "--host", "127.0.0.1", "--port", str(port), "--n_threads", str(args.threads),
@@ -167,20 +205,21 @@ def pct(values: list[float], q: float) -> float | None:
 
 
 def measure(servers: dict[str, Server], model: str, args) -> dict[str, list[dict]]:
-    """Both servers run side by side (an idle one costs no CPU); each level is measured on
-    one then the other, back to back, so drifting machine load hits both alike."""
+    """Each level is measured on one server after the other, back to back, the order rotating
+    from level to level, so drifting machine load hits all alike."""
     for server in servers.values():
         server.wait_ready()
         asyncio.run(one_request_once(server.url, model, args.max_tokens))  # warm-up
     results: dict[str, list[dict]] = {label: [] for label in servers}
-    for c in args.clients:
+    labels = list(servers)
+    for i, c in enumerate(args.clients):
         per = max(1, args.requests // c) if args.requests else args.per_client
-        for label, server in servers.items():
-            row = asyncio.run(run_level(server.url, model, c, per, args.max_tokens,
+        for label in labels[i % len(labels):] + labels[:i % len(labels)]:
+            row = asyncio.run(run_level(servers[label].url, model, c, per, args.max_tokens,
                                         args.time_cap))
             print(f"  {label:17s} {c:3d} clients: {row['tokens_per_s']:8.1f} tok/s  "
-                  f"TTFT p50 {row['ttft_p50_s']} s  latency p50 {row['latency_p50_s']} s  "
-                  f"errors {row['errors']}", flush=True)
+                  f"TTFT p50 {row['ttft_p50_s']} p95 {row['ttft_p95_s']} s  "
+                  f"errors {row['errors']} {'; '.join(row['error_samples'])}", flush=True)
             results[label].append(row)
     return results
 
@@ -199,47 +238,74 @@ def resolve_model(name: str | None) -> tuple[str, str]:
     return ref.name, ref.path
 
 
-def ratios(ours: list[dict], anchor: list[dict]) -> dict:
-    out = {}
-    by_c = {r["clients"]: r for r in anchor}
+ANCHORS = ("llama-server", "llama_cpp.server")
+
+
+def ratios(results: dict[str, list[dict]], peak_rss: dict[str, float | None]) -> dict:
+    """slmkit / each anchor per level (tokens/s, TTFT p95), peak RSS, and the batching gain."""
+    ours = results.get("slmkit", [])
+    out: dict = {}
+    for anchor in ANCHORS:
+        by_c = {r["clients"]: r for r in results.get(anchor, [])}
+        for r in ours:
+            a = by_c.get(r["clients"])
+            if a and a["tokens_per_s"]:
+                out[f"tokens_per_s_vs_{anchor}@{r['clients']}"] = round(
+                    r["tokens_per_s"] / a["tokens_per_s"], 3)
+            if a and a["ttft_p95_s"] and r["ttft_p95_s"] is not None:
+                out[f"ttft_p95_vs_{anchor}@{r['clients']}"] = round(
+                    r["ttft_p95_s"] / a["ttft_p95_s"], 3)
+        if peak_rss.get("slmkit") and peak_rss.get(anchor):
+            out[f"peak_rss_vs_{anchor}"] = round(peak_rss["slmkit"] / peak_rss[anchor], 3)
     base = ours[0]["tokens_per_s"] if ours and ours[0]["clients"] == 1 else None
-    for r in ours:
-        a = by_c.get(r["clients"])
-        if a and a["tokens_per_s"]:
-            out[f"tokens_per_s_vs_llama_cpp_server@{r['clients']}"] = round(
-                r["tokens_per_s"] / a["tokens_per_s"], 3)
-        if base:
-            out[f"tokens_per_s_vs_own_1_client@{r['clients']}"] = round(
-                r["tokens_per_s"] / base, 3)
+    for r in ours if base else []:
+        out[f"tokens_per_s_vs_own_1_client@{r['clients']}"] = round(r["tokens_per_s"] / base, 3)
     return out
 
 
 def markdown(payload: dict) -> str:
-    cfg = payload["config"]
+    cfg, res = payload["config"], payload["results"]
     lines = [f"# Serving benchmark — {payload['date']}", "",
-             (f"Model `{cfg['model']}`, {cfg['threads']} threads, ctx {cfg['ctx']}, "
-              f"{cfg['max_tokens']} max tokens, streaming chat, greedy; slmkit with "
-              f"--parallel {cfg['parallel']}. Machine: {payload['machine']['cpu']} "
-              f"({payload['machine']['physical_cores']} cores)."), "",
+             (f"Model `{cfg['model']}`, {cfg['threads']} threads, {cfg['parallel']} slots "
+              f"(llama_cpp.server: 1), ctx {cfg['ctx']} per slot, {cfg['max_tokens']} max "
+              f"tokens, streaming chat, greedy. Machine: {describe_machine(payload['machine'])}."
+              ), "",
              ("| server | clients | requests | errors | tokens/s | TTFT p50 | TTFT p95 | "
               "latency p50 | latency p95 |"), "|---|---|---|---|---|---|---|---|---|"]
-    for name in ("slmkit", "llama_cpp.server"):
-        for r in payload["results"].get(name, []):
+    for name in ("slmkit", *ANCHORS):
+        for r in res.get(name, []):
             lines.append(f"| {name} | {r['clients']} | {r['requests']} | {r['errors']} | "
                          f"{r['tokens_per_s']} | {r['ttft_p50_s']} | {r['ttft_p95_s']} | "
                          f"{r['latency_p50_s']} | {r['latency_p95_s']} |")
-    lines += ["", "| ratio | value |", "|---|---|"]
-    lines += [f"| {k} | {v} |" for k, v in payload["ratios"].items()]
+    lines += ["", "| server | peak RSS (MiB) |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in payload["peak_rss_mb"].items()]
+    r = payload["ratios"]
+    present = [a for a in ANCHORS if a in res]
+    if present and "slmkit" in res:
+        lines += ["", "slmkit ÷ anchor, same run (tokens/s higher is better; TTFT p95 and RSS "
+                      "lower is better):", "",
+                  "| clients | " + " | ".join(f"tok/s ÷ {a} | TTFT p95 ÷ {a}" for a in present)
+                  + " |", "|---|" + "---|---|" * len(present)]
+        for row in res["slmkit"]:
+            c = row["clients"]
+            cells = [f"{_fmt(r.get(f'tokens_per_s_vs_{a}@{c}'))} | "
+                     f"{_fmt(r.get(f'ttft_p95_vs_{a}@{c}'))}" for a in present]
+            lines.append(f"| {c} | " + " | ".join(cells) + " |")
+        lines += [""] + [f"peak RSS ÷ {a}: {_fmt(r.get(f'peak_rss_vs_{a}'))}" for a in present]
     return "\n".join(lines) + "\n"
+
+
+def _fmt(x: float | None) -> str:
+    return "–" if x is None else f"{x:.2f}×"
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default=None, help="model name (default: the catalog default)")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--ctx", type=int, default=2048)
-    p.add_argument("--parallel", type=int, default=8)
-    p.add_argument("--clients", default="1,4,8,16")
+    p.add_argument("--ctx", type=int, default=2048, help="context per slot")
+    p.add_argument("--parallel", type=int, default=8, help="slots (llama-server -np)")
+    p.add_argument("--clients", default="1,4,8,16,32")
     p.add_argument("--requests", type=int, default=32,
                    help="requests per level, split over the clients (at least 1 each)")
     p.add_argument("--per-client", type=int, default=4, help="used when --requests is 0")
@@ -247,29 +313,37 @@ def main() -> int:
     p.add_argument("--time-cap", type=float, default=180.0,
                    help="stop starting requests after this long per level")
     p.add_argument("--quick", action="store_true", help="16 requests per level")
-    p.add_argument("--only", choices=["slmkit", "llama_cpp.server"], default=None)
+    p.add_argument("--servers", default="slmkit,llama-server,llama_cpp.server",
+                   help="comma-separated: slmkit, llama-server, llama_cpp.server")
     args = p.parse_args()
     args.clients = [int(c) for c in args.clients.split(",")]
     if args.quick:
         args.requests = 16
     name, path = resolve_model(args.model)
-    starters = {"llama_cpp.server": lambda: start_anchor(path, name, args),
-                "slmkit": lambda: start_ours(name, args)}
-    servers = {label: start() for label, start in starters.items()
-               if not args.only or args.only == label}
+    starters = {"slmkit": lambda: start_ours(name, args),
+                "llama-server": lambda: start_llama_server(path, name, args),
+                "llama_cpp.server": lambda: start_llama_cpp_server(path, name, args)}
+    wanted = [s.strip() for s in args.servers.split(",") if s.strip()]
+    unknown = [s for s in wanted if s not in starters]
+    if unknown:
+        p.error(f"unknown server(s) {', '.join(unknown)}; pick from {', '.join(starters)}")
+    host = machine()  # before our servers load the CPU
+    servers: dict[str, Server] = {}
     try:
+        for label in wanted:
+            servers[label] = starters[label]()
         results = measure(servers, name, args)
+        peak = {label: server.peak_rss_mb() for label, server in servers.items()}
     finally:
         for server in servers.values():
             server.stop()
     payload = {"benchmark": "serve", "date": time.strftime("%Y-%m-%d %H:%M"),
-               "machine": machine(),
+               "machine": host,
                "config": {"model": name, "path": path, "threads": args.threads,
                           "ctx": args.ctx, "parallel": args.parallel,
                           "max_tokens": args.max_tokens, "clients": args.clients,
                           "requests_per_level": args.requests},
-               "results": results,
-               "ratios": ratios(results.get("slmkit", []), results.get("llama_cpp.server", []))}
+               "results": results, "peak_rss_mb": peak, "ratios": ratios(results, peak)}
     out = save("serve", payload, markdown(payload))
     print(markdown(payload))
     print(f"wrote {out}")
