@@ -24,7 +24,23 @@ def serve(config: ServerConfig) -> int:
         from slmkit.scale.ray_serve import serve_cli
 
         return serve_cli(config, functools.partial(compose, config), load_options(config))
-    return server.run(*compose(config))
+    early = _early_load(config)  # before the server's modules import: the two overlap
+    try:
+        return server.run(*compose(config, early=early))
+    finally:
+        if early is not None:
+            early.discard()
+
+
+def _early_load(config: ServerConfig):
+    """The first start-up model, loading on a thread while the server imports and builds
+    (``serve.loader.EarlyLoad``), when nothing but the store decides how it loads (no
+    route, no adapters)."""
+    if config.route or config.adapter:
+        return None
+    from slmkit.serve.loader import EarlyLoad
+
+    return EarlyLoad((config.models or [None])[0], load_options(config))
 
 
 def ray_application(config: ServerConfig):
@@ -42,10 +58,11 @@ def load_options(config: ServerConfig):
                        max_queue=config.queue, verbose=config.verbose, pull=not config.no_pull)
 
 
-def compose(config: ServerConfig, base_loader=None):
+def compose(config: ServerConfig, base_loader=None, early=None):
     """The registry, start-up models and server options over ``base_loader`` (default: the
     model store; Ray Serve gives its model deployments' loader): what ``serve.server.run``
-    takes. Fails fast, before binding, on a missing model or collection."""
+    takes. Fails fast, before binding, on a missing model or collection. ``early``: the
+    first start-up model, already loading (``serve.loader.EarlyLoad``)."""
     from slmkit.assemble import apps, routing
     from slmkit.rag.serving import RagModels, rag_service  # rag:COLLECTION, /v1/rag
     from slmkit.serve import routes_apps, routes_guard, routes_infill, routes_rag, server
@@ -54,7 +71,7 @@ def compose(config: ServerConfig, base_loader=None):
     from slmkit.serve.registry import engine_source
 
     config.check()
-    store_loader = base_loader or StoreLoader(load_options(config))
+    store_loader = base_loader or StoreLoader(load_options(config), early=early)
     rag = rag_service()
     loader = PrefixLoader(store_loader,
                           RagModels(rag, config.rag_model or (config.models or [None])[0]))

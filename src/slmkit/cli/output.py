@@ -105,8 +105,6 @@ def stderr_console():
 
 def run_guarded(fn, args) -> int:
     """Run a verb; turn our errors into a message + hint on stderr (or JSON) and exit 1."""
-    from rich.markup import escape
-
     from slmkit.core.errors import SlmError
 
     try:
@@ -115,6 +113,8 @@ def run_guarded(fn, args) -> int:
         if getattr(args, "json", False):  # verbs without --json (chat, serve) print text
             print_json(err.to_dict())
         else:
+            from rich.markup import escape  # only on this path: rich costs a cold start
+
             con = stderr_console()
             # soft_wrap: never cut a name or digest the user may need to copy
             con.print(f"[bold red]error:[/] {escape(err.message)}", highlight=False,

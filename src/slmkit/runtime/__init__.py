@@ -27,7 +27,7 @@ REMOTE_BACKENDS = ("remote", "bedrock", "sagemaker")
 ADAPTER_BACKENDS = frozenset({"llamacpp", "vllm"})
 
 __all__ = ["ADAPTER_BACKENDS", "BACKENDS", "BATCHING_BACKENDS", "LOCAL_BACKENDS", "REMOTE_BACKENDS",
-           "detect_backend", "load_engine", "split_upstream"]
+           "detect_backend", "load_engine", "prepare_backend", "split_upstream"]
 
 
 def split_upstream(spec: str) -> tuple[str, str]:
@@ -42,6 +42,14 @@ def split_upstream(spec: str) -> tuple[str, str]:
                                  f"after '{backend}:'")
             return backend, target
     return "remote", spec
+
+
+def prepare_backend(backend: str) -> None:
+    """Import the modules ``backend`` loads with, now: a load started on another thread
+    then imports nothing (``slm serve`` loads its first model while its server imports)."""
+    module = importlib.import_module(BACKENDS[backend].split(":")[0])
+    if hasattr(module, "prepare"):
+        module.prepare()
 
 
 def load_engine(path: str, *, backend: str = "llamacpp", **options):

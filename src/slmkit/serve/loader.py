@@ -15,6 +15,7 @@ only when a model is loaded.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -39,12 +40,14 @@ class StoreLoader:
     ``adapt.serving.AdapterTable`` or None) serves ``BASE+ADAPTER`` names as views of the
     base's engine; ``registry`` is set by the server so a view can hold its base."""
 
-    def __init__(self, options: LoadOptions, *, store: Any = None, adapters: Any = None) -> None:
+    def __init__(self, options: LoadOptions, *, store: Any = None, adapters: Any = None,
+                 early: EarlyLoad | None = None) -> None:
         from slmkit.models.store import Store
 
         self.options, self.store = options, store or Store()
         self.adapters = adapters
         self.registry = None
+        self.early = early  # a start-up model already loading (see EarlyLoad)
         self._models: dict = {}  # served name → models.load.ResolvedModel
 
     def _adapter_view(self, name: str):
@@ -78,11 +81,17 @@ class StoreLoader:
         model, o = self._models[spec.name], self.options
         adapters = self.adapters.for_base(model.name) if self.adapters is not None else {}
         t0 = time.perf_counter()
-        engine = load(model, n_ctx=o.n_ctx, n_threads=o.n_threads, n_parallel=o.n_parallel,
-                      max_queue=o.max_queue, verbose=o.verbose, check_memory=False,
-                      adapters=adapters)  # checked in resolve; the registry keeps the budget
+        early, self.early = self.early, None
+        loaded = early.take(model, o) if early is not None and not adapters else None
+        if loaded is not None:
+            engine, seconds = loaded
+        else:
+            engine = load(model, n_ctx=o.n_ctx, n_threads=o.n_threads, n_parallel=o.n_parallel,
+                          max_queue=o.max_queue, verbose=o.verbose, check_memory=False,
+                          adapters=adapters)  # checked in resolve; the registry keeps the budget
+            seconds = time.perf_counter() - t0
         return LoadResult(engine, ModelDefaults.from_prompt_defaults(model.prompt_defaults),
-                          digest=model.ref.sha256, load_seconds=time.perf_counter() - t0)
+                          digest=model.ref.sha256, load_seconds=seconds)
 
     def _load_view(self, base: str, adapter: str) -> LoadResult:
         """BASE+ADAPTER: the base's engine with the adapter applied; the base stays in
@@ -112,6 +121,75 @@ class StoreLoader:
             out.append(Available(ref.name, ref.size_bytes, ref.sha256,
                                  _modified(ref.path), _info_from_manifest(ref.name, manifest)))
         return out
+
+
+class EarlyLoad:
+    """The first start-up model, loading on a thread from the moment `slm serve` has parsed
+    its arguments, while the server's own modules import and its app is built: llama.cpp
+    releases the GIL while it maps the file and builds the vocabulary, so on two cores the
+    two overlap and the server is ready sooner.
+
+    Best effort and invisible: it never pulls, and any failure (an unknown name, a prefix
+    such as ``rag:``, a model that does not fit) is dropped, so the normal path reports it.
+    :meth:`take` hands the engine over only for the same file and the same options;
+    otherwise the engine is closed and the caller loads as usual.
+    """
+
+    def __init__(self, name: str | None, options: LoadOptions, *, store: Any = None) -> None:
+        from slmkit.models.load import resolve
+        from slmkit.runtime import prepare_backend
+
+        self.options, self._store = options, store
+        self._result: tuple[Any, Any, float] | None = None  # (resolved model, engine, seconds)
+        self._thread: threading.Thread | None = None
+        try:  # on this thread: the store lookup, and every import the load needs
+            self._model = resolve(name, pull=False, store=store)
+            if self._model.backend != "llamacpp":  # the others hold the GIL while loading
+                return
+            prepare_backend(self._model.backend)
+        except Exception:  # noqa: BLE001 - the normal load path reports the error
+            return
+        self._thread = threading.Thread(target=self._run, name="slm-early-load", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from slmkit.models.load import check_fit, load
+
+        o, model = self.options, self._model
+        try:
+            t0 = time.perf_counter()
+            check_fit(model, n_ctx=o.n_ctx, n_parallel=o.n_parallel)
+            engine = load(model, n_ctx=o.n_ctx, n_threads=o.n_threads,
+                          n_parallel=o.n_parallel, max_queue=o.max_queue, verbose=o.verbose,
+                          check_memory=False)
+            self._result = (model, engine, time.perf_counter() - t0)
+        except Exception:  # noqa: BLE001 - the normal load path reports the error
+            self._result = None
+
+    def take(self, model: Any, options: LoadOptions) -> tuple[Any, float] | None:
+        """``(engine, load seconds)`` when the early load opened ``model`` with ``options``;
+        else None (and an engine it opened is closed)."""
+        result = self._pop()
+        if result is None:
+            return None
+        early_model, engine, seconds = result
+        if (early_model.path, early_model.backend, self.options) != (model.path, model.backend,
+                                                                      options):
+            engine.close()
+            return None
+        return engine, seconds
+
+    def discard(self) -> None:
+        """Close the engine if nobody took it (the server failed to start, say)."""
+        result = self._pop()
+        if result is not None:
+            result[1].close()
+
+    def _pop(self) -> tuple[Any, Any, float] | None:
+        if self._thread is not None:
+            self._thread.join()
+        result, self._result = self._result, None
+        return result
 
 
 def _modified(path: str) -> float:

@@ -8,3 +8,8 @@ def load(path: str, **options):
     from slmkit.runtime.llamacpp.engine import LlamaCppEngine
 
     return LlamaCppEngine(path, **options)
+
+
+def prepare() -> None:
+    """Import the engine's modules (see ``slmkit.runtime.prepare_backend``)."""
+    import slmkit.runtime.llamacpp.engine  # noqa: F401

@@ -33,14 +33,29 @@ from slmkit.runtime.llamacpp.model import ContextOptions, LlamaModel
 from slmkit.runtime.chat_tokens import chat_tokens
 from slmkit.runtime.llamacpp.sampler import Sampler, bounded, grammar_for, triggers_for
 from slmkit.runtime.llamacpp.scheduler import Scheduler
-from slmkit.runtime.llamacpp.scoring import sequence_logits
 from slmkit.runtime.llamacpp.sequence import Sequence, SequenceStream
 from slmkit.runtime.llamacpp.speculate import Speculator, check_mode
-from slmkit.runtime.logprobs import token_logprob
 from slmkit.runtime.prompt import fit_context, prompt_ids
 from slmkit.settings import get_settings
 
 DEFAULT_QUEUE = 64
+
+
+def _import_in_background(module: str) -> None:
+    """Import ``module`` on a thread, if nothing has yet: it overlaps the model load, which
+    runs in C without the GIL, instead of delaying the first answer (cold start)."""
+    import sys
+
+    def run() -> None:
+        import importlib
+
+        try:
+            importlib.import_module(module)
+        except ImportError:  # the caller's own import reports it
+            pass
+
+    if module not in sys.modules:
+        threading.Thread(target=run, daemon=True, name="slm-warm-import").start()
 
 
 class LlamaCppEngine:
@@ -59,6 +74,7 @@ class LlamaCppEngine:
             raise ValueError("n_parallel must be >= 1 and max_queue >= 0")
         self.speculate = check_mode(speculate or get_settings().speculate)
         t0 = time.perf_counter()
+        _import_in_background("jinja2.sandbox")  # the chat template's; llama.cpp frees the GIL
         self._model = LlamaModel(path, n_gpu_layers=n_gpu_layers, verbose=verbose,
                                  options=ContextOptions(n_ctx=n_ctx * n_parallel,
                                                         n_batch=n_batch, n_seq_max=n_parallel,
@@ -198,9 +214,13 @@ class LlamaCppEngine:
 
     def logits(self, tokens: Seq[int], *, first: int = 0, adapter: str | None = None):
         """Full-vocabulary logits of positions ``first…`` as one array (see .scoring)."""
+        from slmkit.runtime.llamacpp.scoring import sequence_logits  # numpy: only when scoring
+
         return sequence_logits(self, tokens, first=first, adapter=adapter)
 
     def _score(self, slot, tokens: list[int], top: int) -> list[TokenLogprob]:
+        from slmkit.runtime.logprobs import token_logprob  # numpy: only when scoring
+
         m, step, out = self._model, self._model.n_batch, []
         for lo in range(0, len(tokens), step):
             piece = tokens[lo:lo + step]

@@ -13,11 +13,13 @@ import ctypes
 import os
 import sys
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from slmkit.core.errors import InvalidModelFileError, SlmError
 from slmkit.util.threads import default_threads
+
+if TYPE_CHECKING:  # numpy is imported by the calls that return arrays, not at start-up
+    import numpy as np
 
 
 def _lib():
@@ -269,10 +271,14 @@ class LlamaModel:
     def logits(self, index: int) -> np.ndarray:
         """Logits of batch row ``index`` of the last decode (negative counts from the end),
         as a float32 view that the next decode overwrites (copy it to keep)."""
+        import numpy as np
+
         ptr = _lib().llama_get_logits_ith(self._ctx, index)
         return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
 
     def embedding(self, seq_id: int) -> np.ndarray:
+        import numpy as np
+
         ptr = _lib().llama_get_embeddings_seq(self._ctx, seq_id)
         n = _lib().llama_model_n_embd(self._model)
         return np.ctypeslib.as_array(ptr, shape=(n,)).copy()

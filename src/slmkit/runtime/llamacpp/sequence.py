@@ -12,7 +12,6 @@ import queue
 import time
 
 from slmkit.core.types import Chunk, GenerateRequest, Usage
-from slmkit.runtime.logprobs import token_logprob
 from slmkit.runtime.textstream import TextStream
 
 
@@ -86,6 +85,8 @@ class Sequence:
         n_top = self.request.logprobs
         if n_top is None:
             return None
+        from slmkit.runtime.logprobs import token_logprob  # numpy: only when asked for
+
         return (token_logprob(model.token_text, token, model.logits(row), n_top),)
 
     def finish(self, reason: str) -> None:
