@@ -44,10 +44,22 @@ test: setup chromium
 test-fast: setup
 	$(BIN)/python -m pytest -m "not integration and not slow"
 
+# The main benchmarks, quick settings (about 10-15 minutes on 2 idle cores; the first run
+# also builds llama-bench and llama-server, ~8 minutes), each against its anchor in the same
+# run, then one table of ratios (anchors, and the previous recorded run) and one chart per
+# benchmark (benchmarks/results/chart-*.png). On a busy machine: make bench BENCH_THREADS=1
+BENCH_MODEL ?= qwen2.5-coder-0.5b-instruct
+BENCH_THREADS ?= 2
 bench: setup
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[bench]'
-	$(BIN)/python benchmarks/decode.py
-	$(BIN)/python benchmarks/serve.py
+	$(BIN)/slm pull $(BENCH_MODEL)
+	$(BIN)/python benchmarks/decode.py --model $(BENCH_MODEL) --threads $(BENCH_THREADS) --rounds 3
+	$(BIN)/python benchmarks/serve.py --model $(BENCH_MODEL) --threads $(BENCH_THREADS) --quick \
+		--servers slmkit,llama-server
+	$(BIN)/python benchmarks/cold_start.py --model $(BENCH_MODEL) --threads $(BENCH_THREADS) --rounds 5
+	$(BIN)/python benchmarks/cli_startup.py --rounds 10
+	$(BIN)/python benchmarks/speculate.py --model $(BENCH_MODEL) --threads $(BENCH_THREADS) --rounds 1
+	$(BIN)/python benchmarks/report.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info
