@@ -169,7 +169,9 @@ async def run_level(url: str, model: str, clients: int, per_client: int, max_tok
                     time_cap: float) -> dict:
     import httpx
 
-    limits = httpx.Limits(max_connections=clients + 4)
+    # a new connection per request on every server: llama-server (cpp-httplib) closes a
+    # kept-alive connection after a few requests, which a pooled client sees as an error
+    limits = httpx.Limits(max_connections=clients + 4, max_keepalive_connections=0)
     async with httpx.AsyncClient(base_url=url, timeout=600, limits=limits) as client:
         deadline = time.perf_counter() + time_cap
         results: list[dict] = []

@@ -40,6 +40,18 @@ def test_help_imports_nothing_heavy():
     assert mods.stdout.strip() == "[]"
 
 
+def test_llamacpp_engine_starts_without_numpy_or_rich():
+    """`slm run` and `slm serve` open the llama.cpp engine without importing numpy (only
+    logits, log-probabilities, scores and embeddings need it) or rich (only errors print
+    with it): a cold start pays neither (timed by benchmarks/cold_start.py)."""
+    probe = ("import sys; import slmkit.cli.main, slmkit.cli.run, slmkit.cli.output, "
+             "slmkit.models.load, slmkit.runtime.llamacpp.engine; "
+             "print(sorted(k for k in ('numpy', 'rich') if k in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
 def test_run_default_model_answers_paris(default_model_ref):
     out = slm("run", "What is the capital of France?", "--temperature", "0")
     assert out.returncode == 0, out.stderr
