@@ -87,6 +87,8 @@ def cold_start_metrics(p: dict) -> list[Metric]:
         if name in anchors:
             out.append(Metric(f"{name} s", row["median_s"], "lower", anchors[name],
                               ratios.get(f"{name} vs_{anchors[name]}")))
+            out.append(Metric(f"{name} CPU s", row["cpu_median_s"], "lower", anchors[name],
+                              ratios.get(f"{name} cpu vs_{anchors[name]}")))
     return out
 
 
