@@ -54,6 +54,8 @@ class TrainConfig:
     threads: int = opt(0, group=TRAINING)
 
     def validate(self) -> None:
+        if not self.output:
+            raise ValueError("TrainConfig.output: give the directory to write into")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"--schedule must be one of {', '.join(SCHEDULES)}")
         for name in ("batch_size", "grad_accum", "max_seq_len"):
