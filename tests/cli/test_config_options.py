@@ -107,5 +107,10 @@ def test_a_declared_verb_end_to_end(tmp_path, capsys):
     assert main(["keys", "show", str(key), "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["public"] == str(key) + ".pub" and len(shown["key_id"]) == 16
+    assert main(["keys", "generate", str(key)]) == 1  # never overwrites a key silently
+    err = capsys.readouterr().err
+    assert "already exists" in err and "--force" in err and "Traceback" not in err
+    assert main(["keys", "show", str(tmp_path / "missing.key")]) == 1
+    assert "missing.key" in capsys.readouterr().err
     assert main(["bundle", "verify"]) == 2  # a usage error, said in command-line terms
     assert "slm bundle verify FILE --key PUB" in capsys.readouterr().err

@@ -130,6 +130,9 @@ def run_guarded(fn, args) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
+    except OSError as err:  # a file that exists, is missing or is not ours to write
+        sys.stderr.write(f"error: {err}\n")
+        return EXIT_ERROR
 
 
 # numbers as people read them (slmkit.util.text): 98.4 MB, 14.3 GB, 135M, 128K

@@ -16,3 +16,10 @@ class UpdateRefused(SlmError):
     current version keeps serving."""
 
     code = "update_refused"
+
+
+class KeyExists(SlmError, FileExistsError):
+    """`slm keys generate` would overwrite a key: bundles signed with it would stop
+    verifying."""
+
+    code = "key_exists"

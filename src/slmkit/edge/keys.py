@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from slmkit.core.options import Done, opt
-from slmkit.edge.errors import BundleError
+from slmkit.edge.errors import BundleError, KeyExists
 from slmkit.util.files import atomic_write
 
 INSTALL_HINT = "install the edge extra: pip install 'slmkit[edge]'"
@@ -37,8 +37,8 @@ def generate(path: str | Path, *, force: bool = False) -> tuple[Path, Path]:
     path = Path(path)
     pub = public_path(path)
     if path.exists() and not force:
-        raise FileExistsError(f"{path} already exists; pass --force to replace it "
-                              "(bundles signed with it will no longer verify with a new key)")
+        raise KeyExists(f"{path} already exists", hint="pass --force to replace it (bundles "
+                        "signed with it will no longer verify with a new key)")
     key = ed25519.Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
