@@ -8,6 +8,29 @@ from typing import Any
 
 from slmkit.core.types import ChatMessage, GenerateRequest, SamplingParams
 
+HELP = "commands: /reset · /system TEXT · /exit (ctrl-D) · ctrl-C stops an answer"
+
+
+def system_prompt(options: Any, defaults: Mapping[str, Any]) -> str | None:
+    """``options.system`` (e.g. --system), else the catalog's per-model default (None: the
+    chat template's)."""
+    return options.system if options.system is not None else defaults.get("system")
+
+
+def one_request(prompt: str, options: Any, defaults: Mapping[str, Any], *, raw: bool = False,
+                logprobs: int | None = None, truncate: bool = False) -> GenerateRequest:
+    """The request for one prompt: ``options`` holds ``max_tokens``, ``stop``, ``seed``,
+    ``system`` and the sampling fields (None: the model's ``defaults``), e.g. the parsed
+    command line; ``raw`` sends the prompt verbatim (no chat template, no system prompt)."""
+    common = {"max_tokens": options.max_tokens, "stop": tuple(options.stop),
+              "sampling": SamplingParams.layered(vars(options), defaults, options.seed),
+              "logprobs": logprobs, "truncate": truncate}
+    if raw:
+        return GenerateRequest(prompt=prompt, **common)
+    system = system_prompt(options, defaults)
+    head = [ChatMessage("system", system)] if system is not None else []
+    return GenerateRequest(messages=[*head, ChatMessage("user", prompt)], **common)
+
 
 class ChatSession:
     """History + turn logic. ``request_args`` holds ``max_tokens``, ``stop``, ``seed`` and
@@ -25,6 +48,20 @@ class ChatSession:
         if system is not ...:
             self.system = system
         self.history.clear()
+
+    def command(self, line: str) -> str | None:
+        """Run the chat command ``line`` (/reset, /system TEXT, /exit): the note to show, or
+        None when the chat should end."""
+        if line in ("/exit", "/quit", "/bye"):
+            return None
+        if line == "/reset":
+            self.reset()
+            return "history cleared"
+        if line.startswith("/system"):
+            text = line[len("/system"):].strip()
+            self.reset(system=text or None)
+            return f"system prompt {'set' if text else 'cleared'}; history cleared"
+        return f"unknown command; {HELP}"
 
     def messages(self, user_text: str) -> list[ChatMessage]:
         head = [ChatMessage("system", self.system)] if self.system is not None else []

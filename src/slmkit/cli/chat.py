@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import sys
 
-from slmkit.apps.chat import ChatSession
+from slmkit.apps.chat import HELP, ChatSession
 from slmkit.cli.args import model, sampling, settings_loading
-
-HELP = "commands: /reset · /system TEXT · /exit (ctrl-D) · ctrl-C stops an answer"
 
 
 def configure(p) -> None:
@@ -21,7 +19,8 @@ def configure(p) -> None:
 
 
 def run(args) -> int:
-    from slmkit.cli.common import open_engine, system_prompt
+    from slmkit.apps.chat import system_prompt
+    from slmkit.cli.common import open_engine
     from slmkit.cli.output import stderr_console
 
     con = stderr_console()
@@ -40,33 +39,20 @@ def _loop(session: ChatSession, con) -> None:
         pass
     while True:
         try:
-            line = input(">>> ")
+            line = input(">>> ").strip()
         except EOFError:
             sys.stdout.write("\n")
             return
         except KeyboardInterrupt:
             con.print("\n[dim](use /exit or ctrl-D to leave)[/]")
             continue
-        if _command(session, line.strip(), con):
-            return
-        if line.strip() and not line.strip().startswith("/"):
+        if line.startswith("/"):
+            note = session.command(line)
+            if note is None:
+                return
+            con.print(f"[dim]{note}[/]")
+        elif line:
             _answer(session, line, con)
-
-
-def _command(session: ChatSession, line: str, con) -> bool:
-    """Handle a /command; True means leave the chat."""
-    if line in ("/exit", "/quit", "/bye"):
-        return True
-    if line == "/reset":
-        session.reset()
-        con.print("[dim]history cleared[/]")
-    elif line.startswith("/system"):
-        text = line[len("/system"):].strip()
-        session.reset(system=text or None)
-        con.print(f"[dim]system prompt {'set' if text else 'cleared'}; history cleared[/]")
-    elif line.startswith("/"):
-        con.print(f"[dim]unknown command; {HELP}[/]")
-    return False
 
 
 def _answer(session: ChatSession, line: str, con) -> None:

@@ -3,23 +3,17 @@ read them, errors with hints, exit codes. Every verb may import this module."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 from typing import Any
 
 from slmkit.util.progress import Bars as Progress
-from slmkit.util.progress import LineProgress  # noqa: F401 (common.progress_console)
-from slmkit.util.progress import TrainingBar  # noqa: F401 (verbs import it from here)
-from slmkit.util.text import format_bytes as format_bytes_decimal
-from slmkit.util.text import format_ctx, format_params  # noqa: F401 (verbs use them)
-from slmkit.util.text import format_memory as format_bytes
+from slmkit.util.progress import LineProgress, TrainingBar  # noqa: F401 (verbs use them)
+from slmkit.util.text import format_bytes as human_size  # noqa: F401 (98.4 MB, 14.3 GB)
+from slmkit.util.text import format_ctx, format_params, to_jsonable  # noqa: F401 (135M)
+from slmkit.util.text import format_memory as format_bytes  # noqa: F401
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-
-def add_json_flag(parser) -> None:
-    parser.add_argument("--json", action="store_true", help="machine-readable JSON output")
 
 
 def quiet(args) -> bool:
@@ -65,18 +59,6 @@ def show(renderable: Any, *, wide: bool = False) -> int:
     """Print a rich renderable (a table, markup text) on stdout; returns 0."""
     stdout_console(wide=wide).print(renderable, highlight=False)
     return EXIT_OK
-
-
-def to_jsonable(obj: Any) -> Any:
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {k: to_jsonable(v) for k, v in dataclasses.asdict(obj).items()}
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if hasattr(obj, "to_dict"):
-        return to_jsonable(obj.to_dict())
-    return obj
 
 
 def print_json(obj: Any) -> int:
@@ -134,6 +116,3 @@ def run_guarded(fn, args) -> int:
         sys.stderr.write(f"error: {err}\n")
         return EXIT_ERROR
 
-
-# numbers as people read them (slmkit.util.text): 98.4 MB, 14.3 GB, 135M, 128K
-human_size = format_bytes_decimal

@@ -31,42 +31,33 @@ def split_model_prompt(values: list[str]) -> tuple[str | None, str]:
     return model, prompt
 
 
-def build_request(args, prompt: str, defaults: dict):
-    from slmkit.cli.common import sampling_from_args, system_prompt
-    from slmkit.core.types import ChatMessage, GenerateRequest
-
-    common = dict(max_tokens=args.max_tokens, sampling=sampling_from_args(args, defaults),
-                  stop=tuple(args.stop), logprobs=args.logprobs, truncate=args.truncate)
-    if args.raw:
-        return GenerateRequest(prompt=prompt, **common)
-    system = system_prompt(args, defaults)
-    messages = ([ChatMessage("system", system)] if system is not None else [])
-    return GenerateRequest(messages=messages + [ChatMessage("user", prompt)], **common)
-
-
 def run(args) -> int:
-    from slmkit.cli.common import open_engine, print_stats
-    from slmkit.cli.output import print_json
+    from slmkit.apps.chat import one_request
+    from slmkit.cli.common import open_engine
+    from slmkit.cli.output import print_json, stderr_console
     from slmkit.core.types import collect
 
     model, prompt = split_model_prompt(args.args)
-    loaded = open_engine(model, args)
-    engine = loaded.engine
-    try:
-        request = build_request(args, prompt, loaded.prompt_defaults)
+    with open_engine(model, args) as loaded:
+        engine = loaded.engine
+        request = one_request(prompt, args, loaded.prompt_defaults, raw=args.raw,
+                              logprobs=args.logprobs, truncate=args.truncate)
         if args.json:
             done = collect(engine.generate(request))
-            print_json({"model": loaded.name, "text": done.text,
-                        "finish_reason": done.finish_reason, "usage": done.usage.to_dict(),
-                        "load_seconds": round(engine.load_seconds, 4),
-                        "logprobs": done.logprobs})
-            return 0
-        usage = _stream_to_stdout(engine.generate(request))
+            return print_json({"model": loaded.name, "text": done.text,
+                               "finish_reason": done.finish_reason,
+                               "usage": done.usage.to_dict(),
+                               "load_seconds": round(engine.load_seconds, 4),
+                               "logprobs": done.logprobs})
+        u = _stream_to_stdout(engine.generate(request))
         if args.verbose:
-            print_stats(loaded, usage, engine.load_seconds)
-        return 0
-    finally:
-        engine.close()
+            stderr_console().print(
+                f"[dim]{loaded.name}: load {engine.load_seconds:.2f} s · prompt "
+                f"{u.prompt_tokens} tok ({u.cached_tokens} cached) at "
+                f"{u.prompt_tokens_per_second:.0f} tok/s · decode {u.completion_tokens} tok "
+                f"at {u.decode_tokens_per_second:.1f} tok/s · {engine.n_threads} threads[/]",
+                highlight=False, soft_wrap=True)
+    return 0
 
 
 def _stream_to_stdout(chunks):

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from slmkit.core.engine import Engine
 from slmkit.core.errors import UnsupportedOperationError
@@ -55,6 +55,32 @@ class ResolvedModel:
     @property
     def path(self) -> str:
         return self.ref.path
+
+
+@dataclass
+class LoadedModel:
+    """An open engine and the model it is (name, backend, catalog prompt defaults); closing
+    it (or leaving ``with``) closes the engine."""
+
+    engine: Engine
+    model: ResolvedModel
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    @property
+    def prompt_defaults(self) -> dict:
+        return dict(self.model.prompt_defaults)
+
+    def close(self) -> None:
+        self.engine.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def split_engine(spec: str | None, default: str = "auto") -> tuple[str | None, str]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 
 def common_prefix(a: Sequence, b: Sequence) -> int:
@@ -44,3 +46,17 @@ def format_params(n: int | None) -> str:
 def format_ctx(n: int) -> str:
     """Context lengths: ``8K``, ``128K``; small or odd ones as the plain number."""
     return f"{n // 1024}K" if n >= 1024 and n % 1024 == 0 else str(n)
+
+
+def to_jsonable(obj: Any) -> Any:
+    """``obj`` as plain JSON values: dataclasses and ``to_dict()`` objects as dicts, tuples
+    as lists, keys as strings."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {k: to_jsonable(v) for k, v in dataclasses.asdict(obj).items()}
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if hasattr(obj, "to_dict"):
+        return to_jsonable(obj.to_dict())
+    return obj
