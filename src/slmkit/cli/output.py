@@ -37,11 +37,15 @@ def progress(args) -> Progress:
     return Progress(enabled=not quiet(args))
 
 
-def emit(args, obj: Any, text: str) -> int:
-    """``obj`` as JSON with --json, else ``text`` on stdout; returns 0."""
+def emit(args, obj: Any, text: Any) -> int:
+    """``obj`` as JSON with --json, else ``text`` on stdout: a string, or a function that
+    prints on the rich console (``lambda con: print_hits(con, hits)``); returns 0."""
     if args.json:
         return print_json(obj)
-    print(text)
+    if callable(text):
+        text(stdout_console())
+    else:
+        print(text)
     return EXIT_OK
 
 

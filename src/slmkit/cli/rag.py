@@ -90,7 +90,7 @@ def _retrieval(args):
 
 
 def _ingest(args) -> int:
-    from slmkit.cli.output import print_json, progress, stderr_console
+    from slmkit.cli.output import emit, progress, stderr_console
     from slmkit.rag.flows import ingest_paths
     from slmkit.rag.present import print_ingest
 
@@ -103,29 +103,24 @@ def _ingest(args) -> int:
         r = ingest_paths(args.collection, args.paths, _embedding(args), fan_out=fan_out,
                          size=args.chunk_tokens, overlap=args.overlap, batch_size=args.batch,
                          prune=not args.no_prune, progress=bars)
-    if args.json:
-        print_json(r)
-    else:
-        print_ingest(stdout_console(), stderr_console(), r)
+    emit(args, r, lambda con: print_ingest(con, stderr_console(), r))
     return 1 if r.failed and not (r.added or r.updated or r.unchanged) else 0
 
 
 def _query(args) -> int:
-    from slmkit.cli.output import print_json
+    from slmkit.cli.output import emit
     from slmkit.rag.flows import query
     from slmkit.rag.present import print_hits
 
     hits = query(args.collection, args.question, _retrieval(args), _embedding(args))
-    if args.json:
-        return print_json({"collection": args.collection, "query": args.question,
-                           "mode": args.mode, "results": [h.to_dict() for h in hits]})
-    print_hits(stdout_console(), hits)
-    return 0
+    return emit(args, {"collection": args.collection, "query": args.question,
+                       "mode": args.mode, "results": [h.to_dict() for h in hits]},
+                lambda con: print_hits(con, hits))
 
 
 def _ask(args) -> int:
     from slmkit.cli.common import open_engine
-    from slmkit.cli.output import print_json
+    from slmkit.cli.output import emit
     from slmkit.rag.flows import ask, require
     from slmkit.rag.present import print_answer
 
@@ -133,22 +128,19 @@ def _ask(args) -> int:
     with open_engine(args.model, args) as loaded:
         ans = ask(args.collection, args.question, loaded.engine, _retrieval(args),
                   _embedding(args), max_tokens=args.max_tokens, threshold=args.threshold)
-    if args.json:
-        return print_json(dict(ans.to_dict(), model=loaded.name))
-    print_answer(stdout_console(), ans)
-    return 0
+    return emit(args, dict(ans.to_dict(), model=loaded.name),
+                lambda con: print_answer(con, ans))
 
 
 def _list(args) -> int:
-    from slmkit.cli.output import print_json, show, table
+    from slmkit.cli.output import emit, table
     from slmkit.rag.present import collection_rows
     from slmkit.rag.serving import rag_service
 
     rows = rag_service().list()
-    if args.json:
-        return print_json(rows)
-    return show(table("collection", "documents", "chunks", "embedder", "size",
-                      rows=collection_rows(rows)))
+    return emit(args, rows, lambda con: con.print(table(
+        "collection", "documents", "chunks", "embedder", "size", rows=collection_rows(rows)),
+        highlight=False))
 
 
 def _drop(args) -> int:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 
 from slmkit.cli.args import Opt, actions, json_option, loading, options
-from slmkit.cli.output import print_json
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -79,7 +78,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_eval(args: argparse.Namespace) -> int:
     from slmkit.cli.common import open_engine
-    from slmkit.cli.output import progress, stdout_console
+    from slmkit.cli.output import emit, progress
     from slmkit.models.upstream import Upstream
     from slmkit.route import evaluate as rev
     from slmkit.route.present import print_eval
@@ -95,20 +94,14 @@ def run_eval(args: argparse.Namespace) -> int:
                          difficulty_out=args.difficulty_out, outcomes=args.outcomes,
                          chart_path=args.chart)
     report["data"] = ds.name
-    if args.json:
-        return print_json(report)
-    print_eval(stdout_console(), report)
-    return 0
+    return emit(args, report, lambda con: print_eval(con, report))
 
 
 def run_report(args: argparse.Namespace) -> int:
     """Summarize the ledger as a table (or JSON), optionally with a PNG chart."""
-    from slmkit.cli.output import stdout_console
+    from slmkit.cli.output import emit
     from slmkit.route.present import print_ledger
     from slmkit.route.report import ledger_report
 
     s, path = ledger_report(args.ledger, days=args.days, chart_path=args.chart)
-    if args.json:
-        return print_json(s)
-    print_ledger(stdout_console(), s, path)
-    return 0
+    return emit(args, s, lambda con: print_ledger(con, s, path))
