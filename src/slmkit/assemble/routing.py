@@ -26,13 +26,12 @@ def routing_loader(inner, config: ServerConfig):
 def routed(local_engine, c: ServerConfig):
     """``local_engine`` routed to the upstream with ``c``'s thresholds, guard and budget."""
     from slmkit.guard import Guard, Policy
-    from slmkit.models.upstream import Upstream
     from slmkit.route import RouteConfig, RoutedEngine
     from slmkit.route.costs import Budget, PriceTable
     from slmkit.route.difficulty import DifficultyModel
     from slmkit.route.ledger import Ledger, default_path
 
-    upstream = Upstream.from_options(c)
+    upstream = c.upstream
     overrides = {k: v for k, v in (("min_mean_logprob", c.min_mean_logprob),
                                    ("judge_tokens", c.judge_tokens),
                                    ("max_difficulty", c.max_difficulty)) if v is not None}

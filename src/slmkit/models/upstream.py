@@ -20,7 +20,7 @@ class Upstream:
     """Where the upstream is and how to reach it. ``url``: an OpenAI-compatible base URL,
     ``bedrock:MODEL_ID`` or ``sagemaker:ENDPOINT`` (AWS credentials: the standard chain)."""
 
-    url: str
+    url: str | None = None
     model: str | None = None  # the OpenAI-compatible server's model name
     region: str | None = None  # AWS region for bedrock:/sagemaker:
     key_env: str = "SLM_UPSTREAM_KEY"  # environment variable holding the API key
