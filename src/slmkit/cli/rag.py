@@ -13,6 +13,9 @@ DEFAULT_EMBEDDER = "all-minilm-l6-v2-int8"  # rag.service.DEFAULT_EMBEDDER (kept
 
 
 def configure(p) -> None:
+    from slmkit.cli.args import config_options
+    from slmkit.rag.flows import Retrieval
+
     sub = actions(p)
     ing = sub.add_parser("ingest", help="add or refresh files and folders in a collection")
     ing.add_argument("collection")
@@ -51,15 +54,7 @@ def configure(p) -> None:
     options(s, seed=0, no_prose=Opt(False, "identifier documents only (no packaged Wikipedia "
                                            "text)"))
     for sp in (q, a, e):
-        options(sp, k=Opt(5, "chunks to return", short="-k"),
-                mode=("hybrid", "dense", "bm25"),
-                mmr=Opt(None, "diversify with maximal marginal relevance (e.g. 0.7)", "LAMBDA",
-                        float),
-                path=Opt(None, "only files matching GLOB", "GLOB"),
-                type=Opt(None, "only these types (pdf, markdown, html, code, …; repeatable)",
-                         "TYPE", action="append", dest="types"),
-                since=Opt(None, "only files modified since", "DATE"),
-                until=Opt(None, "only files modified until", "DATE"))
+        config_options(sp, Retrieval)
     for sp in (a, e):
         options(sp, ctx=4096)
     for sp in (ing, q, a, e):
@@ -84,9 +79,10 @@ def _embedding(args):
 
 
 def _retrieval(args):
+    from slmkit.cli.args import config_from
     from slmkit.rag.flows import Retrieval
 
-    return Retrieval(args.k, args.mode, args.mmr, args.path, args.types, args.since, args.until)
+    return config_from(args, Retrieval)
 
 
 def _ingest(args) -> int:

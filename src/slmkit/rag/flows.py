@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from slmkit.core.options import opt
+
 
 @dataclass(frozen=True)
 class Embedding:
@@ -37,13 +39,16 @@ class Retrieval:
     """How to search: ``k`` chunks, ``mode`` (hybrid, dense, bm25), maximal marginal
     relevance ``mmr``, and which files (a path glob, loader types, a modification window)."""
 
-    k: int = 5
-    mode: str = "hybrid"
-    mmr: float | None = None
-    path: str | None = None
-    types: Sequence[str] | None = None
-    since: str | None = None
-    until: str | None = None
+    k: int = opt(5, "chunks to return", short="-k")
+    mode: str = opt("hybrid", choices=("hybrid", "dense", "bm25"))
+    mmr: float | None = opt(None, "diversify with maximal marginal relevance (e.g. 0.7)",
+                            metavar="LAMBDA", type=float)
+    path: str | None = opt(None, "only files matching GLOB", metavar="GLOB")
+    types: Sequence[str] | None = opt(None, "only these types (pdf, markdown, html, code, …; "
+                                            "repeatable)", metavar="TYPE", action="append",
+                                      flag="type", dest="types")
+    since: str | None = opt(None, "only files modified since", metavar="DATE")
+    until: str | None = opt(None, "only files modified until", metavar="DATE")
 
     def options(self) -> dict[str, Any]:
         """``mode``, ``mmr`` and ``filters`` as the retrieval functions take them."""
