@@ -11,11 +11,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from slmkit.cli.args import Opt, actions, json_option, options
+from slmkit.cli.args import Opt, actions, config_from, config_options, json_option, options
 from slmkit.cli.output import print_json
 
 
 def configure(p: argparse.ArgumentParser) -> None:
+    from slmkit.guard.textio import GuardSpec
+
     sub = actions(p)
     scan = sub.add_parser("scan", help="list what the guard finds (types, places; no values)")
     options(scan, show_values=Opt(False, "print the values found too (they stay here)"),
@@ -32,11 +34,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                        help="text to read (default: standard input)")
         json_option(q)
     for q in (scan, mask):
-        options(q, policy=Opt("", "actions per type, e.g. KR_RRN=block,PERSON=keep_local,"
-                                  "IP_ADDRESS=allow", "SPEC"),
-                entities=Opt("", "comma-separated types to look for (default: all)", "TYPES"),
-                no_ner=Opt(False, "do not use Presidio/spaCy NER for names even when "
-                                  "installed"))
+        config_options(q, GuardSpec)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,9 +42,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _guard(args: argparse.Namespace, audit_path: str | None = None):
-    from slmkit.guard.textio import build_guard
+    from slmkit.guard.textio import GuardSpec
 
-    return build_guard(args.policy, args.entities, ner=not args.no_ner, audit_path=audit_path)
+    return config_from(args, GuardSpec).build(audit_path)
 
 
 def run_scan(args: argparse.Namespace) -> int:

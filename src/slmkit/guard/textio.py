@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 
+from slmkit.core.options import opt
 from slmkit.guard.audit import AuditLog
 from slmkit.guard.policy import Policy
 from slmkit.guard.protect import Guard
@@ -21,6 +23,22 @@ def read_text(path: str) -> str:
         return sys.stdin.read()
     with open(path, encoding="utf-8", errors="replace") as f:
         return f.read()
+
+
+@dataclass(frozen=True)
+class GuardSpec:
+    """A guard as option strings (`slm guard scan|mask` declare their options from it)."""
+
+    policy: str = opt("", "actions per type, e.g. KR_RRN=block,PERSON=keep_local,"
+                          "IP_ADDRESS=allow", metavar="SPEC")
+    entities: str = opt("", "comma-separated types to look for (default: all)",
+                        metavar="TYPES")
+    no_ner: bool = opt(False, "do not use Presidio/spaCy NER for names even when installed")
+
+    def build(self, audit_path: str | None = None) -> Guard:
+        """The guard (``audit_path``: a JSON-lines log of what it masks)."""
+        return build_guard(self.policy, self.entities, ner=not self.no_ner,
+                           audit_path=audit_path)
 
 
 def build_guard(policy: str = "", entities: str = "", *, ner: bool = True,
