@@ -132,17 +132,15 @@ def test_remote_key_order(home, monkeypatch, tmp_path):
 
 
 def test_serve_api_keys_from_settings(home, monkeypatch, tmp_path):
-    import argparse
-
-    from slmkit.cli.serve import api_keys
+    from slmkit.assemble import ServerConfig
 
     keyfile = tmp_path / "keys"
     keyfile.write_text("# comment\nk-file\n")
     write_config(home, f"[serve]\napi_key_file = '{keyfile}'\napi_key = 'k-config'\n")
-    args = argparse.Namespace(api_key=["k-cli"], api_key_file=None)
-    assert api_keys(args) == ["k-cli", "k-file", "k-config"]
+    config = ServerConfig(api_key=["k-cli"])
+    assert config.keys() == ["k-cli", "k-file", "k-config"]
     monkeypatch.setenv("SLM_API_KEY", "k-env")
-    assert api_keys(args) == ["k-cli", "k-file", "k-env"]
+    assert config.keys() == ["k-cli", "k-file", "k-env"]
 
 
 # ----------------------------------------------------------------------------- the CLI wiring

@@ -6,7 +6,6 @@ that was empty once stripped, so every request was served without a key.
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -54,16 +53,14 @@ def test_no_key_off_loopback_is_still_refused():
 
 
 def test_cli_names_the_source_of_a_blank_key(monkeypatch, tmp_path):
-    from slmkit.cli import serve as cli
+    from slmkit.assemble import ServerConfig
 
-    args = argparse.Namespace(api_key=[" "], api_key_file=None, host="0.0.0.0")
-    monkeypatch.delenv(cli.API_KEY_ENV, raising=False)
+    monkeypatch.delenv("SLM_API_KEY", raising=False)
     with pytest.raises(ValueError, match="--api-key"):
-        cli.api_keys(args)
-    monkeypatch.setenv(cli.API_KEY_ENV, "   ")
-    args.api_key = []
-    with pytest.raises(ValueError, match=cli.API_KEY_ENV):
-        cli.api_keys(args)
+        ServerConfig(api_key=[" "], host="0.0.0.0").keys()
+    monkeypatch.setenv("SLM_API_KEY", "   ")
+    with pytest.raises(ValueError, match="SLM_API_KEY"):
+        ServerConfig(host="0.0.0.0").keys()
 
 
 def _serve(env_key: str | None, *args: str) -> subprocess.CompletedProcess:

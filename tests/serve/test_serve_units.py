@@ -284,21 +284,20 @@ def test_model_defaults_and_precedence():
 
 # ---- cli wiring (no model) -------------------------------------------------------------------
 def test_exposure_rules(tmp_path, monkeypatch):
-    import argparse
+    from slmkit.assemble import ServerConfig
+    from slmkit.serve.auth import check_exposure, is_loopback
 
-    from slmkit.cli import serve as cli
-
-    assert cli.is_loopback("127.0.0.1") and cli.is_loopback("::1")
-    assert cli.is_loopback("localhost") and not cli.is_loopback("0.0.0.0")
-    cli.check_exposure("127.0.0.1", [])
-    cli.check_exposure("0.0.0.0", ["k" * 16])  # shorter keys: test_security_keys.py
+    assert is_loopback("127.0.0.1") and is_loopback("::1")
+    assert is_loopback("localhost") and not is_loopback("0.0.0.0")
+    check_exposure("127.0.0.1", [])
+    check_exposure("0.0.0.0", ["k" * 16])  # shorter keys: test_security_keys.py
     with pytest.raises(ValueError, match="--api-key"):
-        cli.check_exposure("192.168.1.5", [])
+        check_exposure("192.168.1.5", [])
     keyfile = tmp_path / "keys"
     keyfile.write_text("# team keys\nalpha\n\nbeta\n")
-    monkeypatch.setenv(cli.API_KEY_ENV, "gamma")
-    args = argparse.Namespace(api_key=["delta"], api_key_file=str(keyfile))
-    assert cli.api_keys(args) == ["delta", "alpha", "beta", "gamma"]
+    monkeypatch.setenv("SLM_API_KEY", "gamma")
+    config = ServerConfig(api_key=["delta"], api_key_file=str(keyfile))
+    assert config.keys() == ["delta", "alpha", "beta", "gamma"]
 
 
 def test_banner_has_curl_and_python():

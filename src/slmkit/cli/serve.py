@@ -14,8 +14,6 @@ from slmkit.assemble.config import SETTINGS_FIELDS as SETTINGS_ARGS
 from slmkit.cli.args import config_from, config_options, upstream
 from slmkit.serve.server import banner  # noqa: F401 (the banner `slm serve` prints)
 
-API_KEY_ENV = "SLM_API_KEY"
-
 
 def configure(p) -> None:
     from slmkit.assemble.config import ROUTING, ServerConfig
@@ -39,32 +37,14 @@ def config(args):
                        upstream=Upstream.from_options(args))
 
 
-def api_keys(args) -> list[str]:
-    """``slmkit.serve.auth.collect_keys`` for --api-key and --api-key-file."""
-    from slmkit.serve.auth import collect_keys
-
-    return collect_keys(args.api_key, args.api_key_file)
-
-
-def is_loopback(host: str) -> bool:
-    from slmkit.serve.auth import is_loopback as loopback
-
-    return loopback(host)
-
-
-def check_exposure(host: str, keys: list[str]) -> None:
-    """See ``slmkit.serve.auth.check_exposure``; its warnings go to stderr."""
-    from slmkit.serve.auth import check_exposure as check
-
-    for warning in check(host, keys):
-        print(f"warning: {warning}", file=sys.stderr)
-
-
 def run(args) -> int:
     from slmkit.assemble import serve
+    from slmkit.serve.auth import check_exposure
 
-    check_exposure(args.host, api_keys(args))
-    return serve(config(args))
+    c = config(args)
+    for warning in check_exposure(c.host, c.keys()):  # refusals raise ValueError
+        print(f"warning: {warning}", file=sys.stderr)
+    return serve(c)
 
 
 def ray_app(argv: dict):
