@@ -132,9 +132,4 @@ def _complete(args: argparse.Namespace) -> int:
     with open_engine(args.model, args) as loaded:
         out = complete_at(loaded.engine, path, line, col, max_tokens=args.max_tokens,
                           context=not args.no_context)
-    if args.json:
-        return print_json({"model": loaded.name, **out})
-    sys.stdout.write(out["completion"])
-    if not out["completion"].endswith("\n"):
-        sys.stdout.write("\n")
-    return 0
+    return emit(args, {"model": loaded.name, **out}, out["completion"].removesuffix("\n"))

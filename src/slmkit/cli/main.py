@@ -64,14 +64,12 @@ def _build_parser(verb: str | None) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text, formatter_class=Formatter)
         if name == verb:
             module = importlib.import_module(module_name)
-            module.configure(p, name) if _takes_verb(module) else module.configure(p)
+            if getattr(module, "MULTI_VERB", False):  # one module, several verbs (declared)
+                module.configure(p, name)
+            else:
+                module.configure(p)
             p.set_defaults(_module=module)
     return parser
-
-
-def _takes_verb(module) -> bool:
-    """Modules serving several verbs (list/show/rm) take the verb name in configure."""
-    return getattr(module, "MULTI_VERB", False)
 
 
 def main(argv: list[str] | None = None) -> int:
