@@ -19,6 +19,9 @@ from slmkit.cli.args import Opt, actions, json_option, loading, options
 
 
 def configure(p: argparse.ArgumentParser) -> None:
+    from slmkit.cli.args import config_options
+    from slmkit.route.eval_request import RouteEval
+
     sub = actions(p)
     rep = sub.add_parser("report",
                          help="requests, routes, reasons, cost and savings from the ledger")
@@ -34,30 +37,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                              "$SLM_HOME/route/difficulty.npz)", "FILE"),
             dimension=Opt(4096, "hashed feature buckets"))
     ev = sub.add_parser("eval", help="APGR / CPT of routers on a labelled multiple-choice set")
-    options(ev, data=Opt("mmlu", "a choice set: catalog name (`slm eval --list-data`), a JSONL "
-                                 "file, or 'arithmetic' / 'facts' / 'mixed' (built offline, "
-                                 "seeded)", "SET"),
-            weak=Opt(None, "the local model (default: the catalog default)", "MODEL"),
-            upstream=Opt(None, "the strong model's OpenAI-compatible base URL", "URL",
-                         required=True),
-            upstream_model=Opt(None, metavar="NAME", required=True),
-            upstream_key_env=Opt("SLM_UPSTREAM_KEY", "environment variable holding the "
-                                                     "upstream's key (if any)", "VAR"),
-            limit=Opt(None, "first N items only", type=int),
-            format=Opt("chat", "generate: the models answer freely (no choices shown), right "
-                               "when the answer matches the correct choice; chat: a letter "
-                               "through the chat template; completion: a letter after an "
-                               "MMLU-style 'Answer:'", choices=("generate", "chat", "completion")),
-            test_share=Opt(0.5, "held-apart share the numbers are reported on", "X"),
-            seed=0,
-            target_pgr=Opt(0.8, "calibrate thresholds on the training split for this PGR", "X"),
-            chart=Opt(None, "draw quality vs share escalated", "PNG"),
-            outcomes=Opt(None, "write the training split's outcomes (for `slm route train`)",
-                         "JSONL"),
-            cache=Opt(None, "reuse and append the models' answers here (resumable runs)",
-                      "JSONL"),
-            difficulty_out=Opt(None, "save the difficulty model fit on the training split",
-                               "FILE"))
+    config_options(ev, RouteEval)
     loading(ev, ctx=2048, title=None)
     for q in (rep, tr, ev):
         json_option(q)
@@ -77,23 +57,16 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    from slmkit.cli.args import config_from
     from slmkit.cli.common import open_engine
     from slmkit.cli.output import emit, progress
-    from slmkit.models.upstream import Upstream
-    from slmkit.route import evaluate as rev
+    from slmkit.route.eval_request import RouteEval
     from slmkit.route.present import print_eval
-    from slmkit.route.tasks import choice_set
 
-    ds, items = choice_set(args.data, args.format, limit=args.limit, seed=args.seed)
-    strong = Upstream(args.upstream, args.upstream_model, key_env=args.upstream_key_env,
-                      timeout=120.0)
-    with open_engine(args.weak, args) as weak, strong.open() as remote, progress(args) as bars:
-        report = rev.run(items, weak.engine, remote, names=(weak.name, args.upstream_model),
-                         progress=bars, cache=args.cache, test_share=args.test_share,
-                         seed=args.seed, target_pgr=args.target_pgr,
-                         difficulty_out=args.difficulty_out, outcomes=args.outcomes,
-                         chart_path=args.chart)
-    report["data"] = ds.name
+    request = config_from(args, RouteEval)
+    dataset = request.choice_set()
+    with open_engine(args.weak, args) as weak, progress(args) as bars:
+        report = request.run(weak.engine, weak.name, dataset, progress=bars)
     return emit(args, report, lambda con: print_eval(con, report))
 
 
