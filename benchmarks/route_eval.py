@@ -6,6 +6,15 @@ qwen2.5-coder-0.5b-instruct served by our own `slm serve` over loopback, on the 
 
 Without --upstream it starts `slm serve qwen2.5-coder-0.5b-instruct` on a free port and
 stops it after. Target (issue #8): APGR >= 0.65 (random is 0.5).
+
+Several sets, more signals (issue #21; `route_sets.py` does the work):
+
+    python benchmarks/route_eval.py answer --role weak --cache DIR    # and --role strong
+    python benchmarks/route_eval.py sets --cache DIR
+
+``answer`` runs one model over the sets (code, reading, wordproblems, korean, mmlu_chat,
+mixed; resumable; run the two roles side by side), ``sets`` reports every router per set on
+its held-apart half from what has been answered so far. Target: APGR >= 0.8 on each set.
 """
 
 from __future__ import annotations
@@ -55,6 +64,10 @@ def start_strong(threads: int) -> tuple[subprocess.Popen, str]:
 
 
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] in ("answer", "sets"):
+        import route_sets
+
+        return route_sets.main(sys.argv[1:])
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=250)
     p.add_argument("--data", default="mixed")

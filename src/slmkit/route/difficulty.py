@@ -132,12 +132,15 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, *, l2: float = 1e-3, steps: int = 400,
-                 lr: float = 0.5) -> tuple[np.ndarray, float]:
-    """L2-regularised logistic regression by full-batch gradient descent with Adam; classes
-    are re-weighted to balance, so a rare label is still learned."""
+                 lr: float = 0.5, balanced: bool = True) -> tuple[np.ndarray, float]:
+    """L2-regularised logistic regression by full-batch gradient descent with Adam; with
+    ``balanced``, classes are re-weighted to balance, so a rare label is still learned
+    (without, the outputs stay calibrated probabilities)."""
     n, d = x.shape
     pos = float(y.mean()) if n else 0.5
     sw = np.where(y > 0.5, 0.5 / max(pos, 1e-6), 0.5 / max(1 - pos, 1e-6)).astype(np.float64)
+    if not balanced:
+        sw = np.ones(n)
     w, b = np.zeros(d), 0.0
     m_w, v_w, m_b, v_b = np.zeros(d), np.zeros(d), 0.0, 0.0
     b1, b2, eps = 0.9, 0.999, 1e-8

@@ -64,6 +64,7 @@ class Answer:
 GENERATE_INSTRUCTION = "Answer with the answer only, no explanation."
 MAX_ANSWER_TOKENS = 12
 NUMBER_RE = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+HANGUL_RE = re.compile("[\uac00-\ud7a3]")
 
 
 def choice_items(choices: Sequence, fmt: str, *, letter_prompt: Callable) -> list[Item]:
@@ -102,6 +103,8 @@ def matches(output: str, target: str) -> bool:
         return m is not None and m.group().replace(",", "") == target.strip().replace(",", "")
     norm = lambda t: re.sub(r"[^\w ]", " ", t.lower()).split()
     first = next((line for line in output.splitlines() if line.strip()), "")
+    if HANGUL_RE.search(target):  # Korean attaches particles and endings: 파리입니다
+        return "".join(target.split()) in "".join(first.split())
     want = norm(target)
     words = norm(first)
     return bool(want) and any(words[i:i + len(want)] == want for i in range(len(words)))

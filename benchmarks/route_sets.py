@@ -1,0 +1,170 @@
+"""Routers on several offline sets (issue #21), run from `route_eval.py answer|sets`.
+
+    python benchmarks/route_eval.py answer --role weak --cache DIR [--n 150] [--sets a,b]
+    python benchmarks/route_eval.py answer --role strong --cache DIR
+    python benchmarks/route_eval.py sets --cache DIR
+
+Both models run locally on llama.cpp with one thread each (the machine is shared); the
+weak one also draws ``--samples`` answers at temperature 0.7 for self-consistency.
+Answers are cached in DIR (resumable). ``sets`` grades the answers, embeds the prompts
+(all-MiniLM-L6-v2 int8 on ONNX Runtime), evaluates every router per set on its held-apart
+half (`slmkit.route.generalize`), times the pre-answer signals per prompt and reads the
+post-answer ones' cost from the cache, and writes benchmarks/results/route-sets-DATE.*.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from itertools import zip_longest
+from pathlib import Path
+
+from _common import machine, save
+
+from slmkit.route import generalize, sets, signals
+from slmkit.route.evaluate import generate_prompt, matches
+
+SETS = "code,reading,wordproblems,korean,mmlu_chat,mixed"
+MODELS = {"weak": "smollm2-135m-instruct", "strong": "qwen2.5-coder-0.5b-instruct"}
+
+
+def _items(names: str, n: int, seed: int) -> list[tuple[str, str, str]]:
+    """(set, prompt, target) for every question."""
+    out = []
+    for name in names.split(","):
+        for r in sets.rows(name, n, seed):
+            out.append((name, generate_prompt(r["question"]), r["choices"][r["answer"]]))
+    return out
+
+
+def answer(args) -> None:
+    from slmkit.models.load import load
+
+    samples = args.samples if args.role == "weak" else 0
+    items = _items(args.sets, args.n, args.seed)
+    # round-robin over the sets, so that a run stopped early has some of each
+    by_set: dict[str, list] = {}
+    for it in items:
+        by_set.setdefault(it[0], []).append(it)
+    items = [it for group in zip_longest(*by_set.values()) for it in group if it]
+    cache = str(Path(args.cache) / f"{args.role}.jsonl")
+    with load(MODELS[args.role], n_ctx=2048, n_threads=args.threads) as eng:
+        t0 = time.time()
+        signals.observe_all(eng, [(p, True) for _, p, _ in items], cache=cache,
+                            model=MODELS[args.role], samples=samples,
+                            progress=lambda i, k: print(f"{args.role} {i}/{k} "
+                                                        f"{time.time() - t0:.0f}s", flush=True)
+                            if i % 25 == 0 else None)
+
+
+def records(args) -> tuple[list[dict], list[signals.Observation]]:
+    items = _items(args.sets, args.n, args.seed)
+    prompts = [(p, True) for _, p, _ in items]
+    weak = signals.cached(prompts, cache=str(Path(args.cache) / "weak.jsonl"),
+                          model=MODELS["weak"], samples=args.samples)
+    strong = signals.cached(prompts, cache=str(Path(args.cache) / "strong.jsonl"),
+                            model=MODELS["strong"])
+    rows, obs = [], []
+    for (name, prompt, target), w, s in zip(items, weak, strong):
+        if w is None or s is None:
+            continue
+        rows.append({"set": name, "prompt": prompt, "weak_ok": matches(w.text, target),
+                     "strong_ok": matches(s.text, target), "post": signals.post_features(w)})
+        obs.append(w)
+    return rows, obs
+
+
+def pre_overhead(rows: list[dict], embedder, n: int = 40) -> dict:
+    """Milliseconds per prompt for everything a router computes before the local model
+    answers: embedding, neighbours, difficulty classifier, the logistic combination."""
+    import numpy as np
+
+    from slmkit.route import combine
+    from slmkit.route.difficulty import train
+
+    vec = np.array([r["vector"] for r in rows], np.float32)
+    w = np.array([r["weak_ok"] for r in rows], float)
+    s = np.array([r["strong_ok"] for r in rows], float)
+    knn = combine.KNNRouter.fit(vec, w, s, [r["set"] for r in rows])
+    diff = train([r["prompt"] for r in rows], list(s * (1 - w)), holdout=0)
+    vocab = sorted({r["set"] for r in rows})
+    # the combination is timed, not judged here: any features of the right shape do
+    pre = np.column_stack([w, s, s, combine.one_hot([r["set"] for r in rows], vocab)])
+    gain = combine.GainModel.fit(pre, None, w, s)
+    times = []
+    for r in rows[:n]:
+        t0 = time.perf_counter()
+        v = np.array(embedder.embed([r["prompt"]]), np.float32)
+        est = knn.estimate(v)
+        p_hard = diff.scores([r["prompt"]])
+        x = np.column_stack([est["p_weak"], est["p_strong"], p_hard,
+                             combine.one_hot(list(est["kind"]), vocab)])
+        gain.score(x)
+        times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    return {"p50_ms": round(statistics.median(times), 2),
+            "p95_ms": round(times[int(0.95 * (len(times) - 1))], 2), "n": len(times)}
+
+
+def report(args) -> None:
+    from slmkit.rag import embedders
+
+    rows, obs = records(args)
+    emb = embedders.load(embedders.DEFAULT, threads=1)
+    t0 = time.perf_counter()
+    for r, v in zip(rows, emb.embed([r["prompt"] for r in rows])):
+        r["vector"] = v
+    embed_s = time.perf_counter() - t0
+    result = generalize.evaluate(rows, seed=args.seed)
+    greedy = statistics.median(o.seconds for o in obs)
+    sampled = statistics.median(o.sample_seconds for o in obs)
+    result["overhead"] = {
+        "pre_answer": pre_overhead(rows, emb),
+        "embed_batch_ms_per_prompt": round(embed_s * 1000 / max(1, len(rows)), 2),
+        "post_answer": {"greedy_answer_s_p50": round(greedy, 3),
+                        "samples_s_p50": round(sampled, 3), "samples": args.samples,
+                        "samples_over_answer": round(sampled / greedy, 2) if greedy else None}}
+    result["models"] = MODELS
+    result["machine"] = machine()
+    save("route-sets", result, markdown(result))
+    print(markdown(result))
+
+
+def markdown(r: dict) -> str:
+    f = lambda v, pct=False: "-" if v is None else (f"{v:.0%}" if pct else f"{v:.3f}")
+    lines = ["# Routers on several sets (held-apart halves)", "",
+             f"weak `{r['models']['weak']}`, strong `{r['models']['strong']}`; "
+             f"n={r['n']} ({r['n_train']} train / {r['n_test']} held apart), busy machine.", ""]
+    for name, row in r["sets"].items():
+        lines += [f"## {name} (held apart {row['n_test']}; weak {row['weak_accuracy']:.0%}, "
+                  f"strong {row['strong_accuracy']:.0%})", "",
+                  "| router | APGR | CPT(50%) | CPT(80%) | calibrated: escalated / accuracy "
+                  "/ PGR |", "|---|---|---|---|---|"]
+        for x in row["routers"]:
+            c = x.get("calibrated") or {}
+            lines.append(f"| {x['router']} | {f(x['apgr'])} | {f(x['cpt50'], True)} | "
+                         f"{f(x['cpt80'], True)} | {f(c.get('escalated_share'), True)} / "
+                         f"{f(c.get('quality'), True)} / {f(c.get('pgr'))} |")
+        lines.append("")
+    o = r["overhead"]
+    lines.append(f"Pre-answer signals per prompt: p50 {o['pre_answer']['p50_ms']} ms, p95 "
+                 f"{o['pre_answer']['p95_ms']} ms. Post-answer: {o['post_answer']['samples']} "
+                 f"samples take {o['post_answer']['samples_s_p50']} s p50 vs "
+                 f"{o['post_answer']['greedy_answer_s_p50']} s for the answer itself.")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str]) -> None:
+    p = argparse.ArgumentParser(prog="route_eval.py", description=__doc__.splitlines()[0])
+    p.add_argument("action", choices=("answer", "sets"))
+    p.add_argument("--role", choices=tuple(MODELS), default="weak")
+    p.add_argument("--cache", required=True, help="folder of the answer caches")
+    p.add_argument("--sets", default=SETS)
+    p.add_argument("--n", type=int, default=150, help="questions per set")
+    p.add_argument("--samples", type=int, default=4)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    Path(args.cache).mkdir(parents=True, exist_ok=True)
+    (answer if args.action == "answer" else report)(args)

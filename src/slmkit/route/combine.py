@@ -1,0 +1,135 @@
+"""Routers learned from past outcomes: a nearest-neighbour router over prompt embeddings
+(RouteLLM's similarity-weighted ranking, per item) and a logistic combination of every
+signal, fit on training outcomes only.
+
+Both estimate, for a new prompt, the chance the weak model is right (``p_weak``) and the
+chance the strong one is (``p_strong``); the router escalates first where the expected
+gain ``p_strong - p_weak`` is largest — what APGR rewards. Signals computed before the
+local model answers (``pre``): the kNN estimates, the prompt-difficulty score, the task
+type (the kind most of the neighbours belong to). After it answers (``post``): the local
+answer's log-probabilities, entropy, length and self-consistency
+(`route.signals.post_features`).
+
+Scores on training items are cross-fitted (each from a model that did not see it), so the
+combination learns how far to trust a signal on prompts it has not seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from slmkit.route.difficulty import _sigmoid, fit_logistic
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+@dataclass
+class KNNRouter:
+    """Similarity-weighted neighbours: ``p = Σ w_i y_i / Σ w_i`` over the ``k`` most
+    similar past prompts, ``w_i = exp(scale · cos_i)``, shrunk towards the overall rate
+    by a pseudo-count ``prior`` (few or far neighbours say little)."""
+
+    vectors: np.ndarray  # (n, d) unit rows
+    weak_ok: np.ndarray  # (n,) 0/1
+    strong_ok: np.ndarray  # (n,) 0/1
+    kinds: Sequence[str] = ()
+    k: int = 12
+    scale: float = 10.0
+    prior: float = 1.0
+
+    @classmethod
+    def fit(cls, vectors, weak_ok, strong_ok, kinds: Sequence[str] = (), **kw) -> KNNRouter:
+        return cls(_unit(vectors), np.asarray(weak_ok, float), np.asarray(strong_ok, float),
+                   list(kinds), **kw)
+
+    def estimate(self, vectors, *, exclude_self: bool = False) -> dict[str, np.ndarray]:
+        """``p_weak``, ``p_strong`` (and ``kind``: the neighbours' most common task type,
+        when kinds were given) for each row; ``exclude_self`` for the training rows
+        themselves, in order (leave-one-out)."""
+        sims = _unit(vectors) @ self.vectors.T  # (m, n)
+        if exclude_self:
+            np.fill_diagonal(sims, -np.inf)
+        k = min(self.k, self.vectors.shape[0] - int(exclude_self))
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        s = np.take_along_axis(sims, top, axis=1)
+        w = np.exp(self.scale * (s - 1.0))
+        out = {}
+        for name, y in (("p_weak", self.weak_ok), ("p_strong", self.strong_ok)):
+            base = float(y.mean())
+            out[name] = ((w * y[top]).sum(1) + self.prior * base) / (w.sum(1) + self.prior)
+        if len(self.kinds):
+            kinds = np.asarray(self.kinds)
+            out["kind"] = np.array([_vote(kinds[row], wr) for row, wr in zip(top, w)])
+        return out
+
+
+def _vote(labels: np.ndarray, weights: np.ndarray) -> str:
+    tally: dict[str, float] = {}
+    for lab, wt in zip(labels, weights):
+        tally[str(lab)] = tally.get(str(lab), 0.0) + float(wt)
+    return max(tally, key=tally.get)
+
+
+def cross_fit(n: int, folds: int, seed: int, fit_predict: Callable[[np.ndarray, np.ndarray],
+                                                                    np.ndarray]) -> np.ndarray:
+    """Out-of-fold predictions: ``fit_predict(fit_idx, predict_idx)`` per fold."""
+    idx = np.random.default_rng(seed).permutation(n)
+    out = np.zeros(n)
+    for f in range(folds):
+        part = idx[f::folds]
+        out[part] = fit_predict(np.setdiff1d(idx, part), part)
+    return out
+
+
+@dataclass
+class Logistic:
+    """A standardised, L2-regularised logistic regression with calibrated outputs."""
+
+    mean: np.ndarray
+    std: np.ndarray
+    w: np.ndarray
+    b: float
+
+    @classmethod
+    def fit(cls, x: np.ndarray, y: np.ndarray, *, l2: float = 1e-2) -> Logistic:
+        mean, std = x.mean(0), x.std(0) + 1e-6
+        w, b = fit_logistic((x - mean) / std, np.asarray(y, float), l2=l2, steps=600,
+                            lr=0.1, balanced=False)
+        return cls(mean, std, w, b)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return _sigmoid(((x - self.mean) / self.std) @ self.w + self.b)
+
+
+@dataclass
+class GainModel:
+    """``p_strong`` from pre-answer features, ``p_weak`` from pre (and post) ones; the
+    score is their difference, the expected gain of escalating."""
+
+    strong: Logistic
+    weak: Logistic
+
+    @classmethod
+    def fit(cls, pre: np.ndarray, post: np.ndarray | None, weak_ok, strong_ok) -> GainModel:
+        xw = pre if post is None else np.hstack([pre, post])
+        return cls(Logistic.fit(pre, strong_ok), Logistic.fit(xw, weak_ok))
+
+    def score(self, pre: np.ndarray, post: np.ndarray | None = None) -> np.ndarray:
+        xw = pre if post is None else np.hstack([pre, post])
+        return self.strong.predict(pre) - self.weak.predict(xw)
+
+
+def one_hot(values: Sequence[str], vocabulary: Sequence[str]) -> np.ndarray:
+    """Rows of 0/1 columns, one per vocabulary entry."""
+    m = np.zeros((len(values), len(vocabulary)))
+    pos = {v: i for i, v in enumerate(vocabulary)}
+    for r, v in enumerate(values):
+        if v in pos:
+            m[r, pos[v]] = 1.0
+    return m

@@ -1,0 +1,138 @@
+"""Routers compared on several labelled sets at once, each split in a training half and a
+held-apart half (seeded, per set); everything learned — the difficulty classifier, the
+nearest-neighbour router, the logistic combination, the thresholds — sees training
+halves only, and every number is reported per set on its held-apart half.
+
+Input: one record per question, ``{"set", "prompt", "weak_ok", "strong_ok", "post":
+{post_features}, "vector": prompt embedding}``. Routers: ``confidence`` (1 −
+exp(mean log-probability) of the local answer), ``consistency`` (disagreement of k
+samples), ``entropy`` (mean next-token entropy), ``difficulty`` (the hashed n-gram
+classifier), ``knn`` (similarity-weighted neighbours over hashed n-grams), ``knn-embed``
+(the same over the records' ``vector``, when given), ``combined-pre`` (every signal known
+before the local model answers) and ``combined`` (all of them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from slmkit.route import combine
+from slmkit.route.difficulty import HashedFeatures
+from slmkit.route.evaluate import _calibrated, random_baseline, split, summary
+from slmkit.route.signals import POST_FEATURES
+
+ROUTERS = ("confidence", "consistency", "entropy", "difficulty", "knn", "knn-embed",
+           "combined-pre", "combined")
+
+
+def _splits(sets: Sequence[str], test_share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    names = np.asarray(sets)
+    tr, te = [], []
+    for s in dict.fromkeys(sets):
+        idx = np.nonzero(names == s)[0]
+        a, b = split(len(idx), test_share, seed)
+        tr.append(idx[a])
+        te.append(idx[b])
+    return np.sort(np.concatenate(tr)), np.sort(np.concatenate(te))
+
+
+def _difficulty(prompts: list[str], hard: np.ndarray, tr: np.ndarray, seed: int) -> np.ndarray:
+    """p(hard) for every prompt: cross-fitted on the training rows, else from all of them."""
+    from slmkit.route.difficulty import train
+
+    def fit_predict(fit: np.ndarray, pred: np.ndarray) -> np.ndarray:
+        y = hard[fit]
+        if y.min() == y.max():
+            return np.full(len(pred), float(y.mean()))
+        model = train([prompts[i] for i in fit], list(y), holdout=0)
+        return model.scores([prompts[i] for i in pred])
+
+    out = np.zeros(len(prompts))
+    out[tr] = combine.cross_fit(len(tr), 5, seed, lambda f, p: fit_predict(tr[f], tr[p]))
+    rest = np.setdiff1d(np.arange(len(prompts)), tr)
+    out[rest] = fit_predict(tr, rest)
+    return out
+
+
+def signal_matrices(records: Sequence[dict], tr: np.ndarray, seed: int = 0
+                    ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """(pre-answer features, post-answer features, single-signal router scores)."""
+    w = np.array([r["weak_ok"] for r in records], float)
+    s = np.array([r["strong_ok"] for r in records], float)
+    kinds = [r["set"] for r in records]
+    # neighbours in hashed n-gram space: a fraction of a millisecond per prompt
+    est = _knn(HashedFeatures().matrix([r["prompt"] for r in records]), w, s, kinds, tr)
+    hard = s * (1 - w)
+    p_hard = _difficulty([r["prompt"] for r in records], hard, tr, seed)
+    vocab = sorted(set(kinds))
+    pre = np.column_stack([est["p_weak"], est["p_strong"], p_hard,
+                           combine.one_hot(list(est["kind"]), vocab)])
+    post = np.array([[r["post"][f] for f in POST_FEATURES] for r in records], float)
+    col = {f: post[:, i] for i, f in enumerate(POST_FEATURES)}
+    single = {"confidence": 1.0 - np.exp(col["mean_logprob"]),
+              "consistency": 1.0 - col["consistency"], "entropy": col["mean_entropy"],
+              "difficulty": p_hard, "knn": est["p_strong"] - est["p_weak"]}
+    if all("vector" in r for r in records):  # neighbours in a sentence embedder's space
+        emb = _knn(np.array([r["vector"] for r in records], np.float32), w, s, kinds, tr)
+        single["knn-embed"] = emb["p_strong"] - emb["p_weak"]
+    return pre, post, single
+
+
+def _knn(vec: np.ndarray, w: np.ndarray, s: np.ndarray, kinds: list[str], tr: np.ndarray
+         ) -> dict[str, np.ndarray]:
+    """kNN estimates for every row: leave-one-out on the training rows."""
+    knn = combine.KNNRouter.fit(vec[tr], w[tr], s[tr], [kinds[i] for i in tr])
+    est = {k: np.zeros(len(kinds), dtype=object if k == "kind" else float)
+           for k in ("p_weak", "p_strong", "kind")}
+    rest = np.setdiff1d(np.arange(len(kinds)), tr)
+    for rows, kw in ((tr, {"exclude_self": True}), (rest, {})):
+        if len(rows):
+            for k, v in knn.estimate(vec[rows], **kw).items():
+                est[k][rows] = v
+    return est
+
+
+def evaluate(records: Sequence[dict], *, test_share: float = 0.5, seed: int = 0,
+             target_pgr: float = 0.8) -> dict:
+    """Per set (and over all sets together): weak and strong accuracy on the held-apart
+    half and, per router, APGR, CPT(50%), CPT(80%) and the per-set calibrated threshold's
+    escalated share / accuracy / PGR."""
+    sets = [r["set"] for r in records]
+    tr, te = _splits(sets, test_share, seed)
+    pre, post, scores = signal_matrices(records, tr, seed)
+    w = np.array([r["weak_ok"] for r in records], bool)
+    s = np.array([r["strong_ok"] for r in records], bool)
+    scores["combined-pre"] = combine.GainModel.fit(pre[tr], None, w[tr], s[tr]).score(pre)
+    full = combine.GainModel.fit(pre[tr], post[tr], w[tr], s[tr])
+    scores["combined"] = full.score(pre, post)
+    names = np.asarray(sets)
+    out = {"n": len(records), "n_train": len(tr), "n_test": len(te), "seed": seed,
+           "target_pgr": target_pgr, "sets": {}}
+    for name in [*dict.fromkeys(sets), "all"]:
+        mask = np.ones(len(sets), bool) if name == "all" else names == name
+        out["sets"][name] = _one_set(scores, w, s, tr[mask[tr]], te[mask[te]], target_pgr)
+    out["weights"] = {"p_strong": [round(float(x), 3) for x in full.strong.w],
+                      "p_weak": [round(float(x), 3) for x in full.weak.w]}
+    return out
+
+
+def _one_set(scores: dict, w: np.ndarray, s: np.ndarray, tr: np.ndarray, te: np.ndarray,
+             target: float) -> dict:
+    row = {"n_train": len(tr), "n_test": len(te),
+           "weak_accuracy": round(float(w[te].mean()), 4),
+           "strong_accuracy": round(float(s[te].mean()), 4), "routers": []}
+    rnd = random_baseline(w[te], s[te])
+    rnd.pop("curve")
+    row["routers"].append(rnd)
+    for name in (x for x in ROUTERS if x in scores):
+        r = summary(name, w[te], s[te], scores[name][te])
+        r.pop("curve")
+        # thresholds calibrated per set on its training half, applied to its held-apart half
+        idx = np.concatenate([tr, te])
+        local_tr, local_te = np.arange(len(tr)), np.arange(len(tr), len(idx))
+        r["calibrated"] = _calibrated(scores[name][idx], w[idx], s[idx], local_tr, local_te,
+                                      target)
+        row["routers"].append(r)
+    return row
