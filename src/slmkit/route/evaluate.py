@@ -64,6 +64,7 @@ class Answer:
 GENERATE_INSTRUCTION = "Answer with the answer only, no explanation."
 MAX_ANSWER_TOKENS = 12
 NUMBER_RE = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+LETTER_RE = re.compile("[A-J]")
 HANGUL_RE = re.compile("[\uac00-\ud7a3]")
 
 
@@ -96,11 +97,16 @@ def generate_prompt(question: str) -> str:
 
 
 def matches(output: str, target: str) -> bool:
-    """A generated answer is right when its first number equals a numeric target, or its
-    first line contains the target text (case and punctuation ignored)."""
+    """A generated answer is right when its first number equals a numeric target, it
+    opens with the target letter (a choice's letter, ``A``..``J``), or its first line
+    contains the target text (case and punctuation ignored; Korean text also inside a
+    word, since particles and endings attach to it)."""
     if NUMBER_RE.fullmatch(target.strip()):
         m = NUMBER_RE.search(output)
         return m is not None and m.group().replace(",", "") == target.strip().replace(",", "")
+    if LETTER_RE.fullmatch(target.strip()):  # a choice's letter: the one the answer opens with
+        m = re.match(r"\W*(?:answer\W*)?([A-J])\b", output.strip(), re.I)
+        return m is not None and m.group(1).upper() == target.strip()
     norm = lambda t: re.sub(r"[^\w ]", " ", t.lower()).split()
     first = next((line for line in output.splitlines() if line.strip()), "")
     if HANGUL_RE.search(target):  # Korean attaches particles and endings: 파리입니다

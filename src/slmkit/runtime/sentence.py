@@ -124,12 +124,18 @@ class EngineEmbedder:
 
 def load_embedder(path: str, *, name: str | None = None, threads: int = 0):
     """An ONNX embedder directory (``slmkit-embedder.json``) →
-    :class:`~slmkit.runtime.sentence_onnx.OnnxSentenceEmbedder`; another directory →
+    :class:`~slmkit.runtime.sentence_onnx.OnnxSentenceEmbedder`; USE resources
+    (``weights.npz`` + ``sp.model``) → :class:`~slmkit.runtime.sentence_use.UseEmbedder`;
+    another directory →
     :class:`SentenceEmbedder`; a ``.gguf`` file → :class:`EngineEmbedder`."""
     from slmkit.runtime.sentence_onnx import SIDECAR, OnnxSentenceEmbedder  # no heavy import
 
+    from slmkit.runtime.sentence_use import UseEmbedder, is_use_dir
+
     if (Path(path) / SIDECAR).is_file():
         return OnnxSentenceEmbedder(path, name=name, threads=threads)
+    if is_use_dir(path):
+        return UseEmbedder(path, name=name, threads=threads)
     if Path(path).is_dir():
         return SentenceEmbedder(path, name=name, threads=threads)
     from slmkit.runtime import load_engine
