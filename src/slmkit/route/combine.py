@@ -109,20 +109,21 @@ class Logistic:
 
 @dataclass
 class GainModel:
-    """``p_strong`` from pre-answer features, ``p_weak`` from pre (and post) ones; the
-    score is their difference, the expected gain of escalating."""
+    """``p_strong`` and ``p_weak`` from the same features (pre-answer ones, plus the post
+    ones when given: how the small model struggles says something about the question for
+    the big one too); the score is their difference, the expected gain of escalating."""
 
     strong: Logistic
     weak: Logistic
 
     @classmethod
     def fit(cls, pre: np.ndarray, post: np.ndarray | None, weak_ok, strong_ok) -> GainModel:
-        xw = pre if post is None else np.hstack([pre, post])
-        return cls(Logistic.fit(pre, strong_ok), Logistic.fit(xw, weak_ok))
+        x = pre if post is None else np.hstack([pre, post])
+        return cls(Logistic.fit(x, strong_ok), Logistic.fit(x, weak_ok))
 
     def score(self, pre: np.ndarray, post: np.ndarray | None = None) -> np.ndarray:
-        xw = pre if post is None else np.hstack([pre, post])
-        return self.strong.predict(pre) - self.weak.predict(xw)
+        x = pre if post is None else np.hstack([pre, post])
+        return self.strong.predict(x) - self.weak.predict(x)
 
 
 def one_hot(values: Sequence[str], vocabulary: Sequence[str]) -> np.ndarray:

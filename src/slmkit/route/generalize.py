@@ -8,8 +8,10 @@ Input: one record per question, ``{"set", "prompt", "weak_ok", "strong_ok", "pos
 exp(mean log-probability) of the local answer), ``consistency`` (disagreement of k
 samples), ``entropy`` (mean next-token entropy), ``difficulty`` (the hashed n-gram
 classifier), ``knn`` (similarity-weighted neighbours over hashed n-grams), ``knn-embed``
-(the same over the records' ``vector``, when given), ``combined-pre`` (every signal known
-before the local model answers) and ``combined`` (all of them).
+(the same over the records' ``vector``, when given), ``vote-pre`` (the mean rank of the
+three prompt-side routers, nothing fit), ``combined-pre`` (a logistic combination of
+every signal known before the local model answers) and ``combined`` (of all of them).
+Each APGR comes with a bootstrap 90% interval over the held-apart questions.
 """
 
 from __future__ import annotations
@@ -20,11 +22,11 @@ import numpy as np
 
 from slmkit.route import combine
 from slmkit.route.difficulty import HashedFeatures
-from slmkit.route.evaluate import _calibrated, random_baseline, split, summary
+from slmkit.route.evaluate import _calibrated, _rank01, apgr, curve, random_baseline, split, summary
 from slmkit.route.signals import POST_FEATURES
 
 ROUTERS = ("confidence", "consistency", "entropy", "difficulty", "knn", "knn-embed",
-           "combined-pre", "combined")
+           "vote-pre", "combined-pre", "combined")
 
 
 def _splits(sets: Sequence[str], test_share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -104,6 +106,9 @@ def evaluate(records: Sequence[dict], *, test_share: float = 0.5, seed: int = 0,
     pre, post, scores = signal_matrices(records, tr, seed)
     w = np.array([r["weak_ok"] for r in records], bool)
     s = np.array([r["strong_ok"] for r in records], bool)
+    # no fitting at all: the mean rank of the prompt-side routers
+    votes = [k for k in ("difficulty", "knn", "knn-embed") if k in scores]
+    scores["vote-pre"] = np.mean([_rank01(scores[k]) for k in votes], axis=0)
     scores["combined-pre"] = combine.GainModel.fit(pre[tr], None, w[tr], s[tr]).score(pre)
     full = combine.GainModel.fit(pre[tr], post[tr], w[tr], s[tr])
     scores["combined"] = full.score(pre, post)
@@ -129,6 +134,7 @@ def _one_set(scores: dict, w: np.ndarray, s: np.ndarray, tr: np.ndarray, te: np.
     for name in (x for x in ROUTERS if x in scores):
         r = summary(name, w[te], s[te], scores[name][te])
         r.pop("curve")
+        r["apgr_ci90"] = _bootstrap(w[te], s[te], scores[name][te])
         # thresholds calibrated per set on its training half, applied to its held-apart half
         idx = np.concatenate([tr, te])
         local_tr, local_te = np.arange(len(tr)), np.arange(len(tr), len(idx))
@@ -136,3 +142,18 @@ def _one_set(scores: dict, w: np.ndarray, s: np.ndarray, tr: np.ndarray, te: np.
                                       target)
         row["routers"].append(r)
     return row
+
+
+def _bootstrap(w: np.ndarray, s: np.ndarray, score: np.ndarray, rounds: int = 300,
+               seed: int = 0) -> list[float] | None:
+    """A 90% interval for APGR over resamples of the held-apart questions (resamples
+    where the strong model is not ahead are skipped): how much a small set can say."""
+    rng = np.random.default_rng(seed)
+    vals = []
+    for _ in range(rounds):
+        i = rng.integers(0, len(w), len(w))
+        if s[i].mean() > w[i].mean():
+            vals.append(apgr(curve(w[i], s[i], score[i])))
+    if len(vals) < rounds // 2:
+        return None
+    return [round(float(np.percentile(vals, 5)), 3), round(float(np.percentile(vals, 95)), 3)]
