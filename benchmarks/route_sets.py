@@ -31,9 +31,14 @@ MODELS = {"weak": "smollm2-135m-instruct", "strong": "qwen2.5-coder-0.5b-instruc
 
 def _items(names: str, n: int, seed: int) -> list[tuple[str, str, str]]:
     """(set, prompt, target) for every question."""
+    from slmkit.evaluate import datasets
+
+    def mmlu():
+        return datasets.load_choices(datasets.resolve("mmlu", kind="choice"))
+
     out = []
     for name in names.split(","):
-        for r in sets.rows(name, n, seed):
+        for r in sets.rows(name, n, seed, mmlu=mmlu):
             out.append((name, generate_prompt(r["question"]), r["choices"][r["answer"]]))
     return out
 

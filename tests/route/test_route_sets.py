@@ -72,3 +72,20 @@ def test_korean_answers_match_with_particles_and_endings():
 def test_unknown_set_names_the_choices():
     with pytest.raises(ValueError, match="code.*wordproblems"):
         sets.rows("nope", 3)
+
+
+def test_mmlu_chat_shows_lettered_choices_and_grades_the_letter():
+    from slmkit.evaluate.datasets import ChoiceItem
+
+    qs = [ChoiceItem(f"Question {i}?", ("red", "green", "blue", "black"), i % 4, "colours")
+          for i in range(10)]
+    rows = sets.rows("mmlu_chat", 6, 0, mmlu=lambda: qs)
+    assert len(rows) == 6 and rows == sets.rows("mmlu_chat", 6, 0, mmlu=lambda: qs)
+    r = rows[0]
+    assert "\nA. red\nB. green\nC. blue\nD. black" in r["question"]
+    letter = r["choices"][r["answer"]]
+    assert letter == "ABCD"[r["answer"]]
+    assert matches(f"{letter}. something", letter) and matches(f"Answer: {letter}", letter)
+    assert not matches("A dog barks" if letter != "A" else "B. no", letter)
+    with pytest.raises(ValueError, match="MMLU questions"):
+        sets.rows("mmlu_chat", 3)

@@ -15,8 +15,8 @@ class RouteEval:
     """APGR / CPT of the routers on a held-apart split (:func:`slmkit.route.evaluate.run`)."""
 
     data: str = opt("mmlu", "a choice set: catalog name (`slm eval --list-data`), a JSONL file, "
-                            "or 'arithmetic' / 'facts' / 'mixed' (built offline, seeded)",
-                    metavar="SET")
+                            "or one built offline and seeded: arithmetic, facts, mixed, code, "
+                            "reading, wordproblems, korean, mmlu_chat", metavar="SET")
     weak: str | None = opt(None, "the local model (default: the catalog default)",
                            metavar="MODEL")
     upstream: str | None = opt(None, "the strong model's OpenAI-compatible base URL",

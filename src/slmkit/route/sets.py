@@ -19,6 +19,7 @@ request it was not written against; they are not a benchmark of the models.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Sequence
 
 NAMES = ("Mina", "Jun", "Omar", "Lena", "Ravi", "Sofia", "Tomas", "Aiko", "Pedro", "Nadia",
          "Ivan", "Grace", "Hugo", "Leila", "Kofi", "Elsa")
@@ -240,21 +241,22 @@ def korean(n: int, seed: int = 0) -> list[dict]:
     return out
 
 
-def mmlu_chat(n: int, seed: int = 0) -> list[dict]:
+def mmlu_chat(n: int, seed: int = 0, *, choices: Sequence | None = None) -> list[dict]:
     """The MMLU subset with its choices shown; the row's choices are the letters, so a
-    free answer is graded by the letter it gives (needs the ``mmlu`` dataset: fetched once
-    from the evals wheel, then offline)."""
-    from slmkit.evaluate import datasets
-
-    items = datasets.load_choices(datasets.resolve("mmlu", kind="choice"))
+    free answer is graded by the letter it gives. ``choices``: the multiple-choice
+    questions (``question``, ``choices``, ``answer``, ``subject``), e.g. the ``mmlu``
+    dataset of `slmkit.evaluate.datasets` (fetched once from the evals wheel)."""
+    if choices is None:
+        raise ValueError("mmlu_chat needs the MMLU questions: pass choices= (e.g. "
+                         "datasets.load_choices(datasets.resolve('mmlu')))")
     r = random.Random(seed)
-    picked = r.sample(items, min(n, len(items)))
+    picked = r.sample(list(choices), min(n, len(choices)))
     out = []
     for c in picked:
         lines = [c.question] + [f"{'ABCD'[i]}. {t}" for i, t in enumerate(c.choices)]
         q = "\n".join(lines) + "\n\nReply with the letter of the correct choice."
-        out.append({"question": q, "choices": list("ABCD"[:len(c.choices)]), "answer": c.answer,
-                    "subject": c.subject or "mmlu", "level": 0})
+        out.append({"question": q, "choices": list("ABCD"[:len(c.choices)]),
+                    "answer": c.answer, "subject": c.subject or "mmlu", "level": 0})
     return out
 
 
@@ -262,10 +264,14 @@ SETS = {"code": code, "reading": reading, "wordproblems": wordproblems, "korean"
         "mmlu_chat": mmlu_chat}
 
 
-def rows(name: str, n: int, seed: int = 0) -> list[dict]:
-    """Rows of the set ``name``: one of :data:`SETS` or `route.tasks.TASKS`."""
+def rows(name: str, n: int, seed: int = 0, *, mmlu: Callable[[], Sequence] | None = None
+         ) -> list[dict]:
+    """Rows of the set ``name``: one of :data:`SETS` or `route.tasks.TASKS`; ``mmlu``
+    loads the MMLU questions for ``mmlu_chat`` (only called for it)."""
     from slmkit.route import tasks
 
+    if name == "mmlu_chat":
+        return mmlu_chat(n, seed, choices=mmlu() if mmlu else None)
     make = SETS.get(name) or tasks.TASKS.get(name)
     if make is None:
         raise ValueError(f"unknown router set {name!r}: choose from "

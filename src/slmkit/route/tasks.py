@@ -120,14 +120,18 @@ TASKS = {"arithmetic": arithmetic, "facts": lambda n, seed=0: facts(n, seed), "m
 
 def choice_set(data: str, fmt: str, *, limit: int | None = None, seed: int = 0):
     """(the dataset, its router-evaluation items in format ``fmt``) for ``data``: a name in
-    :data:`TASKS` (built offline, seeded, written next to the datasets) or a choice set
+    :data:`TASKS` or `route.sets.SETS` (built offline, seeded, written next to the
+    datasets) or a choice set
     ``slmkit.evaluate.datasets`` resolves (a catalog name or a JSONL file)."""
     from slmkit.evaluate import datasets
     from slmkit.evaluate.choice import build_prompt
     from slmkit.route.evaluate import choice_items
 
-    if data in TASKS:
-        rows = TASKS[data](limit or 200, seed)
+    from slmkit.route import sets
+
+    if data in TASKS or data in sets.SETS:
+        rows = sets.rows(data, limit or 200, seed, mmlu=lambda: datasets.load_choices(
+            datasets.resolve("mmlu", kind="choice")))
         path = datasets.data_root() / "route" / f"{data}-{len(rows)}-{seed}.jsonl"
         data = str(write_jsonl(rows, path))
     ds = datasets.resolve(data, kind="choice")
