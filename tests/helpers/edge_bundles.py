@@ -42,3 +42,37 @@ def agent_for(tmp: Path, repo: Path, pub: Path, **kw):
 
     return Agent(AgentConfig(repo=str(repo), public_key=str(pub), device_dir=tmp / "device",
                              device_id=kw.pop("device_id", "dev-test"), **kw))
+
+
+FACT = "The plant code word is heliotrope. Valve V-220 must be closed before draining tank T-9."
+
+
+def rag_home(root: Path) -> Path:
+    """An SLM_HOME sharing the test store's models (the embedder made once per machine)
+    with its own ``rag/`` holding the collection ``docs`` (one document, :data:`FACT`)."""
+    import os
+    import shutil
+
+    from conftest import shared_test_home
+    from filelock import FileLock
+
+    from slmkit.models.store import Store
+    from slmkit.rag import embedders
+
+    shared = shared_test_home()
+    shared.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(shared / ".test-pull.lock")):
+        Store(shared).pull("all-minilm-l6-v2")
+    with FileLock(str(shared / ".test-onnx-embedder.lock")):
+        embedders.ensure_onnx(Store(shared), embedders.DEFAULT)
+    home = root / "home"
+    (home / "manifests").mkdir(parents=True)
+    os.symlink(shared / "blobs", home / "blobs")
+    for m in (shared / "manifests").glob("*.json"):
+        shutil.copy(m, home / "manifests" / m.name)
+    from slmkit.rag.service import RagService
+
+    svc = RagService(lambda name: embedders.load(name, pull_missing=False, store=Store(home)),
+                     home=home)
+    svc.ingest_texts("docs", [{"name": "plant.txt", "text": FACT}])
+    return home

@@ -70,6 +70,9 @@ class ServerConfig:
                                 action="append", group=MODELS)
     rag_model: str | None = opt(None, "the model that answers for rag:COLLECTION (default: "
                                       "the first MODEL)", metavar="MODEL", group=MODELS)
+    rag_home: str | None = opt(None, "collections from DIR/rag and embedders from "
+                                     "DIR/embedders (an installed bundle slot) instead of "
+                                     "$SLM_HOME", metavar="DIR", group=MODELS)
     ray: bool = opt(False, "serve through Ray Serve: each model a deployment of replicas",
                     group=RAY)
     replicas: int = opt(1, "replicas per model with --ray", type=int, group=RAY)

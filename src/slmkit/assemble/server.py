@@ -72,15 +72,17 @@ def compose(config: ServerConfig, base_loader=None, early=None):
 
     config.check()
     store_loader = base_loader or StoreLoader(load_options(config), early=early)
-    rag = rag_service()
-    loader = PrefixLoader(store_loader,
-                          RagModels(rag, config.rag_model or (config.models or [None])[0]))
+    rag = rag_service(config.rag_home)
+    rag_models = RagModels(rag, config.rag_model)
+    loader = PrefixLoader(store_loader, rag_models)
     for collection in config.rag:
         rag.retriever(collection)
     if config.route:  # the model "auto": LOCAL first, escalations to the upstream
         loader = routing.routing_loader(loader, config)
     specs = [loader.resolve(n, from_cli=True)
              for n in config.models or [AUTO if config.route else None]]
+    if not config.rag_model and config.models:  # the name it is served as (a path is not)
+        rag_models.base = specs[0].name
     store_loader.adapters = _adapter_table(config, specs[0].name)
     options = server.ServerOptions(
         host=config.host, port=config.port, api_keys=config.keys(),

@@ -20,7 +20,7 @@ REQUESTS = {  # verb -> module:class
     "recommend": "slmkit.evaluate.recommend:RecommendRequest",
     "keys": "slmkit.edge.keys:KeysRequest",
     "publish": "slmkit.edge.repo:PublishRequest",
-    "bundle": "slmkit.edge.bundle_request:BundleRequest",
+    "bundle": "slmkit.assemble.edge:BundleRequest",  # + the RAG exporter
     "export": "slmkit.export.sagemaker:ExportRequest",
 }
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from slmkit.edge import bundle as bdl
-from slmkit.edge import fidelity, golden, keys
+from slmkit.edge import fidelity, golden, keys, rag
 from slmkit.edge import manifest as mf
 from slmkit.edge import repo as rp
 from slmkit.edge.device import Device, now_iso
@@ -160,6 +160,7 @@ class Agent:
 
     def _check_fits(self, manifest: dict, entry: dict) -> None:
         mf.check_min_version(manifest)
+        rag.check_device(manifest)
         need = int(manifest["hardware"]["ram_bytes"])
         have = self.config.ram_limit
         if have is None:
@@ -203,12 +204,17 @@ class Agent:
         return self._rollback(state, version, result.reason, result)
 
     def _reuse(self, name: str, entry: dict) -> Path | None:
-        """A file with this digest in an installed slot (for config-only bundles)."""
+        """A file with this digest in an installed slot (for config-only bundles). A
+        collection is re-hashed: a server may have written to it since it was installed."""
+        from slmkit.util.files import sha256_file
+
         for slot in ("a", "b"):
             m = self.device.slot_manifest(slot)
             if m and m["files"].get(name, {}).get("sha256") == entry["sha256"]:
                 path = self.device.slot_dir(slot) / name
-                if path.exists() and path.stat().st_size == entry["size"]:
+                if path.exists() and path.stat().st_size == entry["size"] and (
+                        not name.startswith(rag.MUTABLE_PREFIX)
+                        or sha256_file(path) == entry["sha256"]):
                     return path
         return None
 

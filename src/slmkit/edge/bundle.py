@@ -3,7 +3,8 @@
 Layout: ``manifest.json`` and ``manifest.sig`` first, then the files the manifest lists
 as included (``model/…``, ``adapters/NAME/…``, ``config/serve.toml``, ``golden.jsonl``,
 ``fidelity.json``: the shipped model's reference answer when the acceptance sets
-``max_kld`` or ``max_dppl_pct``, see :mod:`slmkit.edge.fidelity`).
+``max_kld`` or ``max_dppl_pct``, see :mod:`slmkit.edge.fidelity`; ``rag/NAME.db`` and
+``embedders/EMBEDDER/…``: document collections, see :mod:`slmkit.edge.rag`).
 Nothing else may be in the tar: :func:`verify` checks the signature over the manifest,
 then every member against the manifest's sha256 and size, and refuses unknown,
 duplicate, missing, non-regular or unsafe members. GGUF weights barely compress, so the
@@ -27,9 +28,12 @@ from pathlib import Path
 from slmkit.edge import keys
 from slmkit.edge import manifest as mf
 from slmkit.edge.errors import BundleError
+from slmkit.edge.rag import MUTABLE_PREFIX
 from slmkit.util.files import atomic_output, copy_hashing, sha256_file
 
 DEFAULT_ACCEPTANCE = {"min_pass_rate": 1.0, "min_tok_s": 0.0, "max_tokens": 48}
+# parts a bundle may list by digest without shipping (the device reuses its copy)
+REUSABLE = ("model", "rag", "embedders")
 
 
 @dataclass
@@ -45,12 +49,25 @@ class BundleSpec:
     acceptance: dict = field(default_factory=dict)
     config_only: bool = False
     n_ctx: int | None = None
+    rag: list[str] = field(default_factory=list)  # collections to carry
+    rag_export: Callable[[str, Path], str] | None = None  # (name, dest) -> embedder name
+    carry_embedder: bool = True  # False: the device's store must hold the embedder
+    reuse: set[str] = field(default_factory=set)  # parts of REUSABLE left out
+
+    def left_out(self) -> set[str]:
+        """The parts listed by digest only: ``reuse``, or all of them for config-only."""
+        bad = set(self.reuse) - set(REUSABLE)
+        if bad:
+            raise BundleError(f"cannot leave out {', '.join(sorted(bad))}",
+                              hint=f"parts: {', '.join(REUSABLE)}")
+        return set(REUSABLE) if self.config_only else set(self.reuse)
 
 
 def build(spec: BundleSpec, private_key: str | Path, out: str | Path, *, store=None) -> dict:
     """Write a signed bundle for ``spec`` to ``out`` (atomically); returns its manifest.
-    ``spec.config_only`` lists the model by digest without including it: the device must
-    hold it already (from the version it runs)."""
+    ``spec.config_only`` lists the model (and collections, embedders) by digest without
+    including them, ``spec.reuse`` the parts it names: the device must hold them already
+    (from the version it runs)."""
     from slmkit.models.store import Store
 
     mf.parse_version(spec.version)
@@ -59,9 +76,11 @@ def build(spec: BundleSpec, private_key: str | Path, out: str | Path, *, store=N
     ref = store.resolve(spec.model, pull_missing=False)
     serve = mf.read_serve_config(spec.config) if spec.config else {}
     with tempfile.TemporaryDirectory(prefix="slm-bundle-") as work:
-        sources = {**_collect(spec, Path(ref.path)),
+        rag_files, rag_section = _rag(spec, store, Path(work))
+        sources = {**_collect(spec, Path(ref.path)), **rag_files,
                    **fidelity_reference(spec, ref.path, Path(work))}
         manifest = _manifest(spec, ref, store, sources, serve)
+        manifest["rag"] = rag_section
         data = mf.canonical(manifest)
         sig = json.dumps(keys.sign(key, data)).encode()
         atomic_output(lambda tmp: _write_tar(tmp, data, sig, sources, manifest["files"]), out)
@@ -81,9 +100,25 @@ def _collect(spec: BundleSpec, model_path: Path) -> dict[str, Path]:
     if spec.golden:
         from slmkit.edge import golden
 
-        golden.load(spec.golden)  # refuse a malformed file now, not on the device
+        from slmkit.edge import rag
+
+        # refuse a malformed file now, not on the device
+        rag.check_golden(golden.load(spec.golden), spec.rag)
         files["golden.jsonl"] = Path(spec.golden)
     return files
+
+
+def _rag(spec: BundleSpec, store, work: Path) -> tuple[dict[str, Path], dict]:
+    """The collections' files and the manifest's ``rag`` section (see edge.rag)."""
+    if not spec.rag:
+        return {}, {}
+    if spec.rag_export is None:
+        raise BundleError("bundling a collection needs the RAG exporter",
+                          hint="use `slm bundle --rag`, which provides it")
+    from slmkit.edge import rag
+
+    return rag.collect(spec.rag, spec.rag_export, carry=spec.carry_embedder, store=store,
+                       work=work)
 
 
 def fidelity_reference(spec: BundleSpec, model_path: str, work: Path) -> dict[str, Path]:
@@ -116,10 +151,10 @@ def _manifest(spec: BundleSpec, ref, store, sources: dict[str, Path], serve: dic
     model_dir = "model/" + model_key.split("/")[1]
     entries = {p: {"sha256": sha256_file(f), "size": f.stat().st_size, "included": True}
                for p, f in sources.items()}
-    if spec.config_only:
-        for p in entries:
-            if p.startswith("model/"):
-                entries[p]["included"] = False
+    left_out = spec.left_out()
+    for p in entries:
+        if p.split("/", 1)[0] in left_out:
+            entries[p]["included"] = False
     acceptance = {**DEFAULT_ACCEPTANCE, **spec.acceptance}
     return {
         "schema": mf.SCHEMA, "kind": mf.KIND, "name": spec.name or ref.name,
@@ -275,10 +310,13 @@ def _place_reused(manifest: dict, dest: Path, reuse) -> None:
             continue
         source = reuse(name, entry) if reuse else None
         if source is None:
-            raise BundleError(f"config-only bundle: {name} (sha256 {entry['sha256'][:12]}…) "
-                              "is not on this device", hint="publish the full bundle")
+            raise BundleError(f"the bundle leaves out {name} (sha256 {entry['sha256'][:12]}…) "
+                              "and it is not on this device", hint="publish the full bundle")
         target = dest / name
         target.parent.mkdir(parents=True, exist_ok=True)
+        if name.startswith(MUTABLE_PREFIX):  # a server on either slot may write to it
+            shutil.copy2(source, target)
+            continue
         try:
             os.link(source, target)
         except OSError:

@@ -43,7 +43,16 @@ class BundleRequest:
     max_dppl: float | None = opt(None, "fidelity: largest perplexity change on the device, in "
                                        "percent", metavar="PCT", type=float)
     ctx: int | None = opt(None, "context for the memory need (default: config, 4096)", type=int)
-    config_only: bool = opt(False, "leave the model out: devices reuse the one they run")
+    config_only: bool = opt(False, "leave the model, collections and embedders out: devices "
+                                   "reuse the ones they run")
+    reuse: Sequence[str] = opt(None, "list PART by digest without shipping it: devices reuse "
+                                     "their copy (model, rag, embedders; repeatable)",
+                               metavar="PART", action="append")
+    rag: Sequence[str] = opt(None, "carry this document collection (served as "
+                                   "rag:COLLECTION; repeatable)", metavar="COLLECTION",
+                             action="append")
+    rag_embedder: str = opt("carry", "carry the collections' embedder, or only name it (the "
+                                     "device's store must hold it)", choices=("carry", "name"))
     repo_url: str | None = opt(None, "export-greengrass: the artifact's URI prefix (e.g. "
                                      "s3://bucket/slmkit)")
 
@@ -68,12 +77,20 @@ class BundleRequest:
                           acceptance={"min_pass_rate": self.min_pass_rate,
                                       "min_tok_s": self.min_tok_s,
                                       **{k: v for k, v in fidelity.items() if v is not None}},
-                          config_only=self.config_only, n_ctx=self.ctx)
+                          config_only=self.config_only, n_ctx=self.ctx,
+                          rag=list(self.rag or ()), rag_export=self.rag_exporter(),
+                          carry_embedder=self.rag_embedder == "carry",
+                          reuse=set(self.reuse or ()))
         manifest = build(spec, self.sign, self.output)
         hw = manifest["hardware"]
         return Done(manifest, f"bundled {manifest['name']} {manifest['version']} → "
                               f"{self.output}\n  {len(manifest['files'])} files, needs "
                               f"{hw['ram_bytes'] / 2**20:,.0f} MiB RAM at ctx {hw['n_ctx']}")
+
+    def rag_exporter(self):
+        """``(collection, dest) -> embedder name``: what writes a collection into a bundle.
+        None here (edge does not import rag): ``slmkit.assemble.edge`` wires the RAG store's."""
+        return None
 
     def verify(self) -> Done:
         from slmkit.edge import bundle, keys

@@ -6,7 +6,8 @@
     {"prompt": "Name a colour.", "regex": "(?i)red|blue"}  regular expression
     {"prompt": "Reply in JSON …", "schema": {...}}         JSON Schema of the whole answer
 
-each optionally with ``max_tokens``. A bundle passes when the share of prompts passing is
+each optionally with ``max_tokens``, and with ``"rag": "COLLECTION"`` to ask the model
+``rag:COLLECTION`` (a collection the bundle carries) instead of the bare model. A bundle passes when the share of prompts passing is
 at least ``min_pass_rate`` and the decode speed is at least ``min_tok_s``: streamed
 answers timed from their first token to their last (prompt processing excluded; each
 streamed chunk is one token).
@@ -65,6 +66,8 @@ def load(path: str | Path) -> list[dict]:
             raise BundleError(f"{path}:{n}: give exactly one of {', '.join(CHECKS)}")
         if "regex" in item:
             re.compile(item["regex"])
+        if "rag" in item and not isinstance(item["rag"], str):
+            raise BundleError(f"{path}:{n}: \"rag\" names a collection (a string)")
         prompts.append(item)
     if not prompts:
         raise BundleError(f"{path} holds no golden prompts")
@@ -102,7 +105,8 @@ def run(base_url: str, model: str, prompts: list[dict], acceptance: dict,
     timing = [0, 0.0]  # decode tokens after each answer's first, and their seconds
     for item in prompts:
         max_tokens = int(item.get("max_tokens") or acceptance.get("max_tokens") or 48)
-        text = _stream(base_url, model, item["prompt"], max_tokens, timeout, timing)
+        target = f"rag:{item['rag']}" if item.get("rag") else model
+        text = _stream(base_url, target, item["prompt"], max_tokens, timeout, timing)
         if answer_passes(item, text):
             result.passed += 1
         else:

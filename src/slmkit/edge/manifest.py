@@ -15,6 +15,8 @@ Fields (``schema`` 1)::
     acceptance   {"min_pass_rate", "min_tok_s", "max_tokens", optional "max_kld",
                  "max_dppl_pct"}
     hardware     {"ram_bytes", "n_ctx", "threads", "backend"} from the fit check
+    rag          {COLLECTION: {"path": "rag/NAME.db", "embedder", "carried": dir or null}}
+                 (see edge.rag; absent or empty: no collections)
     files        {path: {"sha256", "size", "included"}}: ``included`` false = the device
                  must already hold that file (a config-only bundle reuses the model)
 
@@ -88,6 +90,9 @@ def check(manifest: dict) -> dict:
         safe_member(path)
         if not {"sha256", "size", "included"} <= set(entry):
             raise BundleError(f"manifest entry {path!r} lacks sha256/size/included")
+    for name, entry in (manifest.get("rag") or {}).items():
+        if not isinstance(entry, dict) or entry.get("path") not in files:
+            raise BundleError(f"the manifest's collection {name!r} is not among its files")
     model = manifest["model"]["path"]
     if model not in files and not any(p.startswith(model + "/") for p in files):
         raise BundleError("the manifest's model is not among its files")

@@ -32,7 +32,9 @@ def serve_command(slot: Path, manifest: dict, *, host: str, port: int) -> list[s
         cmd += [f"--{key.replace('_', '-')}", str(value)]
     for name, rel in sorted((manifest.get("adapters") or {}).items()):
         cmd += ["--adapter", f"{name}={slot / rel}"]
-    return cmd
+    from slmkit.edge.rag import serve_args
+
+    return cmd + serve_args(slot, manifest)
 
 
 def _die_with_parent() -> None:

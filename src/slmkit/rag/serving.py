@@ -30,9 +30,22 @@ def passage_search(collection: str, *, k: int = 3, threads: int = 0):
                           for p in retriever.retrieve(query, k)]
 
 
-def rag_service() -> RagService:
-    """The collections service with embedders from the store (what ``/v1/rag`` serves)."""
-    return RagService(lambda name: store_embedder(name))
+def rag_service(home=None) -> RagService:
+    """The collections service with embedders from the store (what ``/v1/rag`` serves).
+    ``home``: a directory whose ``rag/`` holds the collections (default ``$SLM_HOME``),
+    such as an installed bundle slot; an embedder found in its ``embedders/NAME/`` is
+    used before the store's (a bundle carries the one its collections were built with)."""
+    from pathlib import Path
+
+    def embedder_for(name: str):
+        carried = Path(home) / "embedders" / name if home else None
+        if carried is not None and carried.is_dir():
+            from slmkit.runtime.sentence import load_embedder
+
+            return load_embedder(str(carried), name=name)
+        return store_embedder(name)
+
+    return RagService(embedder_for, home=home)
 
 
 class RagModels:
@@ -69,4 +82,4 @@ class RagModels:
     def keys(self) -> list[str]:
         from slmkit.rag.store import list_collections
 
-        return list_collections()
+        return list_collections(self.service.home)

@@ -98,6 +98,24 @@ def drop_collection(name: str, home=None) -> bool:
     return existed
 
 
+def snapshot(name: str, dest: str | os.PathLike, home=None) -> str:
+    """Write a consistent, compacted copy of collection ``name`` to ``dest`` (a single
+    SQLite file in WAL mode, so opening it to read does not change its bytes; the ANN
+    index is not copied: it is rebuilt from the vectors on first use). Returns the name of
+    the embedder the collection was built with (a bundle must carry or name it)."""
+    dest = Path(dest)
+    dest.unlink(missing_ok=True)
+    with Collection(name, home) as coll:
+        embedder = coll.embedder
+        if not embedder:
+            raise StoreError(f"collection {name!r} is empty (no embedder recorded)",
+                             hint=f"ingest documents first: `slm rag ingest {name} PATH...`")
+        coll.conn.execute("VACUUM INTO ?", (str(dest),))  # one consistent read
+    conn = _connect(dest, create=False)  # sets WAL in the copy's header, then checkpoints
+    conn.close()
+    return embedder
+
+
 @dataclass
 class DocumentRow:
     id: int
