@@ -66,7 +66,9 @@ class StoreLoader:
         if self._adapter_view(name):  # BASE+ADAPTER: no memory of its own beyond the base
             return ModelSpec(name, 0)
         o = self.options
-        model = resolve(name, pull=from_cli and o.pull, store=self.store)
+        model = self._models.get(name)  # a path given on the command line: its served name
+        if model is None:
+            model = resolve(name, pull=from_cli and o.pull, store=self.store)
         est = check_fit(model, n_ctx=o.n_ctx, n_parallel=o.n_parallel)
         served = model.name if split_engine(name)[0] == name else f"{model.name}@{model.backend}"
         self._models[served] = model
