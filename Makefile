@@ -8,7 +8,7 @@ STAMP := $(VENV)/.slmkit-installed
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup run chat test test-fast bench clean chromium
+.PHONY: setup run chat test test-fast bench clean chromium mosquitto
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,7 +38,13 @@ chromium:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-nanum >/dev/null; } || \
 		echo "warning: could not install chromium; the browser tests will be skipped" >&2
 
-test: setup chromium
+# a real MQTT broker for the fleet's MQTT heartbeat tests (skipped without it)
+mosquitto:
+	@{ command -v mosquitto >/dev/null || test -x /usr/sbin/mosquitto; } || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null; } || \
+		echo "warning: could not install mosquitto; the MQTT tests will be skipped" >&2
+
+test: setup chromium mosquitto
 	$(BIN)/python -m pytest
 
 test-fast: setup

@@ -29,6 +29,11 @@ def run(args) -> int:
             reason = f": {outcome.reason}" if outcome.reason else ""
             print(f"{outcome.action} {outcome.version or ''}{reason}".strip(), flush=True)
 
-    outcome = run_agent(agent, interval=args.interval, once=args.once,
-                        heartbeat=request.heartbeat(), serve_port=args.serve_port, report=report)
+    heartbeat = request.heartbeat(agent.device.id)
+    try:
+        outcome = run_agent(agent, interval=args.interval, once=args.once,
+                            heartbeat=heartbeat, serve_port=args.serve_port, report=report)
+    finally:
+        if heartbeat and heartbeat.mqtt:
+            heartbeat.mqtt.close()
     return 1 if args.once and outcome.action in ("refused", "error") else 0

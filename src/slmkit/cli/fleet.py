@@ -14,6 +14,9 @@ def configure(p) -> None:
             output=Opt(None, "token: also write it here (0600)", "FILE", short="-o"),
             silent_after=Opt(300.0, "status: a device is silent after this long without a "
                                     "heartbeat", "S"),
+            mqtt=Opt(None, "serve: also take heartbeats from this MQTT broker and topic "
+                           "(mqtts:// for TLS)", "mqtt://HOST:PORT/TOPIC"),
+            mqtt_ca=Opt(None, "serve: CA certificate of an mqtts:// broker", "FILE"),
             json=Opt(False, "machine-readable output"))
 
 
@@ -30,6 +33,13 @@ def run(args) -> int:
 
     from slmkit.edge.fleet import create_app
 
+    if args.mqtt:
+        from slmkit.edge.mqtt import Subscriber
+
+        sub = Subscriber(args.mqtt, db.ingest, db.token_sha, ca_file=args.mqtt_ca)
+        sub.start()
+        b = sub.broker
+        print(f"fleet collector subscribed to {b.host}:{b.port} topic {b.topic}/+", flush=True)
     print(f"fleet collector on http://{args.host}:{args.port} (db {db.path})", flush=True)
     uvicorn.run(create_app(db), host=args.host, port=args.port, log_level="warning")
     return 0

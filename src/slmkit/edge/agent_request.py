@@ -29,6 +29,11 @@ class AgentRequest:
                                        "port", metavar="PORT", type=int)
     fleet: str | None = opt(None, "send heartbeats to this fleet collector", metavar="URL")
     token_file: str | None = opt(None, "this device's fleet token", metavar="FILE")
+    mqtt: str | None = opt(None, "also send heartbeats to this MQTT broker and topic, signed "
+                                 "with the token (mqtts:// for TLS)",
+                           metavar="mqtt://HOST:PORT/TOPIC")
+    mqtt_ca: str | None = opt(None, "CA certificate of an mqtts:// broker (default: the "
+                                    "system's)", metavar="FILE")
     status: bool = opt(False, "print the device's state and exit")
     json: bool = opt(False, "machine-readable output")
     crash_at: str | None = opt(None, argparse.SUPPRESS)  # fault-injection tests only
@@ -46,12 +51,20 @@ class AgentRequest:
             bandwidth=self.bandwidth * 1024 if self.bandwidth else None,
             crash_at=self.crash_at)
 
-    def heartbeat(self):
-        """The fleet :class:`~slmkit.edge.runner.Heartbeat`, or None without --fleet."""
-        if not self.fleet:
+    def heartbeat(self, device_id: str):
+        """The fleet :class:`~slmkit.edge.runner.Heartbeat` (HTTP and/or MQTT), or None
+        without --fleet and --mqtt; an MQTT publisher connects in the background."""
+        if not (self.fleet or self.mqtt):
             return None
         if not self.token_file:
-            raise ValueError("--fleet needs --token-file (make one with `slm fleet token`)")
+            raise ValueError("--fleet and --mqtt need --token-file (make one with "
+                             "`slm fleet token`)")
         from slmkit.edge.runner import Heartbeat
 
-        return Heartbeat(self.fleet, Path(self.token_file).read_text().strip())
+        token = Path(self.token_file).read_text().strip()
+        mqtt = None
+        if self.mqtt:
+            from slmkit.edge.mqtt import Publisher
+
+            mqtt = Publisher(self.mqtt, device_id, token, ca_file=self.mqtt_ca)
+        return Heartbeat(self.fleet, token, mqtt)

@@ -63,6 +63,14 @@ class FleetDB:
                                     (digest,)).fetchone()
         return row[0] if row and hmac.compare_digest(row[1], digest) else None
 
+    def token_sha(self, device_id: str) -> str | None:
+        """The stored sha256 of ``device_id``'s token (None: unknown device); the key of
+        its MQTT heartbeats' signatures (edge.mqtt)."""
+        with self._lock:
+            row = self.conn.execute("SELECT token_sha FROM devices WHERE id = ?",
+                                    (device_id,)).fetchone()
+        return row[0] if row else None
+
     def ingest(self, device_id: str, payload: dict) -> None:
         """Record one heartbeat."""
         now, text = time.time(), json.dumps(payload)

@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from slmkit.edge.agent import Agent, Outcome
 from slmkit.edge.server import ServeProcess
@@ -18,10 +19,12 @@ from slmkit.edge.server import ServeProcess
 
 @dataclass
 class Heartbeat:
-    """Where heartbeats go: a fleet collector's base URL and this device's token."""
+    """Where heartbeats go: a fleet collector's base URL (HTTP, with this device's token
+    as bearer) and/or an MQTT publisher (``edge.mqtt.Publisher``, signing with it)."""
 
-    url: str
+    url: str | None
     token: str
+    mqtt: Any = None
 
 
 def device_metrics(agent: Agent) -> dict:
@@ -37,7 +40,18 @@ def device_metrics(agent: Agent) -> dict:
 
 
 def send_heartbeat(hb: Heartbeat, payload: dict, timeout: float = 10.0) -> bool:
-    """POST ``payload`` to the collector; False (never an exception) when it is down."""
+    """Send ``payload`` over HTTP and/or MQTT; False (never an exception) when a
+    collector or broker did not take it."""
+    ok = True
+    if hb.mqtt is not None:
+        ok = hb.mqtt.send(payload)
+    if hb.url:
+        ok = _post(hb, payload, timeout) and ok
+    return ok
+
+
+def _post(hb: Heartbeat, payload: dict, timeout: float) -> bool:
+    """POST ``payload`` to the collector; False when it is down."""
     req = urllib.request.Request(f"{hb.url.rstrip('/')}/v1/fleet/heartbeat",
                                  data=json.dumps(payload).encode(),
                                  headers={"Content-Type": "application/json",
