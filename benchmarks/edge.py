@@ -1,5 +1,6 @@
 """Edge updates on the default model: rollback time, verified → committed time, agent idle
-overhead, and 100 devices heartbeating into one collector.
+overhead, and 100 devices heartbeating into one collector over HTTP and over MQTT (a real
+mosquitto broker; skipped with a note when it is not installed).
 
 Targets (issue 15): rollback after a bad bundle ≤ 10 s; verified → serving ≤ 5 s; idle
 agent < 1% CPU and < 50 MB RSS; 100 devices every 10 s: no loss, p95 ingest < 50 ms.
@@ -9,6 +10,11 @@ it answers one chat request — the floor under both update numbers, since proba
 a server on the new slot. Every number is also printed as a ratio to it.
 
     python benchmarks/edge.py [--model smollm2-135m-instruct] [--devices 100] [--rounds 3]
+                              [--parts updates,idle,fleet,mqtt]
+
+The result note says "busy machine" or "idle machine" from the 1-minute load average at
+start against the number of cores (``_common.load_note``). A run of some ``--parts`` only
+is saved as ``edge-PART…``, next to the full run's file.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine, save  # noqa: E402
+from _common import load_note, machine, save  # noqa: E402
 
 GOOD = {"prompt": "What is the capital of France? Answer in one word.", "expect": "Paris",
         "max_tokens": 8}
@@ -159,6 +165,71 @@ def _fleet(work: Path, devices: int, rounds: int, period: float) -> dict:
             "p95_ms": round(1000 * latencies[int(0.95 * (len(latencies) - 1))], 1)}
 
 
+def _fleet_mqtt(work: Path, devices: int, rounds: int, period: float) -> dict:
+    """The same load over MQTT: each simulated device its own paho client publishing signed
+    heartbeats (QoS 1) to a mosquitto broker, the collector (`slm fleet serve --mqtt`)
+    storing them; ingest latency = stored time - the device's send time (one clock)."""
+    import shutil
+
+    from slmkit.edge.fleet import FleetDB
+    from slmkit.edge.mqtt import Publisher
+    from slmkit.edge.server import free_port
+
+    binary = shutil.which("mosquitto") or ("/usr/sbin/mosquitto"
+                                           if Path("/usr/sbin/mosquitto").exists() else None)
+    if binary is None:
+        return {"skipped": "mosquitto is not installed (make mosquitto)"}
+    db_path = work / "fleet-mqtt.db"
+    db = FleetDB(db_path)
+    tokens = {f"mq-{i:03d}": db.add_device(f"mq-{i:03d}") for i in range(devices)}
+    db.close()
+    port = free_port()
+    (work / "mosquitto.conf").write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n"
+                                         "max_queued_messages 100000\n")
+    broker = subprocess.Popen([binary, "-c", str(work / "mosquitto.conf")],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"mqtt://127.0.0.1:{port}/bench/fleet"
+    collector = subprocess.Popen([sys.executable, "-m", "slmkit.cli.main", "fleet", "serve",
+                                  "--db", str(db_path), "--port", str(free_port()), "--mqtt",
+                                  url], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                 text=True)
+    failures = [0]
+    try:
+        collector.stdout.readline()  # "subscribed …": the subscription is in place
+
+        def device(dev: str, token: str, offset: float) -> None:
+            pub = Publisher(url, dev, token)
+            time.sleep(offset)
+            for r in range(rounds):
+                if not pub.send({"device_id": dev, "version": "1.0.0", "health": "ok",
+                                 "round": r, "t_sent": time.time()}):
+                    failures[0] += 1
+                time.sleep(period)
+            pub.close()
+
+        threads = [threading.Thread(target=device, args=(d, t, i * period / devices))
+                   for i, (d, t) in enumerate(tokens.items())]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        time.sleep(2)  # the last messages on their way through the broker
+    finally:
+        collector.terminate()
+        collector.wait()
+        broker.terminate()
+        broker.wait()
+    db = FleetDB(db_path)
+    rows = db.conn.execute("SELECT received, payload FROM heartbeats").fetchall()
+    db.close()
+    latencies = sorted(r - json.loads(p)["t_sent"] for r, p in rows)
+    return {"devices": devices, "period_s": period, "sent": devices * rounds,
+            "stored": len(rows), "failed": failures[0],
+            "p50_ms": round(1000 * statistics.median(latencies), 1) if latencies else None,
+            "p95_ms": round(1000 * latencies[int(0.95 * (len(latencies) - 1))], 1)
+            if latencies else None}
+
+
 def _wait(url: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -176,45 +247,79 @@ def main() -> None:
     ap.add_argument("--devices", type=int, default=100)
     ap.add_argument("--rounds", type=int, default=3, help="heartbeats per simulated device")
     ap.add_argument("--idle-seconds", type=float, default=30)
+    ap.add_argument("--parts", default=",".join(PARTS),
+                    help=f"comma-separated subset of {','.join(PARTS)}")
     args = ap.parse_args()
-    from slmkit.models.store import Store
-
-    model = Store().resolve(args.model).path
+    parts = set(args.parts.split(","))
+    if parts - set(PARTS):
+        raise SystemExit(f"unknown parts {parts - set(PARTS)}: use {','.join(PARTS)}")
+    result = {"machine": machine(), "note": load_note(), "parts": sorted(parts)}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        pub, publish = _setup(work, model)
-        publish("1.0.0", GOOD)
-        _timed_poll(work, pub, "installed")
+        if parts & {"updates", "idle"}:
+            result.update(_updates(work, args, parts))
+        if "fleet" in parts:
+            result["fleet"] = _fleet(work, args.devices, args.rounds, 10.0)
+        if "mqtt" in parts:
+            result["fleet_mqtt"] = _fleet_mqtt(work, args.devices, args.rounds, 10.0)
+    print(json.dumps(result, indent=2))
+    # a partial run keeps its own file: it does not replace a full run's
+    save("edge" if parts == set(PARTS) else "edge-" + "-".join(sorted(parts)), result,
+         _markdown(result))
+
+
+PARTS = ("updates", "idle", "fleet", "mqtt")
+
+
+def _updates(work: Path, args, parts: set[str]) -> dict:
+    """Install, anchor, update and rollback timings; the idle agent."""
+    from slmkit.models.store import Store
+
+    pub, publish = _setup(work, Store().resolve(args.model).path)
+    publish("1.0.0", GOOD)
+    _timed_poll(work, pub, "installed")
+    out: dict = {}
+    if "updates" in parts:
         anchor = _serve_anchor(work)
         publish("1.1.0", GOOD)
         update, update_phases = _timed_poll(work, pub, "installed")
         publish("1.2.0", BAD, config_only=True)
         rollback, rollback_phases = _timed_poll(work, pub, "rolled_back")
-        idle = _idle_agent(work, pub, args.idle_seconds)
-        fleet = _fleet(work, args.devices, args.rounds, 10.0)
-    result = {"machine": machine(), "note": "busy machine (other jobs running)",
-              "anchor_serve_start_s": round(anchor, 2),
-              "verified_to_committed_s": round(update, 2),
-              "rollback_s": round(rollback, 2),
-              "update_phases": update_phases, "rollback_phases": rollback_phases,
-              "update_over_anchor": round(update / anchor, 2),
-              "rollback_over_anchor": round(rollback / anchor, 2),
-              "idle_agent": idle, "fleet": fleet}
-    print(json.dumps(result, indent=2))
-    md = (f"# Edge updates ({time.strftime('%Y-%m-%d')}, busy machine)\n\n"
-          f"| measure | value | target |\n|---|---|---|\n"
-          f"| anchor: cold `slm serve` start + 1 answer | {anchor:.2f} s | - |\n"
-          f"| verified → committed (install, swap, probation) | {update:.2f} s "
-          f"({update / anchor:.2f}× anchor) | ≤ 5 s |\n"
-          f"| rollback after failed golden prompts | {rollback:.2f} s "
-          f"({rollback / anchor:.2f}× anchor) | ≤ 10 s |\n"
-          f"| update phases | {update_phases} | - |\n"
-          f"| rollback phases | {rollback_phases} | - |\n"
-          f"| idle agent (poll every 5 s) | {idle['cpu_percent']}% CPU, "
-          f"{idle['rss_mb']} MB RSS | < 1%, < 50 MB |\n"
-          f"| {fleet['devices']} devices every 10 s | {fleet['stored']}/{fleet['sent']} "
-          f"stored, p95 {fleet['p95_ms']} ms | no loss, < 50 ms |\n")
-    save("edge", result, md)
+        out.update({"anchor_serve_start_s": round(anchor, 2),
+                    "verified_to_committed_s": round(update, 2),
+                    "rollback_s": round(rollback, 2),
+                    "update_phases": update_phases, "rollback_phases": rollback_phases,
+                    "update_over_anchor": round(update / anchor, 2),
+                    "rollback_over_anchor": round(rollback / anchor, 2)})
+    if "idle" in parts:
+        out["idle_agent"] = _idle_agent(work, pub, args.idle_seconds)
+    return out
+
+
+def _markdown(r: dict) -> str:
+    md = (f"# Edge updates ({time.strftime('%Y-%m-%d')}, {r['note']})\n\n"
+          f"| measure | value | target |\n|---|---|---|\n")
+    if "anchor_serve_start_s" in r:
+        a, u, b = r["anchor_serve_start_s"], r["verified_to_committed_s"], r["rollback_s"]
+        md += (f"| anchor: cold `slm serve` start + 1 answer | {a:.2f} s | - |\n"
+               f"| verified → committed (install, swap, probation) | {u:.2f} s "
+               f"({u / a:.2f}× anchor) | ≤ 5 s |\n"
+               f"| rollback after failed golden prompts | {b:.2f} s "
+               f"({b / a:.2f}× anchor) | ≤ 10 s |\n"
+               f"| update phases | {r['update_phases']} | - |\n"
+               f"| rollback phases | {r['rollback_phases']} | - |\n")
+    if "idle_agent" in r:
+        idle = r["idle_agent"]
+        md += (f"| idle agent (poll every 5 s) | {idle['cpu_percent']}% CPU, "
+               f"{idle['rss_mb']} MB RSS | < 1%, < 50 MB |\n")
+    for key, how in (("fleet", "HTTP"), ("fleet_mqtt", "MQTT")):
+        f = r.get(key)
+        if f and "skipped" in f:
+            md += f"| heartbeats over {how} | skipped: {f['skipped']} | - |\n"
+        elif f:
+            md += (f"| {f['devices']} devices every 10 s over {how} | {f['stored']}/{f['sent']} "
+                   f"stored, p95 {f['p95_ms']} ms | no loss, < 50 ms |\n")
+    return md
 
 
 if __name__ == "__main__":
