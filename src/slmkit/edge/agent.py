@@ -44,6 +44,7 @@ class AgentConfig:
     ram_limit: int | None = None  # bytes the model may use (default: available RAM)
     bandwidth: float | None = None  # bytes/s while downloading (None: unlimited)
     probation_timeout: float = 180.0
+    tuf_root: str | None = None  # the TUF trust anchor: fetch the index through TUF
     crash_at: str | None = None
     on_step: Callable[[str], None] | None = None  # called at each of CRASH_POINTS (timing)
 
@@ -102,7 +103,12 @@ class Agent:
 
     def _index_entry(self, state: dict) -> dict | None:
         try:
-            data = rp.fetch_bytes(self.config.repo, rp.INDEX)
+            if self.config.tuf_root:
+                from slmkit.edge.tuf_client import fetch_index
+
+                data = fetch_index(self.config.repo, self.device.root, self.config.tuf_root)
+            else:
+                data = rp.fetch_bytes(self.config.repo, rp.INDEX)
         except OSError as err:
             raise UpdateRefused(f"cannot read the repository index: {err}",
                                 hint="check --repo; the current version keeps serving") from err

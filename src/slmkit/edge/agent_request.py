@@ -34,6 +34,9 @@ class AgentRequest:
                            metavar="mqtt://HOST:PORT/TOPIC")
     mqtt_ca: str | None = opt(None, "CA certificate of an mqtts:// broker (default: the "
                                     "system's)", metavar="FILE")
+    tuf_root: str | None = opt(None, "fetch the index through TUF, trusting this root "
+                                     "metadata (the repository's tuf/metadata/1.root.json)",
+                               metavar="ROOT")
     status: bool = opt(False, "print the device's state and exit")
     json: bool = opt(False, "machine-readable output")
     crash_at: str | None = opt(None, argparse.SUPPRESS)  # fault-injection tests only
@@ -49,7 +52,7 @@ class AgentRequest:
             channel=self.channel, device_id=self.device_id,
             ram_limit=int(self.ram_limit * 2**20) if self.ram_limit else None,
             bandwidth=self.bandwidth * 1024 if self.bandwidth else None,
-            crash_at=self.crash_at)
+            crash_at=self.crash_at, tuf_root=self.tuf_root)
 
     def heartbeat(self, device_id: str):
         """The fleet :class:`~slmkit.edge.runner.Heartbeat` (HTTP and/or MQTT), or None

@@ -80,15 +80,31 @@ class PublishRequest:
     channel: str = opt("stable")
     rollout: str = opt("100%", "share of devices, e.g. 10%% (default 100%%)")
     expires_days: float = opt(7.0, "devices refuse the index after this long (default 7)")
+    tuf: bool = opt(False, "also sign TUF metadata (root, targets, snapshot, timestamp) over "
+                           "the index; devices use `slm agent --tuf-root`")
+    tuf_key: list[str] | None = opt(None, "with --tuf: this role's own key (default: --sign "
+                                          "for every role; repeatable)", metavar="ROLE=KEY",
+                                    action="append")
+    tuf_old_root: str | None = opt(None, "with --tuf: the previous root key, when the root key "
+                                         "changes", metavar="KEY")
 
     def run(self, progress=None) -> Done:
         index = publish(self.bundle, self.repo, self.sign, channel=self.channel,
                         rollout=float(self.rollout.rstrip("%")),
                         expires_days=self.expires_days)
         e = index["channels"][self.channel]
-        return Done(index, f"published {e['name']} {e['version']} to {self.channel} at "
-                           f"{e['rollout']:g}% (index version {index['version']}, expires "
-                           f"{index['expires']})")
+        text = (f"published {e['name']} {e['version']} to {self.channel} at {e['rollout']:g}% "
+                f"(index version {index['version']}, expires {index['expires']})")
+        if self.tuf:
+            from slmkit.edge import tuf_repo
+
+            index["tuf"] = tuf_repo.publish(self.repo, tuf_repo.role_keys(self.sign,
+                                                                          self.tuf_key),
+                                            expires_days=self.expires_days,
+                                            old_root_key=self.tuf_old_root)
+            text += (f"\nTUF metadata signed: {index['tuf']}; devices trust "
+                     f"{tuf_repo.trusted_root(self.repo)} (slm agent --tuf-root)")
+        return Done(index, text)
 
 
 def _check_newer(current: dict | None, manifest: dict, digest: str, channel: str) -> None:
