@@ -99,3 +99,20 @@ def test_agent_with_tuf_root_refuses_an_expired_repository(tmp_path, published):
     tuf_repo.publish(repo_dir, tuf_repo.role_keys(priv), expires_days=-1)
     outcome = agent_for(tmp_path, repo_dir, pub, tuf_root=str(root)).poll_once()
     assert outcome.action == "refused" and "expired" in outcome.reason, outcome
+
+
+def test_publish_and_agent_through_the_cli(tmp_path, capsys, monkeypatch):
+    from slmkit.cli.main import main
+
+    monkeypatch.setenv("SLM_HOME", str(tmp_path / "home"))
+    priv, pub = make_keys(tmp_path)
+    ts_key, _ = make_keys(tmp_path, "timestamp.key")
+    b = build_bundle(tmp_path, priv, "1.0.0")
+    assert main(["publish", str(b), "--repo", str(tmp_path / "repo"), "--sign", str(priv),
+                 "--channel", "other", "--tuf", "--tuf-key", f"timestamp={ts_key}"]) == 0
+    assert "TUF metadata signed" in capsys.readouterr().out
+    root = tuf_repo.trusted_root(tmp_path / "repo")
+    assert main(["agent", "--repo", str(tmp_path / "repo"), "--key", str(pub), "--device-dir",
+                 str(tmp_path / "device"), "--once", "--json", "--tuf-root", str(root)]) == 0
+    assert json.loads(capsys.readouterr().out)["action"] == "none"  # stable: not published
+    assert (tmp_path / "device/tuf/timestamp.json").exists()
