@@ -147,22 +147,34 @@ def _fleet(work: Path, devices: int, rounds: int, period: float) -> dict:
                     failures[0] += 1
             time.sleep(period)
 
-    threads = [threading.Thread(target=device, args=(d, t, i * period / devices))
-               for i, (d, t) in enumerate(tokens.items())]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _simulate(tokens, period, device)
     proc.terminate()
     proc.wait()
     db = FleetDB(work / "fleet.db")
     stored = db.conn.execute("SELECT count(*) FROM heartbeats").fetchone()[0]
     db.close()
-    latencies.sort()
     return {"devices": devices, "period_s": period, "sent": devices * rounds,
-            "stored": stored, "failed": failures[0],
-            "p50_ms": round(1000 * statistics.median(latencies), 1),
-            "p95_ms": round(1000 * latencies[int(0.95 * (len(latencies) - 1))], 1)}
+            "stored": stored, "failed": failures[0], **_percentiles(latencies)}
+
+
+def _simulate(tokens: dict[str, str], period: float, device) -> None:
+    """``device(id, token, offset)`` for every device at once, their starts spread over one
+    period (as a fleet's heartbeats are)."""
+    threads = [threading.Thread(target=device, args=(d, t, i * period / len(tokens)))
+               for i, (d, t) in enumerate(tokens.items())]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def _percentiles(seconds: list[float]) -> dict:
+    """p50 and p95 in milliseconds (None without samples)."""
+    if not seconds:
+        return {"p50_ms": None, "p95_ms": None}
+    seconds = sorted(seconds)
+    return {"p50_ms": round(1000 * statistics.median(seconds), 1),
+            "p95_ms": round(1000 * seconds[int(0.95 * (len(seconds) - 1))], 1)}
 
 
 def _fleet_mqtt(work: Path, devices: int, rounds: int, period: float) -> dict:
@@ -207,12 +219,7 @@ def _fleet_mqtt(work: Path, devices: int, rounds: int, period: float) -> dict:
                 time.sleep(period)
             pub.close()
 
-        threads = [threading.Thread(target=device, args=(d, t, i * period / devices))
-                   for i, (d, t) in enumerate(tokens.items())]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        _simulate(tokens, period, device)
         time.sleep(2)  # the last messages on their way through the broker
     finally:
         collector.terminate()
@@ -222,12 +229,9 @@ def _fleet_mqtt(work: Path, devices: int, rounds: int, period: float) -> dict:
     db = FleetDB(db_path)
     rows = db.conn.execute("SELECT received, payload FROM heartbeats").fetchall()
     db.close()
-    latencies = sorted(r - json.loads(p)["t_sent"] for r, p in rows)
+    latencies = [r - json.loads(p)["t_sent"] for r, p in rows]
     return {"devices": devices, "period_s": period, "sent": devices * rounds,
-            "stored": len(rows), "failed": failures[0],
-            "p50_ms": round(1000 * statistics.median(latencies), 1) if latencies else None,
-            "p95_ms": round(1000 * latencies[int(0.95 * (len(latencies) - 1))], 1)
-            if latencies else None}
+            "stored": len(rows), "failed": failures[0], **_percentiles(latencies)}
 
 
 def _wait(url: str, timeout: float = 60) -> None:
