@@ -48,6 +48,16 @@ def test_collection_and_embedder_are_listed_with_digests(tmp_path, home):
     assert "V-220" in hits[0].text
 
 
+def test_greengrass_recipe_serves_the_collections(tmp_path, home):
+    from slmkit.edge import greengrass
+
+    priv, pub = make_keys(tmp_path)
+    path = greengrass.export(_rag_bundle(tmp_path, home, priv), keys.load_public(pub),
+                             tmp_path / "gg")
+    run = json.loads(path.read_text())["Manifests"][0]["Lifecycle"]["Run"]["Script"]
+    assert "--rag-home '{work:path}/bundle' --rag docs" in run
+
+
 def test_tampered_collection_is_refused(tmp_path, home):
     priv, pub = make_keys(tmp_path)
     out = _rag_bundle(tmp_path, home, priv)

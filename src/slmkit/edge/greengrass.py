@@ -64,6 +64,8 @@ def recipe(manifest: dict, bundle_file: str, key_file: str, digests: dict[str, s
     run = (f"slm serve '{model}' --no-pull --host {{configuration:/Host}} "
            f"--port {{configuration:/Port}} --ctx {{configuration:/Ctx}} "
            f"--threads {{configuration:/Threads}}")
+    if manifest.get("rag"):  # the bundle's collections (names are checked when bundled)
+        run += f" --rag-home '{work}'" + "".join(f" --rag {n}" for n in sorted(manifest["rag"]))
     install = (f"slm bundle verify '{artifacts}/{bundle_file}' --key '{artifacts}/{key_file}' "
                f"&& rm -rf '{work}' && mkdir -p '{work}' "
                f"&& tar -xf '{artifacts}/{bundle_file}' -C '{work}'")
