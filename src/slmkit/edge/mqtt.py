@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import sqlite3
 import threading
 import time
 import uuid
@@ -185,7 +186,7 @@ class Subscriber:
             device, sent, payload = open_envelope(msg.payload, device, self.token_sha,
                                                   self._last.get(device, 0.0))
             self.ingest(device, payload)
-        except ValueError as err:
+        except (ValueError, OSError, sqlite3.Error) as err:  # never kill the network thread
             self.rejected += 1
             self.last_error = str(err)
             return
