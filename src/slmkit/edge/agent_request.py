@@ -56,18 +56,8 @@ class AgentRequest:
 
     def heartbeat(self, device_id: str):
         """The fleet :class:`~slmkit.edge.runner.Heartbeat` (HTTP and/or MQTT), or None
-        without --fleet and --mqtt; an MQTT publisher connects in the background."""
-        if not (self.fleet or self.mqtt):
-            return None
-        if not self.token_file:
-            raise ValueError("--fleet and --mqtt need --token-file (make one with "
-                             "`slm fleet token`)")
-        from slmkit.edge.runner import Heartbeat
+        without --fleet and --mqtt."""
+        from slmkit.edge.runner import heartbeat_target
 
-        token = Path(self.token_file).read_text().strip()
-        mqtt = None
-        if self.mqtt:
-            from slmkit.edge.mqtt import Publisher
-
-            mqtt = Publisher(self.mqtt, device_id, token, ca_file=self.mqtt_ca)
-        return Heartbeat(self.fleet, token, mqtt)
+        return heartbeat_target(device_id, self.fleet, self.mqtt, self.token_file,
+                                mqtt_ca=self.mqtt_ca)

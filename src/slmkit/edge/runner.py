@@ -27,6 +27,26 @@ class Heartbeat:
     mqtt: Any = None
 
 
+def heartbeat_target(device_id: str, url: str | None, mqtt_url: str | None,
+                     token_file: str | None, *, mqtt_ca: str | None = None) -> Heartbeat | None:
+    """Where this device's heartbeats go (None: nowhere); an MQTT publisher connects in
+    the background. ``ValueError`` when a collector is named without a token."""
+    if not (url or mqtt_url):
+        return None
+    if not token_file:
+        raise ValueError("--fleet and --mqtt need --token-file (make one with "
+                         "`slm fleet token`)")
+    from pathlib import Path
+
+    token = Path(token_file).read_text().strip()
+    mqtt = None
+    if mqtt_url:
+        from slmkit.edge.mqtt import Publisher
+
+        mqtt = Publisher(mqtt_url, device_id, token, ca_file=mqtt_ca)
+    return Heartbeat(url, token, mqtt)
+
+
 def device_metrics(agent: Agent) -> dict:
     """Disk and RAM of the device, for the heartbeat."""
     import shutil
