@@ -49,6 +49,7 @@ class StoreLoader:
         self.registry = None
         self.early = early  # a start-up model already loading (see EarlyLoad)
         self._models: dict = {}  # served name → models.load.ResolvedModel
+        self._from_paths: set[str] = set()  # served names of model files named at start-up
 
     def _adapter_view(self, name: str):
         return self.adapters.view(name) if self.adapters is not None else None
@@ -66,12 +67,16 @@ class StoreLoader:
         if self._adapter_view(name):  # BASE+ADAPTER: no memory of its own beyond the base
             return ModelSpec(name, 0)
         o = self.options
-        model = self._models.get(name)  # a path given on the command line: its served name
+        # a file named on the command line is served under its own name, which the store
+        # does not know: that name (rag:NAME's base, a reload) resolves to the same file
+        model = self._models[name] if name in self._from_paths else None
         if model is None:
             model = resolve(name, pull=from_cli and o.pull, store=self.store)
         est = check_fit(model, n_ctx=o.n_ctx, n_parallel=o.n_parallel)
         served = model.name if split_engine(name)[0] == name else f"{model.name}@{model.backend}"
         self._models[served] = model
+        if from_cli and served != name and os.path.exists(split_engine(name)[0] or name):
+            self._from_paths.add(served)
         return ModelSpec(served, est.total)
 
     def load(self, spec: ModelSpec) -> LoadResult:
