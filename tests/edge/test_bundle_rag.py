@@ -168,3 +168,18 @@ def test_model_only_update_reuses_the_collection_by_copy(tmp_path, home):
     assert (new / emb).stat().st_ino == (old / emb).stat().st_ino  # read-only: linked
     with pytest.raises(BundleError, match="cannot leave out"):
         _rag_bundle(tmp_path, home, priv, "1.0.2", reuse={"config"})
+
+
+def test_cli_bundle_rag_wires_the_rag_store(tmp_path, home, monkeypatch, capsys):
+    from helpers.edge_bundles import tiny_model
+
+    from slmkit.cli.main import main
+
+    monkeypatch.setenv("SLM_HOME", str(home))
+    priv, pub = make_keys(tmp_path)
+    out = tmp_path / "cli.slmb"
+    assert main(["bundle", str(tiny_model(tmp_path)), "--version", "1.0.0", "--sign",
+                 str(priv), "--rag", "docs", "--rag-embedder", "name", "-o", str(out)]) == 0
+    m = bundle.verify(out, keys.load_public(pub))
+    assert m["rag"]["docs"] == {"path": "rag/docs.db", "embedder": "all-minilm-l6-v2-int8",
+                                "carried": None}
