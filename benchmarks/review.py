@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import machine, save
 
 DATA = Path(__file__).parent / "data" / "review"
+ROWS = Path(__file__).parent / "results" / "rows"
 
 
 def main() -> int:
@@ -33,36 +34,48 @@ def main() -> int:
     ap.add_argument("--configs", default="direct/retrieve,free/retrieve,direct/stuff")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--ctx", type=int, default=4096)
+    ap.add_argument("--limit", type=int, default=None, help="first N documents only")
+    ap.add_argument("--cache-dir", default=str(ROWS),
+                    help="per-document rows, reused on a rerun (resume after an interruption)")
     args = ap.parse_args()
     import slmkit
-    from slmkit.apps.review.evaluate import evaluate
+    from slmkit.apps.review.evaluate import documents, evaluate
     from slmkit.apps.review.pipeline import ReviewOptions
+    from slmkit.util.files import read_rows
 
     load0 = os.getloadavg()[0]
     name = "review-" + "-".join(m.split("-")[0] for m in args.models.split(",") if m)
+    name += f"-n{len(documents(args.data)[:args.limit])}"
     rows, payload = [], {"machine": machine(), "load_avg_start": load0, "results": {}}
+    names = [n for n, _ in documents(args.data)][:args.limit]
     for model in [m for m in args.models.split(",") if m]:
+        caches = {cfg: Path(args.cache_dir) / f"review-{model}-{cfg.replace('/', '-')}.jsonl"
+                  for cfg in args.configs.split(",")}
+        todo = any(set(names) - set(read_rows(c, "document")) for c in caches.values())
         engine = slmkit.load(model, n_ctx=args.ctx, n_threads=args.threads, pull=False,
-                             n_parallel=1)
+                             n_parallel=1) if todo else None
         try:
-            for cfg in args.configs.split(","):
+            for cfg, cache in caches.items():
                 extraction, mode = cfg.split("/")
                 t0 = time.time()
-                r = evaluate(args.data, engine, ReviewOptions(mode=mode, extraction=extraction))
+                r = evaluate(args.data, engine, ReviewOptions(mode=mode, extraction=extraction),
+                             cache=cache, limit=args.limit)
                 payload["results"][f"{model} {cfg}"] = r
                 rows.append(f"| {model} | {extraction} | {mode} | {r['exact_match']:.2f} | "
                             f"{r['f1']:.2f} | {r['evidence_accuracy']:.2f} | "
                             f"{r['hallucinated']} | {r['found_but_absent']} | "
-                            f"{r['rejected_by_verifier']} | {r['seconds_per_doc']:.1f} |")
+                            f"{r['rejected_by_verifier']} | {r['seconds_per_doc']:.1f} | "
+                            f"{r['documents']} |")
                 print(f"{time.time() - t0:.0f}s {rows[-1]}", file=sys.stderr, flush=True)
                 save(name, payload, "\n".join(rows) + "\n")  # kept if a later one fails
         finally:
-            engine.close()
-    md = [f"# Review benchmark ({DATA.name}: 3 English + 3 Korean contracts, 50 fields)\n",
+            if engine is not None:
+                engine.close()
+    md = [f"# Review benchmark ({Path(args.data).name}: {len(names)} labelled contracts)\n",
           f"Busy machine: load average {load0:.1f} at start; seconds are context only.\n",
           "| model | extraction | clauses | exact match | F1 | evidence accuracy | "
-          "hallucinated | found but absent | rejected by verifier | s/doc |",
-          "|---|---|---|---|---|---|---|---|---|---|", *rows]
+          "hallucinated | found but absent | rejected by verifier | s/doc | docs |",
+          "|---|---|---|---|---|---|---|---|---|---|---|", *rows]
     text = "\n".join(md) + "\n"
     print(text)
     print(f"saved {save(name, payload, text)}", file=sys.stderr)

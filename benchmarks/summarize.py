@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import machine, save
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ko-news-sum"
+ROWS = Path(__file__).parent / "results" / "rows"
 
 
 def _load(name: str, threads: int, ctx: int):
@@ -50,14 +51,18 @@ def quality(articles, models: list[str], args, log) -> tuple[dict, list[str]]:
         rows = list(ev.run_system(articles, ev.baseline(kind)))
         results[kind] = {"mean": ev.mean(rows), "rows": rows}
     anchor = results["lead3"]["mean"]
-    opts = SummaryOptions(style="bullets", lang="ko", max_words=args.max_words)
+    opts = SummaryOptions(style="bullets", lang=args.set, max_words=args.max_words)
     for name in models:
-        engine = _load(name, args.threads, args.ctx)
+        cache = Path(args.cache_dir) / f"{args.set}-{name}-bullets-{args.max_words}w.jsonl"
+        todo = [a for a in articles if a.name not in ev.read_rows(cache, "article")]
+        log(f"{name}: {len(articles) - len(todo)} cached, {len(todo)} to run ({cache})")
+        engine = _load(name, args.threads, args.ctx) if todo else None
         try:
             rows = list(ev.run_system(articles, ev.model_system(engine, opts),
-                                      lambda i, n: log(f"  {name}: {i}/{n}")))
+                                      lambda i, n: log(f"  {name}: {i}/{n}"), cache=cache))
         finally:
-            engine.close()
+            if engine is not None:
+                engine.close()
         results[name] = {"mean": ev.mean(rows), "rows": rows}
     lines += ["| system | ROUGE-1 | ROUGE-2 | ROUGE-L | R-1 vs lead-3 | gold recall | chars | "
               "numbers not in source | s/article | n |", "|---|---|---|---|---|---|---|---|---|---|"]
@@ -75,7 +80,7 @@ def strategies(articles, model: str, args, log) -> tuple[dict, list[str]]:
     engine = _load(model, args.threads, args.ctx)
     try:
         for strategy in ("map-reduce", "refine"):
-            opts = SummaryOptions(style="bullets", lang="ko", max_words=args.max_words,
+            opts = SummaryOptions(style="bullets", lang=args.set, max_words=args.max_words,
                                   strategy=strategy, context=args.split_ctx)
             calls = []
 
@@ -106,7 +111,7 @@ def resummarize(articles, model: str, args) -> tuple[dict, list[str]]:
     text = "\n\n".join(a.text for a in articles)
     last = articles[-1].sentences[-1]
     edited = text.replace(last, last + " 관계자는 추가 조사가 필요하다고 말했다.")
-    opts = SummaryOptions(style="bullets", lang="ko", max_words=args.max_words,
+    opts = SummaryOptions(style="bullets", lang=args.set, max_words=args.max_words,
                           strategy="map-reduce", context=args.split_ctx)
     engine = _load(model, args.threads, args.ctx)
     try:
@@ -134,7 +139,11 @@ def resummarize(articles, model: str, args) -> tuple[dict, list[str]]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", default=str(DATA))
+    ap.add_argument("--set", choices=("ko", "en"), default="ko",
+                    help="ko: the Korean news set; en: 20 ACLSum test papers (English)")
+    ap.add_argument("--data", default=str(DATA), help="the ko set's folder")
+    ap.add_argument("--cache-dir", default=str(ROWS),
+                    help="per-article rows, reused on a rerun (resume after an interruption)")
     ap.add_argument("--models", default="smollm2-135m-instruct,qwen2.5-coder-0.5b-instruct")
     ap.add_argument("--limit", type=int, default=None, help="first N articles only")
     ap.add_argument("--threads", type=int, default=1,
@@ -151,7 +160,7 @@ def main() -> int:
     args = ap.parse_args()
     from slmkit.apps.summarize import evaluate as ev
 
-    articles = ev.load_set(args.data, args.limit)
+    articles = ev.load_named(args.set, args.data, args.limit)
     load0 = os.getloadavg()[0]
     t0 = time.time()
 
@@ -159,14 +168,18 @@ def main() -> int:
         print(f"[{time.time() - t0:6.0f}s] {msg}", file=sys.stderr, flush=True)
 
     models = [m for m in args.models.split(",") if m]
-    name = "summarize-" + ("-".join(m.split("-")[0] for m in models) or "baselines")
+    name = (f"summarize-{args.set}-" + ("-".join(m.split("-")[0] for m in models)
+                                        or "baselines") + f"-n{len(articles)}")
     payload = {"machine": machine(), "load_avg_start": load0, "articles": len(articles),
                "args": vars(args)}
-    md = [f"# Summarization benchmark ({len(articles)} Korean news articles)\n",
+    what = {"ko": f"Korean news articles, {Path(args.data).name}",
+            "en": "English papers, ACLSum test split"}[args.set]
+    md = [f"# Summarization benchmark ({len(articles)} {what})\n",
           f"Busy machine: load average {load0:.1f} at start on "
           f"{payload['machine']['logical_cores']} cores; timings are context only.\n"]
     payload["quality"], lines = quality(articles, models, args, log)
-    md += ["## Quality against the gold extract\n", *lines, ""]
+    against = {"ko": "the gold extract", "en": "the human-written summaries"}[args.set]
+    md += [f"## Quality against {against}\n", *lines, ""]
     save(name, payload, "\n".join(md) + "\n")  # kept if a later section fails
     if args.strategies:
         payload["strategies"], lines = strategies(articles[:args.long_limit], args.strategies,

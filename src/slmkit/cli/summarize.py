@@ -19,6 +19,8 @@ def configure(p) -> None:
     config_options(p, SummaryOptions)
     options(p, model=Opt(None, "default: the default model"))
     options(p.add_argument_group("eval"),
+            set=Opt("ko", "ko: Korean news (--data); en: 20 ACLSum papers (English)",
+                    choices=("ko", "en")),
             data=Opt(DEFAULT_EVAL_DATA, f"articles with gold extracts (default "
                                         f"{DEFAULT_EVAL_DATA})", "DIR"),
             limit=Opt(None, "first N articles", "N", int))
@@ -34,7 +36,7 @@ def run(args) -> int:
 
     if args.inputs[0] == "eval" and len(args.inputs) == 1:
         return _eval(args, config_from(args, SummaryOptions, style="bullets", max_words=min(
-            args.max_words, 80), lang=args.lang if args.lang != "auto" else "ko"))
+            args.max_words, 80), lang=args.lang if args.lang != "auto" else args.set))
     opts = config_from(args, SummaryOptions)
     opts.validate()
     items = []
@@ -50,11 +52,12 @@ def _eval(args, opts) -> int:
     from slmkit.cli.common import open_engine
     from slmkit.cli.output import Progress, print_json
 
-    articles = ev.load_set(args.data, args.limit)
+    articles = ev.load_named(args.set, args.data, args.limit)
     with open_engine(args.model, args) as loaded, \
             Progress(enabled=not args.json and sys.stderr.isatty()) as bar:
         means = ev.compare(articles, loaded.engine, loaded.name, opts, bar)
+    source = args.data if args.set == "ko" else "ACLSum test split (aclsum package)"
     if args.json:
-        return print_json({"data": args.data, "systems": means})
-    print(scores_text(args.data, len(articles), means))
+        return print_json({"set": args.set, "data": source, "systems": means})
+    print(scores_text(source, len(articles), means))
     return 0

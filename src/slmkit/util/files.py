@@ -1,8 +1,10 @@
-"""File helpers: the sha256 of a file and writes that readers never see half-done."""
+"""File helpers: the sha256 of a file, writes that readers never see half-done, and
+JSON-lines row caches that let an interrupted evaluation resume."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import threading
@@ -83,3 +85,25 @@ def atomic_output(make: Callable[[Path], object], dest: str | os.PathLike) -> No
             shutil.rmtree(tmp, ignore_errors=True)
         elif tmp.exists():
             tmp.unlink()
+
+
+def read_rows(path: str | os.PathLike, key: str) -> dict[str, dict]:
+    """The rows of a JSON-lines file by their ``key`` field (empty when the file does not
+    exist; a line cut short by an interruption is skipped)."""
+    rows, p = {}, Path(path)
+    if p.exists():
+        for line in p.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            rows[row[key]] = row
+    return rows
+
+
+def append_row(path: str | os.PathLike, row: dict) -> None:
+    """Append one row to a JSON-lines file (created with its folder)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    with p.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(row, ensure_ascii=False) + "\n")

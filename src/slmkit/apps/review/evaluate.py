@@ -19,6 +19,7 @@ from slmkit.apps.review.checklists import load_checklist
 from slmkit.apps.review.pipeline import ReviewOptions, review
 from slmkit.apps.text import words
 from slmkit.core.engine import Engine
+from slmkit.util.files import append_row, read_rows
 
 
 def _norm(s: str) -> str:
@@ -59,22 +60,28 @@ def score_document(text: str, report: dict, labels: dict) -> dict:
             "found": sum(r.get("status") == "found" for r in report["fields"].values())}
 
 
-def evaluate(folder: str | Path, engine: Engine, opts: ReviewOptions) -> dict:
-    """Scores summed over the labelled documents of ``folder``, and per document."""
+def evaluate(folder: str | Path, engine: Engine | None, opts: ReviewOptions,
+             cache: str | Path | None = None, limit: int | None = None) -> dict:
+    """Scores summed over the labelled documents of ``folder`` (the first ``limit``), and
+    per document. With ``cache`` (a JSON-lines file), documents scored in an earlier run
+    are reused and each new one is appended as soon as it is scored, so an interrupted run
+    resumes; ``engine`` may be None when every document is cached."""
     folder = Path(folder)
-    labels = json.loads((folder / "labels.json").read_text(encoding="utf-8"))
+    done = read_rows(cache, "document") if cache else {}
     per, total, seconds = {}, {}, 0.0
-    for name, spec in labels.items():
-        if name.startswith("_"):
-            continue
-        [doc] = read_path(folder / name)
-        t0 = time.perf_counter()
-        report = review(doc, engine, load_checklist(spec["checklist"]), opts)
-        seconds += time.perf_counter() - t0
-        s = score_document(doc.text, report, spec["fields"])
-        per[name] = s | {"risks": [r["kind"] for r in report["risks"]]}
-        for k, v in s.items():
-            total[k] = total.get(k, 0) + v
+    for name, spec in documents(folder)[:limit]:
+        row = done.get(name)
+        if row is None:
+            if engine is None:
+                raise ValueError(f"{name} is not cached and no engine was given")
+            row = _score_one(folder / name, spec, engine, opts)
+            if cache:
+                append_row(cache, row)
+        seconds += row.pop("seconds")
+        per[name] = {k: v for k, v in row.items() if k != "document"}
+        for k, v in per[name].items():
+            if k != "risks":
+                total[k] = total.get(k, 0) + v
     n = max(1, total.get("fields", 0))
     docs = max(1, len(per))
     return {"exact_match": total.get("exact", 0) / n, "f1": total.get("f1_sum", 0) / n,
@@ -83,3 +90,20 @@ def evaluate(folder: str | Path, engine: Engine, opts: ReviewOptions) -> dict:
             "found_but_absent": total.get("found_but_absent", 0),
             "rejected_by_verifier": total.get("rejected", 0),
             "seconds_per_doc": seconds / docs, "documents": len(per), "per_document": per}
+
+
+def documents(folder: str | Path) -> list[tuple[str, dict]]:
+    """``(file name, label spec)`` of the labelled documents, in ``labels.json`` order."""
+    labels = json.loads((Path(folder) / "labels.json").read_text(encoding="utf-8"))
+    return [(name, spec) for name, spec in labels.items() if not name.startswith("_")]
+
+
+def _score_one(path: Path, spec: dict, engine: Engine, opts: ReviewOptions) -> dict:
+    [doc] = read_path(path)
+    t0 = time.perf_counter()
+    report = review(doc, engine, load_checklist(spec["checklist"]), opts)
+    seconds = time.perf_counter() - t0
+    return score_document(doc.text, report, spec["fields"]) | {
+        "risks": [r["kind"] for r in report["risks"]], "seconds": seconds,
+        "document": path.name}
+

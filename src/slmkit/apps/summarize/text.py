@@ -31,7 +31,8 @@ def summary_text(r: dict) -> str:
 
 def scores_text(data: str, n_articles: int, means: dict[str, dict]) -> str:
     """``evaluate.mean`` per system as a table (ROUGE over Kiwi morphemes)."""
-    out = [f"{n_articles} articles from {data} (ROUGE F over Kiwi morphemes)",
+    out = [f"{n_articles} articles from {data} (ROUGE F over Kiwi morphemes for Korean, "
+           "words for English)",
            f"{'system':32} {'R-1':>6} {'R-2':>6} {'R-L':>6} {'gold rec':>8} {'chars':>6} "
            f"{'bad num':>7} {'s/doc':>6}"]
     for name, m in means.items():
