@@ -85,3 +85,19 @@ def test_review_hands_missing_fields_to_the_upstream_masked(tmp_path, default_mo
     assert res["upstream_usage"]["calls"] == len(bodies) >= len(not_found_locally) > 0
     assert not [p for p in planted for b in bodies if p in b]  # leak count 0
     assert any("<BANK_ACCOUNT_1>" in b or "<PHONE_1>" in b for b in bodies)
+
+
+def test_review_eval_scores_a_labelled_folder(tmp_path, default_model_ref):
+    """`slm review eval --data DIR`: a contract, a one-field checklist beside it, labels."""
+    (tmp_path / "law.yaml").write_text("fields:\n  - name: governing_law\n    question: Which "
+                                       "law governs the agreement?\n    keywords: [law]\n")
+    (tmp_path / "c.txt").write_text("1. Term. This Agreement runs for two years.\n\n"
+                                    "2. Law. This Agreement is governed by the laws of "
+                                    "England.\n")
+    (tmp_path / "labels.json").write_text(json.dumps({"c.txt": {"checklist": "law.yaml", "fields": {
+        "governing_law": {"value": "the laws of England", "evidence": "laws of England"}}}}))
+    r = slm("review", "eval", "--data", str(tmp_path), "--extraction", "free")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["documents"] == 1 and out["hallucinated"] == 0
+    assert set(out["per_document"]) == {"c.txt"} and out["per_document"]["c.txt"]["fields"] == 1

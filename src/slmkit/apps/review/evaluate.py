@@ -101,7 +101,10 @@ def documents(folder: str | Path) -> list[tuple[str, dict]]:
 def _score_one(path: Path, spec: dict, engine: Engine, opts: ReviewOptions) -> dict:
     [doc] = read_path(path)
     t0 = time.perf_counter()
-    report = review(doc, engine, load_checklist(spec["checklist"]), opts)
+    checklist = spec["checklist"]  # a built-in name, or a YAML file beside the documents
+    if (path.parent / checklist).is_file():
+        checklist = str(path.parent / checklist)
+    report = review(doc, engine, load_checklist(checklist), opts)
     seconds = time.perf_counter() - t0
     return score_document(doc.text, report, spec["fields"]) | {
         "risks": [r["kind"] for r in report["risks"]], "seconds": seconds,

@@ -27,6 +27,18 @@ def review_text(r: dict) -> str:
     return "\n".join(out) + "\n"
 
 
+def scores_text(data: str, model: str, opts, r: dict) -> str:
+    """``evaluate``'s scores as the lines `slm review eval` prints."""
+    out = [f"{r['documents']} labelled documents from {data}: {model}, {opts.extraction} "
+           f"extraction, {opts.mode} clauses",
+           f"  exact match {r['exact_match']:.2f}  F1 {r['f1']:.2f}  evidence accuracy "
+           f"{r['evidence_accuracy']:.2f}",
+           f"  hallucinated {r['hallucinated']} (target 0)  found but absent "
+           f"{r['found_but_absent']}  rejected by the verifier {r['rejected_by_verifier']}",
+           f"  {r['seconds_per_doc']:.1f} s per document"]
+    return "\n".join(out)
+
+
 def fields_schema(checklist: list[Field]) -> dict:
     """The JSON schema of a report's ``fields`` for this checklist."""
     found = {"type": "object", "properties": {
