@@ -27,6 +27,41 @@ DATA = Path(__file__).parent / "data" / "review"
 ROWS = Path(__file__).parent / "results" / "rows"
 
 
+def interleaved(names: list[str]) -> list[str]:
+    """English and Korean documents alternately, so that a prefix has both languages."""
+    en = [n for n in names if not n.startswith("ko-")]
+    ko = [n for n in names if n.startswith("ko-")]
+    out = [n for pair in zip(en, ko) for n in pair]
+    return out + en[len(ko):] + ko[len(en):]
+
+
+def run_model(model: str, order: list[str], caches: dict, args) -> None:
+    """Score the documents of ``order`` one by one, every config on each before the next
+    one, appending to the caches: a run cut short still compares the configs on the same
+    documents."""
+    import slmkit
+    from slmkit.apps.review.evaluate import evaluate
+    from slmkit.apps.review.pipeline import ReviewOptions
+    from slmkit.util.files import read_rows
+
+    todo = [n for n in order if any(n not in read_rows(c, "document") for c in caches.values())]
+    if not todo:
+        return
+    engine = slmkit.load(model, n_ctx=args.ctx, n_threads=args.threads, pull=False,
+                         n_parallel=1)
+    try:
+        for doc in todo:
+            for cfg, cache in caches.items():
+                extraction, mode = cfg.split("/")
+                t0 = time.time()
+                evaluate(args.data, engine, ReviewOptions(mode=mode, extraction=extraction),
+                         cache=cache, only=[doc])
+                print(f"{model} {cfg} {doc}: {time.time() - t0:.0f}s", file=sys.stderr,
+                      flush=True)
+    finally:
+        engine.close()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default=str(DATA))
@@ -34,45 +69,48 @@ def main() -> int:
     ap.add_argument("--configs", default="direct/retrieve,free/retrieve,direct/stuff")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--ctx", type=int, default=4096)
-    ap.add_argument("--limit", type=int, default=None, help="first N documents only")
+    ap.add_argument("--limit", type=int, default=None,
+                    help="N documents only (English and Korean alternately)")
+    ap.add_argument("--cached-only", action="store_true",
+                    help="run nothing: report the documents every model and config has cached")
     ap.add_argument("--cache-dir", default=str(ROWS),
                     help="per-document rows, reused on a rerun (resume after an interruption)")
     args = ap.parse_args()
-    import slmkit
     from slmkit.apps.review.evaluate import documents, evaluate
     from slmkit.apps.review.pipeline import ReviewOptions
     from slmkit.util.files import read_rows
 
     load0 = os.getloadavg()[0]
     name = "review-" + "-".join(m.split("-")[0] for m in args.models.split(",") if m)
-    name += f"-n{len(documents(args.data)[:args.limit])}"
     rows, payload = [], {"machine": machine(), "load_avg_start": load0, "results": {}}
-    names = [n for n, _ in documents(args.data)][:args.limit]
+    order = interleaved([n for n, _ in documents(args.data)])[:args.limit]
+    docs = {}
     for model in [m for m in args.models.split(",") if m]:
         caches = {cfg: Path(args.cache_dir) / f"review-{model}-{cfg.replace('/', '-')}.jsonl"
                   for cfg in args.configs.split(",")}
-        todo = any(set(names) - set(read_rows(c, "document")) for c in caches.values())
-        engine = slmkit.load(model, n_ctx=args.ctx, n_threads=args.threads, pull=False,
-                             n_parallel=1) if todo else None
-        try:
-            for cfg, cache in caches.items():
-                extraction, mode = cfg.split("/")
-                t0 = time.time()
-                r = evaluate(args.data, engine, ReviewOptions(mode=mode, extraction=extraction),
-                             cache=cache, limit=args.limit)
-                payload["results"][f"{model} {cfg}"] = r
-                rows.append(f"| {model} | {extraction} | {mode} | {r['exact_match']:.2f} | "
-                            f"{r['f1']:.2f} | {r['evidence_accuracy']:.2f} | "
-                            f"{r['hallucinated']} | {r['found_but_absent']} | "
-                            f"{r['rejected_by_verifier']} | {r['seconds_per_doc']:.1f} | "
-                            f"{r['documents']} |")
-                print(f"{time.time() - t0:.0f}s {rows[-1]}", file=sys.stderr, flush=True)
-                save(name, payload, "\n".join(rows) + "\n")  # kept if a later one fails
-        finally:
-            if engine is not None:
-                engine.close()
-    md = [f"# Review benchmark ({Path(args.data).name}: {len(names)} labelled contracts)\n",
-          f"Busy machine: load average {load0:.1f} at start; seconds are context only.\n",
+        if not args.cached_only:
+            run_model(model, order, caches, args)
+        done = set(order)  # the documents every config of this model has scored
+        for cache in caches.values():
+            done &= set(read_rows(cache, "document"))
+        docs[model] = [n for n in order if n in done]
+        for cfg, cache in caches.items():
+            extraction, mode = cfg.split("/")
+            r = evaluate(args.data, None, ReviewOptions(mode=mode, extraction=extraction),
+                         cache=cache, only=done)
+            payload["results"][f"{model} {cfg}"] = r
+            n_fields = sum(d["fields"] for d in r["per_document"].values())
+            rows.append(f"| {model} | {extraction} | {mode} | {r['exact_match']:.2f} | "
+                        f"{r['f1']:.2f} | {r['evidence_accuracy']:.2f} | "
+                        f"{r['hallucinated']} | {r['found_but_absent']} | "
+                        f"{r['rejected_by_verifier']} | {r['seconds_per_doc']:.1f} | "
+                        f"{r['documents']} ({n_fields} fields) |")
+    payload["documents"] = docs
+    name += f"-n{max((len(v) for v in docs.values()), default=0)}"
+    md = [f"# Review benchmark ({Path(args.data).name}: {len(order)} labelled contracts)\n",
+          f"Busy machine: load average {load0:.1f} at start; seconds are context only. "
+          "Each model is scored on the documents all its configs finished (English and "
+          "Korean alternately: " + ", ".join(order) + ").\n",
           "| model | extraction | clauses | exact match | F1 | evidence accuracy | "
           "hallucinated | found but absent | rejected by verifier | s/doc | docs |",
           "|---|---|---|---|---|---|---|---|---|---|---|", *rows]

@@ -35,6 +35,18 @@ def _load(name: str, threads: int, ctx: int):
     return slmkit.load(name, n_ctx=ctx, n_threads=threads, pull=False, n_parallel=1)
 
 
+def _cache(args, model: str) -> Path:
+    return Path(args.cache_dir) / f"{args.set}-{model}-bullets-{args.max_words}w.jsonl"
+
+
+def cached_articles(articles, models: list[str], args) -> list:
+    """The articles every model has in its cache (a run cut short: its largest prefix)."""
+    from slmkit.util.files import read_rows
+
+    done = [set(read_rows(_cache(args, m), "article")) for m in models]
+    return [a for a in articles if all(a.name in d for d in done)]
+
+
 def _row(name: str, m: dict, anchor: dict | None) -> str:
     ratio = f"{m['rouge1'] / anchor['rouge1']:.2f}×" if anchor and anchor["rouge1"] else "-"
     return (f"| {name} | {m['rouge1']:.3f} | {m['rouge2']:.3f} | {m['rougeL']:.3f} | {ratio} | "
@@ -53,7 +65,7 @@ def quality(articles, models: list[str], args, log) -> tuple[dict, list[str]]:
     anchor = results["lead3"]["mean"]
     opts = SummaryOptions(style="bullets", lang=args.set, max_words=args.max_words)
     for name in models:
-        cache = Path(args.cache_dir) / f"{args.set}-{name}-bullets-{args.max_words}w.jsonl"
+        cache = _cache(args, name)
         todo = [a for a in articles if a.name not in ev.read_rows(cache, "article")]
         log(f"{name}: {len(articles) - len(todo)} cached, {len(todo)} to run ({cache})")
         engine = _load(name, args.threads, args.ctx) if todo else None
@@ -142,6 +154,8 @@ def main() -> int:
     ap.add_argument("--set", choices=("ko", "en"), default="ko",
                     help="ko: the Korean news set; en: 20 ACLSum test papers (English)")
     ap.add_argument("--data", default=str(DATA), help="the ko set's folder")
+    ap.add_argument("--cached-only", action="store_true",
+                    help="run no model: report the articles every model has cached")
     ap.add_argument("--cache-dir", default=str(ROWS),
                     help="per-article rows, reused on a rerun (resume after an interruption)")
     ap.add_argument("--models", default="smollm2-135m-instruct,qwen2.5-coder-0.5b-instruct")
@@ -168,6 +182,8 @@ def main() -> int:
         print(f"[{time.time() - t0:6.0f}s] {msg}", file=sys.stderr, flush=True)
 
     models = [m for m in args.models.split(",") if m]
+    if args.cached_only:
+        articles = cached_articles(articles, models, args)
     name = (f"summarize-{args.set}-" + ("-".join(m.split("-")[0] for m in models)
                                         or "baselines") + f"-n{len(articles)}")
     payload = {"machine": machine(), "load_avg_start": load0, "articles": len(articles),

@@ -64,11 +64,11 @@ def test_review_evaluation_resumes_and_needs_no_engine_when_cached(tmp_path):
                        schema_answer=json.dumps({"value": "not found", "evidence": ""}))
     cache = tmp_path / "review.jsonl"
     opts = ReviewOptions(extraction="free")
-    first = evaluate(REVIEW_DATA, engine, opts, cache=cache, limit=2)
+    names = [n for n, _ in documents(REVIEW_DATA)]
+    first = evaluate(REVIEW_DATA, engine, opts, cache=cache, only=names[:2])
     assert first["documents"] == 2 and first["hallucinated"] == 0
     assert len(cache.read_text().splitlines()) == 2
-    again = evaluate(REVIEW_DATA, None, opts, cache=cache, limit=2)
+    again = evaluate(REVIEW_DATA, None, opts, cache=cache, only=names[:2])
     assert again == first
-    third = documents(REVIEW_DATA)[2][0]
-    with pytest.raises(ValueError, match=third):
-        evaluate(REVIEW_DATA, None, opts, cache=cache, limit=3)
+    with pytest.raises(ValueError, match=names[2]):
+        evaluate(REVIEW_DATA, None, opts, cache=cache, only=names[:3])

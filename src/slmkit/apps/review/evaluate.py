@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 from slmkit.apps.documents import read_path
@@ -61,15 +62,17 @@ def score_document(text: str, report: dict, labels: dict) -> dict:
 
 
 def evaluate(folder: str | Path, engine: Engine | None, opts: ReviewOptions,
-             cache: str | Path | None = None, limit: int | None = None) -> dict:
-    """Scores summed over the labelled documents of ``folder`` (the first ``limit``), and
-    per document. With ``cache`` (a JSON-lines file), documents scored in an earlier run
-    are reused and each new one is appended as soon as it is scored, so an interrupted run
-    resumes; ``engine`` may be None when every document is cached."""
+             cache: str | Path | None = None, only: Collection[str] | None = None) -> dict:
+    """Scores summed over the labelled documents of ``folder`` (those named in ``only``),
+    and per document. With ``cache`` (a JSON-lines file), documents scored in an earlier
+    run are reused and each new one is appended as soon as it is scored, so an interrupted
+    run resumes; ``engine`` may be None when every document is cached."""
     folder = Path(folder)
     done = read_rows(cache, "document") if cache else {}
     per, total, seconds = {}, {}, 0.0
-    for name, spec in documents(folder)[:limit]:
+    for name, spec in documents(folder):
+        if only is not None and name not in only:
+            continue
         row = done.get(name)
         if row is None:
             if engine is None:
