@@ -27,7 +27,8 @@ def test_scores_text_has_one_row_per_system():
     m = {"rouge1": 0.5, "rouge2": 0.25, "rougeL": 0.4, "gold_recall": 0.5, "chars": 120,
          "unsupported_numbers": 0.0, "seconds": 1.5}
     lines = scores_text("data", 3, {"lead3": m}).splitlines()
-    assert lines[0] == "3 articles from data (ROUGE F over Kiwi morphemes)"
+    assert lines[0] == ("3 articles from data (ROUGE F over Kiwi morphemes for Korean, "
+                        "words for English)")
     assert lines[2].split() == ["lead3", "0.500", "0.250", "0.400", "0.50", "120", "0.00",
                                 "1.50"]
 
