@@ -15,7 +15,6 @@ def run(args) -> int:
     from slmkit.cli.output import print_json
     from slmkit.edge.agent import Agent
     from slmkit.edge.agent_request import AgentRequest
-    from slmkit.edge.runner import run as run_agent
 
     request = config_from(args, AgentRequest)
     agent = Agent(request.config())
@@ -29,11 +28,5 @@ def run(args) -> int:
             reason = f": {outcome.reason}" if outcome.reason else ""
             print(f"{outcome.action} {outcome.version or ''}{reason}".strip(), flush=True)
 
-    heartbeat = request.heartbeat(agent.device.id)
-    try:
-        outcome = run_agent(agent, interval=args.interval, once=args.once,
-                            heartbeat=heartbeat, serve_port=args.serve_port, report=report)
-    finally:
-        if heartbeat and heartbeat.mqtt:
-            heartbeat.mqtt.close()
+    outcome = request.run(agent, report)
     return 1 if args.once and outcome.action in ("refused", "error") else 0

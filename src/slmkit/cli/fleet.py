@@ -34,12 +34,9 @@ def run(args) -> int:
     from slmkit.edge.fleet import create_app
 
     if args.mqtt:
-        from slmkit.edge.mqtt import Subscriber
+        from slmkit.edge.mqtt import collect
 
-        sub = Subscriber(args.mqtt, db.ingest, db.token_sha, ca_file=args.mqtt_ca)
-        sub.start()
-        b = sub.broker
-        print(f"fleet collector subscribed to {b.host}:{b.port} topic {b.topic}/+", flush=True)
+        print(f"fleet collector {collect(db, args.mqtt, args.mqtt_ca)}", flush=True)
     print(f"fleet collector on http://{args.host}:{args.port} (db {db.path})", flush=True)
     uvicorn.run(create_app(db), host=args.host, port=args.port, log_level="warning")
     return 0

@@ -54,6 +54,19 @@ class AgentRequest:
             bandwidth=self.bandwidth * 1024 if self.bandwidth else None,
             crash_at=self.crash_at, tuf_root=self.tuf_root)
 
+    def run(self, agent, report):
+        """The agent's poll loop with this request's heartbeat (closed when the loop ends);
+        returns the last outcome."""
+        from slmkit.edge.runner import run
+
+        heartbeat = self.heartbeat(agent.device.id)
+        try:
+            return run(agent, interval=self.interval, once=self.once, heartbeat=heartbeat,
+                       serve_port=self.serve_port, report=report)
+        finally:
+            if heartbeat is not None and heartbeat.mqtt is not None:
+                heartbeat.mqtt.close()
+
     def heartbeat(self, device_id: str):
         """The fleet :class:`~slmkit.edge.runner.Heartbeat` (HTTP and/or MQTT), or None
         without --fleet and --mqtt."""

@@ -168,6 +168,9 @@ class Subscriber:
         self.client.on_subscribe = lambda *a: self.ready.set()
         self.client.on_message = self._on_message
 
+    def __str__(self) -> str:
+        return f"subscribed to {self.broker.host}:{self.broker.port} topic {self.broker.topic}/+"
+
     def start(self, timeout: float = 30.0) -> None:
         """Connect and subscribe; ``RuntimeError`` when the broker does not answer."""
         self.client.connect_async(self.broker.host, self.broker.port, keepalive=60)
@@ -196,3 +199,11 @@ class Subscriber:
     def stop(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
+
+
+def collect(db, url: str, ca_file: str | None = None) -> Subscriber:
+    """`slm fleet serve --mqtt`: a started :class:`Subscriber` storing into the fleet
+    database ``db`` (:class:`~slmkit.edge.fleet.FleetDB`)."""
+    sub = Subscriber(url, db.ingest, db.token_sha, ca_file=ca_file)
+    sub.start()
+    return sub
