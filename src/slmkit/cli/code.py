@@ -1,11 +1,5 @@
-"""`slm code`: complete (fill-in-the-middle at FILE:LINE[:COL]), review a file or a diff,
-add missing docstrings as a patch, ask about a repository, evaluate (HumanEval).
-
-    slm code complete src/app.py:42 --model qwen2.5-coder-0.5b-instruct
-    git diff | slm code review - --json
-    slm code doc src/app.py -o docs.diff
-    slm code ask "where is the config parsed?" --repo .
-"""
+"""`slm code complete|review|doc|ask|eval` (docs/apps-ops.md); the work is in
+slmkit.apps.code."""
 
 from __future__ import annotations
 

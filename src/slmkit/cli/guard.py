@@ -1,10 +1,5 @@
 """`slm guard scan|mask|unmask [FILE|-]`: find, pseudonymize and restore personal data and
-secrets in text, e.g. to scrub logs before they leave the site.
-
-    slm guard scan app.log --json
-    slm guard mask ticket.txt --vault ticket.vault > ticket.masked
-    llm-cli < ticket.masked | slm guard unmask --vault ticket.vault
-"""
+secrets in text (docs/guard-and-route.md)."""
 
 from __future__ import annotations
 

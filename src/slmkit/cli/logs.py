@@ -1,15 +1,5 @@
-"""`slm logs parse|detect|explain|eval`: log templates, anomalies and their explanations.
-
-    slm logs parse app.log --state app.parse.json > app.events.jsonl
-    slm logs parse app.log --correct        # the model rewrites each new template (cached)
-    slm logs detect app.log --baseline last-week.log
-    tail -F app.log | slm logs detect -          # or: slm logs detect app.log --follow
-    slm logs explain app.log --model qwen2.5-coder-0.5b-instruct
-    slm logs eval --data ../shared/data
-
-Every record is one JSON line on stdout (template id, template, parameters, level, ...).
-The work is done in ``slmkit.apps.logs`` (``report`` reads files and renders reports).
-"""
+"""`slm logs parse|detect|explain|eval`: templates, anomalies and their explanations as JSON
+lines (docs/apps-ops.md); the work is in slmkit.apps.logs."""
 
 from __future__ import annotations
 

@@ -58,14 +58,10 @@ def run(args) -> int:
 
 
 def _eval(args, opts) -> int:
-    from slmkit.apps.review.evaluate import evaluate
-    from slmkit.apps.review.text import scores_text
+    from slmkit.apps.review.evaluate import evaluation
     from slmkit.cli.common import open_engine
-    from slmkit.cli.output import print_json
+    from slmkit.cli.output import emit
 
     with open_engine(args.model, args) as loaded:
-        r = evaluate(args.data, loaded.engine, opts)
-    if args.json:
-        return print_json({"data": args.data, "model": loaded.name, **r})
-    print(scores_text(args.data, loaded.name, opts, r))
-    return 0
+        result = evaluation(args.data, loaded.engine, loaded.name, opts)
+    return emit(args, *result)

@@ -1,15 +1,5 @@
-"""`slm route report|train|eval`: the router's ledger, its difficulty model, its quality.
-
-    slm route report [--ledger FILE] [--days N] [--json] [--chart costs.png]
-    slm route train --data outcomes.jsonl [--output difficulty.npz]
-    slm route eval --data mmlu --upstream http://127.0.0.1:8001/v1 --upstream-model qwen…
-
-``report``: where requests were answered and why, tokens, local compute, remote cost and
-savings against sending everything to the remote model. ``train``: a prompt-difficulty
-classifier from logged outcomes (``{"prompt": …, "hard": true}`` lines). ``eval``: quality
-vs share escalated, APGR and CPT on a held-apart split of a labelled multiple-choice set,
-weak = a local model, strong = an OpenAI-compatible upstream.
-"""
+"""`slm route report|train|eval`: the router's ledger, its difficulty model, its quality
+(docs/guard-and-route.md); the work is in slmkit.route."""
 
 from __future__ import annotations
 

@@ -3,8 +3,6 @@ eval`: scores on a set with gold extractive summaries (the work is in slmkit.app
 
 from __future__ import annotations
 
-import sys
-
 from slmkit.cli.args import config_from
 
 DEFAULT_EVAL_DATA = "../shared/data/ko-news-sum"
@@ -47,17 +45,11 @@ def run(args) -> int:
 
 
 def _eval(args, opts) -> int:
-    from slmkit.apps.summarize import evaluate as ev
-    from slmkit.apps.summarize.text import scores_text
+    from slmkit.apps.summarize.evaluate import evaluation
     from slmkit.cli.common import open_engine
-    from slmkit.cli.output import Progress, print_json
+    from slmkit.cli.output import emit, progress
 
-    articles = ev.load_named(args.set, args.data, args.limit)
-    with open_engine(args.model, args) as loaded, \
-            Progress(enabled=not args.json and sys.stderr.isatty()) as bar:
-        means = ev.compare(articles, loaded.engine, loaded.name, opts, bar)
-    source = args.data if args.set == "ko" else "ACLSum test split (aclsum package)"
-    if args.json:
-        return print_json({"set": args.set, "data": source, "systems": means})
-    print(scores_text(source, len(articles), means))
-    return 0
+    with open_engine(args.model, args) as loaded, progress(args) as bar:
+        result = evaluation(args.set, args.data, args.limit, loaded.engine, loaded.name, opts,
+                            bar)
+    return emit(args, *result)

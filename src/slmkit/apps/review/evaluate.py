@@ -113,3 +113,11 @@ def _score_one(path: Path, spec: dict, engine: Engine, opts: ReviewOptions) -> d
         "risks": [r["kind"] for r in report["risks"]], "seconds": seconds,
         "document": path.name}
 
+
+
+def evaluation(data: str, engine: Engine, model: str, opts: ReviewOptions) -> tuple[dict, str]:
+    """`slm review eval`: the scores on the labelled folder ``data``, as JSON and as text."""
+    from slmkit.apps.review.text import scores_text
+
+    r = evaluate(data, engine, opts)
+    return {"data": data, "model": model, **r}, scores_text(data, model, opts, r)

@@ -178,3 +178,16 @@ def compare(articles: list[Article], engine: Engine, name: str, opts: SummaryOpt
     return {s: mean(list(run_system(articles, system, lambda i, n, s=s: progress and
                                     progress(s, i, n))))
             for s, system in systems.items()}
+
+
+def evaluation(set_name: str, data: str, limit: int | None, engine: Engine, model: str,
+               opts: SummaryOptions, progress=None) -> tuple[dict, str]:
+    """`slm summarize eval`: every system's mean scores on the set ``set_name`` (``ko``: the
+    articles in ``data``; ``en``: ACLSum), as JSON and as text."""
+    from slmkit.apps.summarize.text import scores_text
+
+    articles = load_named(set_name, data, limit)
+    means = compare(articles, engine, model, opts, progress)
+    source = data if set_name == "ko" else "ACLSum test split (aclsum package)"
+    return ({"set": set_name, "data": source, "systems": means},
+            scores_text(source, len(articles), means))
