@@ -54,21 +54,22 @@ def options(p, **specs: Any) -> None:
         add(p, name, spec)
 
 
-def config_options(p, cls: Any, prefix: str = "") -> None:
+def config_options(p, cls: Any, prefix: str = "") -> dict[str, Any]:
     """An option per :func:`slmkit.core.options.opt` field of dataclass ``cls``, in its
-    ``group`` (made on first use), named ``--PREFIX-NAME``."""
+    ``group`` (made on first use), named ``--PREFIX-NAME``; returns the groups by title."""
     from slmkit.core.options import cli_fields, flag_name
 
-    groups = {g.title: g for g in p._action_groups}
+    groups = {g.title: g for g in p._action_groups}  # argparse has no public lookup
     for f in cli_fields(cls):
         if "nested" in f.metadata:
-            config_options(p, f.metadata["nested"], prefix)
+            groups.update(config_options(p, f.metadata["nested"], prefix))
             continue
         spec = {k: v for k, v in f.metadata["cli"].items() if k not in ("group", "flag")}
         title = f.metadata["cli"].get("group")
         if title and title not in groups:
             groups[title] = p.add_argument_group(title)
         add(groups[title] if title else p, flag_name(f, prefix), Opt(f.default, **spec))
+    return groups
 
 
 def config_from(args: argparse.Namespace, cls: Any, prefix: str = "", **given: Any) -> Any:

@@ -11,8 +11,7 @@ def configure(p) -> None:
 
     model(p)
     engine(p)
-    config_options(p, EvalPlan)
-    options(next(g for g in p._action_groups if g.title == MEASURE),
+    options(config_options(p, EvalPlan)[MEASURE],
             list_data=Opt(False, "list the named datasets and exit"))
     options(p.add_argument_group("fan-out (docs/scale.md)"),
             ray=Opt(False, "score --ppl/--choice in parallel Ray tasks, each opening the model "

@@ -24,8 +24,7 @@ def configure(p) -> None:
     p.set_defaults(_settings_args=SETTINGS_ARGS)  # None: filled from the settings before run()
     p.epilog = ("Unset options take their value from the environment, then "
                 "$SLM_HOME/config.toml (see `slm config`).")
-    config_options(p, ServerConfig)
-    upstream(next(g for g in p._action_groups if g.title == ROUTING))
+    upstream(config_options(p, ServerConfig)[ROUTING])
 
 
 def config(args):
