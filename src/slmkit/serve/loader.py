@@ -75,7 +75,8 @@ class StoreLoader:
         est = check_fit(model, n_ctx=o.n_ctx, n_parallel=o.n_parallel)
         served = model.name if split_engine(name)[0] == name else f"{model.name}@{model.backend}"
         self._models[served] = model
-        if from_cli and served != name and os.path.exists(split_engine(name)[0] or name):
+        path = (split_engine(name)[0] or name) if name else None  # None: the default model
+        if from_cli and path and served != name and os.path.exists(path):
             self._from_paths.add(served)
         return ModelSpec(served, est.total)
 
