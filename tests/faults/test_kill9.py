@@ -429,9 +429,16 @@ def test_sigkill_during_ingest_leaves_an_ann_index_that_matches_exact_search(tmp
             index = ann.AnnCache(min_chunks=100).get(coll)
             stored = {r[0] for r in coll.conn.execute("SELECT id FROM chunks_vec").fetchall()}
             assert {int(k) for k in index.index.keys} == stored
+            near = total = 0
             for q in rng.standard_normal((20, 16)).astype(np.float32):
                 q = (q / np.linalg.norm(q)).tobytes()
                 exact = dense(coll, q, 30)
                 cos, tenth = dict(exact), exact[9][1]
-                for cid, _ in ann.dense(coll, index, q, 10):  # the exact top 10, but for
-                    assert cid in stored and cos.get(cid, -1) >= tenth - 0.02  # int8 ties
+                for cid, _ in ann.dense(coll, index, q, 10):
+                    assert cid in stored  # never a deleted chunk, whatever the graph walk
+                    near += cos.get(cid, -1) >= tenth - 0.02  # in the exact top 10, but for
+                    total += 1  # int8 ties
+            # HNSW is approximate: after thousands of in-place deletes it misses about one
+            # neighbour in 200 here (measured 0.995-1.0 over 12 kills); a stale or half-saved
+            # index would miss far more.
+            assert near / total >= 0.97, f"recall@10 {near / total:.3f} after the kill"
