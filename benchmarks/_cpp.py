@@ -7,6 +7,7 @@ sdist with pip (so the user's index settings apply), configures with cmake and b
 the two targets, printing progress; later calls return the cached binaries at once.
 
     python benchmarks/_cpp.py            # build (or find) the binaries and print their paths
+    python benchmarks/_cpp.py --gpu-sources .cuda/llama.tgz   # sources for gpu_llamacpp.sh
 """
 
 from __future__ import annotations
@@ -115,6 +116,29 @@ def bench_tg(model: str, threads: int, n_gen: int = 128, reps: int = 3) -> float
     return float(rows[0]["avg_ts"])
 
 
+# what a GPU build does not need: models' vocab files, docs, tests, other GPU backends
+GPU_SKIP = re.compile(r"vendor/llama\.cpp/(models|docs|tests|examples|benches|media|gguf-py|"
+                      r"conversion|\.git)|/ggml-(vulkan|sycl|metal|cann|opencl|musa|webgpu|"
+                      r"hexagon|zdnn|kompute)(/|$)")
+
+
+def gpu_sources(out: Path) -> Path:
+    """The vendored llama.cpp sources and the ``llama_cpp`` package, trimmed to about 8 MB,
+    as ``out`` (a .tgz): what ``gpu_llamacpp.sh`` builds on a GPU machine with no network."""
+    root = cache_dir()
+    _sources(root, print)
+    top = root / "src" / f"llama_cpp_python-{root.name}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(out, "w:gz") as tar:
+        for part in ("vendor/llama.cpp", "llama_cpp"):
+            tar.add(top / part, arcname=part,
+                    filter=lambda info: None if GPU_SKIP.search(info.name) else info)
+    return out
+
+
 if __name__ == "__main__":
-    for name, path in binaries().items():
-        print(f"{name}: {path}")
+    if sys.argv[1:2] == ["--gpu-sources"]:
+        print(gpu_sources(Path(sys.argv[2])))
+    else:
+        for name, path in binaries().items():
+            print(f"{name}: {path}")

@@ -13,8 +13,10 @@ What runs depends on what the machine has, and every step that cannot run says w
 4. the OpenAI test subset (tests/serve/test_openai_routes.py) against that server, by
    base URL; needs pytest, openai, jsonschema.
 5. throughput through the ``openai`` client at 1/8/32 clients, fixed ``max_tokens``.
-6. llama.cpp with every layer on the GPU (``--gguf``), in-process through the Engine API,
-   when llama-cpp-python is a CUDA build.
+6. llama.cpp with every layer on the GPU (``gpu_llamacpp.py``): slmkit's engine against
+   ``llama-bench`` and ``slm serve --gpu-layers -1`` against ``llama-server``, on the model
+   converted to a Q8_0 GGUF (or ``--gguf``), when a GPU build of llama.cpp is on hand
+   (``gpu_llamacpp.sh`` builds one from the vendored sources).
 
     python benchmarks/gpu_check.py                    # on the GPU machine
     python benchmarks/gpu_check.py --cpu-smoke        # a tiny shape on the CPU (to test this)
@@ -47,6 +49,9 @@ OPENAI_SUBSET = ("streaming_matches_non_streaming or completion_streaming or see
                  " or chat_logprobs or models_list_and_get or unknown_model_suggests")
 
 
+CPP_ANCHOR = {"slmkit engine": "llama-bench (C++)", "slm serve (llama.cpp)": "llama-server (C++)"}
+
+
 class Report:
     """What ran, what was skipped and why, and the rows of the table."""
 
@@ -73,14 +78,21 @@ class Report:
               f"{seconds:7.2f} s {tokens / max(seconds, 1e-9):9.1f} tok/s", flush=True)
 
     def table(self) -> str:
-        anchor = {r["clients"]: r["tok_s"] for r in self.rows if r["engine"] == "transformers"}
-        lines = ["| engine | path | clients | tokens | seconds | tok/s | vs transformers |",
-                 "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+        def by_clients(*engines: str) -> dict:
+            return {r["clients"]: r["tok_s"] for r in self.rows if r["engine"] in engines}
+
+        hf = by_clients("transformers")
+        cpp = {ours: by_clients(theirs) for ours, theirs in CPP_ANCHOR.items()}
+
+        def ratio(base: dict, r: dict) -> str:
+            b = base.get(r["clients"])
+            return f"{r['tok_s'] / b:.2f}x" if b else "-"
+        lines = ["| engine | path | clients | tokens | seconds | tok/s | vs transformers "
+                 "| vs llama.cpp C++ |", "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for r in self.rows:
-            base = anchor.get(r["clients"])
-            ratio = f"{r['tok_s'] / base:.2f}x" if base else "-"
             lines.append(f"| {r['engine']} | {r['path']} | {r['clients']} | {r['tokens']} | "
-                         f"{r['seconds']} | {r['tok_s']} | {ratio} |")
+                         f"{r['seconds']} | {r['tok_s']} | {ratio(hf, r)} | "
+                         f"{ratio(cpp.get(r['engine'], {}), r)} |")
         return "\n".join(lines)
 
 
@@ -186,7 +198,8 @@ def free_port() -> int:
 class Server:
     """``slm serve MODEL@ENGINE`` in a child process, logging into ``logdir``."""
 
-    def __init__(self, model: str, engine: str, device: str, logdir: Path, ctx: int) -> None:
+    def __init__(self, model: str, engine: str, device: str, logdir: Path, ctx: int,
+                 extra: list[str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = logdir / f"serve-{engine}.log"
@@ -194,7 +207,8 @@ class Server:
                    PYTHONUNBUFFERED="1", SLM_SKIP_MEMORY_CHECK="1")
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "src"),
                                                         env.get("PYTHONPATH")) if p)
-        cmd = [sys.executable, "-m", "slmkit.cli.main", "serve", f"{model}@{engine}",
+        spec = model if model.endswith(".gguf") else f"{model}@{engine}"
+        cmd = [sys.executable, "-m", "slmkit.cli.main", "serve", spec, *(extra or []),
                "--host", "127.0.0.1", "--port", str(self.port), "--no-pull", "--ctx", str(ctx),
                "--keep-alive", "-1", "--queue", "64", "--log-level", "warning"]
         self.log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
@@ -250,7 +264,7 @@ def openai_subset(report: Report, server: Server, model_name: str, timeout: floa
 
 
 def throughput(report: Report, label: str, url: str, model_name: str, clients: list[int],
-               max_tokens: int) -> None:
+               max_tokens: int, server: str = "slm serve") -> None:
     """Aggregate completion tokens/s: N clients each send one chat request at once."""
     if import_error("openai") is None:
         from openai import OpenAI
@@ -262,7 +276,7 @@ def throughput(report: Report, label: str, url: str, model_name: str, clients: l
                 model=model_name, messages=[{"role": "user", "content": PROMPT}],
                 max_tokens=max_tokens, temperature=0)
             return r.usage.completion_tokens
-        path = "slm serve + openai client"
+        path = f"{server} + openai client"
     else:
         import httpx
 
@@ -274,45 +288,13 @@ def throughput(report: Report, label: str, url: str, model_name: str, clients: l
                 "max_tokens": max_tokens, "temperature": 0})
             r.raise_for_status()
             return r.json()["usage"]["completion_tokens"]
-        path = "slm serve + httpx"
+        path = f"{server} + httpx"
     one(0)  # warm-up
     for n in clients:
         with ThreadPoolExecutor(n) as pool:
             t0 = time.perf_counter()
             tokens = sum(pool.map(one, range(n)))
             report.row(label, path, n, tokens, time.perf_counter() - t0)
-
-
-def llamacpp_gpu(report: Report, gguf: str | None, clients: list[int], max_tokens: int) -> None:
-    """llama.cpp with every layer on the GPU, N sequences at once, in-process."""
-    if not has("llama_cpp"):
-        report.skip("llama.cpp on the GPU", "llama-cpp-python is not installed (a CUDA build "
-                    "needs CMAKE_ARGS=-DGGML_CUDA=on or a CUDA wheel)")
-        return
-    import llama_cpp
-
-    if not llama_cpp.llama_supports_gpu_offload():
-        report.skip("llama.cpp on the GPU", "this llama-cpp-python build has no GPU offload")
-        return
-    if not gguf or not Path(gguf).is_file():
-        report.skip("llama.cpp on the GPU", "no GGUF (--gguf PATH; random weights have none)")
-        return
-    from slmkit.core.types import GREEDY, ChatMessage, GenerateRequest, collect
-    from slmkit.runtime import load_engine
-
-    engine = load_engine(gguf, backend="llamacpp", n_ctx=2048, n_parallel=max(clients),
-                         n_gpu_layers=-1, n_threads=4)
-    request = GenerateRequest(messages=[ChatMessage("user", PROMPT)], max_tokens=max_tokens,
-                              sampling=GREEDY)
-    try:
-        for n in clients:
-            with ThreadPoolExecutor(n) as pool:
-                t0 = time.perf_counter()
-                done = list(pool.map(lambda _: collect(engine.generate(request)), range(n)))
-                report.row("llama.cpp (all layers GPU)", "Engine API, in-process", n,
-                           sum(c.usage.completion_tokens for c in done), time.perf_counter() - t0)
-    finally:
-        engine.close()
 
 
 # ---- the run ---------------------------------------------------------------------------------
@@ -356,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cpu-smoke", action="store_true",
                    help="tiny random shape on the CPU: checks this script, not a GPU")
     p.add_argument("--json", help="also write the rows and notes here")
+    p.add_argument("--only", choices=("all", "torch", "llamacpp"), default="all",
+                   help="the transformers/torch steps (1-5), the llama.cpp ones (6), or both")
     args = p.parse_args(argv)
     args.clients = [int(c) for c in args.clients.split(",")]
     report = Report(args.budget)
@@ -378,10 +362,14 @@ def main(argv: list[str] | None = None) -> int:
                                      device)
             report.note(f"model: RANDOM weights, {'tiny' if args.cpu_smoke else 'Qwen2.5-0.5B'}"
                         " shape: speed numbers are valid (shape-bound), answers are not")
-        anchor(report, model_dir, device, dtype, args.clients, args.max_tokens)
-        serve_steps(report, args, model_dir, device, work)
-        if report.left() > 30:
-            llamacpp_gpu(report, args.gguf, args.clients, args.max_tokens)
+        if args.only in ("all", "torch"):
+            anchor(report, model_dir, device, dtype, args.clients, args.max_tokens)
+            serve_steps(report, args, model_dir, device, work)
+        if args.only in ("all", "llamacpp") and report.left() > 30:
+            import gpu_llamacpp
+
+            gpu_llamacpp.run(report, model_dir, args.gguf, args.clients, args.max_tokens,
+                             work, args.cpu_smoke, sys.modules[__name__])
     print("\n" + report.table())
     print("\n".join(["", "notes:"] + [f"- {n}" for n in report.notes]))
     if args.json:

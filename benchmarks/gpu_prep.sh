@@ -5,10 +5,11 @@
 #
 #   bash benchmarks/gpu_prep.sh [REPO_ROOT]
 #
-# It writes, into REPO_ROOT (default: this checkout), two folders that git ignores:
+# It writes, into REPO_ROOT (default: this checkout), three folders that git ignores:
 #   .whl/  cp312 manylinux wheels of the web stack, the openai client and jsonschema
 #   .gpu/  tokenizer/: the default model's tokenizer (Qwen2.5), extracted from its GGUF
-# and adds both to REPO_ROOT/.git/info/exclude. Carry both (carry: [".whl", ".gpu"]).
+#   .cuda/ llama.tgz: the vendored llama.cpp sources for a GPU build (gpu_llamacpp.sh)
+# and adds them to REPO_ROOT/.git/info/exclude. Carry them (carry: [".whl", ".gpu", ".cuda"]).
 set -euo pipefail
 ROOT="$(cd "${1:-$(dirname "$0")/..}" && pwd)"
 PY="${PYTHON:-python3}"
@@ -30,7 +31,7 @@ common="$(git -C "$ROOT" rev-parse --git-common-dir 2>/dev/null || true)"
 if [ -n "$common" ]; then
   case "$common" in /*) ;; *) common="$ROOT/$common" ;; esac
   exclude="$common/info/exclude"
-  for line in /.whl/ /.gpu/; do
+  for line in /.whl/ /.gpu/ /.cuda/; do
     grep -qxF "$line" "$exclude" 2>/dev/null || echo "$line" >> "$exclude"
   done
 fi
@@ -55,5 +56,8 @@ fi
 PYTHONPATH="$HERE/src${PYTHONPATH:+:$PYTHONPATH}" "$PY" "$HERE/benchmarks/gpu_tokenizer.py" \
   "$ROOT/.gpu/tokenizer"
 
-du -sh "$ROOT/.whl" "$ROOT/.gpu"
-echo "ready: carry .whl and .gpu (under ~40 MiB together)"
+# the vendored llama.cpp sources, trimmed, for a GPU build there (gpu_llamacpp.sh)
+"$PY" "$HERE/benchmarks/_cpp.py" --gpu-sources "$ROOT/.cuda/llama.tgz"
+
+du -sh "$ROOT/.whl" "$ROOT/.gpu" "$ROOT/.cuda"
+echo "ready: carry .whl, .gpu and .cuda (under ~40 MiB together)"

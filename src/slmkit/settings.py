@@ -75,6 +75,9 @@ class Settings:
     threads: int = _setting(0, "SLM_THREADS", file="model.threads",
                             help="CPU threads, 0 = the physical cores other processes leave free, "
                                  "revisited while decoding (run, chat, serve: --threads)")
+    gpu_layers: int = _setting(0, "SLM_GPU_LAYERS", file="model.gpu_layers",
+                               help="layers of a llama.cpp model offloaded to the GPU, -1 = all "
+                                    "(needs a GPU build of llama-cpp-python; serve: --gpu-layers)")
     skip_memory_check: bool = _setting(False, "SLM_SKIP_MEMORY_CHECK",
                                        file="model.skip_memory_check",
                                        help="load a model even when it looks too big for RAM")

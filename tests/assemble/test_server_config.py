@@ -33,6 +33,16 @@ class CliLoader(FakeLoader):
         return super().resolve(name or "fake")
 
 
+def test_gpu_layers_reach_the_engine_only_when_asked_for(home, monkeypatch):
+    from slmkit.assemble.server import load_options
+
+    assert load_options(ServerConfig(models=["m"])).engine_options() == {}
+    assert load_options(ServerConfig(models=["m"], gpu_layers=-1)).engine_options() == {
+        "n_gpu_layers": -1}
+    monkeypatch.setenv("SLM_GPU_LAYERS", "12")
+    assert load_options(ServerConfig(models=["m"])).n_gpu_layers == 12
+
+
 def test_unset_options_come_from_the_settings(home):
     (home / "config.toml").write_text("[serve]\nport = 9001\n", encoding="utf-8")
     c = ServerConfig(models=["m"], queue=3)

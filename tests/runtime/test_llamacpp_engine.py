@@ -143,6 +143,21 @@ def test_corrupt_files_are_clear_errors(tmp_path, default_model_path):
         load_engine(str(junk))
 
 
+def test_gpu_offload_on_a_cpu_build_is_refused_not_ignored(default_model_path, monkeypatch):
+    from slmkit.core.errors import UnsupportedOperationError
+    from slmkit.runtime import load_engine
+    from slmkit.runtime.llamacpp.bindings import bindings
+
+    if bindings().llama_supports_gpu_offload():
+        pytest.skip("this llama.cpp build can offload: the refusal is for CPU-only builds")
+    with pytest.raises(UnsupportedOperationError, match=r"\(-1 layers\).*no GPU backend"):
+        load_engine(default_model_path, n_ctx=256, n_gpu_layers=-1)
+    monkeypatch.setenv("SLM_GPU_LAYERS", "3")  # the setting is the default, 0 opts out
+    with pytest.raises(UnsupportedOperationError, match=r"\(3 layers\)"):
+        load_engine(default_model_path, n_ctx=256)
+    load_engine(default_model_path, n_ctx=256, n_gpu_layers=0).close()
+
+
 def test_closed_engine_refuses_calls(default_model_path):
     from slmkit.runtime import load_engine
 

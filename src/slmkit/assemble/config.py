@@ -10,8 +10,8 @@ from slmkit.core.options import opt
 from slmkit.models.upstream import Upstream
 
 # fields whose None means "the setting" (command line > environment > config.toml > default)
-SETTINGS_FIELDS = ("host", "port", "ctx", "threads", "parallel", "queue", "keep_alive",
-                   "request_timeout")
+SETTINGS_FIELDS = ("host", "port", "ctx", "threads", "gpu_layers", "parallel", "queue",
+                   "keep_alive", "request_timeout")
 AUTO = "auto"  # the routed model's name
 NET, MODELS = "network and security", "models and scheduling"
 RAY, ROUTING = "Ray Serve (docs/scale.md)", "routing (model 'auto') and the privacy guard"
@@ -46,6 +46,10 @@ class ServerConfig:
     parallel: int | None = opt(None, "sequences decoded together per llama.cpp model, each "
                                      "with its own --ctx (default 4); torch and onnx models "
                                      "answer one at a time", type=int, group=MODELS)
+    gpu_layers: int | None = opt(None, "layers of each llama.cpp model offloaded to the GPU "
+                                       "(-1: all; default 0, the CPU; SLM_GPU_LAYERS); needs a "
+                                       "GPU build of llama-cpp-python (docs/scale.md)", type=int,
+                                 group=MODELS)
     queue: int | None = opt(None, "requests that may wait for a slot; beyond that: 429 "
                                   "(default 64)", type=int, group=MODELS)
     keep_alive: float | None = opt(None, "unload a model loaded on demand after this long "

@@ -55,7 +55,8 @@ def load_options(config: ServerConfig):
     from slmkit.serve.loader import LoadOptions
 
     return LoadOptions(n_ctx=config.ctx, n_threads=config.threads, n_parallel=config.parallel,
-                       max_queue=config.queue, verbose=config.verbose, pull=not config.no_pull)
+                       max_queue=config.queue, n_gpu_layers=config.gpu_layers or 0,
+                       verbose=config.verbose, pull=not config.no_pull)
 
 
 def compose(config: ServerConfig, base_loader=None, early=None):

@@ -31,8 +31,13 @@ class LoadOptions:
     n_threads: int = 0
     n_parallel: int = 4  # sequences decoded together, each with its own n_ctx (llama.cpp)
     max_queue: int = 64
+    n_gpu_layers: int = 0  # layers llama.cpp offloads to the GPU (-1: all)
     verbose: bool = False
     pull: bool = True  # pull catalog models named on the command line
+
+    def engine_options(self) -> dict:
+        """Backend options set only when asked for (a remote engine takes none)."""
+        return {"n_gpu_layers": self.n_gpu_layers} if self.n_gpu_layers else {}
 
 
 class StoreLoader:
@@ -96,7 +101,8 @@ class StoreLoader:
         else:
             engine = load(model, n_ctx=o.n_ctx, n_threads=o.n_threads, n_parallel=o.n_parallel,
                           max_queue=o.max_queue, verbose=o.verbose, check_memory=False,
-                          adapters=adapters)  # checked in resolve; the registry keeps the budget
+                          adapters=adapters,  # checked in resolve; the registry keeps the budget
+                          **o.engine_options())
             seconds = time.perf_counter() - t0
         return LoadResult(engine, ModelDefaults.from_prompt_defaults(model.prompt_defaults),
                           digest=model.ref.sha256, load_seconds=seconds)
@@ -169,7 +175,7 @@ class EarlyLoad:
             check_fit(model, n_ctx=o.n_ctx, n_parallel=o.n_parallel)
             engine = load(model, n_ctx=o.n_ctx, n_threads=o.n_threads,
                           n_parallel=o.n_parallel, max_queue=o.max_queue, verbose=o.verbose,
-                          check_memory=False)
+                          check_memory=False, **o.engine_options())
             self._result = (model, engine, time.perf_counter() - t0)
         except Exception:  # noqa: BLE001 - the normal load path reports the error
             self._result = None

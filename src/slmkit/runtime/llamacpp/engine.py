@@ -68,14 +68,15 @@ class LlamaCppEngine:
 
     def __init__(self, path: str, *, name: str | None = None, n_ctx: int = 4096,
                  n_parallel: int = 1, max_queue: int = DEFAULT_QUEUE, n_threads: int = 0,
-                 n_batch: int = 512, n_gpu_layers: int = 0, verbose: bool = False,
+                 n_batch: int = 512, n_gpu_layers: int | None = None, verbose: bool = False,
                  adapters: dict[str, str] | None = None, speculate: str | None = None) -> None:
         if n_parallel < 1 or max_queue < 0:
             raise ValueError("n_parallel must be >= 1 and max_queue >= 0")
         self.speculate = check_mode(speculate or get_settings().speculate)
         t0 = time.perf_counter()
         _import_in_background("jinja2.sandbox")  # the chat template's; llama.cpp frees the GIL
-        self._model = LlamaModel(path, n_gpu_layers=n_gpu_layers, verbose=verbose,
+        self.n_gpu_layers = get_settings().gpu_layers if n_gpu_layers is None else n_gpu_layers
+        self._model = LlamaModel(path, n_gpu_layers=self.n_gpu_layers, verbose=verbose,
                                  options=ContextOptions(n_ctx=n_ctx * n_parallel,
                                                         n_batch=n_batch, n_seq_max=n_parallel,
                                                         n_threads=n_threads))
@@ -253,7 +254,7 @@ class LlamaCppEngine:
             n = min(self.n_ctx_slot, 2048)
             self._embedder = LlamaModel(self._path, ContextOptions(
                 n_ctx=n, n_batch=n, n_threads=self._model.n_threads, embeddings=True),
-                verbose=self._verbose)
+                n_gpu_layers=self.n_gpu_layers, verbose=self._verbose)
         return self._embedder
 
     # ---- lifecycle -------------------------------------------------------------------

@@ -66,6 +66,32 @@ def _recent_errors() -> str:
     return "; ".join(lines[-3:])
 
 
+def _gpu_layers(lib, n_gpu_layers: int) -> int:
+    """``n_gpu_layers`` for llama.cpp (-1: every layer), refused on a build that cannot
+    offload: llama.cpp would quietly run on the CPU, many times slower than asked for."""
+    if n_gpu_layers == 0:
+        return 0
+    if not lib.llama_supports_gpu_offload():
+        from slmkit.core.errors import UnsupportedOperationError
+
+        raise UnsupportedOperationError(
+            f"GPU offload asked for ({n_gpu_layers} layers) but this llama.cpp build has no "
+            "GPU backend", hint="install llama-cpp-python built for the GPU (e.g. "
+            "CMAKE_ARGS=-DGGML_CUDA=on pip install --force-reinstall --no-binary "
+            f"llama-cpp-python llama-cpp-python=={_version()}), or set --gpu-layers "
+            "(SLM_GPU_LAYERS) to 0 to run on the CPU")
+    return 2**31 - 1 if n_gpu_layers < 0 else n_gpu_layers
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("llama-cpp-python")
+    except PackageNotFoundError:
+        return "VERSION"
+
+
 @dataclass(frozen=True)
 class ContextOptions:
     n_ctx: int = 4096
@@ -88,7 +114,7 @@ class LlamaModel:
         lib = _lib()
         _init_backend(verbose)
         mparams = lib.llama_model_default_params()
-        mparams.n_gpu_layers = n_gpu_layers
+        mparams.n_gpu_layers = _gpu_layers(lib, n_gpu_layers)
         mparams.use_mmap = use_mmap
         if not os.path.isfile(path):
             raise InvalidModelFileError(f"no such model file: {path}")
