@@ -76,7 +76,8 @@ def main() -> int:
     ap.add_argument("--cache-dir", default=str(ROWS),
                     help="per-document rows, reused on a rerun (resume after an interruption)")
     args = ap.parse_args()
-    from slmkit.apps.review.evaluate import documents, evaluate
+    from slmkit.apps.review.evaluate import documents, evaluate, leak_count
+    from slmkit.guard.session import MaskSession
     from slmkit.apps.review.pipeline import ReviewOptions
     from slmkit.util.files import read_rows
 
@@ -106,6 +107,9 @@ def main() -> int:
                         f"{r['rejected_by_verifier']} | {r['seconds_per_doc']:.1f} | "
                         f"{r['documents']} ({n_fields} fields) |")
     payload["documents"] = docs
+    leaks = leak_count(args.data, MaskSession)
+    payload["pii"] = leaks
+    leaked = sorted({v for r in leaks["per_document"].values() for v in r["pii_leaked"]})
     name += f"-n{max((len(v) for v in docs.values()), default=0)}"
     md = [f"# Review benchmark ({Path(args.data).name}: {len(order)} labelled contracts)\n",
           f"Busy machine: load average {load0:.1f} at start; seconds are context only. "
@@ -113,7 +117,12 @@ def main() -> int:
           "Korean alternately: " + ", ".join(order) + ").\n",
           "| model | extraction | clauses | exact match | F1 | evidence accuracy | "
           "hallucinated | found but absent | rejected by verifier | s/doc | docs |",
-          "|---|---|---|---|---|---|---|---|---|---|---|", *rows]
+          "|---|---|---|---|---|---|---|---|---|---|---|", *rows,
+          f"\nPersonal data leaked to the upstream (the guard's masking, no model; every "
+          f"field of each contract handed off with the whole contract): {leaks['pii_leaks']} "
+          f"(target 0) of {leaks['pii_planted']} planted values in "
+          f"{len(leaks['per_document'])} contracts" + (f"; leaked: {', '.join(leaked)}"
+                                                       if leaked else "") + "."]
     text = "\n".join(md) + "\n"
     print(text)
     print(f"saved {save(name, payload, text)}", file=sys.stderr)

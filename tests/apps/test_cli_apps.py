@@ -93,11 +93,13 @@ def test_review_eval_scores_a_labelled_folder(tmp_path, default_model_ref):
                                        "law governs the agreement?\n    keywords: [law]\n")
     (tmp_path / "c.txt").write_text("1. Term. This Agreement runs for two years.\n\n"
                                     "2. Law. This Agreement is governed by the laws of "
-                                    "England.\n")
-    (tmp_path / "labels.json").write_text(json.dumps({"c.txt": {"checklist": "law.yaml", "fields": {
-        "governing_law": {"value": "the laws of England", "evidence": "laws of England"}}}}))
+                                    "England.\n\n3. Notices. Call 010-2345-6789.\n")
+    (tmp_path / "labels.json").write_text(json.dumps({"c.txt": {
+        "checklist": "law.yaml", "personal_data": ["010-2345-6789"], "fields": {
+            "governing_law": {"value": "the laws of England", "evidence": "laws of England"}}}}))
     r = slm("review", "eval", "--data", str(tmp_path), "--extraction", "free")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["documents"] == 1 and out["hallucinated"] == 0
+    assert (out["pii_planted"], out["pii_leaks"]) == (1, 0)  # masked before the upstream
     assert set(out["per_document"]) == {"c.txt"} and out["per_document"]["c.txt"]["fields"] == 1

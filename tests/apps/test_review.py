@@ -131,3 +131,22 @@ def test_report_can_be_masked():
                     masker=MaskSession)
     assert masked["fields"]["contact"]["value"] == "<PHONE_1>" and masked["masked"]
     assert "850315-1234567" not in json.dumps(masked, ensure_ascii=False)
+
+
+def test_leak_count_catches_what_the_masker_lets_through():
+    from slmkit.apps.review.evaluate import evaluate, leak_count
+    from slmkit.guard.session import MaskSession
+
+    class Unmasked:
+        mask = unmask = staticmethod(lambda text: text)
+
+    assert leak_count(DATA, Unmasked)["pii_leaks"] == 12  # the counter sees every value
+    r = leak_count(DATA, MaskSession)
+    assert r["pii_planted"] == 12 and r["per_document"]["ko-service.txt"] == {
+        "pii_planted": 4, "pii_leaks": 0, "pii_leaked": [], "upstream_requests": 9}
+    assert r["per_document"]["en-supply.txt"]["pii_leaks"] == 0  # sort code + account number
+    # an English name after a label the guard does not know needs NER (Presidio) to be found
+    assert set(r["per_document"]["en-services.txt"]["pii_leaked"]) <= {"Jane Miller"}
+    scored = evaluate(DATA, answer("not found", ""), ReviewOptions(), only=["ko-supply.txt"],
+                      masker=MaskSession)
+    assert (scored["pii_planted"], scored["pii_leaks"]) == (3, 0)

@@ -41,7 +41,7 @@ def run(args) -> int:
     opts = config_from(args, ReviewOptions)
     opts.validate()
     if args.inputs == ["eval"]:
-        return _eval(args, opts)
+        return _eval(args, opts, MaskSession)
     checklist = load_checklist(args.checklist)
     if bool(args.upstream) != bool(args.upstream_model or names_its_model(args.upstream)):
         raise ValueError("--upstream URL and --upstream-model NAME go together")
@@ -57,11 +57,11 @@ def run(args) -> int:
         return run_on_documents(args, items, work, lambda r: print(review_text(r)))
 
 
-def _eval(args, opts) -> int:
+def _eval(args, opts, masker) -> int:
     from slmkit.apps.review.evaluate import evaluation
     from slmkit.cli.common import open_engine
     from slmkit.cli.output import emit
 
     with open_engine(args.model, args) as loaded:
-        result = evaluation(args.data, loaded.engine, loaded.name, opts)
+        result = evaluation(args.data, loaded.engine, loaded.name, opts, masker)
     return emit(args, *result)

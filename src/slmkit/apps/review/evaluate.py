@@ -5,7 +5,8 @@ it — and a piece of text the evidence span must overlap).
 Per field: exact match (normalized), token F1, evidence-span accuracy; hallucinations are
 values reported found whose evidence is not verbatim in the document or does not contain
 the value (target 0); ``rejected`` counts model proposals the verifier turned into "not
-found"."""
+found"; with a masker, ``pii_leaks`` counts the planted personal data (``personal_data``
+in ``labels.json``) that would reach an upstream (:mod:`slmkit.apps.review.leaks`)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ import time
 from collections.abc import Collection
 from pathlib import Path
 
-from slmkit.apps.documents import read_path
-from slmkit.apps.review.checklists import load_checklist
+from slmkit.apps.documents import Document, read_path
+from slmkit.apps.review.checklists import Field, load_checklist
+from slmkit.apps.review.leaks import pii_leaks
 from slmkit.apps.review.pipeline import ReviewOptions, review
 from slmkit.apps.text import words
+from slmkit.core.apps import MaskerFactory
 from slmkit.core.engine import Engine
 from slmkit.util.files import append_row, read_rows
 
@@ -62,11 +65,14 @@ def score_document(text: str, report: dict, labels: dict) -> dict:
 
 
 def evaluate(folder: str | Path, engine: Engine | None, opts: ReviewOptions,
-             cache: str | Path | None = None, only: Collection[str] | None = None) -> dict:
+             cache: str | Path | None = None, only: Collection[str] | None = None,
+             masker: MaskerFactory | None = None) -> dict:
     """Scores summed over the labelled documents of ``folder`` (those named in ``only``),
     and per document. With ``cache`` (a JSON-lines file), documents scored in an earlier
     run are reused and each new one is appended as soon as it is scored, so an interrupted
-    run resumes; ``engine`` may be None when every document is cached."""
+    run resumes; ``engine`` may be None when every document is cached. With ``masker``,
+    the personal data leak count of each document with planted ``personal_data`` (no model
+    runs for it, so cached documents get it too)."""
     folder = Path(folder)
     done = read_rows(cache, "document") if cache else {}
     per, total, seconds = {}, {}, 0.0
@@ -82,8 +88,11 @@ def evaluate(folder: str | Path, engine: Engine | None, opts: ReviewOptions,
                 append_row(cache, row)
         seconds += row.pop("seconds")
         per[name] = {k: v for k, v in row.items() if k != "document"}
+        if masker is not None and spec.get("personal_data"):
+            doc, checklist = _load(folder / name, spec)
+            per[name] |= pii_leaks(doc, checklist, spec["personal_data"], masker)
         for k, v in per[name].items():
-            if k != "risks":
+            if not isinstance(v, list):
                 total[k] = total.get(k, 0) + v
     n = max(1, total.get("fields", 0))
     docs = max(1, len(per))
@@ -92,7 +101,9 @@ def evaluate(folder: str | Path, engine: Engine | None, opts: ReviewOptions,
             "hallucinated": total.get("hallucinated", 0),
             "found_but_absent": total.get("found_but_absent", 0),
             "rejected_by_verifier": total.get("rejected", 0),
-            "seconds_per_doc": seconds / docs, "documents": len(per), "per_document": per}
+            "seconds_per_doc": seconds / docs, "documents": len(per),
+            "pii_planted": total.get("pii_planted") if masker else None,
+            "pii_leaks": total.get("pii_leaks") if masker else None, "per_document": per}
 
 
 def documents(folder: str | Path) -> list[tuple[str, dict]]:
@@ -101,13 +112,28 @@ def documents(folder: str | Path) -> list[tuple[str, dict]]:
     return [(name, spec) for name, spec in labels.items() if not name.startswith("_")]
 
 
-def _score_one(path: Path, spec: dict, engine: Engine, opts: ReviewOptions) -> dict:
+def leak_count(folder: str | Path, masker: MaskerFactory) -> dict:
+    """The personal data leak count of every labelled document of ``folder`` with planted
+    ``personal_data`` (no model runs): totals and ``per_document``."""
+    folder = Path(folder)
+    per = {name: pii_leaks(*_load(folder / name, spec), spec["personal_data"], masker)
+           for name, spec in documents(folder) if spec.get("personal_data")}
+    return {"pii_planted": sum(r["pii_planted"] for r in per.values()),
+            "pii_leaks": sum(r["pii_leaks"] for r in per.values()), "per_document": per}
+
+
+def _load(path: Path, spec: dict) -> tuple[Document, list[Field]]:
     [doc] = read_path(path)
-    t0 = time.perf_counter()
     checklist = spec["checklist"]  # a built-in name, or a YAML file beside the documents
     if (path.parent / checklist).is_file():
         checklist = str(path.parent / checklist)
-    report = review(doc, engine, load_checklist(checklist), opts)
+    return doc, load_checklist(checklist)
+
+
+def _score_one(path: Path, spec: dict, engine: Engine, opts: ReviewOptions) -> dict:
+    doc, checklist = _load(path, spec)
+    t0 = time.perf_counter()
+    report = review(doc, engine, checklist, opts)
     seconds = time.perf_counter() - t0
     return score_document(doc.text, report, spec["fields"]) | {
         "risks": [r["kind"] for r in report["risks"]], "seconds": seconds,
@@ -115,9 +141,11 @@ def _score_one(path: Path, spec: dict, engine: Engine, opts: ReviewOptions) -> d
 
 
 
-def evaluation(data: str, engine: Engine, model: str, opts: ReviewOptions) -> tuple[dict, str]:
-    """`slm review eval`: the scores on the labelled folder ``data``, as JSON and as text."""
+def evaluation(data: str, engine: Engine, model: str, opts: ReviewOptions,
+               masker: MaskerFactory | None = None) -> tuple[dict, str]:
+    """`slm review eval`: the scores on the labelled folder ``data``, as JSON and as text
+    (with ``masker``, the personal data leak count too)."""
     from slmkit.apps.review.text import scores_text
 
-    r = evaluate(data, engine, opts)
+    r = evaluate(data, engine, opts, masker=masker)
     return {"data": data, "model": model, **r}, scores_text(data, model, opts, r)

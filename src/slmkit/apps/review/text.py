@@ -36,6 +36,9 @@ def scores_text(data: str, model: str, opts, r: dict) -> str:
            f"  hallucinated {r['hallucinated']} (target 0)  found but absent "
            f"{r['found_but_absent']}  rejected by the verifier {r['rejected_by_verifier']}",
            f"  {r['seconds_per_doc']:.1f} s per document"]
+    if r.get("pii_leaks") is not None:
+        out.append(f"  personal data leaked to the upstream {r['pii_leaks']} (target 0; "
+                   f"{r['pii_planted']} planted values, every field handed off)")
     return "\n".join(out)
 
 
