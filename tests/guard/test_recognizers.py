@@ -48,6 +48,7 @@ POSITIVES = [
     ("카카오뱅크 3333-01-1234567 입니다", "BANK_ACCOUNT", "3333-01-1234567"),
     ("123456-01-234567 (국민은행)", "BANK_ACCOUNT", "123456-01-234567"),
     ("Please wire to account 123456789012.", "BANK_ACCOUNT", "123456789012"),
+    ("Supplier account for payments: 40-12-76 31926819.", "BANK_ACCOUNT", "40-12-76 31926819"),
     ("Dr. Jane Smith called", "PERSON", "Jane Smith"),
     ("name: Alice Brown", "PERSON", "Alice Brown"),
     ("김민수 님께 전달", "PERSON", "김민수"),

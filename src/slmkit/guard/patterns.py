@@ -229,7 +229,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])"),
         _iban),
     Recognizer("bank_account", BANK_ACCOUNT, re.compile(
-        r"(?<![A-Za-z0-9_.+\-:])(?:\d{2,6}(?:[ \-]\d{2,7}){1,4}|\d{10,16})" + _E), _bank_account),
+        r"(?<![A-Za-z0-9_.+\-:])(?:\d{2,6}(?:[ \-]\d{2,8}){1,4}|\d{10,16})" + _E), _bank_account),
     Recognizer("ipv4", IP_ADDRESS, re.compile(
         r"(?<![A-Za-z0-9_.\-])(?:\d{1,3}\.){3}\d{1,3}(?![A-Za-z0-9_\-]|\.\d)"), _ipv4),
     Recognizer("ipv6", IP_ADDRESS, re.compile(
