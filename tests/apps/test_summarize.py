@@ -127,3 +127,35 @@ def test_http_summarize_text_mail_and_errors():
         assert r.status_code == 400 and "style" in r.json()["error"]["message"]
         r = c.post("/v1/apps/summarize", json={"text": DOC, "documents": []})
         assert r.status_code == 400 and "exactly one" in r.json()["error"]["message"]
+
+
+def test_openapi_document_matches_what_the_apps_accept():
+    """GET /v1/apps/openapi.json describes each mounted app from its form: a body built
+    from the schema's defaults is accepted, a value outside its enum is refused."""
+    from slmkit.apps.review.handler import ReviewApp
+    from slmkit.apps.summarize.handler import SummarizeApp
+    from slmkit.serve import routes_apps
+    from slmkit.serve.registry import engine_source
+
+    loader = one_model("fake", answer=ANSWER)
+    app, service = fake_app(loader, routers=[routes_apps.router])
+    engines = engine_source(service.registry, "fake")
+    app.state.apps = {"summarize": SummarizeApp(engines), "review": ReviewApp(engines)}
+    with TestClient(app, base_url="http://127.0.0.1:8000") as c:
+        spec = c.get("/v1/apps/openapi.json").json()
+        assert spec["openapi"] == "3.1.0"
+        assert {"/v1/apps", "/v1/apps/summarize", "/v1/apps/review"} <= set(spec["paths"])
+        for name in ("summarize", "review"):
+            body = spec["paths"][f"/v1/apps/{name}"]["post"]["requestBody"]
+            schema = body["content"]["application/json"]["schema"]
+            assert {"text", "documents", "stream"} <= set(schema["properties"])
+            payload = {k: p["default"] for k, p in schema["properties"].items()
+                       if "default" in p} | {"text": DOC}
+            r = c.post(f"/v1/apps/{name}", json=payload)
+            assert r.status_code == 200, (name, r.text)
+            enum = next(k for k, p in schema["properties"].items() if "enum" in p)
+            r = c.post(f"/v1/apps/{name}", json=payload | {enum: "no-such-choice"})
+            assert r.status_code == 400 and enum in r.json()["error"]["message"]
+        words = spec["paths"]["/v1/apps/summarize"]["post"]["requestBody"]["content"][
+            "application/json"]["schema"]["properties"]["max_words"]
+        assert (words["minimum"], words["maximum"]) == (10, 2000)

@@ -6,6 +6,8 @@ mapping the CLI builds (serve never imports ``slmkit.apps``). A name may hold ``
 
 - ``GET  /v1/apps``          → ``{"object": "list", "data": [{"name": ..., "form": ...}]}``
   (``form``: the handler's ``core.apps.AppForm`` as JSON, drawn by the web UI, or null)
+- ``GET  /v1/apps/openapi.json`` → the OpenAPI 3.1 document of these apps (their request
+  bodies drawn from their forms)
 - ``POST /v1/apps/{name}``   a JSON object → the handler's JSON object. With
   ``"stream": true`` in the body the answer is ``text/event-stream``: one
   ``data: {"type": "progress", ...}`` line per progress event, then exactly one
@@ -80,6 +82,15 @@ async def _payload(request: Request) -> tuple[dict[str, Any], bool]:
 async def list_apps(request: Request):
     return {"object": "list", "data": [{"name": n, "form": _form(h)}
                                        for n, h in sorted(_apps(request).items())]}
+
+
+@router.get("/v1/apps/openapi.json")
+async def apps_openapi(request: Request):
+    """The OpenAPI document of the apps this server mounts (``serve/apps_openapi.py``)."""
+    from slmkit import __version__
+    from slmkit.serve.apps_openapi import openapi
+
+    return openapi(_apps(request), __version__)
 
 
 def _form(handler: AppHandler) -> dict[str, Any] | None:
