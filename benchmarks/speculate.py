@@ -7,6 +7,7 @@ for ``--rounds`` rounds; the greedy texts must be identical, and the median deco
 tokens/s are compared (target: ≥ 1.5× on the input-grounded tasks, no slowdown > 3% on chat).
 
     python benchmarks/speculate.py [--model NAME|PATH] [--threads N] [--rounds 3] [--gen 128]
+                                   [--draft NAME|PATH]   # a draft model instead of lookup
 """
 
 from __future__ import annotations
@@ -48,10 +49,12 @@ def run_once(engine, prompt: str, n_gen: int) -> dict:
             "accepted": u.accepted_tokens}
 
 
-def measure(model: str, threads: int, rounds: int, n_gen: int) -> dict:
+def measure(model: str, threads: int, rounds: int, n_gen: int, draft: str | None = None) -> dict:
+    """``draft``: the speculating engine drafts with this model instead of prompt lookup."""
     from slmkit.runtime import load_engine
 
-    engines = {mode: load_engine(model, n_ctx=4096, n_threads=threads, speculate=mode)
+    engines = {mode: load_engine(model, n_ctx=4096, n_threads=threads, speculate=mode,
+                                 draft=draft if mode == "auto" else None)
                for mode in ("off", "auto")}
     try:
         results = {}
@@ -88,9 +91,10 @@ def markdown(results: dict, args) -> str:
     from _common import machine
 
     m = machine()
+    how = f"draft {args.draft}" if args.draft else "prompt-lookup"
     lines = [f"speculate benchmark · {args.model} · {args.threads} threads · median of "
              f"{args.rounds} runs · {m['cpu']}, {m['physical_cores']} cores",
-             "", "| task | tokens | plain tok/s | prompt-lookup tok/s | ratio | accepted/drafted "
+             "", f"| task | tokens | plain tok/s | {how} tok/s | ratio | accepted/drafted "
              "| same greedy text | target |", "|---|---|---|---|---|---|---|---|"]
     for name, s in results.items():
         t = TARGETS[name]
@@ -107,6 +111,8 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=0, help="default: physical cores")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--gen", type=int, default=128)
+    p.add_argument("--draft", help="draft with this model (same tokenizer) instead of "
+                                   "prompt lookup")
     args = p.parse_args()
     sys.path.insert(0, str(Path(__file__).parent))
     from _common import machine, save
@@ -117,15 +123,16 @@ def main() -> int:
 
         args.threads = physical_threads()
     path = _model_path(args.model)
-    results = measure(path, args.threads, args.rounds, args.gen)
+    results = measure(path, args.threads, args.rounds, args.gen,
+                      _model_path(args.draft) if args.draft else None)
     md = markdown(results, args)
     print("\n" + md)
-    payload = {"benchmark": "speculate", "model": args.model, "path": path,
+    payload = {"benchmark": "speculate", "model": args.model, "path": path, "draft": args.draft,
                "threads": args.threads, "rounds": args.rounds, "machine": machine(),
                "results": {k: {kk: vv for kk, vv in v.items() if kk != "runs"}
                            for k, v in results.items()},
                "runs": {k: v["runs"] for k, v in results.items()}}
-    print(f"saved {save('speculate', payload, md)}")
+    print(f"saved {save('speculate-draft' if args.draft else 'speculate', payload, md)}")
     return 0 if all(s["identical"] for s in results.values()) else 1
 
 

@@ -41,6 +41,8 @@ def test_gpu_layers_reach_the_engine_only_when_asked_for(home, monkeypatch):
         "n_gpu_layers": -1}
     monkeypatch.setenv("SLM_GPU_LAYERS", "12")
     assert load_options(ServerConfig(models=["m"])).n_gpu_layers == 12
+    assert load_options(ServerConfig(models=["m"], draft="small")).engine_options() == {
+        "n_gpu_layers": 12, "draft": "small"}
 
 
 def test_unset_options_come_from_the_settings(home):

@@ -186,3 +186,54 @@ def test_auto_mode_stops_drafting_when_drafts_fail(default_model_path, monkeypat
         assert 0 < out.usage.draft_tokens < out.usage.completion_tokens
     finally:
         eng.close()
+
+
+# ---- a draft model (runtime/llamacpp/draft.py) ----------------------------------------------
+@pytest.fixture(scope="module")
+def drafted(default_model_path):
+    """The default model drafting for itself: every proposal is the target's own greedy
+    token, so nearly all are accepted (only batch-row rounding can differ)."""
+    eng = _engine(default_model_path, None, n_parallel=2, draft=default_model_path)
+    yield eng
+    eng.close()
+
+
+def _diverges_only_at_a_near_tie(want, got) -> None:
+    """Greedy tokens equal, or the first difference is between the plain decode's two most
+    likely tokens, less than 0.7 nats apart: the bound measured for llama.cpp's CPU
+    kernels computing a multi-row batch with other rounding than a one-row decode
+    (docs/performance.md). A wrong draft kept, or a wrong cache cell, fails this."""
+    if got.token_ids == want.token_ids:
+        return
+    i = next(i for i, (a, b) in enumerate(zip(want.token_ids, got.token_ids)) if a != b)
+    top = sorted(want.logprobs[i].top, key=lambda t: -t.logprob)[:2]
+    assert got.token_ids[i] in {t.token for t in top}, f"token {i} is not a near-tie"
+    assert top[0].logprob - top[1].logprob < 0.7, f"token {i}: no tie to round across"
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("make", [summarize, rag])
+def test_a_draft_model_leaves_the_targets_tokens_unchanged(plain, drafted, make):
+    want = collect(plain.generate(make(sampling=GREEDY, logprobs=2)))
+    got = collect(drafted.generate(make(sampling=GREEDY)))
+    _diverges_only_at_a_near_tie(want, got)
+    assert drafted.speculate == "auto"  # a draft model turns speculation on
+    assert got.usage.draft_tokens > 0
+    assert got.usage.accepted_tokens >= 0.8 * got.usage.draft_tokens
+    draft = drafted._draft  # its cache holds exactly what it believes the history is
+    for seq_id, tokens in enumerate(draft.cached):
+        assert draft.model.cached(seq_id) == len(tokens)
+
+
+@pytest.mark.integration
+def test_a_draft_with_another_vocabulary_is_refused(default_model_path, tmp_path):
+    from transformers import LlamaConfig
+
+    from helpers.tiny_arch import build_tiny, tiny_dims
+    from slmkit.convert import hf_to_gguf
+    from slmkit.core.errors import InvalidModelFileError
+
+    other = hf_to_gguf(build_tiny(tmp_path / "hf", LlamaConfig(**tiny_dims())),
+                       tmp_path / "other.gguf")  # a loadable model with a tiny BPE vocabulary
+    with pytest.raises(InvalidModelFileError, match="does not share the target's vocabulary"):
+        _engine(default_model_path, None, draft=str(other))

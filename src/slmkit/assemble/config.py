@@ -50,6 +50,9 @@ class ServerConfig:
                                        "(-1: all; default 0, the CPU; SLM_GPU_LAYERS); needs a "
                                        "GPU build of llama-cpp-python (docs/scale.md)", type=int,
                                  group=MODELS)
+    draft: str | None = opt(None, "speculative decoding with this draft model (a store name "
+                                  "or GGUF with the same tokenizer as each llama.cpp model; "
+                                  "docs/performance.md)", metavar="MODEL", group=MODELS)
     queue: int | None = opt(None, "requests that may wait for a slot; beyond that: 429 "
                                   "(default 64)", type=int, group=MODELS)
     keep_alive: float | None = opt(None, "unload a model loaded on demand after this long "

@@ -56,6 +56,7 @@ def load_options(config: ServerConfig):
 
     return LoadOptions(n_ctx=config.ctx, n_threads=config.threads, n_parallel=config.parallel,
                        max_queue=config.queue, n_gpu_layers=config.gpu_layers or 0,
+                       draft=config.draft,
                        verbose=config.verbose, pull=not config.no_pull)
 
 

@@ -179,11 +179,23 @@ def load(name_or_path: str | ResolvedModel | None = None, *, backend: str = "aut
                  "model of its own (`slm merge`)")
     if not opts.get("adapters"):
         opts.pop("adapters", None)
+    if opts.get("draft"):
+        opts["draft"] = _draft_path(opts["draft"], model, pull=pull, store=store)
     if check_memory:
         check_fit(model, n_ctx=n_ctx, n_parallel=n_parallel, dtype=opts.get("dtype", "float32"),
                   hardware=hardware)
     return load_engine(model.path, backend=model.backend, name=model.name, n_ctx=n_ctx,
                        n_threads=n_threads, verbose=verbose, **opts)
+
+
+def _draft_path(draft: str, model: ResolvedModel, *, pull: bool, store: Any) -> str:
+    """The GGUF of a draft model named like any model; only llama.cpp drafts."""
+    if model.backend != "llamacpp":
+        raise UnsupportedOperationError(
+            f"the {model.backend} engine has no speculative decoding with a draft model",
+            hint="serve a GGUF on llama.cpp to use --draft")
+    found = resolve(draft, backend="llamacpp", pull=pull, store=store)
+    return found.path
 
 
 def _is_url(name_or_path: Any) -> bool:

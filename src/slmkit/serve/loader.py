@@ -32,12 +32,14 @@ class LoadOptions:
     n_parallel: int = 4  # sequences decoded together, each with its own n_ctx (llama.cpp)
     max_queue: int = 64
     n_gpu_layers: int = 0  # layers llama.cpp offloads to the GPU (-1: all)
+    draft: str | None = None  # a draft model (name or GGUF) for speculative decoding
     verbose: bool = False
     pull: bool = True  # pull catalog models named on the command line
 
     def engine_options(self) -> dict:
         """Backend options set only when asked for (a remote engine takes none)."""
-        return {"n_gpu_layers": self.n_gpu_layers} if self.n_gpu_layers else {}
+        options = {"n_gpu_layers": self.n_gpu_layers, "draft": self.draft}
+        return {k: v for k, v in options.items() if v}
 
 
 class StoreLoader:

@@ -34,6 +34,7 @@ from slmkit.runtime.chat_tokens import chat_tokens
 from slmkit.runtime.llamacpp.sampler import Sampler, bounded, grammar_for, triggers_for
 from slmkit.runtime.llamacpp.scheduler import Scheduler
 from slmkit.runtime.llamacpp.sequence import Sequence, SequenceStream
+from slmkit.runtime.llamacpp.draft import DraftModel, DraftSpeculator, check_pair
 from slmkit.runtime.llamacpp.speculate import Speculator, check_mode
 from slmkit.runtime.prompt import fit_context, prompt_ids
 from slmkit.settings import get_settings
@@ -69,10 +70,12 @@ class LlamaCppEngine:
     def __init__(self, path: str, *, name: str | None = None, n_ctx: int = 4096,
                  n_parallel: int = 1, max_queue: int = DEFAULT_QUEUE, n_threads: int = 0,
                  n_batch: int = 512, n_gpu_layers: int | None = None, verbose: bool = False,
-                 adapters: dict[str, str] | None = None, speculate: str | None = None) -> None:
+                 adapters: dict[str, str] | None = None, speculate: str | None = None,
+                 draft: str | None = None) -> None:
         if n_parallel < 1 or max_queue < 0:
             raise ValueError("n_parallel must be >= 1 and max_queue >= 0")
-        self.speculate = check_mode(speculate or get_settings().speculate)
+        self.speculate = check_mode(speculate or ("auto" if draft else
+                                                  get_settings().speculate))
         t0 = time.perf_counter()
         _import_in_background("jinja2.sandbox")  # the chat template's; llama.cpp frees the GIL
         self.n_gpu_layers = get_settings().gpu_layers if n_gpu_layers is None else n_gpu_layers
@@ -88,8 +91,11 @@ class LlamaCppEngine:
         self._embedder: LlamaModel | None = None
         self._embed_lock = threading.Lock()
         self._closed = False
+        self._draft = None
         self.info = self._describe(name or os.path.basename(path), n_parallel)
         try:
+            if draft:
+                self._draft = self._open_draft(draft, n_parallel)
             for adapter_name, adapter_path in (adapters or {}).items():
                 self.load_adapter(adapter_name, adapter_path)
         except BaseException:
@@ -197,10 +203,23 @@ class LlamaCppEngine:
         return SequenceStream(seq, self._scheduler.wake)
 
     def _speculator(self, tokens: list[int]) -> Speculator | None:
-        """Prompt-lookup drafting for one request (see :mod:`.speculate`), or None."""
+        """Drafting for one request: from the draft model when there is one (see
+        :mod:`.draft`), else prompt lookup (:mod:`.speculate`); None when off."""
         if self.speculate == "off" or not self._model.can_rollback:
             return None
+        if self._draft is not None:
+            return DraftSpeculator(tokens, self._draft, self.speculate)
         return Speculator(tokens, self.speculate)
+
+    def _open_draft(self, path: str, n_parallel: int) -> DraftModel:
+        draft = DraftModel(path, n_slots=n_parallel, n_ctx_slot=self.n_ctx_slot,
+                           n_threads=self._model.n_threads, n_gpu_layers=self.n_gpu_layers)
+        try:
+            check_pair(self._model, draft.model)
+        except BaseException:
+            draft.close()
+            raise
+        return draft
 
     # ---- scoring ---------------------------------------------------------------------
     def token_logprobs(self, tokens: Seq[int], *, top: int = 0,
@@ -271,6 +290,8 @@ class LlamaCppEngine:
             self._model.close()
             if self._embedder is not None:
                 self._embedder.close()
+            if self._draft is not None:
+                self._draft.close()
 
     def __enter__(self) -> LlamaCppEngine:
         return self

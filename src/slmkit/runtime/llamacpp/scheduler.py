@@ -284,7 +284,7 @@ class Scheduler:
         room = min(room, self.n_ctx_slot - len(slot.tokens) - 3)
         if seq.limit is not None:
             room = min(room, seq.limit - seq.usage.completion_tokens - 1)
-        return seq.spec.draft(room)
+        return seq.spec.draft(room, slot.seq_id)
 
     def _fail_active(self, err: Exception) -> None:
         for slot in self.slots:

@@ -85,8 +85,9 @@ class Speculator:
         self._window_drafted = self._window_accepted = 0
         self._pause_left, self._pause_next = 0, PAUSE
 
-    def draft(self, room: int) -> list[int]:
-        """Tokens to verify after the last one (at most ``room``; empty: decode plainly)."""
+    def draft(self, room: int, seq_id: int = 0) -> list[int]:
+        """Tokens to verify after the last one (at most ``room``; empty: decode plainly).
+        ``seq_id``: the slot's KV sequence (used by a draft model's proposals)."""
         if self.mode == "off" or room <= 0:
             return []
         if self._pause_left > 0:
