@@ -61,6 +61,39 @@ def test_draft_length_grows_while_accepted_and_shrinks_on_rejection():
     assert spec.k == 2
 
 
+def _drafting_steps(spec, seconds_per_step: float, n: int = 12) -> None:
+    """Steps whose drafts are all accepted, each taking ``seconds_per_step``."""
+    for _ in range(n):
+        k = len(spec.draft(8))
+        if not k:
+            return
+        spec.timed(seconds_per_step, k + 1, True)
+        spec.verified(k, k)
+
+
+def test_auto_mode_pauses_when_drafting_steps_are_slower_per_token():
+    spec = Speculator([1, 2] * 50, "auto")
+    for _ in range(5):
+        spec.timed(0.010, 1, False)  # a plain step: 10 ms a token
+    _drafting_steps(spec, 0.5)  # every draft accepted, but 0.5 s a step: slower per token
+    assert spec.paused  # accepted or not, it does not pay here
+    fast = Speculator([1, 2] * 50, "auto")
+    for _ in range(5):
+        fast.timed(0.010, 1, False)
+    _drafting_steps(fast, 0.012)  # ~2 ms a token: pays
+    assert not fast.paused and fast.draft(8)
+
+
+def test_auto_mode_times_plain_steps_before_judging_the_speed():
+    spec = Speculator([1, 2] * 50, "auto")
+    _drafting_steps(spec, 0.012)  # nothing timed without drafts yet: a short probe
+    assert spec.paused
+    for _ in range(8):
+        spec.timed(0.010, 1, False)
+        spec.generated(1)
+    assert not spec.paused and spec.draft(8)
+
+
 def test_unknown_mode_names_the_choices():
     with pytest.raises(ValueError, match="auto, on, off"):
         check_mode("sometimes")

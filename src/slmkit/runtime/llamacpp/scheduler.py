@@ -202,7 +202,8 @@ class Scheduler:
         if not active:
             return
         self.model.use_adapter(active[0].busy.adapter)
-        rows, wanted = self._build_batch(active)
+        t_step = time.perf_counter()
+        rows, wanted = self._build_batch(active)  # drafting happens here: timed too
         if not rows:
             return
         t0 = time.perf_counter()
@@ -212,14 +213,20 @@ class Scheduler:
         self.steps += 1
         for slot, fed in self._fed:
             slot.tokens.extend(fed)
-        for slot, row, draft in wanted:
-            self._emit(slot, row, draft)
+        done = [(slot.busy, len(draft), *self._emit(slot, row, draft))
+                for slot, row, draft in wanted]
+        seconds = time.perf_counter() - t_step
+        for seq, drafted, emitted, accepted in done:
+            if seq.spec is not None:  # time first: the policy judges the speed
+                seq.spec.timed(seconds, emitted, drafted > 0)
+                seq.spec.verified(drafted, accepted)
 
-    def _emit(self, slot: Slot, row: int, draft: list[int]) -> None:
+    def _emit(self, slot: Slot, row: int, draft: list[int]) -> tuple[int, int]:
         """Sample rows ``row, row+1, …`` in order, keeping drafts while they equal the
-        sampled token (see :mod:`.speculate`); drop rejected drafts from the KV cache."""
+        sampled token (see :mod:`.speculate`); drop rejected drafts from the KV cache.
+        Returns (tokens the request emitted, drafts accepted)."""
         seq = slot.busy
-        accepted = 0
+        accepted = emitted = 0
         for j in range(len(draft) + 1):
             token = seq.sampler.sample(self.model.ctx, row + j)
             reason = seq.on_token(self.model, token, row + j, self.n_ctx_slot)
@@ -227,14 +234,14 @@ class Scheduler:
                 self._release(slot)  # free the slot before the caller sees the last chunk
                 seq.finish(reason)
                 break
+            emitted += 1
             if j == len(draft) or token != draft[j]:
                 break
             slot.tokens.append(token)  # the draft was right: its cell stays
             accepted += 1
-        if draft:
-            if accepted < len(draft):
-                self.model.forget(slot.seq_id, len(slot.tokens))
-            seq.spec.verified(len(draft), accepted)
+        if draft and accepted < len(draft):
+            self.model.forget(slot.seq_id, len(slot.tokens))
+        return emitted, accepted
 
     def _watch_step(self, seconds: float) -> None:
         """Feed the decode watch; switch threads when it chose another count."""

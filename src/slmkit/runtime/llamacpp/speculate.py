@@ -17,9 +17,13 @@ standard rejection rule (accept ``d`` with probability ``p(d)``, else sample fro
 without ``d``) is the same as drawing ``t ~ p`` and accepting when ``t == d``; with a seed
 even the draws are the same.
 
-Auto mode drafts only when such a match exists and tracks the acceptance per request:
-when fewer than :data:`MIN_ACCEPT` of the drafted tokens were accepted, drafting pauses
-(for longer each time), so open-ended chat pays almost nothing.
+Auto mode drafts only when such a match exists and checks, every :data:`WINDOW` drafted
+tokens, that drafting pays: when fewer than :data:`MIN_ACCEPT` of them were accepted, or
+when the steps that drafted took longer per emitted token than steps that did not (timed
+by the scheduler, so the check holds on any hardware: a verify batch is nearly free where
+decoding is bound by reading the weights and costs nearly a decode per row where it is
+compute-bound), drafting pauses — for longer each time. Open-ended chat and machines where
+verification does not pay therefore run at about the plain speed.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ K_START, K_MAX = 4, 12  # draft length: starts at K_START, doubles while all are
 MIN_ACCEPT = 0.35  # auto mode: below this acceptance rate drafting pauses
 WINDOW = 24  # drafted tokens between two acceptance checks
 PAUSE = 32  # tokens generated without drafting after the first low-acceptance check
+PROBE = 8  # plain tokens decoded to time a step without drafting, when none were timed yet
+EMA = 0.3  # weight of the newest plain step in its running seconds-per-token
 
 
 def check_mode(mode: str) -> str:
@@ -84,6 +90,9 @@ class Speculator:
         self.drafted = self.accepted = 0  # totals, for usage and benchmarks
         self._window_drafted = self._window_accepted = 0
         self._pause_left, self._pause_next = 0, PAUSE
+        self._plain_spt: float | None = None  # seconds per token of steps without drafts
+        self._window_seconds = 0.0  # drafting steps in this window: time, tokens emitted
+        self._window_emitted = 0
 
     def draft(self, room: int, seq_id: int = 0) -> list[int]:
         """Tokens to verify after the last one (at most ``room``; empty: decode plainly).
@@ -114,12 +123,35 @@ class Speculator:
         self._window_accepted += accepted
         if self._window_drafted < WINDOW:
             return
-        if self._window_accepted < MIN_ACCEPT * self._window_drafted:
+        if not self._pays():
             self._pause_left = self._pause_next
             self._pause_next *= 2
+        elif self._plain_spt is None and self._window_emitted:
+            self._pause_left = PROBE  # time some plain steps before judging the speed
         else:
             self._pause_next = PAUSE
-        self._window_drafted = self._window_accepted = 0
+        self._window_drafted = self._window_accepted = self._window_emitted = 0
+        self._window_seconds = 0.0
+
+    def _pays(self) -> bool:
+        if self._window_accepted < MIN_ACCEPT * self._window_drafted:
+            return False
+        if self._plain_spt is None or not self._window_emitted:
+            return True  # no timing yet (or none given): acceptance alone decides
+        return self._window_seconds / self._window_emitted < self._plain_spt
+
+    def timed(self, seconds: float, emitted: int, drafted: bool) -> None:
+        """Record one scheduler step this request took part in: its wall time (drafting
+        and verification included) and the tokens it emitted."""
+        if emitted <= 0:
+            return
+        if drafted:
+            self._window_seconds += seconds
+            self._window_emitted += emitted
+        else:
+            spt = seconds / emitted
+            self._plain_spt = spt if self._plain_spt is None else (
+                EMA * spt + (1 - EMA) * self._plain_spt)
 
     @property
     def paused(self) -> bool:
