@@ -7,7 +7,8 @@ import threading
 import pytest
 
 from slmkit.core.types import GREEDY, ChatMessage, GenerateRequest, SamplingParams, collect
-from slmkit.runtime.llamacpp.speculate import (K_START, NgramIndex, Speculator, check_mode)
+from slmkit.runtime.llamacpp.speculate import (
+    K_START, PROBE, NgramIndex, Speculator, check_mode)
 
 DOC = ("The city council met on Tuesday to discuss the new bridge over the river. The bridge "
        "will cost 12 million dollars and will be finished in 2027. Council member Ana Lopez "
@@ -33,8 +34,18 @@ def test_lookup_needs_two_tokens_of_context_and_never_matches_itself():
     assert idx.lookup(4) == [5, 6]  # (5, 6) earlier at 0 → continues with 5, 6
 
 
+def _past_probe(spec, seconds: float | None = None) -> None:
+    """The plain first tokens of auto mode (1, 2, 1, 2 …), each timed if ``seconds``."""
+    assert spec.draft(8) == []  # plain while probing
+    for i in range(PROBE):
+        if seconds is not None:
+            spec.timed(seconds, 1, False)
+        spec.generated(1 + i % 2)
+
+
 def test_auto_mode_pauses_drafting_when_drafts_keep_failing():
     spec = Speculator([1, 2, 1, 2, 1, 2], "auto")
+    _past_probe(spec)
     assert spec.draft(8)
     while not spec.paused:
         spec.verified(len(spec.draft(8)), 0)
@@ -73,24 +84,19 @@ def _drafting_steps(spec, seconds_per_step: float, n: int = 12) -> None:
 
 def test_auto_mode_pauses_when_drafting_steps_are_slower_per_token():
     spec = Speculator([1, 2] * 50, "auto")
-    for _ in range(5):
-        spec.timed(0.010, 1, False)  # a plain step: 10 ms a token
+    _past_probe(spec, 0.010)  # plain steps: 10 ms a token
     _drafting_steps(spec, 0.5)  # every draft accepted, but 0.5 s a step: slower per token
-    assert spec.paused  # accepted or not, it does not pay here
+    assert spec.paused and spec.accepted == spec.drafted  # accepted, yet it does not pay
     fast = Speculator([1, 2] * 50, "auto")
-    for _ in range(5):
-        fast.timed(0.010, 1, False)
+    _past_probe(fast, 0.010)
     _drafting_steps(fast, 0.012)  # ~2 ms a token: pays
     assert not fast.paused and fast.draft(8)
 
 
-def test_auto_mode_times_plain_steps_before_judging_the_speed():
+def test_without_timings_acceptance_alone_decides():
     spec = Speculator([1, 2] * 50, "auto")
-    _drafting_steps(spec, 0.012)  # nothing timed without drafts yet: a short probe
-    assert spec.paused
-    for _ in range(8):
-        spec.timed(0.010, 1, False)
-        spec.generated(1)
+    _past_probe(spec)  # nothing timed (e.g. every step also prefilled another request)
+    _drafting_steps(spec, 0.5)
     assert not spec.paused and spec.draft(8)
 
 
@@ -226,9 +232,18 @@ def test_auto_mode_stops_drafting_when_drafts_fail(default_model_path, monkeypat
 def drafted(default_model_path):
     """The default model drafting for itself: every proposal is the target's own greedy
     token, so nearly all are accepted (only batch-row rounding can differ)."""
-    eng = _engine(default_model_path, None, n_parallel=2, draft=default_model_path)
+    eng = _engine(default_model_path, "on", n_parallel=2, draft=default_model_path)
     yield eng
     eng.close()
+
+
+@pytest.mark.integration
+def test_a_draft_model_turns_speculation_on_in_auto_mode(default_model_path):
+    eng = _engine(default_model_path, None, draft=default_model_path)
+    try:
+        assert eng.speculate == "auto"  # the speed check decides when drafting pays
+    finally:
+        eng.close()
 
 
 def _diverges_only_at_a_near_tie(want, got) -> None:
@@ -250,7 +265,6 @@ def test_a_draft_model_leaves_the_targets_tokens_unchanged(plain, drafted, make)
     want = collect(plain.generate(make(sampling=GREEDY, logprobs=2)))
     got = collect(drafted.generate(make(sampling=GREEDY)))
     _diverges_only_at_a_near_tie(want, got)
-    assert drafted.speculate == "auto"  # a draft model turns speculation on
     assert got.usage.draft_tokens > 0
     assert got.usage.accepted_tokens >= 0.8 * got.usage.draft_tokens
     draft = drafted._draft  # its cache holds exactly what it believes the history is

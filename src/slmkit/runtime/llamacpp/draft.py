@@ -21,7 +21,7 @@ from slmkit.runtime.llamacpp.model import ContextOptions, LlamaModel
 from slmkit.runtime.llamacpp.speculate import Speculator
 from slmkit.util.text import common_prefix
 
-PROBE = "Draft models must split text like their target: 안녕하세요, def f(x): return x**2 # ok"
+VOCAB_PROBE = "Draft models must split text like their target: 안녕하세요, def f(x): return x**2 # ok"
 
 
 class DraftModel:
@@ -84,8 +84,8 @@ def check_pair(target: LlamaModel, draft: LlamaModel) -> None:
     """Refuse a draft whose vocabulary differs from the target's (its tokens would mean
     other text): the same size, the same special tokens and the same split of a probe."""
     same = (target.n_vocab == draft.n_vocab and target.eos == draft.eos
-            and target.tokenize(PROBE, add_special=True)
-            == draft.tokenize(PROBE, add_special=True))
+            and target.tokenize(VOCAB_PROBE, add_special=True)
+            == draft.tokenize(VOCAB_PROBE, add_special=True))
     if not same:
         raise InvalidModelFileError(
             f"the draft model {draft.path} does not share the target's vocabulary "
@@ -103,7 +103,5 @@ class DraftSpeculator(Speculator):
         super().__init__(prompt, mode)
         self.source = draft
 
-    def draft(self, room: int, seq_id: int = 0) -> list[int]:
-        if self.mode == "off" or room <= 0 or self._pause_left > 0:
-            return []
-        return self.source.propose(seq_id, self.index.tokens, min(self.k, room))
+    def propose(self, k: int, seq_id: int) -> list[int]:
+        return self.source.propose(seq_id, self.index.tokens, k)

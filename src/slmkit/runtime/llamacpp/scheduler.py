@@ -216,9 +216,12 @@ class Scheduler:
         done = [(slot.busy, len(draft), *self._emit(slot, row, draft))
                 for slot, row, draft in wanted]
         seconds = time.perf_counter() - t_step
+        # steps that also prefilled say nothing about decoding speed: not timed
+        decoding_only = len(rows) == sum(1 + d for _, d, _, _ in done)
         for seq, drafted, emitted, accepted in done:
             if seq.spec is not None:  # time first: the policy judges the speed
-                seq.spec.timed(seconds, emitted, drafted > 0)
+                if decoding_only:
+                    seq.spec.timed(seconds, emitted, drafted > 0)
                 seq.spec.verified(drafted, accepted)
 
     def _emit(self, slot: Slot, row: int, draft: list[int]) -> tuple[int, int]:

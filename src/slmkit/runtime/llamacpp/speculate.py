@@ -17,12 +17,13 @@ standard rejection rule (accept ``d`` with probability ``p(d)``, else sample fro
 without ``d``) is the same as drawing ``t ~ p`` and accepting when ``t == d``; with a seed
 even the draws are the same.
 
-Auto mode drafts only when such a match exists and checks, every :data:`WINDOW` drafted
-tokens, that drafting pays: when fewer than :data:`MIN_ACCEPT` of them were accepted, or
-when the steps that drafted took longer per emitted token than steps that did not (timed
-by the scheduler, so the check holds on any hardware: a verify batch is nearly free where
-decoding is bound by reading the weights and costs nearly a decode per row where it is
-compute-bound), drafting pauses — for longer each time. Open-ended chat and machines where
+Auto mode decodes the first :data:`PROBE` tokens plainly, then drafts only when a match
+exists, and pauses drafting — for longer each time — when it does not pay: when fewer than
+:data:`MIN_ACCEPT` of the last :data:`WINDOW` drafted tokens were accepted, or when the
+steps that drafted took longer per emitted token than the plain ones (checked every
+:data:`SPEED_WINDOW` tokens; the scheduler times every decoding step, so the check holds on
+any hardware: a verify batch is nearly free where decoding is bound by reading the weights
+and costs nearly a decode per row where it is compute-bound). Open-ended chat and machines where
 verification does not pay therefore run at about the plain speed.
 """
 
@@ -34,7 +35,8 @@ K_START, K_MAX = 4, 12  # draft length: starts at K_START, doubles while all are
 MIN_ACCEPT = 0.35  # auto mode: below this acceptance rate drafting pauses
 WINDOW = 24  # drafted tokens between two acceptance checks
 PAUSE = 32  # tokens generated without drafting after the first low-acceptance check
-PROBE = 8  # plain tokens decoded to time a step without drafting, when none were timed yet
+PROBE = 4  # auto mode: the first tokens are decoded plainly, timing a step without drafts
+SPEED_WINDOW = 8  # tokens emitted by drafting steps between two speed checks
 EMA = 0.3  # weight of the newest plain step in its running seconds-per-token
 
 
@@ -81,31 +83,36 @@ class NgramIndex:
 
 class Speculator:
     """One request's drafting policy: the n-gram index, the draft length and (in auto mode)
-    acceptance tracking that pauses drafting when it does not pay."""
+    the checks that pause drafting when it does not pay (see the module docstring)."""
 
     def __init__(self, prompt: list[int], mode: str = "auto") -> None:
         self.mode = check_mode(mode)
         self.index = NgramIndex(prompt)
         self.k = K_START
         self.drafted = self.accepted = 0  # totals, for usage and benchmarks
+        self._generated = 0
         self._window_drafted = self._window_accepted = 0
         self._pause_left, self._pause_next = 0, PAUSE
         self._plain_spt: float | None = None  # seconds per token of steps without drafts
-        self._window_seconds = 0.0  # drafting steps in this window: time, tokens emitted
-        self._window_emitted = 0
+        self._draft_seconds, self._draft_emitted = 0.0, 0  # drafting steps since the check
 
     def draft(self, room: int, seq_id: int = 0) -> list[int]:
         """Tokens to verify after the last one (at most ``room``; empty: decode plainly).
         ``seq_id``: the slot's KV sequence (used by a draft model's proposals)."""
-        if self.mode == "off" or room <= 0:
+        if self.mode == "off" or room <= 0 or self._pause_left > 0:
             return []
-        if self._pause_left > 0:
-            return []
-        return self.index.lookup(min(self.k, room))
+        if self.mode == "auto" and self._generated < PROBE:
+            return []  # time a few plain steps first: the speed check's baseline
+        return self.propose(min(self.k, room), seq_id)
+
+    def propose(self, k: int, seq_id: int) -> list[int]:
+        """Up to ``k`` draft tokens (here: prompt lookup)."""
+        return self.index.lookup(k)
 
     def generated(self, token: int) -> None:
         """Record one emitted token (drafted or not)."""
         self.index.push(token)
+        self._generated += 1
         if self._pause_left > 0:
             self._pause_left -= 1
 
@@ -123,37 +130,39 @@ class Speculator:
         self._window_accepted += accepted
         if self._window_drafted < WINDOW:
             return
-        if not self._pays():
-            self._pause_left = self._pause_next
-            self._pause_next *= 2
-        elif self._plain_spt is None and self._window_emitted:
-            self._pause_left = PROBE  # time some plain steps before judging the speed
-        else:
-            self._pause_next = PAUSE
-        self._window_drafted = self._window_accepted = self._window_emitted = 0
-        self._window_seconds = 0.0
-
-    def _pays(self) -> bool:
         if self._window_accepted < MIN_ACCEPT * self._window_drafted:
-            return False
-        if self._plain_spt is None or not self._window_emitted:
-            return True  # no timing yet (or none given): acceptance alone decides
-        return self._window_seconds / self._window_emitted < self._plain_spt
+            self._pause()
+        elif self._plain_spt is None:
+            self._pause_next = PAUSE  # no timing to judge by: acceptance alone decides
+        self._window_drafted = self._window_accepted = 0
 
     def timed(self, seconds: float, emitted: int, drafted: bool) -> None:
-        """Record one scheduler step this request took part in: its wall time (drafting
-        and verification included) and the tokens it emitted."""
+        """Record one decoding step this request took part in: its wall time (drafting and
+        verification included) and the tokens it emitted; in auto mode, pause drafting when
+        drafting steps took longer per token than plain ones."""
         if emitted <= 0:
             return
-        if drafted:
-            self._window_seconds += seconds
-            self._window_emitted += emitted
-        else:
+        if not drafted:
             spt = seconds / emitted
             self._plain_spt = spt if self._plain_spt is None else (
                 EMA * spt + (1 - EMA) * self._plain_spt)
+            return
+        self._draft_seconds += seconds
+        self._draft_emitted += emitted
+        if self._draft_emitted < SPEED_WINDOW or self._plain_spt is None:
+            return
+        if self.mode == "auto":
+            if self._draft_seconds / self._draft_emitted >= self._plain_spt:
+                self._pause()
+            else:
+                self._pause_next = PAUSE
+        self._draft_seconds, self._draft_emitted = 0.0, 0
+
+    def _pause(self) -> None:
+        self._pause_left = self._pause_next
+        self._pause_next *= 2
 
     @property
     def paused(self) -> bool:
-        """Whether drafting is paused now (auto mode, low acceptance)."""
+        """Whether drafting is paused now (auto mode: it did not pay lately)."""
         return self._pause_left > 0
