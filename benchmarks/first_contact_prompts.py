@@ -8,10 +8,12 @@ a copy of the input (few of the answer's character 12-grams appear in the input)
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 Check = Callable[[str], "tuple[bool, str]"]
@@ -97,6 +99,63 @@ def summary_of(source: str, *key_patterns: str, korean: bool = False) -> Check:
             return False, "not Korean"
         return has(*key_patterns)(text)
     return check
+
+
+def covered_share(answer: str, source: str, n: int = COPY_NGRAM) -> float:
+    """Share of the answer's characters in verbatim ``n``+ character runs of ``source``
+    (the summarizer's own measure: ``slmkit.apps.summarize.checks.covered_share``)."""
+    from slmkit.apps.summarize.checks import covered_share as share
+
+    return share(answer, source, n)
+
+
+def hangul_share(text: str) -> float:
+    """Share of the letters (and digits) of ``text`` that are Hangul syllables."""
+    letters = re.sub(r"[\W_]", "", text)
+    return len(HANGUL.findall(letters)) / len(letters) if letters else 0.0
+
+
+def repeated_share(text: str, n: int = 8) -> float:
+    """Share of the character ``n``-grams of ``text`` (whitespace collapsed) that repeat an
+    earlier one: a looping answer ("직원 여러분께 알립니다. 직원 여러분께 알립니다. …")."""
+    t = " ".join(text.split())
+    grams = [t[i:i + n] for i in range(max(0, len(t) - n + 1))]
+    return 1 - len(set(grams)) / len(grams) if grams else 0.0
+
+
+LOOPING = 0.3  # over 30% repeated 8-grams: the answer loops
+ECHO_COVERED = 0.7  # >70% of the answer copied verbatim from the input …
+ECHO_LENGTH = 0.6  # … and at least 60% of the input's length: the input given back
+
+
+def summary_metrics(answer: str, source: str, keys: tuple[str, ...], max_lines: int) -> dict:
+    """What issue 14 counts for a summary: copied verbatim (>70% of its characters in runs
+    of 12+ input characters), an echo (copied and >= 60% of the input's length), in Korean
+    (>= 50% Hangul letters), within the ask (at most ``max_lines`` non-empty lines and
+    shorter than 60% of the input), the key facts present, looping (over 30% of its
+    8-grams repeated), and ``ok`` = all good."""
+    text = answer.strip()
+    covered = covered_share(text, source)
+    lines = len([line for line in text.splitlines() if line.strip()])
+    out = {"covered": round(covered, 3), "length_ratio": round(len(text) / len(source), 3),
+           "lines": lines, "copied": covered > ECHO_COVERED,
+           "echo": covered > ECHO_COVERED and len(text) >= ECHO_LENGTH * len(source),
+           "korean": hangul_share(text) >= 0.5,
+           "within_ask": 0 < lines <= max_lines and len(text) < ECHO_LENGTH * len(source),
+           "key_fact": all(re.search(k, text) for k in keys),
+           "loops": repeated_share(text) > LOOPING}
+    out["ok"] = (not out["echo"] and not out["loops"] and out["korean"] and out["within_ask"]
+                 and out["key_fact"])
+    return out
+
+
+KO_EMAILS_FILE = Path(__file__).resolve().parent / "data" / "ko-emails" / "emails.json"
+
+
+def ko_emails() -> list[dict]:
+    """The ten Korean e-mails (``id``, ``text``, ``keys``: regexes of the key fact) of
+    benchmarks/data/ko-emails, written for this benchmark."""
+    return json.loads(KO_EMAILS_FILE.read_text(encoding="utf-8"))["emails"]
 
 
 EMAIL_EN = (

@@ -1,4 +1,5 @@
-"""Issue 14's small CLI items: merge --threads, sizes in one unit, quiet torch verbs."""
+"""Issue 14's small CLI items: merge --threads, sizes in one unit, quiet torch verbs, pull
+progress off a terminal."""
 
 from __future__ import annotations
 
@@ -74,3 +75,35 @@ def test_importing_peft_under_the_cli_filters_prints_no_bitsandbytes_warning():
                          env=env, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "trust_remote_code" not in out.stderr and "gemm_4bit_forward" not in out.stderr
+
+
+def test_an_automatic_pull_off_a_terminal_reports_progress_lines(monkeypatch, tmp_path):
+    # issue 14: a pull started by `slm run` printed nothing when stderr was not a terminal
+    import argparse
+    import io
+
+    from slmkit.cli.common import progress_console
+
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # not a terminal
+    assert isinstance(progress_console(argparse.Namespace(json=False)), LineProgress)
+    assert progress_console(argparse.Namespace(json=True)) is None  # JSON output stays clean
+
+
+def test_torch_verbs_turn_off_transformers_weight_loading_bar():
+    # issue 14: every verb that loads torch drew transformers' weight-loading bar
+    pytest.importorskip("transformers")
+    from transformers.utils import logging as tf_logging
+
+    from slmkit.runtime.torch.loader import quiet_transformers
+
+    level = tf_logging.get_verbosity()
+    tf_logging.enable_progress_bar()
+    try:
+        quiet_transformers(verbose=False)
+        assert not tf_logging.is_progress_bar_enabled()
+        tf_logging.enable_progress_bar()
+        quiet_transformers(verbose=True)  # --verbose keeps the bar
+        assert tf_logging.is_progress_bar_enabled()
+    finally:
+        tf_logging.enable_progress_bar()
+        tf_logging.set_verbosity(level)

@@ -202,6 +202,25 @@ def test_tool_call_auto_calls_the_tool_when_it_fits(coder_server):
     assert json.loads(call.function.arguments)["city"] == "Rome"
 
 
+def test_tool_call_auto_answers_in_text_when_no_tool_fits(coder_server):
+    # issue 14: "Tell me a joke about cats" with a weather tool came back as
+    # get_weather(New York); "auto" must let the model answer in text (catalog defaults)
+    from openai import OpenAI
+
+    coder = OpenAI(base_url=coder_server.url + "/v1", api_key="unused", max_retries=0,
+                   timeout=300)
+    time_tool = {"type": "function", "function": {
+        "name": "get_time", "description": "Current local time in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                       "required": ["city"]}}}
+    r = coder.chat.completions.create(
+        model="qwen2.5-coder-0.5b-instruct", max_tokens=64, tools=[WEATHER_TOOL, time_tool],
+        messages=[{"role": "user", "content": "Tell me a joke about cats"}])
+    choice = r.choices[0]
+    assert choice.finish_reason in ("stop", "length") and not choice.message.tool_calls
+    assert choice.message.content and "get_weather" not in choice.message.content
+
+
 def test_tool_result_turn_is_accepted(client, model_name):
     r = client.chat.completions.create(model=model_name, max_tokens=16, temperature=0, messages=[
         {"role": "user", "content": "What's the weather in Paris?"},

@@ -21,15 +21,28 @@ def one_request(prompt: str, options: Any, defaults: Mapping[str, Any], *, raw: 
                 logprobs: int | None = None, truncate: bool = False) -> GenerateRequest:
     """The request for one prompt: ``options`` holds ``max_tokens``, ``stop``, ``seed``,
     ``system`` and the sampling fields (None: the model's ``defaults``), e.g. the parsed
-    command line; ``raw`` sends the prompt verbatim (no chat template, no system prompt)."""
+    command line; ``raw`` sends the prompt verbatim (no chat template, no system prompt).
+    A Korean summary request ("다음 이메일을 세 줄로 요약해줘: …") without a ``system``
+    option is sent with the summarizer's prompt (``apps.summarize.ask``: measured)."""
     common = {"max_tokens": options.max_tokens, "stop": tuple(options.stop),
               "sampling": SamplingParams.layered(vars(options), defaults, options.seed),
               "logprobs": logprobs, "truncate": truncate}
     if raw:
         return GenerateRequest(prompt=prompt, **common)
     system = system_prompt(options, defaults)
+    routed = _summary_rewrite(prompt) if options.system is None else None
+    if routed is not None:
+        system, prompt = routed
     head = [ChatMessage("system", system)] if system is not None else []
     return GenerateRequest(messages=[*head, ChatMessage("user", prompt)], **common)
+
+
+def _summary_rewrite(prompt: str) -> tuple[str, str] | None:
+    if "요약" not in prompt:  # the summarizer is imported only when it may be needed
+        return None
+    from slmkit.apps.summarize.ask import rewrite
+
+    return rewrite(prompt)
 
 
 class ChatSession:

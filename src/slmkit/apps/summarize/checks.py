@@ -10,6 +10,9 @@ from slmkit.apps.documents import Document
 from slmkit.apps.text import Sentence, overlap, sentences, unsupported_numbers, words
 
 MIN_SUPPORT = 0.5  # share of a claim's words found in its best source sentence
+COPY_RUN = 12  # characters: a verbatim run at least this long counts as copied
+ECHO_COVERED = 0.7  # a summary mostly made of copied runs …
+ECHO_LENGTH = 0.6  # … and at least this share of the source's length gives the source back
 BULLET = re.compile(r"^\s*(?:[-*•·]|\d+[.)])\s*")
 
 
@@ -50,12 +53,34 @@ def _join(a: Sentence, b: Sentence) -> Sentence:
     return Sentence(a.text + " " + b.text, a.start, b.end)
 
 
+def covered_share(answer: str, source: str, n: int = COPY_RUN) -> float:
+    """Share of ``answer``'s characters (whitespace collapsed) inside a run of at least
+    ``n`` characters copied verbatim from ``source``."""
+    a, s = (" ".join(t.split()) for t in (answer, source))
+    if not a:
+        return 0.0
+    seen = {s[i:i + n] for i in range(max(0, len(s) - n + 1))}
+    covered = [False] * len(a)
+    for i in range(max(0, len(a) - n + 1)):
+        if a[i:i + n] in seen:
+            covered[i:i + n] = [True] * n
+    return sum(covered) / len(a)
+
+
+def echoes(summary: str, source: str) -> bool:
+    """True when ``summary`` gives ``source`` back: over 70% of it copied verbatim and at
+    least 60% of the source's length."""
+    text = summary.strip()
+    return (len(text) >= ECHO_LENGTH * len(source.strip())
+            and covered_share(text, source) > ECHO_COVERED)
+
+
 def check(summary: str, doc: Document) -> dict:
     """``{"key_facts": [...], "flags": [...]}`` for ``summary`` against ``doc``.
 
     A key fact: ``{"fact", "source", "location", "support"}`` where ``source`` is the
     document's own text at ``location``. A flag: ``{"kind": "unsupported_claim" |
-    "unsupported_number", "text", ...}``."""
+    "unsupported_number" | "copied_input", "text", ...}``."""
     source = source_sentences(doc)
     facts, flags = [], []
     for claim in claims(summary):
@@ -72,6 +97,11 @@ def check(summary: str, doc: Document) -> dict:
             flags.append({"kind": "unsupported_claim", "text": claim,
                           "support": round(score, 2),
                           "note": "no sentence of the source supports this claim"})
+    if echoes(summary, doc.text):
+        share = covered_share(summary, doc.text)
+        flags.append({"kind": "copied_input", "text": summary[:80],
+                      "note": f"the summary repeats the document ({share:.0%} copied "
+                              f"verbatim): try a larger model (slm catalog)"})
     for value in unsupported_numbers(summary, doc.text):
         flags.append({"kind": "unsupported_number", "text": value,
                       "note": "this number or date does not appear in the source"})
