@@ -81,7 +81,8 @@ def test_the_coder_template_renders_tool_calls_and_results_its_own_way(coder):
                                                           "call_1"),)),
         ChatMessage("tool", '{"temperature": 21}', name="get_weather",
                     tool_call_id="call_1")], tools=[weather])
-    assert "<tools>" in text and '"get_weather"' in text.split("</tools>")[0]
+    system = text.split("<|im_end|>")[0]
+    assert "<tools>" in system and '"name": "get_weather"' in system
     assert '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}' in text
     assert '<|im_start|>user\n<tool_response>\n{"temperature": 21}\n</tool_response>' in text
     assert text.rstrip().endswith("<|im_start|>assistant")

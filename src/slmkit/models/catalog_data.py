@@ -45,7 +45,9 @@ ENTRIES: tuple[CatalogEntry, ...] = (
               "that needs correctness. Offline file is Q4_1.",
         prompt_defaults={"system": "Answer briefly and factually.", "temperature": 0.2},
         korean="Cannot: answered '대한민국의 수도는 어디인가요?' with English nonsense 10 of 10 "
-               "times at its defaults (benchmarks/first_contact.py); use the coder model.",
+               "times at its defaults (benchmarks/first_contact.py); Korean e-mail summaries "
+               "come out as broken, looping Korean (21 of 30 loop, none usable of 40 via slm "
+               "run and slm summarize: benchmarks/korean_summary.py). Use the coder model.",
         aliases=("smollm2", "smollm2-135m", "smollm2:135m"),
     ),
     CatalogEntry(
@@ -143,11 +145,13 @@ ENTRIES: tuple[CatalogEntry, ...] = (
               "Q4_K_M). Measured ~60 tokens/s on 2 cores; answers Korean questions in Korean.",
         prompt_defaults={**_QWEN_SAMPLING, "temperature": 0.0},  # greedy: measured, see
         # docs/first-contact.md (t=0.7 and 0.2 wrote wrong or no code half the time)
-        korean="Answers short Korean questions in Korean (서울 10/10 at t=0.2, and greedy); "
-               "cannot summarize Korean e-mails: it copies them back (measured with plain "
-               "and Korean system prompts, a DRY copy penalty and a one-shot example; see "
-               "docs/first-contact.md). Use qwen2.5-1.5b-instruct or larger for Korean "
-               "writing.",
+        korean="Answers short Korean questions in Korean (서울 10/10 at t=0.2, and greedy). "
+               "Korean e-mail summaries: asked as typed it gave the e-mail back 10 of 10 "
+               "times; slm run and slm summarize now send the text first with the "
+               "summarizer's Korean task: given back 1 of 10, short Korean lines with the key "
+               "fact 8 of 10 — lines lifted from the e-mail, not rewritten "
+               "(benchmarks/korean_summary.py, docs/first-contact.md). Use "
+               "qwen2.5-1.5b-instruct or larger for Korean writing.",
         default=True,
         aliases=("qwen2.5-coder", "qwen2.5-coder-0.5b", "qwen2.5-coder:0.5b", "qwen-coder"),
     ),
