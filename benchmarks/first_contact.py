@@ -21,7 +21,6 @@ overridden.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 import time
@@ -53,15 +52,18 @@ def parse_setting(spec: str) -> tuple[str, dict]:
 
 
 def make_request(prompt: Prompt, defaults: dict, overrides: dict):
-    """The request `slm run` sends: catalog system prompt and sampling, then overrides."""
-    from slmkit.core.types import ChatMessage, GenerateRequest, SamplingParams
+    """The request `slm run` sends (``apps.chat.one_request``: the catalog's system prompt
+    and sampling, a Korean summary ask routed through the summarizer's prompt), with
+    ``overrides`` (sampling fields, ``system``) on top."""
+    from types import SimpleNamespace
 
-    names = {f.name for f in dataclasses.fields(SamplingParams)} - {"seed"}
-    sampling = {k: v for k, v in {**defaults, **overrides}.items() if k in names}
-    system = overrides.get("system", defaults.get("system"))
-    messages = ([ChatMessage("system", system)] if system is not None else [])
-    return GenerateRequest(messages=messages + [ChatMessage("user", prompt.text)],
-                           max_tokens=prompt.max_tokens, sampling=SamplingParams(**sampling))
+    from slmkit.apps.chat import one_request
+    from slmkit.core.types import SAMPLING_FIELDS
+
+    args = SimpleNamespace(max_tokens=prompt.max_tokens, stop=[], seed=None,
+                           system=overrides.get("system"),
+                           **{f: overrides.get(f) for f in SAMPLING_FIELDS})
+    return one_request(prompt.text, args, defaults)
 
 
 def run_model(model: str, settings: list[str], prompts: list[Prompt], n: int,
