@@ -96,10 +96,11 @@ class ServerConfig:
                                          metavar="X", type=float, group=ROUTING)
     judge_tokens: int | None = opt(None, "judge the local answer on its first N tokens "
                                          "(default 32)", type=int, group=ROUTING)
-    difficulty: str | None = opt(None, "a difficulty model from `slm route train`: escalate "
+    difficulty: str | None = opt(None, "a prompt router from `slm route train`: escalate "
                                        "prompts it rates hard before the local model runs",
                                  metavar="FILE", group=ROUTING)
-    max_difficulty: float | None = opt(None, "escalate when p(hard) >= P (default 0.5)",
+    max_difficulty: float | None = opt(None, "escalate when its score >= P (default: the "
+                                             "router's calibrated threshold, else 0.5)",
                                        metavar="P", type=float, group=ROUTING)
     on_upstream_error: str = opt("local", "when the upstream fails: answer locally or return "
                                           "the error", choices=("local", "error"),

@@ -28,13 +28,17 @@ def routed(local_engine, c: ServerConfig):
     from slmkit.guard import Guard, Policy
     from slmkit.route import RouteConfig, RoutedEngine
     from slmkit.route.costs import Budget, PriceTable
-    from slmkit.route.difficulty import DifficultyModel
     from slmkit.route.ledger import Ledger, default_path
+    from slmkit.route.prompt_router import load
 
     upstream = c.upstream
+    difficulty = load(c.difficulty) if c.difficulty else None
+    # a learned router carries the threshold calibrated on its training outcomes
+    max_difficulty = c.max_difficulty if c.max_difficulty is not None else getattr(
+        difficulty, "threshold", None)
     overrides = {k: v for k, v in (("min_mean_logprob", c.min_mean_logprob),
                                    ("judge_tokens", c.judge_tokens),
-                                   ("max_difficulty", c.max_difficulty)) if v is not None}
+                                   ("max_difficulty", max_difficulty)) if v is not None}
     config = RouteConfig(on_upstream_error=c.on_upstream_error,
                          allow_remote_tag=c.allow_remote_tag, **overrides)
     return RoutedEngine(local_engine, upstream.open(tokenizer=local_engine.tokenize),
@@ -42,7 +46,7 @@ def routed(local_engine, c: ServerConfig):
                         ledger=Ledger(c.ledger or default_path()),
                         prices=PriceTable.load(c.prices, base=_prices(upstream.backend)),
                         budget=Budget.parse(c.budget),
-                        difficulty=DifficultyModel.load(c.difficulty) if c.difficulty else None)
+                        difficulty=difficulty)
 
 
 def _prices(backend: str) -> dict:

@@ -10,7 +10,7 @@ from slmkit.cli.args import Opt, actions, json_option, loading, options
 
 def configure(p: argparse.ArgumentParser) -> None:
     from slmkit.cli.args import config_options
-    from slmkit.route.eval_request import RouteEval
+    from slmkit.route.eval_request import RouteEval, RouteTrain
 
     sub = actions(p)
     rep = sub.add_parser("report",
@@ -20,12 +20,8 @@ def configure(p: argparse.ArgumentParser) -> None:
             days=Opt(None, "only the last N days (default: everything)", "N", float),
             chart=Opt(None, "also draw requests per day and cumulative cost (needs matplotlib)",
                       "PNG"))
-    tr = sub.add_parser("train", help="fit the prompt-difficulty classifier on logged outcomes")
-    options(tr, data=Opt(None, 'outcomes, one a line: {"prompt": "...", "hard": true|false} '
-                               '(or "local_correct": true|false)', "JSONL", required=True),
-            output=Opt(None, "where to write the model (default: "
-                             "$SLM_HOME/route/difficulty.npz)", "FILE"),
-            dimension=Opt(4096, "hashed feature buckets"))
+    tr = sub.add_parser("train", help="fit the prompt router on logged outcomes")
+    config_options(tr, RouteTrain)
     ev = sub.add_parser("eval", help="APGR / CPT of routers on a labelled multiple-choice set")
     config_options(ev, RouteEval)
     loading(ev, ctx=2048, title=None)
@@ -38,11 +34,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from slmkit.cli.args import config_from
     from slmkit.cli.output import emit
-    from slmkit.route.difficulty import train_file
+    from slmkit.route.eval_request import RouteTrain
     from slmkit.route.present import train_text
 
-    r = train_file(args.data, args.output, dimension=args.dimension)
+    r = config_from(args, RouteTrain).run()
     return emit(args, r, train_text(r))
 
 

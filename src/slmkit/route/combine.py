@@ -55,18 +55,30 @@ class KNNRouter:
         sims = _unit(vectors) @ self.vectors.T  # (m, n)
         if exclude_self:
             np.fill_diagonal(sims, -np.inf)
-        k = min(self.k, self.vectors.shape[0] - int(exclude_self))
-        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        s = np.take_along_axis(sims, top, axis=1)
-        w = np.exp(self.scale * (s - 1.0))
-        out = {}
-        for name, y in (("p_weak", self.weak_ok), ("p_strong", self.strong_ok)):
-            base = float(y.mean())
-            out[name] = ((w * y[top]).sum(1) + self.prior * base) / (w.sum(1) + self.prior)
+        out, top, w = neighbour_estimates(sims, self.weak_ok, self.strong_ok, k=self.k,
+                                          scale=self.scale, prior=self.prior)
         if len(self.kinds):
             kinds = np.asarray(self.kinds)
             out["kind"] = np.array([_vote(kinds[row], wr) for row, wr in zip(top, w)])
         return out
+
+
+def neighbour_estimates(sims: np.ndarray, weak_ok: np.ndarray, strong_ok: np.ndarray, *,
+                        k: int = 12, scale: float = 10.0, prior: float = 1.0
+                        ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """``p_weak`` and ``p_strong`` from cosine similarities ``sims`` (m queries × n past
+    prompts; ``-inf`` = not a neighbour): the similarity-weighted share right among the
+    ``k`` nearest, shrunk to each model's overall rate by the pseudo-count ``prior``.
+    Also returns the neighbours' indices and weights."""
+    k = min(k, int(np.isfinite(sims).sum(1).min()) if sims.size else k)
+    top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+    s = np.take_along_axis(sims, top, axis=1)
+    w = np.exp(scale * (s - 1.0))
+    out = {}
+    for name, y in (("p_weak", weak_ok), ("p_strong", strong_ok)):
+        base = float(y.mean())
+        out[name] = ((w * y[top]).sum(1) + prior * base) / (w.sum(1) + prior)
+    return out, top, w
 
 
 def _vote(labels: np.ndarray, weights: np.ndarray) -> str:

@@ -197,29 +197,12 @@ def train(prompts: Sequence[str], hard: Sequence[bool], *, dimension: int = 4096
 
 
 def read_outcomes(path: str) -> tuple[list[str], list[bool]]:
-    """Prompts and hard labels from JSONL; a bad line is an error naming its number."""
-    prompts, hard = [], []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path}:{n}: not JSON ({err.msg})") from None
-            if not isinstance(rec, dict) or not isinstance(rec.get("prompt"), str):
-                raise ValueError(f'{path}:{n}: needs a "prompt" string')
-            if isinstance(rec.get("hard"), bool):
-                label = rec["hard"]
-            elif isinstance(rec.get("local_correct"), bool):
-                label = not rec["local_correct"]
-            else:
-                raise ValueError(f'{path}:{n}: needs "hard" or "local_correct" (true/false)')
-            prompts.append(rec["prompt"])
-            hard.append(label)
-    if not prompts:
-        raise ValueError(f"{path} holds no outcomes")
-    return prompts, hard
+    """Prompts and hard labels from JSONL (any form `route.outcomes` reads); a bad line is
+    an error naming its number."""
+    from slmkit.route.outcomes import read
+
+    o = read(path)
+    return o.prompts, [bool(h) for h in o.hard]
 
 
 def train_file(data: str, output: str | Path | None = None, *, dimension: int = 4096) -> dict:

@@ -56,7 +56,9 @@ class Masker(Protocol):
 
 
 class Difficulty(Protocol):
-    """A prompt difficulty model (``route.difficulty.DifficultyModel`` is one)."""
+    """A prompt difficulty model (``route.difficulty.DifficultyModel`` and
+    ``route.prompt_router.PromptRouter`` are); optional attributes ``signal`` and
+    ``label`` name its score in the decision (default ``p_hard``, "p(hard)")."""
 
     def p_hard(self, text: str) -> float: ...
 
@@ -148,14 +150,17 @@ class RoutedEngine(EngineWrapper):
         return self._escalate(req, request, reason, clock, attempt, signals)
 
     def _difficulty(self, req: GenerateRequest) -> dict:
-        """The difficulty model's p(hard) for the prompt, and a reason when it is over
-        ``config.max_difficulty`` (escalate before running the local model)."""
+        """The difficulty model's score for the prompt (``p_hard``, or the signal the model
+        names), and a reason when it is over ``config.max_difficulty`` (escalate before
+        running the local model)."""
         if self.difficulty is None:
             return {}
-        p = round(float(self.difficulty.p_hard(_prompt_text(req))), 4)
-        out: dict = {"p_hard": p}
+        model = self.difficulty
+        p = round(float(model.p_hard(_prompt_text(req))), 4)
+        key, label = getattr(model, "signal", "p_hard"), getattr(model, "label", "p(hard)")
+        out: dict = {key: p}
         if p >= self.config.max_difficulty:
-            out["reason"] = f"difficulty: p(hard) {p:.2f} >= {self.config.max_difficulty:g}"
+            out["reason"] = f"difficulty: {label} {p:.2f} >= {self.config.max_difficulty:g}"
         return out
 
     def _too_long(self, req: GenerateRequest) -> str | None:

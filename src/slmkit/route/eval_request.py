@@ -64,3 +64,45 @@ class RouteEval:
                              difficulty_out=self.difficulty_out, outcomes=self.outcomes,
                              chart_path=self.chart)
         return {**report, "data": ds.name}
+
+
+@dataclass
+class RouteTrain:
+    """What `slm route train` takes: past outcomes and the kind of prompt router to fit
+    (:mod:`slmkit.route.prompt_router`; ``classifier``: the plain p(hard) classifier)."""
+
+    data: str | None = opt(None, "outcomes, one a line: {\"prompt\", \"weak_ok\", "
+                                 "\"strong_ok\"} (or \"hard\", or \"local_correct\"); "
+                                 "`slm route eval --outcomes` writes them", metavar="JSONL",
+                           required=True)
+    output: str | None = opt(None, "where to write the router (default: "
+                                   "$SLM_HOME/route/difficulty.npz)", metavar="FILE")
+    router: str = opt("vote", "vote: the mean rank of knn and difficulty; knn: similarity-"
+                              "weighted past outcomes; difficulty: the n-gram classifier "
+                              "(each with a calibrated threshold); classifier: the plain "
+                              "p(hard) model", choices=("vote", "knn", "difficulty",
+                                                        "classifier"))
+    target_pgr: float = opt(0.8, "calibrate the serving threshold for this share of the "
+                                 "strong model's gain (on out-of-fold training scores)",
+                            metavar="X", type=float)
+    neighbours: int = opt(12, "k of the knn router", type=int)
+    dimension: int = opt(4096, "hashed feature buckets", type=int)
+
+    def run(self) -> dict:
+        """Fit, save; {model (its path), router, and the metrics}."""
+        from pathlib import Path
+
+        from slmkit.route import outcomes, prompt_router
+        from slmkit.route.difficulty import train_file
+        from slmkit.route.ledger import default_path
+
+        out = Path(self.output) if self.output else default_path().parent / "difficulty.npz"
+        if self.router == "classifier":
+            return {"router": "classifier", **train_file(self.data, out,
+                                                         dimension=self.dimension)}
+        model = prompt_router.train(outcomes.read(self.data), kind=self.router,
+                                    target_pgr=self.target_pgr, dimension=self.dimension,
+                                    k=self.neighbours)
+        model.save(out)
+        return {"model": str(out), "router": self.router, "features": model.features,
+                "threshold": model.threshold, **model.metrics}

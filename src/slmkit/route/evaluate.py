@@ -84,12 +84,15 @@ def choice_items(choices: Sequence, fmt: str, *, letter_prompt: Callable) -> lis
 
 def training_outcomes(items: Sequence[Item], weak: Sequence[Answer], strong: Sequence[Answer],
                       test_share: float, seed: int) -> list[dict]:
-    """``{"prompt", "hard"}`` rows of the training split (hard: the weak model is wrong and
-    the strong one right), what `slm route train` reads."""
+    """``{"prompt", "weak_ok", "strong_ok", "hard"}`` rows of the training split (hard: the
+    weak model is wrong and the strong one right), what `slm route train` reads."""
     tr, _ = split(len(items), test_share, seed)
-    return [{"prompt": items[i].prompt,
-             "hard": bool(not weak[i].right(items[i]) and strong[i].right(items[i]))}
-            for i in tr]
+    rows = []
+    for i in tr:
+        w, s = bool(weak[i].right(items[i])), bool(strong[i].right(items[i]))
+        rows.append({"prompt": items[i].prompt, "weak_ok": w, "strong_ok": s,
+                     "hard": s and not w})
+    return rows
 
 
 def generate_prompt(question: str) -> str:

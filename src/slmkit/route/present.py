@@ -43,8 +43,17 @@ def print_eval(con, r: dict) -> None:
 
 
 def train_text(r: dict) -> str:
-    """What `slm route train` prints for :func:`~slmkit.route.difficulty.train_file`'s result."""
-    return (f"trained on {r['n']} outcomes ({r['hard_share']:.0%} hard); held-apart "
-            f"AUC {r.get('holdout_auc')}, accuracy {r.get('holdout_accuracy')}\n"
-            f"wrote {r['model']}  (use: slm serve --route LOCAL --upstream URL "
-            f"--difficulty {r['model']})")
+    """What `slm route train` prints for :class:`~slmkit.route.eval_request.RouteTrain`'s
+    result."""
+    use = (f"wrote {r['model']}  (use: slm serve --route LOCAL --upstream URL "
+           f"--difficulty {r['model']})")
+    if r.get("router") == "classifier":
+        return (f"trained on {r['n']} outcomes ({r['hard_share']:.0%} hard); held-apart "
+                f"AUC {r.get('holdout_auc')}, accuracy {r.get('holdout_accuracy')}\n{use}")
+    pgr = "-" if r.get("cv_pgr") is None else f"{r['cv_pgr']:.2f}"
+    return (f"{r['router']} router on {r['n']} outcomes ({r['hard_share']:.0%} hard: weak "
+            f"{r['weak_accuracy']:.0%}, strong {r['strong_accuracy']:.0%}); cross-validated "
+            f"APGR {r.get('cv_apgr')}\nthreshold {r['threshold']:.3f} (hardness rank): "
+            f"escalates {r['cv_escalated_share']:.0%} for PGR {pgr} out of fold "
+            f"(target {r['target_pgr']:g}{'' if r['threshold_reached'] else ', not reached'})"
+            f"\n{use}")
