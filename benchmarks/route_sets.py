@@ -22,7 +22,7 @@ from pathlib import Path
 
 from _common import machine, save
 
-from slmkit.route import generalize, sets, signals
+from slmkit.route import generalize, outcomes, prompt_router, sets, signals
 from slmkit.route.evaluate import generate_prompt, matches
 
 SETS = "code,reading,wordproblems,korean,mmlu_chat,mixed"
@@ -106,8 +106,10 @@ def pre_overhead(rows: list[dict], embedder, n: int = 40) -> dict:
     vocab = sorted(set(kinds))
     pre = np.column_stack([w, s, s, combine.one_hot(kinds, vocab)])  # shapes only: timed
     gain = combine.GainModel.fit(pre, None, w, s)
+    served = prompt_router.train(outcomes.Outcomes([r["prompt"] for r in rows], w > 0.5,
+                                                   s > 0.5, kinds), kind="vote")
     times: dict[str, list[float]] = {k: [] for k in ("ngram", "embed", "ngram_cpu",
-                                                     "embed_cpu")}
+                                                     "embed_cpu", "served", "served_cpu")}
     for r in rows[:n]:
         t0, c0 = time.perf_counter(), time.process_time()
         est = knn.estimate(feats.matrix([r["prompt"]]))
@@ -122,6 +124,11 @@ def pre_overhead(rows: list[dict], embedder, n: int = 40) -> dict:
         # for the cores other jobs hold)
         times["ngram_cpu"].append((c1 - c0) * 1000)
         times["embed_cpu"].append((time.process_time() - c1) * 1000)
+        # what `slm serve --difficulty` runs per request: the vote router's p_hard
+        t2, c2 = time.perf_counter(), time.process_time()
+        served.p_hard(r["prompt"])
+        times["served"].append((time.perf_counter() - t2) * 1000)
+        times["served_cpu"].append((time.process_time() - c2) * 1000)
     return {k: _ms(v) for k, v in times.items()}
 
 
@@ -146,7 +153,7 @@ def report(args) -> None:
                         "samples_over_answer": round(sampled / greedy, 2) if greedy else None}}
     result["models"] = {**MODELS, "embedder": args.embedder}
     result["machine"] = machine()
-    save("route-sets", result, markdown(result))
+    save(args.name, result, markdown(result))
     print(markdown(result))
 
 
@@ -156,7 +163,7 @@ def markdown(r: dict) -> str:
              f"weak `{r['models']['weak']}`, strong `{r['models']['strong']}`; "
              f"n={r['n']}, each set halved into train / held apart, {r['splits']} seeded "
              "halvings; every number is the mean over them (± the APGR's standard "
-             "deviation across halvings). Busy machine.", ""]
+             "deviation across halvings). Busy machine.", "", *summary(r), ""]
     for name, row in r["sets"].items():
         lines += [f"## {name} (held apart {row['n_test']}; weak {row['weak_accuracy']:.0%}, "
                   f"strong {row['strong_accuracy']:.0%})", "",
@@ -172,6 +179,10 @@ def markdown(r: dict) -> str:
     o = r["overhead"]
     pa = o["pre_answer"]
     g, e, gc, ec = pa["ngram"], pa["embed"], pa["ngram_cpu"], pa["embed_cpu"]
+    sv, svc = pa["served"], pa["served_cpu"]
+    lines.append(f"The served vote router (`PromptRouter.p_hard`) per prompt: p50 "
+                 f"{sv['p50_ms']} ms / p95 {sv['p95_ms']} ms wall ({svc['p50_ms']} / "
+                 f"{svc['p95_ms']} ms CPU).\n")
     lines.append(f"Pre-answer signals per prompt (wall, busy machine; CPU time in brackets): "
                  f"n-gram kNN + difficulty + combination p50 {g['p50_ms']} ms / p95 "
                  f"{g['p95_ms']} ms ({gc['p50_ms']} / {gc['p95_ms']} ms CPU); sentence "
@@ -181,6 +192,30 @@ def markdown(r: dict) -> str:
                  f"samples take {o['post_answer']['samples_s_p50']} s p50 vs "
                  f"{o['post_answer']['greedy_answer_s_p50']} s for the answer itself.")
     return "\n".join(lines) + "\n"
+
+
+SUMMARY = ("difficulty", "knn-cv", "vote-cv", "oracle")
+
+
+def summary(r: dict) -> list[str]:
+    """One line per set: APGR and CPT(50%)/CPT(80%) of the prompt routers the server can
+    run (vote-cv is what `slm route train --router vote` makes), the best router of the
+    table, and the oracle's APGR (the ceiling on that set)."""
+    pct = lambda v: "-" if v is None else f"{v:.0%}"
+    lines = ["| set (held apart) | " + " | ".join(f"{k} APGR, CPT50/80" for k in SUMMARY[:3])
+             + " | best router | oracle APGR |", "|---" * 6 + "|"]
+    for name, row in r["sets"].items():
+        by = {x["router"]: x for x in row["routers"]}
+        cells = [f"{by[k]['apgr']:.2f}, {pct(by[k]['cpt50'])}/{pct(by[k]['cpt80'])}"
+                 if by.get(k, {}).get("apgr") is not None else "-" for k in SUMMARY[:3]]
+        real = [x for x in row["routers"] if x["router"] not in ("oracle", "random")
+                and x["apgr"] is not None]
+        best = max(real, key=lambda x: x["apgr"]) if real else None
+        top = f"{best['router']} {best['apgr']:.2f}" if best else "-"
+        ceiling = by.get("oracle", {}).get("apgr")
+        lines.append(f"| {name} ({row['n_test']}) | " + " | ".join(cells) + f" | {top} | "
+                     + ("-" if ceiling is None else f"{ceiling:.2f}") + " |")
+    return lines
 
 
 def main(argv: list[str]) -> None:
@@ -197,6 +232,8 @@ def main(argv: list[str]) -> None:
                    help="seeded train/held-apart halvings to average over")
     p.add_argument("--embedder", default="usem3-multilingual",
                    help="the sentence embedder of the knn-embed router")
+    p.add_argument("--name", default="route-sets",
+                   help="results file name: benchmarks/results/NAME-DATE.{json,md}")
     args = p.parse_args(argv)
     Path(args.cache).mkdir(parents=True, exist_ok=True)
     (answer if args.action == "answer" else report)(args)

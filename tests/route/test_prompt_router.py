@@ -12,7 +12,7 @@ from helpers.route_outcomes import make, write
 from helpers.upstream import Upstream
 from slmkit.core.types import ChatMessage, GenerateRequest, collect
 from slmkit.guard import Guard
-from slmkit.route import RouteConfig, RoutedEngine, outcomes, prompt_router
+from slmkit.route import RouteConfig, RoutedEngine, combine, outcomes, prompt_router
 from slmkit.route.difficulty import DifficultyModel, train as train_classifier
 from slmkit.route.eval_request import RouteTrain
 from slmkit.route.evaluate import apgr, curve
@@ -97,6 +97,7 @@ def test_route_train_request_writes_a_router_and_says_how_to_serve_it(tmp_path):
     r = RouteTrain(data=data, output=str(tmp_path / "r.npz"), router="knn",
                    dimension=256).run()
     assert r["router"] == "knn" and r["n"] == 80 and 0 <= r["threshold"] <= 1
+    assert (r["k"], r["scale"]) in combine.KNN_GRID  # chosen by leave-one-out
     assert isinstance(prompt_router.load(r["model"]), prompt_router.PromptRouter)
     assert "--difficulty " + r["model"] in train_text(r)
     c = RouteTrain(data=data, output=str(tmp_path / "c.npz"), router="classifier",

@@ -173,20 +173,46 @@ def choose_combiner(pre: np.ndarray, post: np.ndarray | None, weak_ok, strong_ok
                     ) -> tuple[str, float]:
     """The combiner (``gain`` or ``hard``) with the best mean per-group APGR in a
     ``folds``-fold cross-validation on these (training) rows, and that APGR."""
-    from slmkit.route.evaluate import apgr, curve
-
     w, s = np.asarray(weak_ok, bool), np.asarray(strong_ok, bool)
-    g = np.asarray(groups)
     best = ("gain", -np.inf)
     for name, cls in COMBINERS.items():
         def fit_predict(fit: np.ndarray, pred: np.ndarray, cls=cls) -> np.ndarray:
             m = cls.fit(pre[fit], None if post is None else post[fit], w[fit], s[fit])
             return m.score(pre[pred], None if post is None else post[pred])
 
-        oof = cross_fit(len(w), folds, seed, fit_predict)
-        vals = [apgr(curve(w[g == k], s[g == k], oof[g == k])) for k in dict.fromkeys(g)
-                if s[g == k].mean() > w[g == k].mean()]
-        score = float(np.mean(vals)) if vals else -np.inf
+        score = group_apgr(w, s, cross_fit(len(w), folds, seed, fit_predict), groups)
         if score > best[1]:
             best = (name, score)
+    return best
+
+
+KNN_GRID = tuple((k, scale) for k in (6, 12, 24) for scale in (3.0, 10.0, 30.0))
+
+
+def group_apgr(weak_ok, strong_ok, score, groups: Sequence[str] | None = None) -> float:
+    """Mean APGR over ``groups`` (each group where the strong model is ahead; all rows as
+    one group when none are given); ``-inf`` when no group has a gap."""
+    from slmkit.route.evaluate import apgr, curve
+
+    w, s = np.asarray(weak_ok, bool), np.asarray(strong_ok, bool)
+    g = np.asarray(groups if groups is not None and len(groups) else [""] * len(w))
+    vals = [apgr(curve(w[g == k], s[g == k], score[g == k])) for k in dict.fromkeys(g)
+            if s[g == k].mean() > w[g == k].mean()]
+    return float(np.mean(vals)) if vals else -np.inf
+
+
+def choose_knn(vectors: np.ndarray, weak_ok, strong_ok, groups: Sequence[str] | None = None,
+               grid: Sequence[tuple[int, float]] = KNN_GRID) -> tuple[int, float, float]:
+    """The ``(k, scale)`` of the kNN router with the best leave-one-out APGR (mean per
+    group) on these (training) rows, and that APGR: chosen on training outcomes only."""
+    x = _unit(vectors)
+    sims = x @ x.T
+    np.fill_diagonal(sims, -np.inf)
+    w, s = np.asarray(weak_ok, float), np.asarray(strong_ok, float)
+    best = (12, 10.0, -np.inf)
+    for k, scale in grid:
+        est, _, _ = neighbour_estimates(sims, w, s, k=k, scale=scale)
+        score = group_apgr(w, s, est["p_strong"] - est["p_weak"], groups)
+        if score > best[2] + 1e-9:
+            best = (k, scale, score)
     return best

@@ -7,12 +7,16 @@ Input: one record per question, ``{"set", "prompt", "weak_ok", "strong_ok", "pos
 {post_features}, "vector": prompt embedding}``. Routers: ``confidence`` (1 −
 exp(mean log-probability) of the local answer), ``consistency`` (disagreement of k
 samples), ``entropy`` (mean next-token entropy), ``difficulty`` (the hashed n-gram
-classifier), ``knn`` (similarity-weighted neighbours over hashed n-grams), ``knn-embed``
-(the same over the records' ``vector``, when given), ``vote-pre`` (the mean rank of the
-three prompt-side routers, nothing fit), ``combined-pre`` (a logistic combination of
+classifier), ``knn`` (similarity-weighted neighbours over hashed n-grams, k=12),
+``knn-cv`` (the same with k and the similarity scale chosen by leave-one-out on the
+training half), ``knn-embed`` (the same over the records' ``vector``, when given),
+``vote-pre`` (the mean rank of the three prompt-side routers, nothing fit),
+``vote-ngram`` / ``vote-cv`` (the mean rank of difficulty and knn / knn-cv: what
+`slm route train --router vote` serves), ``combined-pre`` (a logistic combination of
 every signal known before the local model answers) and ``combined`` (of all of them);
 the combination's form — expected gain p(strong right) − p(weak right), or p(hard) — is
-chosen by cross-validation on the training halves.
+chosen by cross-validation on the training halves. ``oracle`` is no router: each
+held-apart item's own gain, the most APGR can be on that set.
 Each APGR comes with a bootstrap 90% interval over the held-apart questions.
 """
 
@@ -27,8 +31,8 @@ from slmkit.route.difficulty import HashedFeatures
 from slmkit.route.evaluate import _calibrated, _rank01, apgr, curve, random_baseline, split, summary
 from slmkit.route.signals import POST_FEATURES
 
-ROUTERS = ("confidence", "consistency", "entropy", "difficulty", "knn", "knn-embed",
-           "vote-pre", "combined-pre", "combined")
+ROUTERS = ("confidence", "consistency", "entropy", "difficulty", "knn", "knn-cv", "knn-embed",
+           "vote-pre", "vote-ngram", "vote-cv", "combined-pre", "combined", "oracle")
 
 
 def _splits(sets: Sequence[str], test_share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -67,7 +71,11 @@ def signal_matrices(records: Sequence[dict], tr: np.ndarray, seed: int = 0
     s = np.array([r["strong_ok"] for r in records], float)
     kinds = [r["set"] for r in records]
     # neighbours in hashed n-gram space: a fraction of a millisecond per prompt
-    est = _knn(HashedFeatures().matrix([r["prompt"] for r in records]), w, s, kinds, tr)
+    ngrams = HashedFeatures().matrix([r["prompt"] for r in records])
+    est = _knn(ngrams, w, s, kinds, tr)
+    # k and the similarity scale chosen by leave-one-out on the training rows only
+    k, scale, _ = combine.choose_knn(ngrams[tr], w[tr], s[tr], [kinds[i] for i in tr])
+    cv = _knn(ngrams, w, s, kinds, tr, k=k, scale=scale)
     hard = s * (1 - w)
     p_hard = _difficulty([r["prompt"] for r in records], hard, tr, seed)
     vocab = sorted(set(kinds))
@@ -77,17 +85,18 @@ def signal_matrices(records: Sequence[dict], tr: np.ndarray, seed: int = 0
     col = {f: post[:, i] for i, f in enumerate(POST_FEATURES)}
     single = {"confidence": 1.0 - np.exp(col["mean_logprob"]),
               "consistency": 1.0 - col["consistency"], "entropy": col["mean_entropy"],
-              "difficulty": p_hard, "knn": est["p_strong"] - est["p_weak"]}
+              "difficulty": p_hard, "knn": est["p_strong"] - est["p_weak"],
+              "knn-cv": cv["p_strong"] - cv["p_weak"]}
     if all("vector" in r for r in records):  # neighbours in a sentence embedder's space
         emb = _knn(np.array([r["vector"] for r in records], np.float32), w, s, kinds, tr)
         single["knn-embed"] = emb["p_strong"] - emb["p_weak"]
     return pre, post, single
 
 
-def _knn(vec: np.ndarray, w: np.ndarray, s: np.ndarray, kinds: list[str], tr: np.ndarray
-         ) -> dict[str, np.ndarray]:
+def _knn(vec: np.ndarray, w: np.ndarray, s: np.ndarray, kinds: list[str], tr: np.ndarray,
+         **kw) -> dict[str, np.ndarray]:
     """kNN estimates for every row: leave-one-out on the training rows."""
-    knn = combine.KNNRouter.fit(vec[tr], w[tr], s[tr], [kinds[i] for i in tr])
+    knn = combine.KNNRouter.fit(vec[tr], w[tr], s[tr], [kinds[i] for i in tr], **kw)
     est = {k: np.zeros(len(kinds), dtype=object if k == "kind" else float)
            for k in ("p_weak", "p_strong", "kind")}
     rest = np.setdiff1d(np.arange(len(kinds)), tr)
@@ -112,6 +121,11 @@ def evaluate(records: Sequence[dict], *, test_share: float = 0.5, seed: int = 0,
     # no fitting at all: the mean rank of the prompt-side routers
     votes = [k for k in ("difficulty", "knn", "knn-embed") if k in scores]
     scores["vote-pre"] = np.mean([_rank01(scores[k]) for k in votes], axis=0)
+    # what `slm route train --router vote` serves (no embedder), and with the chosen k
+    for key, knn in (("vote-ngram", "knn"), ("vote-cv", "knn-cv")):
+        scores[key] = (_rank01(scores["difficulty"]) + _rank01(scores[knn])) / 2
+    # not a router: each held-apart item's own gain, the ceiling APGR can reach on a set
+    scores["oracle"] = s.astype(float) - w.astype(float)
     names = np.asarray(sets)
     chosen = {}
     for key, post_x in (("combined-pre", None), ("combined", post)):

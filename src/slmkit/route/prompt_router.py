@@ -199,9 +199,11 @@ def load(path: str | Path):
 
 
 def train(o: Outcomes, *, kind: str = "vote", target_pgr: float = 0.8, dimension: int = 4096,
-          k: int = 12, folds: int = 5, seed: int = 0) -> PromptRouter:
+          k: int = 0, folds: int = 5, seed: int = 0) -> PromptRouter:
     """Fit a ``kind`` router on outcomes ``o`` and calibrate its threshold on out-of-fold
-    scores of the same (training) outcomes; ``metrics`` holds the cross-validated APGR."""
+    scores of the same (training) outcomes; ``metrics`` holds the cross-validated APGR.
+    ``k`` neighbours (0: k and the similarity scale chosen by leave-one-out APGR, mean per
+    ``set`` when the outcomes name sets)."""
     from slmkit.route.evaluate import apgr, best_threshold, curve
 
     if kind not in KINDS:
@@ -217,10 +219,14 @@ def train(o: Outcomes, *, kind: str = "vote", target_pgr: float = 0.8, dimension
     nb = weights = None
     bias = 0.0
     if kind in ("knn", "vote"):
-        nb = Neighbours.from_dense(x, w, s, k=k)
+        scale = 10.0
+        if not k:
+            k, scale, _ = combine.choose_knn(x, w, s, o.sets if any(o.sets) else None)
+        nb = Neighbours.from_dense(x, w, s, k=k, scale=scale)
         sims = combine._unit(x) @ combine._unit(x).T
         np.fill_diagonal(sims, -np.inf)  # leave-one-out
-        est, _, _ = combine.neighbour_estimates(sims, nb.weak_ok, nb.strong_ok, k=k)
+        est, _, _ = combine.neighbour_estimates(sims, nb.weak_ok, nb.strong_ok, k=k,
+                                                scale=scale)
         oof["knn"] = est["p_strong"] - est["p_weak"]
     if kind in ("difficulty", "vote"):
         oof["difficulty"] = _difficulty_oof(o.prompts, hard, folds, seed, dimension)
@@ -239,6 +245,7 @@ def train(o: Outcomes, *, kind: str = "vote", target_pgr: float = 0.8, dimension
     gap = float(s.mean() - w.mean())
     router.metrics = {
         "n": len(o), "hard_share": round(float(hard.mean()), 4),
+        **({"k": nb.k, "scale": nb.scale} if nb is not None else {}),
         "weak_accuracy": round(float(w.mean()), 4), "strong_accuracy": round(float(s.mean()), 4),
         "cv_apgr": round(apgr(curve(w, s, final)), 4) if gap > 0 else None,
         "target_pgr": target_pgr, "threshold_reached": t is not None,
