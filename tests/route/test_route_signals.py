@@ -106,6 +106,10 @@ def test_multi_set_evaluation_reports_every_router_per_set():
     # the answer's confidence carries the signal: it beats random on the held-apart half
     assert by["confidence"]["apgr"] > by["random"]["apgr"] + 0.1
     assert by["combined"]["apgr"] > by["random"]["apgr"] + 0.1
+    # per set, select-cv picks on the training half; nothing beats each item's own gain
+    assert set(report["combiners"]["select-cv"]) == {"easy", "hard"}
+    assert set(report["combiners"]["select-cv"].values()) <= set(generalize.SELECTABLE)
+    assert all(r["apgr"] <= by["oracle"]["apgr"] + 1e-9 for r in by.values())
 
 
 @pytest.mark.slow

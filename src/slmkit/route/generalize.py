@@ -15,7 +15,9 @@ training half), ``knn-embed`` (the same over the records' ``vector``, when given
 `slm route train --router vote` serves), ``combined-pre`` (a logistic combination of
 every signal known before the local model answers) and ``combined`` (of all of them);
 the combination's form — expected gain p(strong right) − p(weak right), or p(hard) — is
-chosen by cross-validation on the training halves. ``oracle`` is no router: each
+chosen by cross-validation on the training halves. ``select-cv`` takes, per set, the
+router with the best APGR on that set's training half (for a deployment that knows which
+task a request belongs to, e.g. one endpoint per app). ``oracle`` is no router: each
 held-apart item's own gain, the most APGR can be on that set.
 Each APGR comes with a bootstrap 90% interval over the held-apart questions.
 """
@@ -32,7 +34,11 @@ from slmkit.route.evaluate import _calibrated, _rank01, apgr, curve, random_base
 from slmkit.route.signals import POST_FEATURES
 
 ROUTERS = ("confidence", "consistency", "entropy", "difficulty", "knn", "knn-cv", "knn-embed",
-           "vote-pre", "vote-ngram", "vote-cv", "combined-pre", "combined", "oracle")
+           "vote-pre", "vote-ngram", "vote-cv", "combined-pre", "combined", "select-cv",
+           "oracle")
+# what ``select-cv`` picks from per set (training-row scores out of fold or nothing fit)
+SELECTABLE = ("confidence", "consistency", "entropy", "difficulty", "knn-cv", "knn-embed",
+              "vote-pre", "vote-cv")
 
 
 def _splits(sets: Sequence[str], test_share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -119,15 +125,15 @@ def evaluate(records: Sequence[dict], *, test_share: float = 0.5, seed: int = 0,
     w = np.array([r["weak_ok"] for r in records], bool)
     s = np.array([r["strong_ok"] for r in records], bool)
     # no fitting at all: the mean rank of the prompt-side routers
+    names, chosen = np.asarray(sets), {}
     votes = [k for k in ("difficulty", "knn", "knn-embed") if k in scores]
     scores["vote-pre"] = np.mean([_rank01(scores[k]) for k in votes], axis=0)
     # what `slm route train --router vote` serves (no embedder), and with the chosen k
     for key, knn in (("vote-ngram", "knn"), ("vote-cv", "knn-cv")):
         scores[key] = (_rank01(scores["difficulty"]) + _rank01(scores[knn])) / 2
+    scores["select-cv"], chosen["select-cv"] = _select(scores, w, s, names, tr)
     # not a router: each held-apart item's own gain, the ceiling APGR can reach on a set
     scores["oracle"] = s.astype(float) - w.astype(float)
-    names = np.asarray(sets)
-    chosen = {}
     for key, post_x in (("combined-pre", None), ("combined", post)):
         # the combiner's form is chosen by cross-validation on the training halves only
         kind, cv = combine.choose_combiner(pre[tr], None if post_x is None else post_x[tr],
@@ -143,6 +149,21 @@ def evaluate(records: Sequence[dict], *, test_share: float = 0.5, seed: int = 0,
         out["sets"][name] = _one_set(scores, w, s, tr[mask[tr]], te[mask[te]], target_pgr,
                                      bootstrap)
     return out
+
+
+def _select(scores: dict, w: np.ndarray, s: np.ndarray, names: np.ndarray, tr: np.ndarray
+            ) -> tuple[np.ndarray, dict[str, str]]:
+    """Per set, the router of :data:`SELECTABLE` with the best APGR on that set's training
+    rows (their scores are out of fold, or nothing was fit); its ranks score the set."""
+    out, picked = np.zeros(len(w)), {}
+    for name in dict.fromkeys(names):
+        rows = tr[names[tr] == name]
+        best = max((k for k in SELECTABLE if k in scores),
+                   key=lambda k: combine.group_apgr(w[rows], s[rows], scores[k][rows]))
+        picked[str(name)] = best
+        mask = names == name
+        out[mask] = _rank01(scores[best])[mask]
+    return out, picked
 
 
 def _one_set(scores: dict, w: np.ndarray, s: np.ndarray, tr: np.ndarray, te: np.ndarray,
