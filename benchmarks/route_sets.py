@@ -107,7 +107,7 @@ def pre_overhead(rows: list[dict], embedder, n: int = 40) -> dict:
     pre = np.column_stack([w, s, s, combine.one_hot(kinds, vocab)])  # shapes only: timed
     gain = combine.GainModel.fit(pre, None, w, s)
     served = prompt_router.train(outcomes.Outcomes([r["prompt"] for r in rows], w > 0.5,
-                                                   s > 0.5, kinds), kind="vote")
+                                                   s > 0.5, kinds), kind="vote", k=12)
     times: dict[str, list[float]] = {k: [] for k in ("ngram", "embed", "ngram_cpu",
                                                      "embed_cpu", "served", "served_cpu")}
     for r in rows[:n]:
@@ -194,12 +194,12 @@ def markdown(r: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-SUMMARY = ("difficulty", "knn-cv", "vote-cv", "oracle")
+SUMMARY = ("difficulty", "knn", "vote-ngram", "oracle")
 
 
 def summary(r: dict) -> list[str]:
     """One line per set: APGR and CPT(50%)/CPT(80%) of the prompt routers the server can
-    run (vote-cv is what `slm route train --router vote` makes), the best router of the
+    run (vote-ngram is what `slm route train --router vote` makes), the best router of the
     table, and the oracle's APGR (the ceiling on that set)."""
     pct = lambda v: "-" if v is None else f"{v:.0%}"
     lines = ["| set (held apart) | " + " | ".join(f"{k} APGR, CPT50/80" for k in SUMMARY[:3])

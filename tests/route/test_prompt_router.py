@@ -94,7 +94,7 @@ def test_refuses_outcomes_with_nothing_to_learn():
 
 def test_route_train_request_writes_a_router_and_says_how_to_serve_it(tmp_path):
     data = write(tmp_path / "o.jsonl", make(80))
-    r = RouteTrain(data=data, output=str(tmp_path / "r.npz"), router="knn",
+    r = RouteTrain(data=data, output=str(tmp_path / "r.npz"), router="knn", neighbours=0,
                    dimension=256).run()
     assert r["router"] == "knn" and r["n"] == 80 and 0 <= r["threshold"] <= 1
     assert (r["k"], r["scale"]) in combine.KNN_GRID  # chosen by leave-one-out

@@ -85,8 +85,8 @@ class RouteTrain:
     target_pgr: float = opt(0.8, "calibrate the serving threshold for this share of the "
                                  "strong model's gain (on out-of-fold training scores)",
                             metavar="X", type=float)
-    neighbours: int = opt(0, "k of the knn router (0: k and the similarity scale chosen "
-                             "by leave-one-out on the outcomes)", type=int)
+    neighbours: int = opt(12, "k of the knn router (0: k and the similarity scale chosen "
+                              "by leave-one-out on the outcomes)", type=int)
     dimension: int = opt(4096, "hashed feature buckets", type=int)
 
     def run(self) -> dict:

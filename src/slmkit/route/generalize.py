@@ -11,8 +11,8 @@ classifier), ``knn`` (similarity-weighted neighbours over hashed n-grams, k=12),
 ``knn-cv`` (the same with k and the similarity scale chosen by leave-one-out on the
 training half), ``knn-embed`` (the same over the records' ``vector``, when given),
 ``vote-pre`` (the mean rank of the three prompt-side routers, nothing fit),
-``vote-ngram`` / ``vote-cv`` (the mean rank of difficulty and knn / knn-cv: what
-`slm route train --router vote` serves), ``combined-pre`` (a logistic combination of
+``vote-ngram`` / ``vote-cv`` (the mean rank of difficulty and knn / knn-cv; vote-ngram is
+what `slm route train --router vote` serves), ``combined-pre`` (a logistic combination of
 every signal known before the local model answers) and ``combined`` (of all of them);
 the combination's form — expected gain p(strong right) − p(weak right), or p(hard) — is
 chosen by cross-validation on the training halves. ``select-cv`` takes, per set, the
@@ -128,7 +128,7 @@ def evaluate(records: Sequence[dict], *, test_share: float = 0.5, seed: int = 0,
     names, chosen = np.asarray(sets), {}
     votes = [k for k in ("difficulty", "knn", "knn-embed") if k in scores]
     scores["vote-pre"] = np.mean([_rank01(scores[k]) for k in votes], axis=0)
-    # what `slm route train --router vote` serves (no embedder), and with the chosen k
+    # what `slm route train --router vote` serves (no embedder; k=12), and with the chosen k
     for key, knn in (("vote-ngram", "knn"), ("vote-cv", "knn-cv")):
         scores[key] = (_rank01(scores["difficulty"]) + _rank01(scores[knn])) / 2
     scores["select-cv"], chosen["select-cv"] = _select(scores, w, s, names, tr)
