@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from slmkit.route import evaluate as rev
+from slmkit.route import outcomes
 from slmkit.route.difficulty import train
+from slmkit.route.prompt_router import train as train_router
 
 
 def test_curve_apgr_and_cpt_by_hand():
@@ -66,6 +68,12 @@ def test_difficulty_router_learns_from_the_training_split():
     q = report["strong_accuracy"] - report["weak_accuracy"]
     assert diff["apgr"] == pytest.approx(1 - q / 2, abs=0.02)
     assert report["difficulty_model"] is not None
+    # the served vote router, fit on the same training split, learns the same rule
+    report = rev.evaluate_routers(items, w, s, train_router=lambda p, wk, st: train_router(
+        outcomes.Outcomes(p, wk, st), kind="vote", dimension=512))
+    vote = next(r for r in report["routers"] if r["router"] == "vote")
+    assert vote["apgr"] == pytest.approx(1 - q / 2, abs=0.02)
+    assert vote["calibrated"]["pgr"] >= 0.8
 
 
 @pytest.mark.integration

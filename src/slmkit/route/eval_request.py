@@ -40,6 +40,8 @@ class RouteEval:
                             metavar="JSONL")
     difficulty_out: str | None = opt(None, "save the difficulty model fit on the training "
                                            "split", metavar="FILE")
+    router_out: str | None = opt(None, "save the vote router fit on the training split (for "
+                                       "`slm serve --difficulty`)", metavar="FILE")
 
     def choice_set(self):
         """(the dataset, its items): resolve before opening any model."""
@@ -62,7 +64,7 @@ class RouteEval:
                              progress=progress, cache=self.cache, test_share=self.test_share,
                              seed=self.seed, target_pgr=self.target_pgr,
                              difficulty_out=self.difficulty_out, outcomes=self.outcomes,
-                             chart_path=self.chart)
+                             chart_path=self.chart, router_out=self.router_out)
         return {**report, "data": ds.name}
 
 

@@ -302,13 +302,17 @@ def split(n: int, test_share: float, seed: int) -> tuple[np.ndarray, np.ndarray]
 
 def evaluate_routers(items: Sequence[Item], weak: Sequence[Answer], strong: Sequence[Answer],
                      *, test_share: float = 0.5, seed: int = 0, target_pgr: float = 0.8,
-                     train_difficulty: Callable | None = None) -> dict:
+                     train_difficulty: Callable | None = None,
+                     train_router: Callable | None = None) -> dict:
     """Compare routers on the held-apart split; thresholds are calibrated on the other.
 
     Routers: ``confidence`` (escalate the weak model's least confident answers first),
     ``difficulty`` (a classifier fit on the training split's outcomes — strong right where
     weak was wrong — by
-    ``train_difficulty(prompts, hard) -> model with scores(texts)``), and ``random``."""
+    ``train_difficulty(prompts, hard) -> model with scores(texts)``), ``vote`` (the prompt
+    router `slm serve --difficulty` runs, fit on the training split by
+    ``train_router(prompts, weak_ok, strong_ok)``; skipped when it refuses the outcomes),
+    and ``random``."""
     w_ok = np.array([a.right(it) for a, it in zip(weak, items)], dtype=bool)
     s_ok = np.array([a.right(it) for a, it in zip(strong, items)], dtype=bool)
     unsure = 1.0 - np.array([a.confidence for a in weak])
@@ -326,10 +330,19 @@ def evaluate_routers(items: Sequence[Item], weak: Sequence[Answer], strong: Sequ
         report["difficulty_model"] = model
         ranks = {k: _rank01(v) for k, v in scores.items()}
         scores["confidence+difficulty"] = (ranks["confidence"] + ranks["difficulty"]) / 2
+    if train_router is not None:
+        try:
+            router = train_router([items[i].prompt for i in tr], w_ok[tr], s_ok[tr])
+        except ValueError:  # e.g. no training item where escalating helps
+            router = None
+        if router is not None:
+            scores["vote"] = router.scores([it.prompt for it in items])
+            report["router_model"] = router
     routers = [random_baseline(w_ok[te], s_ok[te])]
     for name, score in scores.items():
         row = summary(name, w_ok[te], s_ok[te], score[te])
-        row["calibrated"] = _calibrated(score, w_ok, s_ok, tr, te, target_pgr)
+        own = report["router_model"].threshold if name == "vote" else None
+        row["calibrated"] = _calibrated(score, w_ok, s_ok, tr, te, target_pgr, own)
         routers.append(row)
     report["routers"] = routers
     report["target_pgr"] = target_pgr
@@ -339,10 +352,12 @@ def evaluate_routers(items: Sequence[Item], weak: Sequence[Answer], strong: Sequ
 def run(items: Sequence[Item], weak, strong, *, names: tuple[str, str], progress=None,
         cache: str | None = None, test_share: float = 0.5, seed: int = 0,
         target_pgr: float = 0.8, difficulty_out: str | None = None,
-        outcomes: str | None = None, chart_path: str | None = None) -> dict:
+        outcomes: str | None = None, chart_path: str | None = None,
+        router_out: str | None = None) -> dict:
     """Answer ``items`` with the ``weak`` and ``strong`` engines (``names``: theirs;
     ``progress(task, done, total)``), then :func:`evaluate_routers`. Optionally save the
-    difficulty model, write the training split's outcomes (JSONL) and draw the chart."""
+    difficulty model and the vote router (``router_out``: what `slm serve --difficulty`
+    loads), write the training split's outcomes (JSONL) and draw the chart."""
     from slmkit.route import tasks
     from slmkit.route.difficulty import train
 
@@ -350,8 +365,12 @@ def run(items: Sequence[Item], weak, strong, *, names: tuple[str, str], progress
                           if progress else None, cache=cache, model=name)
                for eng, role, name in ((weak, "weak", names[0]), (strong, "strong", names[1]))]
     report = evaluate_routers(items, *answers, test_share=test_share, seed=seed,
-                              target_pgr=target_pgr, train_difficulty=train)
+                              target_pgr=target_pgr, train_difficulty=train,
+                              train_router=_vote_router)
     model = report.pop("difficulty_model", None)
+    router = report.pop("router_model", None)
+    if router_out and router is not None:
+        report["router_model"] = str(router.save(router_out))
     report.update(weak=names[0], strong=names[1])
     if difficulty_out and model is not None:
         report["difficulty_model"] = str(model.save(difficulty_out))
@@ -362,6 +381,14 @@ def run(items: Sequence[Item], weak, strong, *, names: tuple[str, str], progress
     return report
 
 
+def _vote_router(prompts: list[str], weak_ok: np.ndarray, strong_ok: np.ndarray):
+    """The vote prompt router (`route.prompt_router`) fit on training outcomes."""
+    from slmkit.route.outcomes import Outcomes
+    from slmkit.route.prompt_router import train
+
+    return train(Outcomes(prompts, weak_ok, strong_ok), kind="vote")
+
+
 def _rank01(x: np.ndarray) -> np.ndarray:
     order = np.argsort(x, kind="mergesort")
     r = np.empty(len(x))
@@ -369,9 +396,12 @@ def _rank01(x: np.ndarray) -> np.ndarray:
     return r / max(1, len(x) - 1)
 
 
-def _calibrated(score, w_ok, s_ok, tr, te, target: float) -> dict | None:
-    """A threshold chosen on the training split, applied to the held-apart one."""
-    t = best_threshold(score[tr], w_ok[tr], s_ok[tr], target)
+def _calibrated(score, w_ok, s_ok, tr, te, target: float, threshold: float | None = None
+                ) -> dict | None:
+    """A threshold chosen on the training split (or the ``threshold`` a router calibrated
+    itself, out of fold), applied to the held-apart one."""
+    t = threshold if threshold is not None else best_threshold(score[tr], w_ok[tr], s_ok[tr],
+                                                               target)
     if t is None:
         return None
     up = score[te] >= t
