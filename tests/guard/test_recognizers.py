@@ -53,6 +53,12 @@ POSITIVES = [
     ("name: Alice Brown", "PERSON", "Alice Brown"),
     ("김민수 님께 전달", "PERSON", "김민수"),
     ("성명: 홍길동", "PERSON", "홍길동"),
+    # a name next to its own e-mail address (display names, signatures, notice clauses)
+    ("Contact for notices: Jane Miller, jane.miller@northwind.com, +1 212 555 0142.", "PERSON",
+     "Jane Miller"),
+    ("From: Kim Lee <kim.lee@example.com>", "PERSON", "Kim Lee"),
+    ("J. Miller <jmiller@example.org> wrote:", "PERSON", "J. Miller"),
+    ("Maria Garcia-Lopez (maria.garcia@example.es)", "PERSON", "Maria Garcia-Lopez"),
 ]
 
 
@@ -99,6 +105,15 @@ NEGATIVES = [
 @pytest.mark.parametrize("text", NEGATIVES)
 def test_leaves_alone(text):
     assert SCANNER.scan(text) == [], [(f.entity, f.value(text)) for f in SCANNER.scan(text)]
+
+
+@pytest.mark.parametrize("text", [
+    "Support Team <support@acme.com>", "Acme Corp, sales@acme.com",
+    "ERROR Worker failed, retry@host.com", "The report, the.report@example.com",
+    "Release Notes <notices@example.com>", "Quarterly Review, jane.doe@example.com",
+])
+def test_an_address_that_does_not_repeat_the_words_names_no_one(text):
+    assert [f for f in SCANNER.scan(text) if f.entity == "PERSON"] == []
 
 
 def test_held_apart_log_lines_have_no_findings():

@@ -3,7 +3,8 @@ model for it is installed.
 
 A capitalised word alone is never a name here (log lines are full of them); it takes a
 title ("Dr. Kim"), a label ("name: Jane Doe", "성명: 홍길동"), a phrase ("my name is …",
-"Dear …") or a Korean honorific after a surname-led word ("김민수 님").
+"Dear …"), its own e-mail address next to it ("Jane Miller <jane.miller@x.com>") or a
+Korean honorific after a surname-led word ("김민수 님").
 """
 
 from __future__ import annotations
@@ -61,6 +62,35 @@ def _latin_full(text: str, m: re.Match[str]) -> float | None:
     return _latin(text, m) if len(m.group("v").split()) > 1 else None
 
 
+# A name written next to its own e-mail address: "Jane Miller <jane.miller@x.com>" (a
+# display name), "Jane Miller, jmiller@x.com", "Jane Miller (jane@x.com)".
+NEXT_TO_EMAIL_RE = re.compile(
+    r"(?<![A-Za-z])(?P<v>" + _NAME + r")(?:[ \t]*<|[ \t]*\(|,[ \t]*|[ \t]+)"
+    r"(?P<local>[A-Za-z0-9._%+-]{2,64})@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+# mailboxes of roles, not people: a matching "Support Team" is not a name
+_ROLE_MAILBOXES = frozenset((
+    "admin", "billing", "contact", "contracts", "hello", "help", "helpdesk", "hr", "info",
+    "jobs", "legal", "mail", "marketing", "news", "noreply", "notices", "office", "orders",
+    "press", "privacy", "sales", "security", "service", "support", "team", "webmaster"))
+
+
+def _next_to_email(text: str, m: re.Match[str]) -> tuple[float, int, int] | None:
+    """The words of the name that its e-mail's local part repeats (``jane.miller`` for
+    "Jane Miller", ``jmiller`` for "J. Miller"), from the first such word (or the initial
+    just before it); None when no word of three letters or more is in the local part."""
+    local = m.group("local").lower()
+    if re.split(r"[._%+-]", local)[0] in _ROLE_MAILBOXES:
+        return None
+    words = list(re.finditer(r"\S+", m.group("v")))
+    hits = [i for i, w in enumerate(words)
+            if len(w.group()) >= 3 and w.group().lower().strip("'’-") in local]
+    if not hits or words[hits[0]].group() in _NOT_NAMES:
+        return None
+    first = hits[0] - 1 if hits[0] > 0 and words[hits[0] - 1].group().endswith(".") else hits[0]
+    base = m.start("v")
+    return 0.85, base + words[first].start(), base + words[-1].end()
+
+
 def _korean(text: str, m: re.Match[str]) -> float | None:
     if _KR_NOT_NAMES_RE.match(m.group("v")):
         return None
@@ -71,6 +101,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
     Recognizer("person_title", PERSON, TITLE_RE, _latin),
     Recognizer("person_label", PERSON, LABEL_RE, _latin_full),
     Recognizer("person_phrase", PERSON, PHRASE_RE, _latin),
+    Recognizer("person_email", PERSON, NEXT_TO_EMAIL_RE, _next_to_email),
     Recognizer("person_kr_honorific", PERSON, KR_HONORIFIC_RE, _korean),
     Recognizer("person_kr_label", PERSON, KR_LABEL_RE, _korean),
 )
