@@ -195,23 +195,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class Server:
-    """``slm serve MODEL@ENGINE`` in a child process, logging into ``logdir``."""
+class Child:
+    """A server in a child process on 127.0.0.1, logging into ``log_path``; ready when
+    ``ready_path`` answers 200."""
 
-    def __init__(self, model: str, engine: str, device: str, logdir: Path, ctx: int,
-                 extra: list[str] | None = None) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = logdir / f"serve-{engine}.log"
-        env = dict(os.environ, SLM_HOME=str(logdir / "home"), SLM_TORCH_DEVICE=device,
-                   PYTHONUNBUFFERED="1", SLM_SKIP_MEMORY_CHECK="1")
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "src"),
-                                                        env.get("PYTHONPATH")) if p)
-        spec = model if model.endswith(".gguf") else f"{model}@{engine}"
-        cmd = [sys.executable, "-m", "slmkit.cli.main", "serve", spec, *(extra or []),
-               "--host", "127.0.0.1", "--port", str(self.port), "--no-pull", "--ctx", str(ctx),
-               "--keep-alive", "-1", "--queue", "64", "--log-level", "warning"]
-        self.log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+    def __init__(self, cmd: list[str], log_path: Path, port: int, ready_path: str,
+                 env: dict | None = None) -> None:
+        self.port, self.ready_path, self.log_path = port, ready_path, log_path
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout: float) -> bool:
@@ -220,11 +212,11 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.proc.poll() is None:
             try:
-                if httpx.get(self.url + "/ready", timeout=2).status_code == 200:
+                if httpx.get(self.url + self.ready_path, timeout=2).status_code == 200:
                     return True
             except httpx.HTTPError:
                 pass
-            time.sleep(0.5)
+            time.sleep(0.3)
         return False
 
     def tail(self) -> str:
@@ -238,6 +230,24 @@ class Server:
             self.proc.kill()
             self.proc.wait()
         self.log.close()
+
+
+class Server(Child):
+    """``slm serve MODEL@ENGINE`` (a ``.gguf`` path as it is) in a child process, logging
+    into ``logdir``."""
+
+    def __init__(self, model: str, engine: str, device: str, logdir: Path, ctx: int,
+                 extra: list[str] | None = None) -> None:
+        port = free_port()
+        env = dict(os.environ, SLM_HOME=str(logdir / "home"), SLM_TORCH_DEVICE=device,
+                   PYTHONUNBUFFERED="1", SLM_SKIP_MEMORY_CHECK="1")
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "src"),
+                                                        env.get("PYTHONPATH")) if p)
+        spec = model if model.endswith(".gguf") else f"{model}@{engine}"
+        cmd = [sys.executable, "-m", "slmkit.cli.main", "serve", spec, *(extra or []),
+               "--host", "127.0.0.1", "--port", str(port), "--no-pull", "--ctx", str(ctx),
+               "--keep-alive", "-1", "--queue", "64", "--log-level", "warning"]
+        super().__init__(cmd, logdir / f"serve-{engine}.log", port, "/ready", env)
 
 
 def openai_subset(report: Report, server: Server, model_name: str, timeout: float) -> None:

@@ -98,43 +98,13 @@ def _decode_rate(engine, request) -> float:
     return (tokens - 1) / (now - first)
 
 
-class CppServer:
-    """``llama-server`` with every layer offloaded and ``slots`` slots."""
-
-    def __init__(self, gguf: Path, slots: int, ngl: int, port: int, logdir: Path) -> None:
-        self.url = f"http://127.0.0.1:{port}"
-        self.log_path = logdir / "llama-server.log"
-        self.log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
-        cmd = [os.environ.get("LLAMA_SERVER", "llama-server"), "-m", str(gguf), "-ngl", str(ngl),
-               "-np", str(slots), "-c", str(CTX_PER_SLOT * slots), "-fa", "off",
-               "-t", str(threads()),
-               "--host", "127.0.0.1", "--port", str(port)]
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
-
-    def wait_ready(self, timeout: float) -> bool:
-        import httpx
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            try:
-                if httpx.get(self.url + "/health", timeout=2).status_code == 200:
-                    return True
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        return False
-
-    def tail(self) -> str:
-        return self.log_path.read_text(errors="replace")[-2000:]
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
+def cpp_server(gguf: Path, slots: int, ngl: int, work: Path, check):
+    """``llama-server`` with every layer offloaded and ``slots`` slots (a ``check.Child``)."""
+    port = check.free_port()
+    cmd = [os.environ.get("LLAMA_SERVER", "llama-server"), "-m", str(gguf), "-ngl", str(ngl),
+           "-np", str(slots), "-c", str(CTX_PER_SLOT * slots), "-fa", "off",
+           "-t", str(threads()), "--host", "127.0.0.1", "--port", str(port)]
+    return check.Child(cmd, work / "llama-server.log", port, "/health")
 
 
 def servers(report, gguf: Path, ngl: int, clients: list[int], max_tokens: int, work: Path,
@@ -145,7 +115,7 @@ def servers(report, gguf: Path, ngl: int, clients: list[int], max_tokens: int, w
     if not Path(os.environ.get("LLAMA_SERVER", "")).is_file():
         report.skip("llama-server", "LLAMA_SERVER is not set (gpu_llamacpp.sh builds it)")
     else:
-        cpp = CppServer(gguf, slots, ngl, check.free_port(), work)
+        cpp = cpp_server(gguf, slots, ngl, work, check)
         try:
             if cpp.wait_ready(120):
                 check.throughput(report, "llama-server (C++)", cpp.url, "model", clients,
