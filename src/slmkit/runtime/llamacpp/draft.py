@@ -38,7 +38,6 @@ class DraftModel:
             raise InvalidModelFileError(f"{path} cannot be a draft model: its cache cannot drop "
                                         "rejected tokens (a recurrent or hybrid model)")
         self.cached: list[list[int]] = [[] for _ in range(n_slots)]
-        self.proposed = 0  # tokens proposed, for benchmarks
 
     def propose(self, seq_id: int, history: list[int], k: int) -> list[int]:
         """Up to ``k`` greedy tokens that follow ``history`` (the target's tokens so far)."""
@@ -62,7 +61,6 @@ class DraftModel:
                 break
             m.decode([(token, len(cached), seq_id, True)])
             cached.append(token)
-        self.proposed += len(out)
         return out
 
     def _feed(self, seq_id: int, tokens: list[int], start: int) -> None:
@@ -72,9 +70,6 @@ class DraftModel:
             last = i + len(piece) == len(tokens)
             self.model.decode([(t, start + i + j, seq_id, last and j == len(piece) - 1)
                                for j, t in enumerate(piece)])
-
-    def release(self, seq_id: int) -> None:
-        """Nothing to do: the next proposal for this slot trims to what it shares."""
 
     def close(self) -> None:
         self.model.close()
