@@ -243,6 +243,8 @@ def main() -> None:
     ap.add_argument("--exact-queries", type=int, default=30)
     ap.add_argument("--cold", type=int, default=10, help="fresh-process queries")
     ap.add_argument("--rebuild", action="store_true")
+    ap.add_argument("--build-only", action="store_true",
+                    help="build (or resume building) the collection and its index, then stop")
     ap.add_argument("--quality", action="store_true",
                     help="hit@5 exact vs ANN on real embeddings instead (needs the embedder)")
     args = ap.parse_args()
@@ -270,14 +272,22 @@ def main() -> None:
         print(f"building {args.n:,} chunks under {home}", flush=True)
         built = build(home, args.n)
         (home / "build.json").write_text(json.dumps(built))
+    if args.build_only:
+        print(json.dumps(built))
+        return
+    load0 = os.getloadavg()[0]
     qs = queries(home, args.queries)
     res = measure_warm(home, qs, args.exact_queries)
     res["hybrid_ann_fresh_process"] = measure_cold(home, qs[: args.cold])
     res.update(n=args.n, build=built, db_bytes=db.stat().st_size,
-               index_bytes=(home / "rag" / "bench.ann").stat().st_size, machine=machine())
+               index_bytes=(home / "rag" / "bench.ann").stat().st_size, machine=machine(),
+               load_average=[round(load0, 2), round(os.getloadavg()[0], 2)])
     print(json.dumps(res, indent=2))
-    lines = [f"# RAG at {args.n:,} chunks: exact vs ANN (busy 2-core machine)", "",
-             f"Build: rows {built['rows_seconds']} s, ANN index {built['index_seconds']} s; "
+    lo, hi = sorted(res["load_average"])
+    lines = [f"# RAG at {args.n:,} chunks: exact vs ANN (2-core machine, load average "
+             f"{lo}-{hi} during the run)", "",
+             f"Build: rows {built['rows_seconds'] or 'cached'} s, ANN index "
+             f"{built['index_seconds']} s; "
              f"database {res['db_bytes'] / 2**20:.0f} MiB, index "
              f"{res['index_bytes'] / 2**20:.0f} MiB. recall@10 (ANN vs exact dense): "
              f"{res['recall@10']}", "", "| measure | p50 ms | p95 ms | n |", "|---|---|---|---|"]
