@@ -120,11 +120,21 @@ class DifficultyModel:
         return model
 
 
-def featurizer_for(name: str) -> HashedFeatures:
-    m = re.fullmatch(r"hashed-ngrams/(\d+)", name)
+FEATURE_SETS = ("hashed-ngrams", "ask-ngrams")
+
+
+def featurizer_for(name: str):
+    """The featurizer a model file names: ``hashed-ngrams/N`` (:class:`HashedFeatures`) or
+    ``ask-ngrams/N`` (`route.features.AskFeatures`: the ask and structure counts too)."""
+    m = re.fullmatch(r"(hashed-ngrams|ask-ngrams)/(\d+)", name)
     if not m:
-        raise ValueError(f"unknown feature set {name!r}")
-    return HashedFeatures(int(m.group(1)))
+        raise ValueError(f"unknown feature set {name!r}; expected one of "
+                         f"{', '.join(f + '/N' for f in FEATURE_SETS)}")
+    if m.group(1) == "ask-ngrams":
+        from slmkit.route.features import AskFeatures
+
+        return AskFeatures(int(m.group(2)))
+    return HashedFeatures(int(m.group(2)))
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -135,7 +145,8 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, *, l2: float = 1e-3, steps: int =
                  lr: float = 0.5, balanced: bool = True) -> tuple[np.ndarray, float]:
     """L2-regularised logistic regression by full-batch gradient descent with Adam; with
     ``balanced``, classes are re-weighted to balance, so a rare label is still learned
-    (without, the outputs stay calibrated probabilities)."""
+    (without, the outputs stay calibrated probabilities). A mostly-zero ``x`` (hashed
+    n-grams: about 5% filled) is multiplied as sparse triples, the same sums ~10x faster."""
     n, d = x.shape
     pos = float(y.mean()) if n else 0.5
     sw = np.where(y > 0.5, 0.5 / max(pos, 1e-6), 0.5 / max(1 - pos, 1e-6)).astype(np.float64)
@@ -144,10 +155,10 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, *, l2: float = 1e-3, steps: int =
     w, b = np.zeros(d), 0.0
     m_w, v_w, m_b, v_b = np.zeros(d), np.zeros(d), 0.0, 0.0
     b1, b2, eps = 0.9, 0.999, 1e-8
-    xd = x.astype(np.float64)
+    xw, xte = _products(x)
     for t in range(1, steps + 1):
-        err = (_sigmoid(xd @ w + b) - y) * sw
-        g_w = xd.T @ err / n + l2 * w
+        err = (_sigmoid(xw(w) + b) - y) * sw
+        g_w = xte(err) / n + l2 * w
         g_b = float(err.mean())
         m_w, v_w = b1 * m_w + (1 - b1) * g_w, b2 * v_w + (1 - b2) * g_w ** 2
         m_b, v_b = b1 * m_b + (1 - b1) * g_b, b2 * v_b + (1 - b2) * g_b ** 2
@@ -155,6 +166,19 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, *, l2: float = 1e-3, steps: int =
         w -= lr * (m_w / c1) / (np.sqrt(v_w / c2) + eps)
         b -= lr * (m_b / c1) / (math.sqrt(v_b / c2) + eps)
     return w.astype(np.float32), float(b)
+
+
+def _products(x: np.ndarray):
+    """``(x @ w, x.T @ e)`` as two functions: over the nonzero entries when ``x`` is
+    sparse enough, else dense."""
+    n, d = x.shape
+    rows, cols = np.nonzero(x)
+    if len(rows) > 0.25 * n * d:
+        xd = x.astype(np.float64)
+        return (lambda w: xd @ w), (lambda e: xd.T @ e)
+    vals = x[rows, cols].astype(np.float64)
+    return (lambda w: np.bincount(rows, weights=vals * w[cols], minlength=n),
+            lambda e: np.bincount(cols, weights=vals * e[rows], minlength=d))
 
 
 def auc(scores: np.ndarray, labels: np.ndarray) -> float | None:
@@ -169,8 +193,8 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float | None:
 
 
 def train(prompts: Sequence[str], hard: Sequence[bool], *, dimension: int = 4096,
-          l2: float = 1e-3, steps: int = 400, holdout: float = 0.2, seed: int = 0
-          ) -> DifficultyModel:
+          l2: float = 1e-3, steps: int = 400, holdout: float = 0.2, seed: int = 0,
+          features: str = "hashed-ngrams") -> DifficultyModel:
     """Fit on ``prompts`` labelled hard (the local model failed) or not. A seeded
     ``holdout`` share is scored first (AUC, accuracy in ``metrics``); the returned model is
     then refit on everything."""
@@ -180,7 +204,7 @@ def train(prompts: Sequence[str], hard: Sequence[bool], *, dimension: int = 4096
     if len(y) < 10 or y.min() == y.max():
         raise ValueError(f"need at least 10 outcomes with both labels; got {len(y)} "
                          f"({int(y.sum())} hard)")
-    feats = HashedFeatures(dimension)
+    feats = featurizer_for(f"{features}/{dimension}")
     x = feats.matrix(prompts)
     metrics = {"n": len(y), "hard_share": round(float(y.mean()), 4)}
     if holdout > 0:

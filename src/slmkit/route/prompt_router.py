@@ -199,7 +199,8 @@ def load(path: str | Path):
 
 
 def train(o: Outcomes, *, kind: str = "vote", target_pgr: float = 0.8, dimension: int = 4096,
-          k: int = 12, folds: int = 5, seed: int = 0) -> PromptRouter:
+          k: int = 12, folds: int = 5, seed: int = 0, features: str = "hashed-ngrams"
+          ) -> PromptRouter:
     """Fit a ``kind`` router on outcomes ``o`` and calibrate its threshold on out-of-fold
     scores of the same (training) outcomes; ``metrics`` holds the cross-validated APGR.
     ``k`` neighbours (0: k and the similarity scale chosen by leave-one-out APGR, mean per
@@ -214,7 +215,7 @@ def train(o: Outcomes, *, kind: str = "vote", target_pgr: float = 0.8, dimension
         raise ValueError(f"need at least 10 outcomes, some where escalating helps (the "
                          f"strong model right, the weak one wrong) and some where it does "
                          f"not; got {len(o)} ({int(hard.sum())} such)")
-    feats = HashedFeatures(dimension)
+    feats = featurizer_for(f"{features}/{dimension}")
     x = feats.matrix(o.prompts)
     oof: dict[str, np.ndarray] = {}
     nb = weights = None
@@ -230,7 +231,7 @@ def train(o: Outcomes, *, kind: str = "vote", target_pgr: float = 0.8, dimension
                                                 scale=scale)
         oof["knn"] = est["p_strong"] - est["p_weak"]
     if kind in ("difficulty", "vote"):
-        oof["difficulty"] = _difficulty_oof(o.prompts, hard, folds, seed, dimension)
+        oof["difficulty"] = _difficulty_oof(o.prompts, hard, folds, seed, feats.name)
         from slmkit.route.difficulty import fit_logistic
 
         weights, bias = fit_logistic(x, hard.astype(float))
@@ -257,7 +258,7 @@ def train(o: Outcomes, *, kind: str = "vote", target_pgr: float = 0.8, dimension
 
 
 def _difficulty_oof(prompts: list[str], hard: np.ndarray, folds: int, seed: int,
-                    dimension: int) -> np.ndarray:
+                    features: str) -> np.ndarray:
     """The classifier's p(hard) for each training prompt from a fit without its fold."""
     from slmkit.route.difficulty import train as fit
 
@@ -265,7 +266,9 @@ def _difficulty_oof(prompts: list[str], hard: np.ndarray, folds: int, seed: int,
         y = hard[fit_idx]
         if y.min() == y.max():
             return np.full(len(pred_idx), float(y.mean()))
-        model = fit([prompts[i] for i in fit_idx], list(y), dimension=dimension, holdout=0)
+        kind, dimension = features.split("/")
+        model = fit([prompts[i] for i in fit_idx], list(y), dimension=int(dimension),
+                    holdout=0, features=kind)
         return model.scores([prompts[i] for i in pred_idx])
 
     return combine.cross_fit(len(prompts), folds, seed, fit_predict)

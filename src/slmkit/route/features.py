@@ -1,0 +1,120 @@
+"""Prompt features that carry the *kind* and *level* of a request, for the prompt router.
+
+Hashed n-grams of the whole prompt (`route.difficulty.HashedFeatures`) are dominated by
+its bulk: in a reading-comprehension prompt the passage outweighs the question, so two
+prompts asking different things about similar passages look alike, and the router cannot
+tell "where does X live?" from "who is older?" — the question type that decides whether
+the small model can answer. ``AskFeatures`` adds, in the same fixed-size vector:
+
+- the n-grams of the **ask** (the last sentence ending in ``?``, else the first line)
+  in a namespace of their own, weighted like the rest of the prompt together;
+- **structure counts** (log-scaled, in reserved slots at the end): lines, code lines,
+  loops, slices, calls and their nesting depth, numbers and the largest one, capitalised
+  names, sentences, the ask's length.
+
+Deterministic (CRC-32 buckets), numpy only, well under a millisecond per prompt.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import zlib
+from collections.abc import Sequence
+
+import numpy as np
+
+from slmkit.route.difficulty import WORD_RE
+
+ASK_RE = re.compile(r"[^.?!\n]*\?")
+CODE_RE = re.compile(r"```[^\n]*\n(.*?)```", re.S)
+NUM_RE = re.compile(r"\d+(?:\.\d+)?")
+STRUCTURE = ("lines", "code_lines", "loops", "slices", "calls", "call_depth", "numbers",
+             "max_number", "names", "sentences", "ask_words", "defs")
+
+
+def ask(text: str) -> str:
+    """The request's question: its last sentence ending in ``?``, else its first line."""
+    found = [m.strip() for m in ASK_RE.findall(text) if m.strip(" ?")]
+    if found:
+        return found[-1]
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
+def _depth(code: str) -> int:
+    depth = best = 0
+    for ch in code:
+        if ch == "(":
+            depth += 1
+            best = max(best, depth)
+        elif ch == ")":
+            depth = max(0, depth - 1)
+    return best
+
+
+def structure(text: str) -> dict[str, float]:
+    """Counts that tell a snippet's or passage's level (see :data:`STRUCTURE`)."""
+    code = "\n".join(CODE_RE.findall(text))
+    nums = [float(n) for n in NUM_RE.findall(text)]
+    q = ask(text)
+    return {
+        "lines": sum(1 for line in text.splitlines() if line.strip()),
+        "code_lines": sum(1 for line in code.splitlines() if line.strip()),
+        "loops": len(re.findall(r"\b(?:for|while)\b", code)),
+        "slices": len(re.findall(r"\[[^\]\n]*:[^\]\n]*\]", code)),
+        "calls": len(re.findall(r"\w\s*\(", code)),
+        "call_depth": _depth(code),
+        "numbers": len(nums),
+        "max_number": max(nums, default=0.0),
+        "names": len(set(re.findall(r"\b[A-Z][a-z]+\b", text))),
+        "sentences": len(re.findall(r"[.?!](?:\s|$)", text)),
+        "ask_words": len(q.split()),
+        "defs": len(re.findall(r"\b(?:def|lambda|class)\b", code)),
+    }
+
+
+class AskFeatures:
+    """Hashed n-grams of the prompt and, apart, of its ask, plus structure counts."""
+
+    ask_weight = 0.5  # the ask's block against the whole prompt's
+    structure_scale = 1.0  # log1p(count) times this
+
+    def __init__(self, dimension: int = 4096) -> None:
+        if dimension < 64:
+            raise ValueError("dimension must be >= 64")
+        self.dimension = dimension
+        self.name = f"ask-ngrams/{dimension}"
+        self._hashed = dimension - len(STRUCTURE) - 1  # the last slot: length
+
+    def _grams(self, text: str, prefix: str) -> list[str]:
+        words = WORD_RE.findall(text.lower())
+        grams = [f"{prefix}w:{w}" for w in words]
+        grams += [f"{prefix}b:{a} {b}" for a, b in zip(words, words[1:])]
+        squeezed = " ".join(words)
+        return grams + [f"{prefix}c:{squeezed[i:i + 3]}" for i in range(len(squeezed) - 2)]
+
+    def _block(self, grams: list[str]) -> np.ndarray:
+        buckets = [zlib.crc32(g.encode("utf-8", "surrogatepass")) % self._hashed
+                   for g in grams]
+        v = np.log1p(np.bincount(np.array(buckets, np.int64), minlength=self._hashed)
+                     .astype(np.float32))
+        norm = float(np.linalg.norm(v))
+        return v / norm if norm else v
+
+    def vector(self, text: str) -> np.ndarray:
+        """One prompt's features (the whole prompt and its ask weigh alike)."""
+        v = np.zeros(self.dimension, np.float32)
+        grams = (self._block(self._grams(text, "")) +
+                 self.ask_weight * self._block(self._grams(ask(text), "q:")))
+        v[:self._hashed] = grams / max(float(np.linalg.norm(grams)), 1e-12)
+        counts = structure(text)
+        v[self._hashed:-1] = [math.log1p(counts[k]) * self.structure_scale for k in STRUCTURE]
+        v[-1] = math.log1p(len(text)) / 10.0
+        return v
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        return [self.vector(t).tolist() for t in texts]
+
+    def matrix(self, texts: Sequence[str]) -> np.ndarray:
+        return np.stack([self.vector(t) for t in texts]) if texts else \
+            np.zeros((0, self.dimension), np.float32)
