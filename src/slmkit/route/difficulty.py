@@ -229,13 +229,14 @@ def read_outcomes(path: str) -> tuple[list[str], list[bool]]:
     return o.prompts, [bool(h) for h in o.hard]
 
 
-def train_file(data: str, output: str | Path | None = None, *, dimension: int = 4096) -> dict:
+def train_file(data: str, output: str | Path | None = None, *, dimension: int = 4096,
+               features: str = "hashed-ngrams") -> dict:
     """:func:`train` on the outcomes in ``data`` (:func:`read_outcomes`), saved to
     ``output`` (default ``$SLM_HOME/route/difficulty.npz``). Returns {model (its path),
     features, and the metrics}."""
     from slmkit.route.ledger import default_path
 
-    model = train(*read_outcomes(data), dimension=dimension)
+    model = train(*read_outcomes(data), dimension=dimension, features=features)
     out = Path(output) if output else default_path().parent / "difficulty.npz"
     model.save(out)
     return {"model": str(out), "features": model.features, **model.metrics}

@@ -90,6 +90,10 @@ class RouteTrain:
     neighbours: int = opt(12, "k of the knn router (0: k and the similarity scale chosen "
                               "by leave-one-out on the outcomes)", type=int)
     dimension: int = opt(4096, "hashed feature buckets", type=int)
+    features: str = opt("ask-ngrams", "prompt features: ask-ngrams (n-grams of the prompt "
+                                      "and of its question apart, plus structure counts) or "
+                                      "hashed-ngrams (the prompt's n-grams only)",
+                        choices=("ask-ngrams", "hashed-ngrams"))
 
     def run(self) -> dict:
         """Fit, save; {model (its path), router, and the metrics}."""
@@ -102,10 +106,11 @@ class RouteTrain:
         out = Path(self.output) if self.output else default_path().parent / "difficulty.npz"
         if self.router == "classifier":
             return {"router": "classifier", **train_file(self.data, out,
-                                                         dimension=self.dimension)}
+                                                         dimension=self.dimension,
+                                                         features=self.features)}
         model = prompt_router.train(outcomes.read(self.data), kind=self.router,
                                     target_pgr=self.target_pgr, dimension=self.dimension,
-                                    k=self.neighbours)
+                                    k=self.neighbours, features=self.features)
         model.save(out)
         return {"model": str(out), "router": self.router, "features": model.features,
                 "threshold": model.threshold, **model.metrics}

@@ -7,7 +7,8 @@ tell "where does X live?" from "who is older?" — the question type that decide
 the small model can answer. ``AskFeatures`` adds, in the same fixed-size vector:
 
 - the n-grams of the **ask** (the last sentence ending in ``?``, else the first line)
-  in a namespace of their own, weighted like the rest of the prompt together;
+  in a namespace of their own, at half the weight of the whole prompt's (when the ask is
+  not the whole prompt);
 - **structure counts** (log-scaled, in reserved slots at the end): lines, code lines,
   loops, slices, calls and their nesting depth, numbers and the largest one, capitalised
   names, sentences, the ask's length.
@@ -104,8 +105,10 @@ class AskFeatures:
     def vector(self, text: str) -> np.ndarray:
         """One prompt's features (the whole prompt and its ask weigh alike)."""
         v = np.zeros(self.dimension, np.float32)
-        grams = (self._block(self._grams(text, "")) +
-                 self.ask_weight * self._block(self._grams(ask(text), "q:")))
+        grams = self._block(self._grams(text, ""))
+        q = ask(text)
+        if q != text.strip():  # a prompt that is all ask has nothing to set apart
+            grams = grams + self.ask_weight * self._block(self._grams(q, "q:"))
         v[:self._hashed] = grams / max(float(np.linalg.norm(grams)), 1e-12)
         counts = structure(text)
         v[self._hashed:-1] = [math.log1p(counts[k]) * self.structure_scale for k in STRUCTURE]

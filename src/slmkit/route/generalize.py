@@ -31,28 +31,34 @@ import numpy as np
 from slmkit.route import combine
 from slmkit.route.difficulty import HashedFeatures
 from slmkit.route.evaluate import _calibrated, _rank01, apgr, curve, random_baseline, split, summary
+from slmkit.route.features import AskFeatures
 from slmkit.route.signals import POST_FEATURES
 
 ROUTERS = ("confidence", "consistency", "entropy", "difficulty", "knn", "knn-cv", "knn-embed",
-           "vote-pre", "vote-ngram", "vote-cv", "combined-pre", "combined", "select-cv",
-           "oracle")
+           "vote-pre", "vote-ngram", "vote-cv", "difficulty-ask", "knn-ask", "vote-ask",
+           "combined-pre", "combined", "select-cv", "oracle")
 # what ``select-cv`` picks from per set (training-row scores out of fold or nothing fit)
 SELECTABLE = ("confidence", "consistency", "entropy", "difficulty", "knn-cv", "knn-embed",
               "vote-pre", "vote-cv")
 
 
-def _splits(sets: Sequence[str], test_share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _splits(sets: Sequence[str], test_share: float, seed: int,
+            train_only: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per set, a seeded (train, held-apart) halving; rows marked ``train_only`` (extra
+    training questions) are always in the training part."""
     names = np.asarray(sets)
-    tr, te = [], []
+    fixed = np.zeros(len(names), bool) if train_only is None else np.asarray(train_only, bool)
+    tr, te = [np.nonzero(fixed)[0]], []
     for s in dict.fromkeys(sets):
-        idx = np.nonzero(names == s)[0]
+        idx = np.nonzero((names == s) & ~fixed)[0]
         a, b = split(len(idx), test_share, seed)
         tr.append(idx[a])
         te.append(idx[b])
     return np.sort(np.concatenate(tr)), np.sort(np.concatenate(te))
 
 
-def _difficulty(prompts: list[str], hard: np.ndarray, tr: np.ndarray, seed: int) -> np.ndarray:
+def _difficulty(prompts: list[str], hard: np.ndarray, tr: np.ndarray, seed: int,
+                features: str = "hashed-ngrams") -> np.ndarray:
     """p(hard) for every prompt: cross-fitted on the training rows, else from all of them."""
     from slmkit.route.difficulty import train
 
@@ -60,7 +66,7 @@ def _difficulty(prompts: list[str], hard: np.ndarray, tr: np.ndarray, seed: int)
         y = hard[fit]
         if y.min() == y.max():
             return np.full(len(pred), float(y.mean()))
-        model = train([prompts[i] for i in fit], list(y), holdout=0)
+        model = train([prompts[i] for i in fit], list(y), holdout=0, features=features)
         return model.scores([prompts[i] for i in pred])
 
     out = np.zeros(len(prompts))
@@ -93,6 +99,12 @@ def signal_matrices(records: Sequence[dict], tr: np.ndarray, seed: int = 0
               "consistency": 1.0 - col["consistency"], "entropy": col["mean_entropy"],
               "difficulty": p_hard, "knn": est["p_strong"] - est["p_weak"],
               "knn-cv": cv["p_strong"] - cv["p_weak"]}
+    # the same over the prompt's ask and structure counts (`route.features`)
+    asked = AskFeatures().matrix([r["prompt"] for r in records])
+    ask_est = _knn(asked, w, s, kinds, tr)
+    single["knn-ask"] = ask_est["p_strong"] - ask_est["p_weak"]
+    single["difficulty-ask"] = _difficulty([r["prompt"] for r in records], hard, tr, seed,
+                                           features="ask-ngrams")
     if all("vector" in r for r in records):  # neighbours in a sentence embedder's space
         emb = _knn(np.array([r["vector"] for r in records], np.float32), w, s, kinds, tr)
         single["knn-embed"] = emb["p_strong"] - emb["p_weak"]
@@ -120,7 +132,8 @@ def evaluate(records: Sequence[dict], *, test_share: float = 0.5, seed: int = 0,
     CPT(50%), CPT(80%) and the per-set calibrated threshold's escalated share / accuracy
     / PGR."""
     sets = [r["set"] for r in records]
-    tr, te = _splits(sets, test_share, seed)
+    tr, te = _splits(sets, test_share, seed, np.array([bool(r.get("train_only"))
+                                                       for r in records]))
     pre, post, scores = signal_matrices(records, tr, seed)
     w = np.array([r["weak_ok"] for r in records], bool)
     s = np.array([r["strong_ok"] for r in records], bool)
@@ -129,8 +142,10 @@ def evaluate(records: Sequence[dict], *, test_share: float = 0.5, seed: int = 0,
     votes = [k for k in ("difficulty", "knn", "knn-embed") if k in scores]
     scores["vote-pre"] = np.mean([_rank01(scores[k]) for k in votes], axis=0)
     # what `slm route train --router vote` serves (no embedder; k=12), and with the chosen k
-    for key, knn in (("vote-ngram", "knn"), ("vote-cv", "knn-cv")):
-        scores[key] = (_rank01(scores["difficulty"]) + _rank01(scores[knn])) / 2
+    for key, diff, knn in (("vote-ngram", "difficulty", "knn"),
+                           ("vote-cv", "difficulty", "knn-cv"),
+                           ("vote-ask", "difficulty-ask", "knn-ask")):
+        scores[key] = (_rank01(scores[diff]) + _rank01(scores[knn])) / 2
     scores["select-cv"], chosen["select-cv"] = _select(scores, w, s, names, tr)
     # not a router: each held-apart item's own gain, the ceiling APGR can reach on a set
     scores["oracle"] = s.astype(float) - w.astype(float)

@@ -6,6 +6,8 @@ Kinds (``slm route train --router``):
 
 - ``knn``: RouteLLM's similarity-weighted ranking, per prompt — the expected gain
   p(strong right) − p(weak right) among the k nearest past prompts in hashed n-gram space
+  (by default the prompt's and, apart, its question's, plus structure counts:
+  `route.features`)
   (`route.combine.neighbour_estimates`); the past prompts are kept as sparse hashed
   vectors, never as text;
 - ``difficulty``: the logistic classifier of `route.difficulty` (p(hard));
@@ -199,13 +201,15 @@ def load(path: str | Path):
 
 
 def train(o: Outcomes, *, kind: str = "vote", target_pgr: float = 0.8, dimension: int = 4096,
-          k: int = 12, folds: int = 5, seed: int = 0, features: str = "hashed-ngrams"
+          k: int = 12, folds: int = 5, seed: int = 0, features: str = "ask-ngrams"
           ) -> PromptRouter:
     """Fit a ``kind`` router on outcomes ``o`` and calibrate its threshold on out-of-fold
     scores of the same (training) outcomes; ``metrics`` holds the cross-validated APGR.
     ``k`` neighbours (0: k and the similarity scale chosen by leave-one-out APGR, mean per
     ``set`` when the outcomes name sets; on the project's sets that choice did not beat
-    k=12 on held-apart halves)."""
+    k=12 on held-apart halves). ``features``: ``ask-ngrams`` (`route.features`: the
+    prompt's n-grams, its question's apart, structure counts) or ``hashed-ngrams`` (the
+    prompt's n-grams only, what routers before issue 21 used)."""
     from slmkit.route.evaluate import apgr, best_threshold, curve
 
     if kind not in KINDS:
