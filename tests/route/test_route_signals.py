@@ -120,3 +120,17 @@ def test_observe_reads_logprobs_entropy_and_samples(engine):
     assert len(obs.samples) == 2
     f = signals.post_features(obs)
     assert set(f) == set(signals.POST_FEATURES) and 0 <= f["consistency"] <= 1
+
+
+def test_extra_training_rows_stay_out_of_held_apart_halves_and_the_cascade_reads_answers():
+    records = _records()
+    extra = [{**r, "prompt": r["prompt"] + " again", "train_only": True} for r in records[:40]]
+    fixed = np.array([False] * len(records) + [True] * len(extra))
+    tr, te = generalize._splits([r["set"] for r in records + extra], 0.5, 0, fixed)
+    assert set(range(len(records), len(records) + 40)) <= set(tr) and te.max() < len(records)
+    report = generalize.evaluate(records + extra, seed=0, bootstrap=False)
+    assert (report["n_train"], report["n_test"]) == (100, 60)
+    # the local answer's confidence carries the signal here: the cascade weighs it in
+    assert report["combiners"]["cascade"]["weight"] in generalize.CASCADE_WEIGHTS[1:]
+    by = {r["router"]: r for r in report["sets"]["all"]["routers"]}
+    assert by["cascade"]["apgr"] > by["vote-ask"]["apgr"] + 0.02

@@ -78,7 +78,7 @@ class AskFeatures:
     """Hashed n-grams of the prompt and, apart, of its ask, plus structure counts."""
 
     ask_weight = 0.5  # the ask's block against the whole prompt's
-    structure_scale = 1.0  # log1p(count) times this
+    structure_scale = 0.2  # log1p(count) times this: larger made p(hard) fits drift
 
     def __init__(self, dimension: int = 4096) -> None:
         if dimension < 64:

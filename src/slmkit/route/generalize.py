@@ -4,7 +4,8 @@ nearest-neighbour router, the logistic combination, the thresholds — sees trai
 halves only, and every number is reported per set on its held-apart half.
 
 Input: one record per question, ``{"set", "prompt", "weak_ok", "strong_ok", "post":
-{post_features}, "vector": prompt embedding}``. Routers: ``confidence`` (1 −
+{post_features}, "vector": prompt embedding}`` (``"train_only": true``: an extra training
+question, in every training half and never held apart). Routers: ``confidence`` (1 −
 exp(mean log-probability) of the local answer), ``consistency`` (disagreement of k
 samples), ``entropy`` (mean next-token entropy), ``difficulty`` (the hashed n-gram
 classifier), ``knn`` (similarity-weighted neighbours over hashed n-grams, k=12),
@@ -12,8 +13,12 @@ classifier), ``knn`` (similarity-weighted neighbours over hashed n-grams, k=12),
 training half), ``knn-embed`` (the same over the records' ``vector``, when given),
 ``vote-pre`` (the mean rank of the three prompt-side routers, nothing fit),
 ``vote-ngram`` / ``vote-cv`` (the mean rank of difficulty and knn / knn-cv; vote-ngram is
-what `slm route train --router vote` serves), ``combined-pre`` (a logistic combination of
-every signal known before the local model answers) and ``combined`` (of all of them);
+what `slm route train --router vote --features hashed-ngrams` serves),
+``difficulty-ask`` / ``knn-ask`` / ``vote-ask`` (the same over `route.features`: the
+prompt's n-grams, its question's apart, structure counts; vote-ask is what `slm route
+train` serves by default), ``combined-pre`` (a logistic combination of every signal
+known before the local model answers), ``combined`` (of all of them) and ``cascade``
+(vote-ask, then the local answer's post-answer signals: :func:`_cascade`);
 the combination's form — expected gain p(strong right) − p(weak right), or p(hard) — is
 chosen by cross-validation on the training halves. ``select-cv`` takes, per set, the
 router with the best APGR on that set's training half (for a deployment that knows which
@@ -36,7 +41,8 @@ from slmkit.route.signals import POST_FEATURES
 
 ROUTERS = ("confidence", "consistency", "entropy", "difficulty", "knn", "knn-cv", "knn-embed",
            "vote-pre", "vote-ngram", "vote-cv", "difficulty-ask", "knn-ask", "vote-ask",
-           "combined-pre", "combined", "select-cv", "oracle")
+           "combined-pre", "combined", "cascade", "select-cv", "oracle")
+CASCADE_WEIGHTS = (0.0, 0.25, 0.5, 1.0)
 # what ``select-cv`` picks from per set (training-row scores out of fold or nothing fit)
 SELECTABLE = ("confidence", "consistency", "entropy", "difficulty", "knn-cv", "knn-embed",
               "vote-pre", "vote-cv")
@@ -103,6 +109,7 @@ def signal_matrices(records: Sequence[dict], tr: np.ndarray, seed: int = 0
     asked = AskFeatures().matrix([r["prompt"] for r in records])
     ask_est = _knn(asked, w, s, kinds, tr)
     single["knn-ask"] = ask_est["p_strong"] - ask_est["p_weak"]
+    single["p_weak-ask"] = ask_est["p_weak"]  # not a router: what the cascade starts from
     single["difficulty-ask"] = _difficulty([r["prompt"] for r in records], hard, tr, seed,
                                            features="ask-ngrams")
     if all("vector" in r for r in records):  # neighbours in a sentence embedder's space
@@ -146,6 +153,9 @@ def evaluate(records: Sequence[dict], *, test_share: float = 0.5, seed: int = 0,
                            ("vote-cv", "difficulty", "knn-cv"),
                            ("vote-ask", "difficulty-ask", "knn-ask")):
         scores[key] = (_rank01(scores[diff]) + _rank01(scores[knn])) / 2
+    scores["cascade"], chosen["cascade"] = _cascade(scores["vote-ask"],
+                                                    scores.pop("p_weak-ask"), post, w, s,
+                                                    names, tr, seed)
     scores["select-cv"], chosen["select-cv"] = _select(scores, w, s, names, tr)
     # not a router: each held-apart item's own gain, the ceiling APGR can reach on a set
     scores["oracle"] = s.astype(float) - w.astype(float)
@@ -164,6 +174,32 @@ def evaluate(records: Sequence[dict], *, test_share: float = 0.5, seed: int = 0,
         out["sets"][name] = _one_set(scores, w, s, tr[mask[tr]], te[mask[te]], target_pgr,
                                      bootstrap)
     return out
+
+
+def _cascade(vote: np.ndarray, p_weak: np.ndarray, post: np.ndarray, w: np.ndarray,
+             s: np.ndarray, names: np.ndarray, tr: np.ndarray, seed: int
+             ) -> tuple[np.ndarray, dict]:
+    """The served router's rank, then the local answer: ``vote − a · p̂(weak right)``,
+    p̂ a logistic regression on the prompt's neighbours' estimate, the rank and the
+    post-answer signals (cross-fitted on the training rows), ``a`` from
+    :data:`CASCADE_WEIGHTS` by the training rows' APGR (mean per set; 0: the answer adds
+    nothing). Thresholded, it escalates at once above the rank's threshold and, below it,
+    after the local answer when that looks wrong."""
+    clip = np.clip(p_weak, 1e-3, 1 - 1e-3)
+    z = np.column_stack([np.log(clip / (1 - clip)), vote, post])
+
+    def fit_predict(fit: np.ndarray, pred: np.ndarray) -> np.ndarray:
+        if w[fit].min() == w[fit].max():
+            return np.full(len(pred), float(w[fit].mean()))
+        return combine.Logistic.fit(z[fit], w[fit]).predict(z[pred])
+
+    pw = np.zeros(len(w))
+    pw[tr] = combine.cross_fit(len(tr), 5, seed, lambda f, p: fit_predict(tr[f], tr[p]))
+    rest = np.setdiff1d(np.arange(len(w)), tr)
+    pw[rest] = fit_predict(tr, rest)
+    a = max(CASCADE_WEIGHTS, key=lambda a: combine.group_apgr(w[tr], s[tr], (vote - a * pw)[tr],
+                                                              names[tr]))
+    return vote - a * pw, {"weight": a}
 
 
 def _select(scores: dict, w: np.ndarray, s: np.ndarray, names: np.ndarray, tr: np.ndarray
