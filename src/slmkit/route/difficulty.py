@@ -36,6 +36,16 @@ class Featurizer(Protocol):
     def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
 
 
+def ngrams(text: str, prefix: str = "") -> list[str]:
+    """Word uni/bigrams and character trigrams of ``text`` (lower-cased), named with
+    ``prefix`` (a namespace of their own when hashed next to others)."""
+    words = WORD_RE.findall(text.lower())
+    grams = [f"{prefix}w:{w}" for w in words]
+    grams += [f"{prefix}b:{a} {b}" for a, b in zip(words, words[1:])]
+    squeezed = " ".join(words)
+    return grams + [f"{prefix}c:{squeezed[i:i + 3]}" for i in range(len(squeezed) - 2)]
+
+
 class HashedFeatures:
     """Hashed n-gram counts: deterministic across processes and machines (CRC-32)."""
 
@@ -46,10 +56,7 @@ class HashedFeatures:
         self.name = f"hashed-ngrams/{dimension}"
 
     def vector(self, text: str) -> np.ndarray:
-        words = WORD_RE.findall(text.lower())
-        grams = [f"w:{w}" for w in words] + [f"b:{a} {b}" for a, b in zip(words, words[1:])]
-        squeezed = " ".join(words)
-        grams += [f"c:{squeezed[i:i + 3]}" for i in range(max(0, len(squeezed) - 2))]
+        grams = ngrams(text)
         buckets = [zlib.crc32(g.encode("utf-8", "surrogatepass")) for g in grams]
         v = np.bincount(np.array(buckets, dtype=np.int64) % (self.dimension - 1),
                         minlength=self.dimension).astype(np.float32)

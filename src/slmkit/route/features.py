@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from slmkit.route.difficulty import WORD_RE
+from slmkit.route.difficulty import ngrams
 
 ASK_RE = re.compile(r"[^.?!\n]*\?")
 CODE_RE = re.compile(r"```[^\n]*\n(.*?)```", re.S)
@@ -87,13 +87,6 @@ class AskFeatures:
         self.name = f"ask-ngrams/{dimension}"
         self._hashed = dimension - len(STRUCTURE) - 1  # the last slot: length
 
-    def _grams(self, text: str, prefix: str) -> list[str]:
-        words = WORD_RE.findall(text.lower())
-        grams = [f"{prefix}w:{w}" for w in words]
-        grams += [f"{prefix}b:{a} {b}" for a, b in zip(words, words[1:])]
-        squeezed = " ".join(words)
-        return grams + [f"{prefix}c:{squeezed[i:i + 3]}" for i in range(len(squeezed) - 2)]
-
     def _block(self, grams: list[str]) -> np.ndarray:
         buckets = [zlib.crc32(g.encode("utf-8", "surrogatepass")) % self._hashed
                    for g in grams]
@@ -105,10 +98,10 @@ class AskFeatures:
     def vector(self, text: str) -> np.ndarray:
         """One prompt's features (the whole prompt and its ask weigh alike)."""
         v = np.zeros(self.dimension, np.float32)
-        grams = self._block(self._grams(text, ""))
+        grams = self._block(ngrams(text))
         q = ask(text)
         if q != text.strip():  # a prompt that is all ask has nothing to set apart
-            grams = grams + self.ask_weight * self._block(self._grams(q, "q:"))
+            grams = grams + self.ask_weight * self._block(ngrams(q, "q:"))
         v[:self._hashed] = grams / max(float(np.linalg.norm(grams)), 1e-12)
         counts = structure(text)
         v[self._hashed:-1] = [math.log1p(counts[k]) * self.structure_scale for k in STRUCTURE]
