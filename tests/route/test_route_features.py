@@ -41,6 +41,12 @@ def test_ask_is_the_last_question_else_the_first_line():
     assert ask(text) == "Question: Where does Mina live?"
     assert ask("Summarize the report below.\n\nSales grew.") == "Summarize the report below."
     assert ask("") == ""
+    assert ask("Is it? Yes.") == "Is it?" and ask("a?b.?c!?") == "a?"
+    # long runs without a sentence end (a served prompt is featurized before it is
+    # answered: these once took seconds) are read in one pass
+    assert ask("[" * 30000 + ":") == "[" * 20000  # no question: the first line, cut
+    assert ask("Where? " + "a" * 30000 + "?") == "a" * 19999 + "?"
+    assert structure("[" * 30000 + ":")["slices"] == 0
 
 
 def test_structure_counts_the_level_of_a_snippet():

@@ -27,19 +27,26 @@ import numpy as np
 
 from slmkit.route.difficulty import ngrams
 
-ASK_RE = re.compile(r"[^.?!\n]*\?")
 CODE_RE = re.compile(r"```[^\n]*\n(.*?)```", re.S)
 NUM_RE = re.compile(r"\d+(?:\.\d+)?")
+# no "[" inside, so a run of "[" cannot make the search quadratic
+SLICE_RE = re.compile(r"\[[^\[\]\n]*:[^\[\]\n]*\]")
+MAX_CHARS = 20_000  # structure is counted on the prompt's first this many characters
 STRUCTURE = ("lines", "code_lines", "loops", "slices", "calls", "call_depth", "numbers",
              "max_number", "names", "sentences", "ask_words", "defs")
 
 
 def ask(text: str) -> str:
-    """The request's question: its last sentence ending in ``?``, else its first line."""
-    found = [m.strip() for m in ASK_RE.findall(text) if m.strip(" ?")]
-    if found:
-        return found[-1]
-    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+    """The request's question: its last sentence ending in ``?`` (looked for in the last
+    :data:`MAX_CHARS` characters), else its first line."""
+    tail = text[-MAX_CHARS:]
+    end = tail.rfind("?")
+    while end >= 0:
+        start = max(tail.rfind(c, 0, end) for c in ".?!\n") + 1
+        if tail[start:end].strip(" ?"):
+            return tail[start:end + 1].strip()
+        end = start - 1 if start > 0 and tail[start - 1] == "?" else tail.rfind("?", 0, start)
+    return next((line.strip() for line in text[:MAX_CHARS].splitlines() if line.strip()), "")
 
 
 def _depth(code: str) -> int:
@@ -54,7 +61,9 @@ def _depth(code: str) -> int:
 
 
 def structure(text: str) -> dict[str, float]:
-    """Counts that tell a snippet's or passage's level (see :data:`STRUCTURE`)."""
+    """Counts that tell a snippet's or passage's level (see :data:`STRUCTURE`), over the
+    first :data:`MAX_CHARS` characters (bounded time on any prompt)."""
+    text = text[:MAX_CHARS]
     code = "\n".join(CODE_RE.findall(text))
     nums = [float(n) for n in NUM_RE.findall(text)]
     q = ask(text)
@@ -62,7 +71,7 @@ def structure(text: str) -> dict[str, float]:
         "lines": sum(1 for line in text.splitlines() if line.strip()),
         "code_lines": sum(1 for line in code.splitlines() if line.strip()),
         "loops": len(re.findall(r"\b(?:for|while)\b", code)),
-        "slices": len(re.findall(r"\[[^\]\n]*:[^\]\n]*\]", code)),
+        "slices": len(SLICE_RE.findall(code)),
         "calls": len(re.findall(r"\w\s*\(", code)),
         "call_depth": _depth(code),
         "numbers": len(nums),
