@@ -7,12 +7,12 @@ Kinds (``slm route train --router``):
 - ``knn``: RouteLLM's similarity-weighted ranking, per prompt — the expected gain
   p(strong right) − p(weak right) among the k nearest past prompts in hashed n-gram space
   (by default the prompt's and, apart, its question's, plus structure counts:
-  `route.features`)
-  (`route.combine.neighbour_estimates`); the past prompts are kept as sparse hashed
-  vectors, never as text;
+  `route.features`; `route.combine.neighbour_estimates`); the past prompts are kept as
+  sparse hashed vectors, never as text;
 - ``difficulty``: the logistic classifier of `route.difficulty` (p(hard));
-- ``vote``: the mean of the two ranks (nothing fit on top; on the project's sets as good as
-  the best single prompt signal and steadier than either; docs/guard-and-route.md).
+- ``vote``: the mean of the two ranks (nothing fit on top; on the project's sets within
+  0.02 APGR of the better of the two, which changes from set to set;
+  docs/guard-and-route.md).
 
 Every score is a **rank**: the share of the training prompts, scored out of fold (each by a
 model that did not see it), that the router rates easier. So scores of every kind mean the
