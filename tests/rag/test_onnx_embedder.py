@@ -64,6 +64,14 @@ def test_batching_by_length_does_not_change_a_vector(onnx_embedder):
         onnx_embedder.embed_array(["word " * 400])
 
 
+def test_parallel_workers_give_the_same_vectors(onnx_ref, onnx_embedder):
+    from slmkit.runtime.sentence import load_embedder
+
+    parallel = load_embedder(onnx_ref.path, name=onnx_ref.name, threads=3)
+    texts = TEXTS * 3
+    assert np.array_equal(parallel.embed_array(texts), onnx_embedder.embed_array(texts))
+
+
 def test_retrieval_quality_is_the_originals(tmp_path, onnx_embedder, embedder, corpus):
     _, c = corpus
     qa = load_qa(c.qa_path)

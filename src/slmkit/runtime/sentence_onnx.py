@@ -10,9 +10,13 @@ sentence-transformers model does. Same interface as
 :class:`slmkit.runtime.sentence.SentenceEmbedder` (``count_tokens``, ``token_spans``,
 ``n_special``, ``embed``, ``embed_array``); nothing is truncated silently.
 
-Threads: ``threads`` intra-op threads (0: one per physical core, at most 2 — more buys
-nothing for a 6-layer encoder on small batches), spinning off, so a busy machine's other
-processes are not starved by idle workers waiting for work.
+Threads: ``threads`` workers (0: one per physical core, at most :data:`MAX_WORKERS`), each
+running whole texts through the one session with a single intra-op thread, spinning off so a
+busy machine's other processes are not starved by idle workers. Texts in parallel fill the
+cores better than splitting each small matrix product across threads (on 2 cores, with
+another job on one of them, 1.0–1.5× the chunks/s of 2 intra-op threads over four rounds;
+``benchmarks/rag.py`` measures the embedders). A text's vector does not depend on the layout (one text per run, one
+thread per run).
 """
 
 from __future__ import annotations
@@ -28,13 +32,14 @@ SIDECAR = "slmkit-embedder.json"
 # batch mates (cosine 0.987-1.0 to its vector alone). One at a time, a chunk and a query
 # are embedded exactly alike, whatever else is ingested with them.
 DEFAULT_BATCH = 1
+MAX_WORKERS = 4
 
 
 def default_threads() -> int:
-    """One intra-op thread per physical core, at most two."""
+    """One worker per physical core, at most :data:`MAX_WORKERS`."""
     import psutil
 
-    return max(1, min(2, psutil.cpu_count(logical=False) or 1))
+    return max(1, min(MAX_WORKERS, psutil.cpu_count(logical=False) or 1))
 
 
 class OnnxSentenceEmbedder:
@@ -60,7 +65,7 @@ class OnnxSentenceEmbedder:
         self.n_special = len(self.tokenizer.encode("", add_special_tokens=True).ids)
         self.batch_size, self.threads = batch_size, threads or default_threads()
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads, opts.inter_op_num_threads = self.threads, 1
+        opts.intra_op_num_threads, opts.inter_op_num_threads = 1, 1
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.log_severity_level = 3
         self.session = ort.InferenceSession(str(root / "model.onnx"), opts,
@@ -92,10 +97,21 @@ class OnnxSentenceEmbedder:
             raise ValueError(f"a text is {worst} tokens but {self.name} reads at most "
                              f"{self.max_tokens}; chunk it first")
         order = sorted(range(len(enc)), key=lambda i: len(enc[i]))
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start: start + self.batch_size]
-            out[idx] = self._run([self._cut(enc[i]) for i in idx])
+        batches = [order[s: s + self.batch_size] for s in range(0, len(order), self.batch_size)]
+        for idx, vecs in zip(batches, self._map(
+                lambda idx: self._run([self._cut(enc[i]) for i in idx]), batches), strict=True):
+            out[idx] = vecs
         return out
+
+    def _map(self, fn, batches: list):
+        """``fn`` over ``batches`` in order, on up to ``threads`` threads (the session's
+        ``run`` releases the GIL)."""
+        if self.threads < 2 or len(batches) < 2:
+            return map(fn, batches)
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(self.threads, len(batches))) as pool:
+            return list(pool.map(fn, batches))
 
     def _cut(self, ids: list[int]) -> list[int]:
         if len(ids) <= self.max_tokens:
