@@ -104,13 +104,16 @@ def _run(cmd: list[str], quiet: bool) -> None:
         raise RuntimeError(f"`{' '.join(cmd[:4])} …` failed with exit code {proc.returncode}")
 
 
-def bench_tg(model: str, threads: int, n_gen: int = 128, reps: int = 3) -> float:
-    """``llama-bench`` text-generation tokens/s (tg<n_gen>) on ``model`` with ``threads``."""
+def bench_tg(model: str, threads: int, n_gen: int = 128, reps: int = 3,
+             flash_attn: int | None = None) -> float:
+    """``llama-bench`` text-generation tokens/s (tg<n_gen>) on ``model`` with ``threads``;
+    ``flash_attn`` 0/1 sets ``-fa`` (None: llama-bench's default, auto = on for the CPU)."""
     import json
 
     exe = binaries()["llama-bench"]
+    fa = [] if flash_attn is None else ["-fa", str(flash_attn)]
     out = subprocess.run([str(exe), "-m", model, "-t", str(threads), "-p", "0",
-                          "-n", str(n_gen), "-r", str(reps), "-o", "json"],
+                          "-n", str(n_gen), "-r", str(reps), "-o", "json", *fa],
                          check=True, capture_output=True, text=True)
     rows = json.loads(out.stdout)
     return float(rows[0]["avg_ts"])
