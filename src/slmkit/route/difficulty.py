@@ -46,7 +46,24 @@ def ngrams(text: str, prefix: str = "") -> list[str]:
     return grams + [f"{prefix}c:{squeezed[i:i + 3]}" for i in range(len(squeezed) - 2)]
 
 
-class HashedFeatures:
+class VectorFeaturizer:
+    """A :class:`Featurizer` built on ``vector(text)`` (length ``dimension``): the rows of many
+    prompts at once."""
+
+    dimension: int
+
+    def vector(self, text: str) -> np.ndarray:
+        raise TypeError(f"{type(self).__name__} does not define vector()")
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        return [self.vector(t).tolist() for t in texts]
+
+    def matrix(self, texts: Sequence[str]) -> np.ndarray:
+        return np.stack([self.vector(t) for t in texts]) if texts else \
+            np.zeros((0, self.dimension), np.float32)
+
+
+class HashedFeatures(VectorFeaturizer):
     """Hashed n-gram counts: deterministic across processes and machines (CRC-32)."""
 
     def __init__(self, dimension: int = 4096) -> None:
@@ -66,13 +83,6 @@ class HashedFeatures:
             v /= norm
         v[-1] = math.log1p(len(text)) / 10.0  # the last slot: length
         return v
-
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        return [self.vector(t).tolist() for t in texts]
-
-    def matrix(self, texts: Sequence[str]) -> np.ndarray:
-        return np.stack([self.vector(t) for t in texts]) if texts else \
-            np.zeros((0, self.dimension), np.float32)
 
 
 @dataclass

@@ -21,11 +21,10 @@ from __future__ import annotations
 import math
 import re
 import zlib
-from collections.abc import Sequence
 
 import numpy as np
 
-from slmkit.route.difficulty import ngrams
+from slmkit.route.difficulty import VectorFeaturizer, ngrams
 
 CODE_RE = re.compile(r"```[^\n]*\n(.*?)```", re.S)
 NUM_RE = re.compile(r"\d+(?:\.\d+)?")
@@ -83,7 +82,7 @@ def structure(text: str) -> dict[str, float]:
     }
 
 
-class AskFeatures:
+class AskFeatures(VectorFeaturizer):
     """Hashed n-grams of the prompt and, apart, of its ask, plus structure counts."""
 
     ask_weight = 0.5  # the ask's block against the whole prompt's
@@ -116,10 +115,3 @@ class AskFeatures:
         v[self._hashed:-1] = [math.log1p(counts[k]) * self.structure_scale for k in STRUCTURE]
         v[-1] = math.log1p(len(text)) / 10.0
         return v
-
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        return [self.vector(t).tolist() for t in texts]
-
-    def matrix(self, texts: Sequence[str]) -> np.ndarray:
-        return np.stack([self.vector(t) for t in texts]) if texts else \
-            np.zeros((0, self.dimension), np.float32)
