@@ -15,8 +15,8 @@ running whole texts through the one session with a single intra-op thread, spinn
 busy machine's other processes are not starved by idle workers. Texts in parallel fill the
 cores better than splitting each small matrix product across threads: on 2 idle cores,
 ~250-token texts, 64 chunks/s against 46 with 2 intra-op threads and 33 with one (four
-alternating rounds); ``benchmarks/rag.py`` measures the embedders against torch. A text's vector does not depend on the layout (one text per run, one
-thread per run).
+alternating rounds); ``benchmarks/rag.py`` measures the embedders against torch. A text's
+vector does not depend on the layout (one text per run, one thread per run).
 """
 
 from __future__ import annotations
