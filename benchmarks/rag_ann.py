@@ -7,7 +7,7 @@ triggers), then the ANN index through ``rag.ann.refresh``. Measures, per query, 
 part (the query's embedding is precomputed: it costs the same either way):
 
 - dense exact (sqlite-vec scan, what a one-shot CLI query did) and dense ANN;
-- BM25 (FTS5) alone;
+- BM25 alone, through FTS5 and through the BM25 index file (its scores compared with FTS5's);
 - hybrid ``search()`` end to end with the ANN index (warm: the server) and in a fresh
   process (the one-shot CLI: opening the collection and mapping the index included);
 - recall@10 of ANN dense against exact dense.
@@ -81,7 +81,20 @@ def build(home: Path, n: int) -> dict:
         t = time.perf_counter()
         ann.refresh(coll, threads=os.cpu_count() or 1)
         index_s = time.perf_counter() - t
-    return {"rows_seconds": rows_s, "index_seconds": round(index_s, 1)}
+    return {"rows_seconds": rows_s, "index_seconds": round(index_s, 1),
+            "bm25_index_seconds": build_bm25(home)}
+
+
+def build_bm25(home: Path) -> float:
+    """Build the BM25 index file from scratch; seconds it took."""
+    from slmkit.rag import lexical
+    from slmkit.rag.store import Collection
+
+    with Collection("bench", home) as coll:
+        lexical.paths(coll)[0].unlink(missing_ok=True)
+        t = time.perf_counter()
+        lexical.refresh(coll, prune=False)
+        return round(time.perf_counter() - t, 1)
 
 
 def insert_rows(home: Path, n: int) -> float:
@@ -151,7 +164,7 @@ def _timed(fn, items) -> tuple[list, list[float]]:
 
 def measure_warm(home: Path, qs: list[dict], n_exact: int) -> dict:
     """Everything but the fresh-process query, in this process (the server's view)."""
-    from slmkit.rag import ann
+    from slmkit.rag import ann, lexical
     from slmkit.rag.retrieve import bm25, dense, search
     from slmkit.rag.store import Collection
 
@@ -160,7 +173,9 @@ def measure_warm(home: Path, qs: list[dict], n_exact: int) -> dict:
         index = ann.ANN.get(coll)
         blobs = [np.asarray(q["vec"], dtype=np.float32).tobytes() for q in qs]
         _, ann_ms = _timed(lambda b: ann.dense(coll, ann.ANN.get(coll), b, 20), blobs)
-        _, bm_ms = _timed(lambda q: bm25(coll, q["text"], 20), qs)
+        fts, bm_ms = _timed(lambda q: bm25(coll, q["text"], 20), qs)
+        lex, lx_ms = _timed(lambda q: bm25(coll, q["text"], 20, index=lexical.LEX.get(coll)),
+                            qs)
 
         def hybrid(q, exact=False):
             emb.vec = np.asarray(q["vec"], dtype=np.float32)
@@ -170,7 +185,11 @@ def measure_warm(home: Path, qs: list[dict], n_exact: int) -> dict:
         _, hx_ms = _timed(lambda q: hybrid(q, exact=True), qs[:n_exact])
         found = [[c for c, _ in ann.dense(coll, index, b, k)] for b in blobs[:n_exact]]
     rec = np.mean([len(set(f) & set(t)) / k for f, t in zip(found, truth, strict=True)])
+    same = np.mean([len(a) == len(b) and np.allclose([x for _, x in a], [x for _, x in b],
+                                                     rtol=1e-6, atol=0)
+                    for a, b in zip(fts, lex, strict=True)])
     return {"dense_exact": _stats(ex_ms), "dense_ann": _stats(ann_ms), "bm25": _stats(bm_ms),
+            "bm25_index": _stats(lx_ms), "bm25_index_same_scores": round(float(same), 4),
             "hybrid_exact": _stats(hx_ms), "hybrid_ann_warm": _stats(hy_ms),
             "recall@10": round(float(rec), 4), "index_items": len(index)}
 
@@ -272,6 +291,9 @@ def main() -> None:
         print(f"building {args.n:,} chunks under {home}", flush=True)
         built = build(home, args.n)
         (home / "build.json").write_text(json.dumps(built))
+    if "bm25_index_seconds" not in built:  # a collection cached before the BM25 index
+        built["bm25_index_seconds"] = build_bm25(home)
+        (home / "build.json").write_text(json.dumps(built))
     if args.build_only:
         print(json.dumps(built))
         return
@@ -280,19 +302,22 @@ def main() -> None:
     res = measure_warm(home, qs, args.exact_queries)
     res["hybrid_ann_fresh_process"] = measure_cold(home, qs[: args.cold])
     res.update(n=args.n, build=built, db_bytes=db.stat().st_size,
-               index_bytes=(home / "rag" / "bench.ann").stat().st_size, machine=machine(),
+               index_bytes=(home / "rag" / "bench.ann").stat().st_size,
+               bm25_index_bytes=(home / "rag" / "bench.bm25").stat().st_size, machine=machine(),
                load_average=[round(load0, 2), round(os.getloadavg()[0], 2)])
     print(json.dumps(res, indent=2))
     lo, hi = sorted(res["load_average"])
     lines = [f"# RAG at {args.n:,} chunks: exact vs ANN (2-core machine, load average "
              f"{lo}-{hi} during the run)", "",
              f"Build: rows {built['rows_seconds'] or 'cached'} s, ANN index "
-             f"{built['index_seconds']} s; "
-             f"database {res['db_bytes'] / 2**20:.0f} MiB, index "
-             f"{res['index_bytes'] / 2**20:.0f} MiB. recall@10 (ANN vs exact dense): "
-             f"{res['recall@10']}", "", "| measure | p50 ms | p95 ms | n |", "|---|---|---|---|"]
-    for key in ("dense_exact", "dense_ann", "bm25", "hybrid_exact", "hybrid_ann_warm",
-                "hybrid_ann_fresh_process"):
+             f"{built['index_seconds']} s, BM25 index {built['bm25_index_seconds']} s; "
+             f"database {res['db_bytes'] / 2**20:.0f} MiB, ANN index "
+             f"{res['index_bytes'] / 2**20:.0f} MiB, BM25 index "
+             f"{res['bm25_index_bytes'] / 2**20:.0f} MiB. recall@10 (ANN vs exact dense): "
+             f"{res['recall@10']}; BM25 index scores equal to FTS5's (1e-6 relative) on "
+             f"{res['bm25_index_same_scores']:.0%} of queries", "", "| measure | p50 ms | p95 ms | n |", "|---|---|---|---|"]
+    for key in ("dense_exact", "dense_ann", "bm25", "bm25_index", "hybrid_exact",
+                "hybrid_ann_warm", "hybrid_ann_fresh_process"):
         r = res[key]
         lines.append(f"| {key} | {r['p50_ms']} | {r['p95_ms']} | {r['n']} |")
     print(save(f"rag-ann-{args.n // 1000}k", res, "\n".join(lines) + "\n"))

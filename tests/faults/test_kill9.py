@@ -387,7 +387,7 @@ def _docs_named(home: Path, name: str) -> dict[str, int]:
 ANN_CHILD = r"""
 import sys
 import numpy as np
-from slmkit.rag import ann
+from slmkit.rag.ingest import refresh_indexes
 from slmkit.rag.store import ChunkRow, Collection
 home = sys.argv[1]
 rng = np.random.default_rng(int(sys.argv[2]))
@@ -396,11 +396,12 @@ with Collection("annkill", home, create=True) as coll:
     for i in range(100000):
         v = rng.standard_normal((20, 16)).astype(np.float32)
         v /= np.linalg.norm(v, axis=1, keepdims=True)
-        rows = [ChunkRow(f"chunk {j}", 0, 1, embedding=x.tobytes()) for j, x in enumerate(v)]
+        rows = [ChunkRow(f"chunk {j} w{rng.integers(0, 40)} w{rng.integers(0, 40)}", 0, 1,
+                         embedding=x.tobytes()) for j, x in enumerate(v)]
         with coll.write():  # new documents, and re-ingests of changed ones (delete + add)
             coll.replace_document(f"doc{rng.integers(0, 60)}", str(i), "text", 0, 1, rows)
         if i % 3 == 0:
-            ann.refresh(coll, min_chunks=100)
+            refresh_indexes(coll, min_chunks=100)  # the ANN and the BM25 index files
         if i == 40:
             print("ready", flush=True)
 """
@@ -409,8 +410,8 @@ with Collection("annkill", home, create=True) as coll:
 def test_sigkill_during_ingest_leaves_an_ann_index_that_matches_exact_search(tmp_path):
     import numpy as np
 
-    from slmkit.rag import ann
-    from slmkit.rag.retrieve import dense
+    from slmkit.rag import ann, lexical
+    from slmkit.rag.retrieve import bm25, dense
     from slmkit.rag.store import Collection
 
     rng = np.random.default_rng(0)
@@ -442,3 +443,8 @@ def test_sigkill_during_ingest_leaves_an_ann_index_that_matches_exact_search(tmp
             # neighbour in 200 here (measured 0.995-1.0 over 12 kills); a stale or half-saved
             # index would miss far more.
             assert near / total >= 0.97, f"recall@10 {near / total:.3f} after the kill"
+            lex = lexical.LexCache(min_chunks=100).get(coll)  # and BM25 answers as FTS5 does
+            assert len(lex) == len(stored)
+            for q in ("w3", "w7 w12", "chunk 5 w30", "w1 w2 w3 w4"):
+                want, got = bm25(coll, q, 10), bm25(coll, q, 10, index=lex)
+                assert [s for _, s in got] == pytest.approx([s for _, s in want], rel=1e-6)

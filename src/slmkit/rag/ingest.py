@@ -121,7 +121,7 @@ def ingest(collection: Collection, paths: Sequence[str | Path], embedder, *,
                                    batch_size, progress, report, chunker)
     if prune and roots:
         _prune(collection, roots, {str(f) for f in files_done}, known, report)
-    _refresh_index(collection)
+    refresh_indexes(collection)
     if progress:
         progress("ingest", len(files), len(files))
     report.seconds = time.perf_counter() - t0
@@ -214,16 +214,27 @@ def ingest_texts(collection: Collection, documents: Sequence[dict], embedder, *,
             _flush(collection, group, embedder, batch_size, report)  # files: a killed
             group = []  # server keeps what it finished
     _flush(collection, group, embedder, batch_size, report)
-    _refresh_index(collection)
+    refresh_indexes(collection)
     report.seconds = time.perf_counter() - t0
     return report
 
 
-def _refresh_index(collection: Collection) -> None:
-    """Bring the ANN index file up to date (built once a collection is large)."""
-    from slmkit.rag import ann
+def refresh_indexes(collection: Collection, min_chunks: int | None = None) -> None:
+    """Bring the index files next to a large collection up to date (the ANN index for
+    dense search, the BM25 index), then prune the change log entries both hold."""
+    from slmkit.rag import ann, changelog, lexical
 
-    ann.refresh(collection)
+    held = [x.seq for x in (ann.refresh(collection, min_chunks=min_chunks, prune=False),
+                            lexical.refresh(collection, min_chunks=min_chunks, prune=False))
+            if x is not None]
+    upto = min(held, default=None)
+    with collection.read():
+        top = changelog.log_max(collection)
+    if upto is None:
+        upto = top  # a small collection: no index file needs the log
+    if upto > changelog.pruned(collection):
+        with collection.write():
+            changelog.prune(collection, upto)
 
 
 def _embedder_name(embedder) -> str:

@@ -1,4 +1,5 @@
-"""Retrieval: dense (sqlite-vec KNN), BM25 (FTS5), hybrid (query-adaptive fusion), MMR.
+"""Retrieval: dense (sqlite-vec KNN or the ANN index), BM25 (FTS5 or the BM25 index),
+hybrid (query-adaptive fusion), MMR.
 
 Hybrid fuses the dense and BM25 candidate lists (:mod:`slmkit.rag.fusion`: by default a
 convex combination of normalised scores whose lexical weight follows the query — high for
@@ -82,20 +83,26 @@ class Filters:
         return (" AND ".join(where) or "1"), args
 
 
-def fts_query(text: str) -> str | None:
-    """A safe FTS5 MATCH expression for free text, or None when nothing is searchable."""
+def query_terms(text: str) -> list[list[str]]:
+    """The searchable terms of free text, each a list of lower-case word parts (an
+    identifier such as ``ERR-4012`` is one term of two parts), stop words dropped unless
+    nothing else is left, duplicates dropped."""
     terms, seen = [], set()
     tokens = _TOKEN.findall(text)
     content = [t for t in tokens if t.lower() not in STOP_WORDS] or tokens
     for tok in content:
-        parts = _PART.findall(tok)
-        if not parts:
-            continue
-        term = '"' + " ".join(p.lower() for p in parts) + '"'
-        if term not in seen:
-            seen.add(term)
-            terms.append(term)
-    return " OR ".join(terms) if terms else None
+        parts = tuple(p.lower() for p in _PART.findall(tok))
+        if parts and parts not in seen:
+            seen.add(parts)
+            terms.append(list(parts))
+    return terms
+
+
+def fts_query(text: str) -> str | None:
+    """A safe FTS5 MATCH expression for free text (each term a quoted phrase, ORed), or
+    None when nothing is searchable."""
+    terms = query_terms(text)
+    return " OR ".join('"' + " ".join(t) + '"' for t in terms) if terms else None
 
 
 def identifiers(text: str) -> list[re.Pattern]:
@@ -209,12 +216,28 @@ def ann_index(coll: Collection, mode: str = "hybrid", filters: Filters | None = 
     return ann.ANN.get(coll)
 
 
-def bm25(coll: Collection, query: str, n: int, filters: Filters | None = None
-         ) -> list[tuple[int, float]]:
-    """(chunk id, BM25 score, higher is better) best first."""
+def lexical_index(coll: Collection, mode: str = "hybrid", filters: Filters | None = None):
+    """The collection's up-to-date BM25 index file when BM25 should use it (a large
+    collection, no filter), else None. Outside a read transaction, as :func:`ann_index`."""
+    if mode == "dense" or (filters is not None and filters.active()):
+        return None
+    from slmkit.rag import lexical
+
+    return lexical.LEX.get(coll)
+
+
+def bm25(coll: Collection, query: str, n: int, filters: Filters | None = None, *,
+         index=None) -> list[tuple[int, float]]:
+    """(chunk id, BM25 score, higher is better) best first: through ``index`` (a
+    ``lexical.LexIndex``, see :func:`lexical_index`) when given and no filter is active,
+    through FTS5 otherwise (the same ranking)."""
     match = fts_query(query)
     if match is None:
         return []
+    if index is not None and (filters is None or not filters.active()):
+        from slmkit.rag import lexical
+
+        return index.search(lexical.query_tokens(coll.conn, query_terms(query)), n)
     if filters is None or not filters.active():  # no join: FTS5 alone ranks the matches
         rows = coll.conn.execute(
             "SELECT rowid, bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ? "
@@ -276,10 +299,11 @@ def search(coll: Collection, embedder, query: str, *, k: int = 5, mode: str = "h
     if mode != "bm25" or mmr is not None:
         qv = np.asarray(embedder.embed([query])[0], dtype=np.float32)
     index = None if exact else ann_index(coll, mode, filters)
+    lex = lexical_index(coll, mode, filters)
     with coll.read():
         d_rank = dense(coll, qv.tobytes(), n, filters, cache=cache,
                        index=index) if mode != "bm25" else []
-        b_rank = bm25(coll, query, n, filters) if mode != "dense" else []
+        b_rank = bm25(coll, query, n, filters, index=lex) if mode != "dense" else []
         patterns = identifiers(query) if mode != "dense" else []
         texts: dict[int, str] = {}
         if mode == "hybrid" and fusion != "rrf" and b_rank:

@@ -90,7 +90,7 @@ def drop_collection(name: str, home=None) -> bool:
     existed = path.exists()
     base = str(path)[: -len(".db")]
     for name in [str(path) + s for s in ("", "-wal", "-shm")] + \
-            [base + s for s in (".ann", ".ann.json", ".ann.lock")]:
+            [base + s for s in (".ann", ".ann.json", ".ann.lock", ".bm25", ".bm25.lock")]:
         try:
             os.remove(name)
         except FileNotFoundError:
