@@ -102,6 +102,17 @@ def speculate_metrics(p: dict) -> list[Metric]:
             for task, r in p["results"].items()]
 
 
+def rag_scale_metrics(p: dict) -> list[Metric]:
+    """benchmarks/rag_ann.py: hybrid and BM25 p95 (anchors: exact dense, FTS5), recall."""
+    hy, ex = p["hybrid_ann_warm"]["p95_ms"], p["hybrid_exact"]["p95_ms"]
+    out = [Metric("hybrid p95 ms (warm)", hy, "lower", "exact dense", hy / ex),
+           Metric("dense recall@10", p["recall@10"], "higher")]
+    if "bm25_index" in p:
+        bi, fts = p["bm25_index"]["p95_ms"], p["bm25"]["p95_ms"]
+        out.insert(1, Metric("BM25 p95 ms", bi, "lower", "FTS5 bm25()", bi / fts))
+    return out
+
+
 def ratio_metrics(p: dict) -> list[Metric]:
     """Any other result with a ``ratios`` mapping: each ratio is a metric (higher better)."""
     return [Metric(k, float(v), "higher") for k, v in p["ratios"].items()
@@ -109,7 +120,8 @@ def ratio_metrics(p: dict) -> list[Metric]:
 
 
 EXTRACTORS = {"decode": decode_metrics, "serve": serve_metrics, "cold_start": cold_start_metrics,
-              "cli-startup": cli_startup_metrics, "speculate": speculate_metrics}
+              "cli-startup": cli_startup_metrics, "speculate": speculate_metrics,
+              "rag-ann-100k": rag_scale_metrics, "rag-ann-1000k": rag_scale_metrics}
 
 
 def _first_ratio(ratios: dict, keys: list[tuple[str, str]]) -> tuple[str | None, float | None]:

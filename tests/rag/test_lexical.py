@@ -140,3 +140,15 @@ def test_search_uses_the_index_and_gives_fts5_results(tmp_path, monkeypatch):
         got = search(coll, Fixed(), "omicron xi", k=5, mode="bm25")
         assert lexical.LEX.get(coll) is not None
         assert [p.score for p in got] == pytest.approx([p.score for p in want], rel=1e-6)
+
+
+def test_dense_rows_of_common_terms_rank_as_fts5_does(tmp_path, monkeypatch):
+    from slmkit.rag import postings
+
+    monkeypatch.setattr(postings, "DENSE_MIN_SIZE", 0)  # dense rows in a small collection
+    with _collection(tmp_path) as coll:
+        index = lexical.refresh(coll, min_chunks=MIN)
+        assert len(index.base.dense_terms) >= 3  # "alpha", "beta", … are in most chunks
+        _same_as_fts5(coll, index)
+        _same_as_fts5(coll, index, n=400)
+        _same_as_fts5(coll, lexical.load(coll))  # read back from the file

@@ -78,20 +78,23 @@ class LexIndex:
         return n, (total / n if n else 0.0)
 
     def _parts(self, term: str) -> list[tuple]:
-        """(chunk ids, counts, weights or None, lengths by id) of ``term`` per segment. The
-        saved weights hold while the segment's average length is the index's (no change
-        since it was saved); else they are recomputed from the counts."""
+        """(chunk ids, counts, weights or None, lengths by id, dense row or None) of
+        ``term`` per segment. The saved weights hold while the segment's average length is
+        the index's (no change since it was saved); else they are recomputed from the
+        counts."""
         seg = self.base
-        at = seg.postings(term)
+        at, row = seg.postings(term)
         docs, tfs, imps = seg.docs[at], seg.tfs[at], seg.impacts[at]
         if self.dead is not None and len(docs):
             keep = ~self.dead[docs]
             docs, tfs = docs[keep], tfs[keep]
-        same = self.dead is None and self.extra is None
-        parts = [(docs, tfs, imps if same else None, seg.lengths)]
+        if self.dead is None and self.extra is None:
+            return [(docs, tfs, imps, seg.lengths, row)]
+        parts = [(docs, tfs, None, seg.lengths, None)]
         if self.extra is not None:
-            at = self.extra.postings(term)
-            parts.append((self.extra.docs[at], self.extra.tfs[at], None, self.extra.lengths))
+            at, _ = self.extra.postings(term)
+            parts.append((self.extra.docs[at], self.extra.tfs[at], None, self.extra.lengths,
+                          None))
         return parts
 
     def phrase(self, words: list[str]) -> list[tuple]:
@@ -102,12 +105,12 @@ class LexIndex:
             return self._parts(words[0])
         out = []
         for part_of_each in zip(*[self._parts(w) for w in words], strict=True):
-            docs, tfs, _, lens = part_of_each[0]
-            for other_docs, other_tfs, _, _ in part_of_each[1:]:
+            docs, tfs, _, lens, _ = part_of_each[0]
+            for other_docs, other_tfs, *_ in part_of_each[1:]:
                 docs, i, j = np.intersect1d(docs, other_docs, assume_unique=True,
                                             return_indices=True)
                 tfs = np.minimum(tfs[i], other_tfs[j])
-            out.append((docs, tfs, None, lens))
+            out.append((docs, tfs, None, lens, None))
         return out
 
     def search(self, phrases: list[list[str]], n: int) -> list[tuple[int, float]]:
@@ -122,7 +125,7 @@ class LexIndex:
 
 def _contrib(idf: float, part, avgdl: float, at=None):
     """``idf x weight`` of the postings ``at`` (all when None) of one segment's part."""
-    docs, tfs, imps, lens = part
+    docs, tfs, imps, lens, _ = part
     if at is None:
         at = slice(None)
     if imps is not None:
@@ -147,8 +150,11 @@ def _lookup(acc, cands, idf: float, part, avgdl: float) -> None:
     """Add one segment's part of a phrase to the candidates it holds."""
     import numpy as np
 
-    docs = part[0]
+    docs, row = part[0], part[4]
     if not len(docs) or not len(cands):
+        return
+    if row is not None:
+        acc[cands] += idf * row[cands]
         return
     want = cands.astype(docs.dtype)
     pos = np.minimum(np.searchsorted(docs, want), len(docs) - 1)
@@ -182,7 +188,10 @@ def _maxscore(lists, n_docs: int, avgdl: float, size: int, n: int):
                     cands = found
         for part in lists[i]:
             if cands is None:
-                acc[part[0]] += _contrib(idf[i], part, avgdl)
+                if part[4] is not None:  # a dense row: one vector add
+                    acc[:len(part[4])] += idf[i] * part[4]
+                else:
+                    acc[part[0]] += _contrib(idf[i], part, avgdl)
                 seen.append(part[0])
             else:
                 _lookup(acc, cands, idf[i], part, avgdl)

@@ -3,8 +3,10 @@
 A segment holds, for a set of chunks tokenized by FTS5's own tokenizer, per term (sorted
 UTF-8 bytes) the sorted chunk ids, the term counts and each posting's BM25 term weight
 ``tf (k1 + 1) / (tf + k1 (1 - b + b dl / avgdl))`` computed with the segment's own average
-length (``impacts``, float32: a query then multiplies by the idf and adds). The file is a
-JSON header, then each array at a 64-byte boundary, memory-mapped by readers.
+length (``impacts``, float32: a query then multiplies by the idf and adds). A term in a quarter of
+the chunks or more also gets its weights as one dense row by chunk id (``dense``): adding a
+row costs less than scattering that many postings, and a candidate's weight is one read.
+The file is a JSON header, then each array at a 64-byte boundary, memory-mapped by readers.
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ from itertools import islice
 from slmkit.rag.store import FTS_TOKENIZER
 
 K1, B = 1.2, 0.75  # FTS5's bm25() constants
-MAGIC = b"SLMBM25\x02"
+MAGIC = b"SLMBM25\x03"
 BATCH = 50_000
-ARRAYS = ("blob", "term_off", "starts", "docs", "tfs", "impacts", "lengths")
+ARRAYS = ("blob", "term_off", "starts", "docs", "tfs", "impacts", "lengths", "dense_terms",
+          "dense")
+DENSE_SHARE = 4  # a term in 1/4 of the chunks or more gets a dense row
+DENSE_MIN_SIZE = 4096  # smaller segments: postings only
 
 
 @dataclass
@@ -27,7 +32,8 @@ class Segment:
     """Term ``i`` (UTF-8 in ``blob[term_off[i]:term_off[i + 1]]``, terms sorted) holds the
     postings ``starts[i]:starts[i + 1]`` of ``docs`` (sorted chunk ids), ``tfs`` and
     ``impacts``; ``lengths[id]`` is chunk ``id``'s length in tokens, -1 for a chunk the
-    segment does not hold."""
+    segment does not hold. Term ``dense_terms[j]`` also has its weights by chunk id in row
+    ``j`` of ``dense`` (0 where absent)."""
 
     blob: object
     term_off: object
@@ -36,6 +42,8 @@ class Segment:
     tfs: object
     impacts: object
     lengths: object
+    dense_terms: object
+    dense: object
     n_docs: int
     total: int
 
@@ -61,12 +69,18 @@ class Segment:
             return lo
         return None
 
-    def postings(self, term: str) -> slice:
-        """The positions of ``term``'s postings (an empty slice when absent)."""
+    def postings(self, term: str) -> tuple[slice, object]:
+        """(the positions of ``term``'s postings, an empty slice when absent; its dense row
+        of weights or None)."""
+        import numpy as np
+
         tid = self.term_id(term)
         if tid is None:
-            return slice(0, 0)
-        return slice(int(self.starts[tid]), int(self.starts[tid + 1]))
+            return slice(0, 0), None
+        j = int(np.searchsorted(self.dense_terms, tid))
+        row = self.dense[j] if j < len(self.dense_terms) and self.dense_terms[j] == tid \
+            else None
+        return slice(int(self.starts[tid]), int(self.starts[tid + 1])), row
 
     def terms(self) -> list[str]:
         raw, off = bytes(self.blob), self.term_off.tolist()
@@ -135,9 +149,15 @@ def pack(vocab: dict[str, int], keys, counts, lengths: dict[int, int], size: int
     n_docs, total = len(lengths), int(sum(lengths.values()))
     avgdl = total / n_docs if n_docs else 1.0
     tfs = np.minimum(count, 65535).astype(np.uint16)
+    imps = weights(tfs, lens[docs], avgdl).astype(np.float32)
+    dense_terms = np.flatnonzero(np.diff(starts) * DENSE_SHARE >= top) \
+        if top >= DENSE_MIN_SIZE else np.zeros(0, dtype=np.int64)
+    dense = np.zeros((len(dense_terms), top), dtype=np.float32)
+    for j, tid in enumerate(dense_terms):
+        at = slice(starts[tid], starts[tid + 1])
+        dense[j, docs[at]] = imps[at]
     return Segment(np.frombuffer(b"".join(encoded), dtype=np.uint8), term_off, starts, docs,
-                   tfs, weights(tfs, lens[docs], avgdl).astype(np.float32), lens, n_docs,
-                   total)
+                   tfs, imps, lens, dense_terms.astype(np.int64), dense, n_docs, total)
 
 
 def weights(tfs, lens, avgdl: float):
@@ -180,7 +200,7 @@ def write(path, seg: Segment, header: dict) -> None:
     is readable by its owner only (it holds the collection's words)."""
     import numpy as np
 
-    arrays = [np.ascontiguousarray(getattr(seg, k)) for k in ARRAYS]
+    arrays = [np.ascontiguousarray(getattr(seg, k)).reshape(-1) for k in ARRAYS]
     meta = {**header, "n_docs": seg.n_docs, "total": seg.total, "arrays": []}
     offset = 0
     for a in arrays:
@@ -224,4 +244,5 @@ def read(path) -> tuple[Segment, dict]:
         arrays.append(whole[start + off:end].view(dt))
     if len(arrays) != len(ARRAYS):
         raise ValueError(f"{path} is not a BM25 index of this version")
+    arrays[-1] = arrays[-1].reshape(len(arrays[-2]), len(arrays[ARRAYS.index("lengths")]))
     return Segment(*arrays, int(meta["n_docs"]), int(meta["total"])), meta
