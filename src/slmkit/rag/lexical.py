@@ -134,16 +134,18 @@ def _contrib(idf: float, part, avgdl: float, at=None):
 
 
 def _floor(acc, seen: list, n: int) -> float:
-    """A score at least ``n`` chunks reach, from a sample of those scored (``seen``: their
-    id arrays); 0.0 when the sample holds fewer than ``n``."""
+    """A score at least ``n`` chunks reach: the ``n``-th best of the chunks scored so far
+    (``seen``: their id arrays) when they are few, else of every ``k``-th chunk (distinct
+    chunks either way); 0.0 when the sample holds fewer than ``n``."""
     import numpy as np
 
-    step = max(1, sum(len(d) for d in seen) // SAMPLE)
-    sample = np.unique(np.concatenate([d[::step] for d in seen])) if seen else []
+    if sum(len(d) for d in seen) <= SAMPLE:
+        sample = acc[np.unique(np.concatenate(seen))] if seen else acc[:0]
+    else:
+        sample = acc[::max(1, len(acc) // SAMPLE)]
     if len(sample) < n:
         return 0.0
-    vals = acc[sample]
-    return float(np.partition(vals, len(vals) - n)[len(vals) - n])
+    return float(np.partition(sample, len(sample) - n)[len(sample) - n])
 
 
 def _lookup(acc, cands, idf: float, part, avgdl: float) -> None:
