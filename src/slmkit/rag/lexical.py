@@ -4,11 +4,11 @@ posting arrays, searched with MaxScore.
 Why: FTS5's ``bm25()`` reads every posting of every query term (about 0.9 µs each here),
 so a query holding a word most chunks contain costs ~0.7 s at a million chunks. This index
 keeps, per term, the sorted chunk ids, term counts and term weights in flat numpy arrays
-(:mod:`slmkit.rag.postings`); a query adds each term's ``idf x weight`` into one score array
-(a few ns per posting) and, once the ``n`` best scores so far beat what the remaining
-(common, low-idf) terms could add to a chunk not yet seen, only looks those terms up for the
-candidates left (MaxScore). The result is FTS5's
-ranking: same tokenizer (FTS5's own ``porter unicode61 remove_diacritics 2``, called through
+(:mod:`slmkit.rag.postings`; common terms also as a dense row by chunk id); a query adds
+each term's ``idf x weight`` into one score array (a few ns per posting) and, once the ``n``
+best scores so far beat what the remaining (common, low-idf) terms could add to a chunk not
+yet seen, only looks those terms up for the candidates left (MaxScore). The result is
+FTS5's ranking: same tokenizer (FTS5's own ``porter unicode61 remove_diacritics 2``, called through
 apsw), same formula (k1 1.2, b 0.75, idf ``log((N - df + 0.5) / (df + 0.5))`` floored at
 1e-6, document length in tokens), summed in double precision from float32 term weights
 (scores agree with FTS5's to about 1e-7, relative). One difference: a multi-word phrase
