@@ -152,3 +152,12 @@ def test_dense_rows_of_common_terms_rank_as_fts5_does(tmp_path, monkeypatch):
         _same_as_fts5(coll, index)
         _same_as_fts5(coll, index, n=400)
         _same_as_fts5(coll, lexical.load(coll))  # read back from the file
+
+
+def test_index_files_are_readable_by_their_owner_only(tmp_path):
+    from slmkit.rag import ann
+
+    with _collection(tmp_path) as coll:
+        refresh_indexes(coll, min_chunks=MIN)
+        for path in (lexical.paths(coll)[0], ann.paths(coll)[0]):
+            assert path.exists() and path.stat().st_mode & 0o077 == 0, path

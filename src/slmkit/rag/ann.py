@@ -32,7 +32,8 @@ import threading
 from itertools import islice
 from pathlib import Path
 
-from slmkit.rag.changelog import ensure_log, has_log, locked, log_max, pruned, sidecar
+from slmkit.rag.changelog import changed_since, ensure_log, has_log, locked, log_max, pruned
+from slmkit.rag.changelog import sidecar
 from slmkit.rag.changelog import prune as prune_log
 from slmkit.rag.changelog import size as _size
 from slmkit.rag.store import Collection
@@ -108,8 +109,7 @@ def catch_up(coll: Collection, ann: AnnIndex) -> int:
         top = log_max(coll)
         if top <= ann.seq:
             return 0
-        ids = [r[0] for r in coll.conn.execute(
-            "SELECT DISTINCT chunk_id FROM ann_log WHERE seq > ?", (ann.seq,)).fetchall()]
+        ids = changed_since(coll, ann.seq)
         vecs = coll.vectors(ids)
     with ann.lock:
         present = ann.index.contains(np.asarray(ids, dtype=np.uint64)) if ids else []
@@ -154,6 +154,7 @@ def save(coll: Collection, ann: AnnIndex) -> None:
             pass
         tmp = index_path.with_name(f"{index_path.name}.{os.getpid()}.tmp")
         ann.index.save(str(tmp))
+        os.chmod(tmp, 0o600)  # owner only, as the database (vectors of private text)
         os.replace(tmp, index_path)
         tmp_meta = meta_path.with_name(f"{meta_path.name}.{os.getpid()}.tmp")
         tmp_meta.write_text(json.dumps({"created": ann.created, "seq": ann.seq,
