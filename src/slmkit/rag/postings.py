@@ -132,11 +132,17 @@ def pack(vocab: dict[str, int], keys, counts, lengths: dict[int, int], size: int
     rank[[vocab[t] for t in terms]] = np.arange(len(terms), dtype=np.uint64)
     key = np.concatenate(keys) if keys else np.zeros(0, dtype=np.uint64)
     count = np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
-    tid = rank[(key >> np.uint64(32)).astype(np.int64)]
-    docs = (key & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    low = np.uint64(0xFFFFFFFF)
+    key = (rank[(key >> np.uint64(32)).astype(np.int64)] << np.uint64(32)) | (key & low)
+    if len(key) > 1 and not bool(np.all(key[1:] > key[:-1])):
+        # runs of sorted keys (a merge: the saved segment, then the changes; a build: one
+        # run per batch): a stable sort merges them in about linear time, where lexsort on
+        # (term, chunk) took 11 s at 34M postings
+        order = np.argsort(key, kind="stable")
+        key, count = key[order], count[order]
+        del order
+    tid, docs = key >> np.uint64(32), (key & low).astype(np.uint32)
     del key
-    order = np.lexsort((docs, tid))
-    tid, docs, count = tid[order], docs[order], count[order]
     starts = np.searchsorted(tid, np.arange(len(terms) + 1, dtype=np.uint64)).astype(np.int64)
     encoded = [t.encode() for t in terms]
     term_off = np.zeros(len(terms) + 1, dtype=np.int64)
