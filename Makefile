@@ -65,6 +65,7 @@ bench: setup
 	$(BIN)/python benchmarks/cold_start.py --model $(BENCH_MODEL) --threads $(BENCH_THREADS) --rounds 5
 	$(BIN)/python benchmarks/cli_startup.py --rounds 10
 	$(BIN)/python benchmarks/speculate.py --model $(BENCH_MODEL) --threads $(BENCH_THREADS) --rounds 1
+	$(BIN)/python benchmarks/rag_ann.py --n 30000 --queries 100 --exact-queries 20 --cold 3
 	$(BIN)/python benchmarks/report.py
 
 clean:

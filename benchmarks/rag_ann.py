@@ -301,7 +301,7 @@ def main() -> None:
     qs = queries(home, args.queries)
     res = measure_warm(home, qs, args.exact_queries)
     res["hybrid_ann_fresh_process"] = measure_cold(home, qs[: args.cold])
-    res.update(n=args.n, build=built, db_bytes=db.stat().st_size,
+    res.update(benchmark="rag-ann", n=args.n, build=built, db_bytes=db.stat().st_size,
                index_bytes=(home / "rag" / "bench.ann").stat().st_size,
                bm25_index_bytes=(home / "rag" / "bench.bm25").stat().st_size, machine=machine(),
                load_average=[round(load0, 2), round(os.getloadavg()[0], 2)])

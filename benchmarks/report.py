@@ -121,7 +121,8 @@ def ratio_metrics(p: dict) -> list[Metric]:
 
 EXTRACTORS = {"decode": decode_metrics, "serve": serve_metrics, "cold_start": cold_start_metrics,
               "cli-startup": cli_startup_metrics, "speculate": speculate_metrics,
-              "rag-ann-100k": rag_scale_metrics, "rag-ann-1000k": rag_scale_metrics}
+              "rag-ann": rag_scale_metrics, "rag-ann-100k": rag_scale_metrics,
+              "rag-ann-1000k": rag_scale_metrics}
 
 
 def _first_ratio(ratios: dict, keys: list[tuple[str, str]]) -> tuple[str | None, float | None]:
