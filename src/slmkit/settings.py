@@ -89,6 +89,10 @@ class Settings:
                               choices=("auto", "on", "off"),
                               help="prompt-lookup speculative decoding: auto (where the answer "
                                    "copies the input), on or off (the default)")
+    prompt_cache: bool = _setting(True, "SLM_PROMPT_CACHE", file="model.prompt_cache",
+                                  help="keep the KV cache of a model's first prompt on disk "
+                                       "(CACHE_HOME/prompt-cache) so the next start evaluates "
+                                       "only what is new (llama.cpp; 0 turns it off)")
     # --- slm serve
     host: str = _setting("127.0.0.1", "SLM_HOST", file="serve.host",
                          help="address to bind; any but loopback needs an API key (--host)")

@@ -30,6 +30,7 @@ from slmkit.core.types import ChatMessage, GenerateRequest, TokenLogprob
 from slmkit.core.wrap import EngineWrapper
 from slmkit.runtime.chat_template import render_chat
 from slmkit.runtime.llamacpp.model import ContextOptions, LlamaModel
+from slmkit.runtime.llamacpp.prompt_cache import PromptCache
 from slmkit.runtime.chat_tokens import chat_tokens
 from slmkit.runtime.llamacpp.sampler import Sampler, bounded, grammar_for, triggers_for
 from slmkit.runtime.llamacpp.scheduler import Scheduler
@@ -86,8 +87,9 @@ class LlamaCppEngine:
         self.load_seconds = time.perf_counter() - t0
         self._path, self._verbose = path, verbose
         self.n_ctx_slot = self._model.n_ctx // n_parallel
+        cache = None if draft else PromptCache.for_model(self._model)  # a draft keeps its own KV
         self._scheduler = Scheduler(self._model, n_slots=n_parallel, n_ctx_slot=self.n_ctx_slot,
-                                    max_queue=max_queue)
+                                    max_queue=max_queue, prompt_cache=cache)
         self._embedder: LlamaModel | None = None
         self._embed_lock = threading.Lock()
         self._closed = False

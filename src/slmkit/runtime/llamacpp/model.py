@@ -368,6 +368,29 @@ class LlamaModel:
     def clear(self) -> None:
         _lib().llama_memory_clear(self._mem, True)
 
+    def save_sequence(self, seq_id: int, path: str, tokens: list[int]) -> int:
+        """Write the KV cells of ``seq_id`` and the ``tokens`` they hold to ``path``
+        (llama.cpp's sequence state file); the bytes written, 0 on failure."""
+        ids = (ctypes.c_int32 * len(tokens))(*tokens)
+        return int(_lib().llama_state_seq_save_file(self._ctx, os.fsencode(path), seq_id,
+                                                    ids, len(tokens)))
+
+    def load_sequence(self, seq_id: int, path: str, max_tokens: int) -> list[int] | None:
+        """Load a file :meth:`save_sequence` wrote into ``seq_id`` (which must be empty);
+        the tokens its cells hold, or None when llama.cpp refused it (another model or
+        layout, more than ``max_tokens``, a damaged file): nothing is loaded then."""
+        ids, count = (ctypes.c_int32 * max_tokens)(), ctypes.c_size_t(0)
+        n = _lib().llama_state_seq_load_file(self._ctx, os.fsencode(path), seq_id, ids,
+                                             max_tokens, ctypes.byref(count))
+        if not n or not count.value or self.cached(seq_id) != count.value:
+            self.forget(seq_id, 0)
+            return None
+        return list(ids[:count.value])
+
+    def sequence_bytes(self, seq_id: int) -> int:
+        """The size of the state :meth:`save_sequence` would write for ``seq_id``."""
+        return int(_lib().llama_state_seq_get_size(self._ctx, seq_id))
+
     @property
     def can_rollback(self) -> bool:
         """Whether the last positions of a sequence can be dropped from the cache (not in

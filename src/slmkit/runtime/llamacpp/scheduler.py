@@ -43,9 +43,14 @@ class Slot:
 
 
 class Scheduler:
-    def __init__(self, model, *, n_slots: int, n_ctx_slot: int, max_queue: int) -> None:
+    def __init__(self, model, *, n_slots: int, n_ctx_slot: int, max_queue: int,
+                 prompt_cache=None) -> None:
         self.model, self.n_ctx_slot, self.max_queue = model, n_ctx_slot, max_queue
         self.slots = [Slot(i) for i in range(n_slots)]
+        self.prompt_cache = prompt_cache  # a .prompt_cache.PromptCache: the first prompt's
+        if prompt_cache is not None:  # KV from the last process, saved after the first prefill
+            self.slots[0].tokens = prompt_cache.load(0)[:n_ctx_slot - 1]
+            self.model.forget(0, len(self.slots[0].tokens))
         self._waiting: collections.deque[Sequence] = collections.deque()
         self._jobs: collections.deque[tuple[Callable, Future, str | None]] = collections.deque()
         self._cv = threading.Condition()
@@ -213,6 +218,8 @@ class Scheduler:
         self.steps += 1
         for slot, fed in self._fed:
             slot.tokens.extend(fed)
+        if self.prompt_cache is not None:
+            self._offer_prompt(wanted)
         done = [(slot.busy, len(draft), *self._emit(slot, row, draft))
                 for slot, row, draft in wanted]
         seconds = time.perf_counter() - t_step
@@ -223,6 +230,16 @@ class Scheduler:
                 if decoding_only:
                     seq.spec.timed(seconds, emitted, drafted > 0)
                 seq.spec.verified(drafted, accepted)
+
+    def _offer_prompt(self, wanted: list) -> None:
+        """The first prompt evaluated goes to the prompt cache (once, base model only)."""
+        for slot, _, _ in wanted:
+            seq = slot.busy
+            if not seq.prefilled:  # its prompt, and only it, is in the KV cache now
+                if seq.adapter is None:
+                    self.prompt_cache.offer(slot.seq_id, seq.prompt)
+                self.prompt_cache = None
+                return
 
     def _emit(self, slot: Slot, row: int, draft: list[int]) -> tuple[int, int]:
         """Sample rows ``row, row+1, …`` in order, keeping drafts while they equal the

@@ -1,0 +1,72 @@
+"""The first prompt's KV cache kept on disk between engines (cold start), on the real
+default model: a second engine evaluates only what is new and answers exactly the same."""
+
+import os
+
+import pytest
+
+from slmkit.core.types import GREEDY, ChatMessage, GenerateRequest, collect
+from slmkit.runtime import load_engine
+from slmkit.runtime.llamacpp import prompt_cache
+
+SYSTEM = ChatMessage("system", "You are a careful assistant. Answer briefly and factually, "
+                               "in one sentence, without lists.")
+
+
+def ask(question: str) -> GenerateRequest:
+    return GenerateRequest(messages=[SYSTEM, ChatMessage("user", question)], sampling=GREEDY,
+                           max_tokens=12)
+
+
+@pytest.fixture
+def cache_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("SLM_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("SLM_PROMPT_CACHE", raising=False)
+    return tmp_path / "prompt-cache"
+
+
+def answer(path: str, request: GenerateRequest):
+    with load_engine(path, n_ctx=1024, n_threads=2) as engine:
+        return collect(engine.generate(request))
+
+
+@pytest.mark.integration
+def test_next_engine_reuses_the_saved_prompt_and_answers_the_same(default_model_path,
+                                                                  cache_home):
+    first = answer(default_model_path, ask("What is the capital of France?"))
+    assert first.usage.cached_tokens == 0 and len(list(cache_home.glob("*.kv"))) == 1
+    again = answer(default_model_path, ask("What is the capital of France?"))
+    assert again.usage.cached_tokens == again.usage.prompt_tokens - 1
+    assert again.token_ids == first.token_ids
+    other = answer(default_model_path, ask("What is the capital of Italy?"))
+    assert 20 < other.usage.cached_tokens < other.usage.prompt_tokens - 1  # the system part
+    with pytest.MonkeyPatch.context() as mp:  # the same question with no cache at all
+        mp.setenv("SLM_PROMPT_CACHE", "0")
+        plain = answer(default_model_path, ask("What is the capital of Italy?"))
+    assert plain.usage.cached_tokens == 0 and plain.token_ids == other.token_ids
+
+
+@pytest.mark.integration
+def test_a_damaged_file_is_ignored_and_replaced(default_model_path, cache_home):
+    answer(default_model_path, ask("Name a colour."))
+    (saved,) = cache_home.glob("*.kv")
+    saved.write_bytes(saved.read_bytes()[:100])  # cut short
+    done = answer(default_model_path, ask("Name a colour."))
+    assert done.usage.cached_tokens == 0 and done.text
+    assert answer(default_model_path, ask("Name a colour.")).usage.cached_tokens > 0
+
+
+@pytest.mark.integration
+def test_turned_off_it_writes_nothing(default_model_path, cache_home, monkeypatch):
+    monkeypatch.setenv("SLM_PROMPT_CACHE", "0")
+    answer(default_model_path, ask("Name a colour."))
+    assert not cache_home.exists()
+
+
+def test_the_folder_keeps_the_newest_files(tmp_path):
+    for i in range(prompt_cache.MAX_FILES + 3):
+        (tmp_path / f"{i:02d}.kv").write_bytes(b"x")
+        os.utime(tmp_path / f"{i:02d}.kv", ns=(10**18 + i, 10**18 + i))
+    prompt_cache._prune(tmp_path)
+    kept = sorted(p.name for p in tmp_path.glob("*.kv"))
+    assert len(kept) == prompt_cache.MAX_FILES and "00.kv" not in kept
