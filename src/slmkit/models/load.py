@@ -19,6 +19,7 @@ a catalogued model.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Self
@@ -74,13 +75,25 @@ class LoadedModel:
         return dict(self.model.prompt_defaults)
 
     def close(self) -> None:
-        self.engine.close()
+        """Close the engine; in the `slm` command itself, whose process exits when the
+        verb returns, an engine that can leaves its memory to the exit (faster)."""
+        quick = getattr(self.engine, "close_for_exit", None) if _command_process() else None
+        (quick or self.engine.close)()
 
     def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _command_process() -> bool:
+    """Whether this process is the `slm` command (its console script, or ``python -m
+    slmkit.cli.main``) rather than a program or test that calls into slmkit and goes on."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if spec is not None and spec.name == "slmkit.cli.main":
+        return True
+    return os.path.basename(sys.argv[0] if sys.argv else "").removesuffix(".exe") == "slm"
 
 
 def split_engine(spec: str | None, default: str = "auto") -> tuple[str | None, str]:

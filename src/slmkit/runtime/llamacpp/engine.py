@@ -284,12 +284,24 @@ class LlamaCppEngine:
             raise EngineClosedError(f"engine for {self.info.name} is closed")
 
     def close(self) -> None:
+        self._close(free=True)
+
+    def close_for_exit(self) -> None:
+        """Close in a process that exits next (the `slm` command after its verb): requests
+        end as with :meth:`close`, but the weights and KV cache are left to the exit to
+        free (see ``LlamaModel.leave_to_exit``)."""
+        self._close(free=False)
+
+    def _close(self, *, free: bool) -> None:
         if self._closed:
             return
         self._closed = True
         self._scheduler.close()
         with self._embed_lock:
-            self._model.close()
+            if free:
+                self._model.close()
+            else:
+                self._model.leave_to_exit()
             if self._embedder is not None:
                 self._embedder.close()
             if self._draft is not None:

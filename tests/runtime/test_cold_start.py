@@ -1,13 +1,16 @@
-"""The first prompt's KV cache kept on disk between engines (cold start), on the real
-default model: a second engine evaluates only what is new and answers exactly the same."""
+"""Cold start on the real default model: the first prompt's KV cache kept on disk between
+engines (a second engine evaluates only what is new and answers exactly the same), and an
+engine closed for the process exit."""
 
 import os
 
 import pytest
 
+from slmkit.core.errors import EngineClosedError
 from slmkit.core.types import GREEDY, ChatMessage, GenerateRequest, collect
 from slmkit.runtime import load_engine
-from slmkit.runtime.llamacpp import prompt_cache
+from slmkit.models.load import LoadedModel, _command_process, resolve
+from slmkit.runtime.llamacpp import model as llama_model, prompt_cache
 
 SYSTEM = ChatMessage("system", "You are a careful assistant. Answer briefly and factually, "
                                "in one sentence, without lists.")
@@ -70,3 +73,24 @@ def test_the_folder_keeps_the_newest_files(tmp_path):
     prompt_cache._prune(tmp_path)
     kept = sorted(p.name for p in tmp_path.glob("*.kv"))
     assert len(kept) == prompt_cache.MAX_FILES and "00.kv" not in kept
+
+
+@pytest.mark.integration
+def test_closed_for_exit_the_engine_ends_but_leaves_its_memory(default_model_path):
+    engine = load_engine(default_model_path, n_ctx=512, n_threads=2)
+    left = len(llama_model._left_to_exit)
+    engine.close_for_exit()
+    assert len(llama_model._left_to_exit) == left + 1 and engine._model._model is None
+    with pytest.raises(EngineClosedError):
+        engine.generate(ask("Name a colour."))
+    engine.close()  # closing again is a no-op, not a double free
+
+
+@pytest.mark.integration
+def test_a_program_that_goes_on_frees_the_model(default_model_path):
+    assert not _command_process()  # pytest is not the `slm` command
+    left = len(llama_model._left_to_exit)
+    with LoadedModel(load_engine(default_model_path, n_ctx=512, n_threads=2),
+                     resolve(default_model_path, pull=False)):
+        pass
+    assert len(llama_model._left_to_exit) == left
