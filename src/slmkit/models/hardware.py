@@ -109,13 +109,15 @@ def default_threads(hardware: Hardware | None = None) -> int:
 
 
 def _memory() -> tuple[int, int]:
-    try:
-        import psutil
+    total, available = _proc_meminfo()  # Linux: what psutil reads, without its 15 ms import
+    if not total:
+        try:
+            import psutil
 
-        vm = psutil.virtual_memory()
-        total, available = int(vm.total), int(vm.available)
-    except Exception:  # psutil missing or unsupported platform
-        total, available = _memory_fallback()
+            vm = psutil.virtual_memory()
+            total, available = int(vm.total), int(vm.available)
+        except Exception:  # psutil missing or unsupported platform
+            total, available = _memory_fallback()
     limit = _cgroup_limit()
     if limit:
         total = min(total, limit[0]) if total else limit[0]
@@ -123,12 +125,17 @@ def _memory() -> tuple[int, int]:
     return max(0, total), max(0, available)
 
 
-def _memory_fallback() -> tuple[int, int]:
+def _proc_meminfo() -> tuple[int, int]:
+    """Total and available bytes from /proc/meminfo; (0, 0) where there is none."""
     meminfo = _read_text("/proc/meminfo")
     fields = dict(re.findall(r"^(\w+):\s+(\d+) kB", meminfo, re.M))
-    if fields:
-        total = int(fields.get("MemTotal", 0)) * 1024
-        return total, int(fields.get("MemAvailable", fields.get("MemFree", 0))) * 1024
+    if not fields.get("MemTotal"):
+        return 0, 0
+    total = int(fields["MemTotal"]) * 1024
+    return total, int(fields.get("MemAvailable", fields.get("MemFree", 0))) * 1024
+
+
+def _memory_fallback() -> tuple[int, int]:
     try:
         total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
         return total, total
