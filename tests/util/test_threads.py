@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import subprocess
 import sys
@@ -90,3 +91,14 @@ def test_default_threads_drops_when_cores_are_busy():
     assert busy > 0.5 * logical
     assert chosen == 1
     assert chosen < physical or physical == 1
+
+
+def test_busy_others_since_an_earlier_sample_waits_only_the_rest(monkeypatch):
+    """A model load measures the other processes' load while it runs: no extra wait."""
+    first = T.sample()
+    assert first is not None
+    waits = []
+    monkeypatch.setattr(T.time, "sleep", waits.append)
+    T.measured_busy_others(0.2, since=dataclasses.replace(first, wall=first.wall - 1.0))
+    T.measured_busy_others(0.2)
+    assert waits[0] == 0.0 and 0.1 < waits[1] <= 0.2

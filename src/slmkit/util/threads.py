@@ -28,17 +28,33 @@ def cpu_cores() -> tuple[int, int]:
     """(physical, logical) cores this process may use (taskset and container CPU sets
     respected); each at least 1."""
     logical = os.cpu_count() or 1
-    physical = 0
-    try:
-        import psutil
+    physical = _linux_physical_cores()  # what psutil reads, without its 10 ms import
+    if not physical:
+        try:
+            import psutil
 
-        physical = psutil.cpu_count(logical=False) or 0
-    except Exception:  # noqa: BLE001, S110 - psutil missing or unable to tell
-        pass
+            physical = psutil.cpu_count(logical=False) or 0
+        except Exception:  # noqa: BLE001, S110 - psutil missing or unable to tell
+            pass
     allowed = len(_allowed_cpus() or ())
     if 0 < allowed < logical:
         logical, physical = allowed, min(physical or allowed, allowed)
     return max(1, physical or logical), max(1, logical)
+
+
+def _linux_physical_cores() -> int:
+    """Distinct cores in Linux's CPU topology (each core's sibling list once); 0 elsewhere."""
+    import glob
+
+    cores = set()
+    for path in glob.glob("/sys/devices/system/cpu/cpu[0-9]*/topology/core_cpus_list") or \
+            glob.glob("/sys/devices/system/cpu/cpu[0-9]*/topology/thread_siblings_list"):
+        try:
+            with open(path) as f:
+                cores.add(f.read().strip())
+        except OSError:
+            return 0
+    return len(cores)
 
 
 def cpu_quota(root: str = "/sys/fs/cgroup") -> float | None:
@@ -121,27 +137,31 @@ def busy_others(a: CpuSample, b: CpuSample, n_cpus: int) -> float:
     return max(0.0, busy - own)
 
 
-def measured_busy_others(window_s: float = SAMPLE_WINDOW_S) -> float:
+def measured_busy_others(window_s: float = SAMPLE_WINDOW_S,
+                         since: CpuSample | None = None) -> float:
     """Cores other processes keep busy: ``/proc/stat`` over ``window_s``, else the 1-minute
-    load average (which also counts this process: fine before a model loads)."""
-    first = sample()
+    load average (which also counts this process: fine before a model loads). ``since``:
+    a :func:`sample` taken earlier (before loading a model, say): the window runs from
+    it, and only what is left of ``window_s`` is waited for."""
+    first = since or sample()
     if first is None:
         try:
             return float(os.getloadavg()[0])
         except (OSError, AttributeError):
             return 0.0
-    time.sleep(window_s)
+    time.sleep(max(0.0, window_s - (time.monotonic() - first.wall)))
     second = sample()
     return busy_others(first, second, cpu_cores()[1]) if second else 0.0
 
 
-def default_threads() -> int:
+def default_threads(since: CpuSample | None = None) -> int:
     """Threads for CPU inference now: the physical cores other processes leave free (see
-    the module docstring), at least 1."""
+    the module docstring), at least 1. ``since``: a :func:`sample` taken before work
+    that took time anyway (a model load), so the measure costs no extra wait."""
     physical, logical = cpu_cores()
     if physical == 1:
         return 1
-    return choose_threads(physical, logical, measured_busy_others(), cpu_quota())
+    return choose_threads(physical, logical, measured_busy_others(since=since), cpu_quota())
 
 
 def physical_threads() -> int:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from slmkit.core.errors import InvalidModelFileError, SlmError
-from slmkit.util.threads import default_threads
+from slmkit.util.threads import default_threads, sample
 
 if TYPE_CHECKING:  # numpy is imported by the calls that return arrays, not at start-up
     import numpy as np
@@ -120,6 +120,7 @@ class LlamaModel:
         if not os.path.isfile(path):
             raise InvalidModelFileError(f"no such model file: {path}")
         _recent_log.clear()
+        self._load_started = None if options.n_threads else sample()  # see default_threads
         self._model = lib.llama_model_load_from_file(os.fsencode(path), mparams)
         if not self._model:
             reason = _recent_errors()
@@ -139,7 +140,8 @@ class LlamaModel:
         lib = _lib()
         per_seq = options.n_ctx // options.n_seq_max if options.n_ctx > 0 else self.n_ctx_train
         n_ctx = min(per_seq, self.n_ctx_train) * options.n_seq_max  # never past the trained length
-        threads = options.n_threads or default_threads()
+        threads = options.n_threads or default_threads(since=self._load_started)
+        self._load_started = None  # a later context (an embedder) measures anew
         cparams = lib.llama_context_default_params()
         cparams.n_ctx = n_ctx
         cparams.n_batch = min(options.n_batch, n_ctx)
