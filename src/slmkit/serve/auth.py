@@ -16,7 +16,6 @@ import hmac
 import ipaddress
 from collections.abc import Iterable, Sequence
 
-from slmkit.serve.errors import HttpError, send_error
 
 OPEN_PATHS = frozenset({"/health", "/ready", "/"})
 OPEN_PREFIXES = ("/ui/",)  # the web UI's static files: no data; the page asks for the key
@@ -139,6 +138,8 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         message = "missing API key" if key is None else "invalid API key"
+        from slmkit.serve.errors import HttpError, send_error  # see _too_large
+
         await send_error(send, scope["path"], HttpError(
             401, "invalid_api_key", message,
             "send the key as 'Authorization: Bearer KEY' (or the X-API-Key header)",
@@ -186,6 +187,10 @@ class BodyLimitMiddleware:
 
     async def _too_large(self, scope, send, length: int | None) -> None:
         size = f"{length:,} bytes" if length is not None else "more than that"
+        # imported here: `slm serve` checks its keys (check_exposure) before the server's
+        # modules (pydantic, ~0.12 s) import, and loads its first model meanwhile
+        from slmkit.serve.errors import HttpError, send_error
+
         await send_error(send, scope["path"], HttpError(
             413, "request_too_large",
             f"request body is {size}; this server accepts at most {self.max_bytes:,} bytes",
