@@ -10,7 +10,10 @@ sensitive to a busy machine):
   same GGUF, threads, slots and context per slot.
 - **run**: ``slm run "Hi" --max-tokens 8`` from start to exit (target ≤ 0.8 s). Anchors:
   ``llama-simple`` (``-n 8``) when it has been built next to ``llama-server``, and always a
-  bare ``python -c pass`` (the interpreter start every Python CLI pays).
+  bare ``python -c pass`` (the interpreter start every Python CLI pays). Two more rows:
+  **run, new prompt** (a prompt no earlier run sent, so llama.cpp's prompt cache holds
+  only the system prompt's part; see ``runtime/llamacpp/prompt_cache.py``) and **run,
+  defaults** (no ``--threads``/``--ctx``: what a user types; timed for the baseline too).
 
 The source trees are byte-compiled first (as ``pip install`` does), so no run pays for
 compiling modules.
@@ -29,13 +32,15 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import describe_machine, machine, save
 
-TARGETS = {"slm serve ready": 1.0, "slm run": 0.8}
+TARGETS = {"slm serve ready": 1.0, "slm run": 0.8, "slm run, new prompt": 0.8,
+           "slm run, defaults": 0.8}
 ANCHOR_OF = {"slm serve ready": "llama-server ready", "slm run": "python -c pass"}
 
 
@@ -116,8 +121,9 @@ def _status(port: int, method: str, path: str, body: str | None = None) -> int:
         conn.close()
 
 
-def commands(args, name: str, path: str) -> dict[str, tuple]:
-    """Label → (kind, command, port, source tree) for every measured command."""
+def commands(args, name: str, path: str, scratch: str) -> dict[str, tuple]:
+    """Label → (kind, command, port, source tree) for every measured command; ``scratch``:
+    a folder the commands may write (dropped afterwards)."""
     from _cpp import binaries
     from serve import free_port
 
@@ -137,6 +143,14 @@ def commands(args, name: str, path: str) -> dict[str, tuple]:
                                None),
         "slm run": ("exit", [py, "-m", "slmkit.cli.main", "run", "Hi", "--max-tokens", "8",
                              "--threads", t, "--ctx", str(ctx)], None, None),
+        # a prompt never seen before (the prompt cache holds only the system prompt's part)
+        # (its own prompt-cache folder, so the other commands keep finding "Hi" cached)
+        "slm run, new prompt": ("exit", ["env", f"SLM_CACHE_HOME={scratch}", py, "-m",
+                                         "slmkit.cli.main", "run", "Hi {n}", "--max-tokens",
+                                         "8", "--threads", t, "--ctx", str(ctx)], None, None),
+        # what a user types: threads and context from the defaults
+        "slm run, defaults": ("exit", [py, "-m", "slmkit.cli.main", "run", "Hi",
+                                       "--max-tokens", "8"], None, None),
         "python -c pass": ("exit", [py, "-c", "pass"], None, None),
     }
     if args.baseline_src:  # the same two commands from another checkout (before/after)
@@ -145,6 +159,7 @@ def commands(args, name: str, path: str) -> dict[str, tuple]:
         cmd = [str(p_base) if c == str(p_ours) else c for c in cmd]
         out["slm serve ready (baseline)"] = (kind, cmd, p_base, args.baseline_src)
         out["slm run (baseline)"] = (*out["slm run"][:3], args.baseline_src)
+        out["slm run, defaults (baseline)"] = (*out["slm run, defaults"][:3], args.baseline_src)
     simple = bins["llama-server"].parent / "llama-simple"
     if simple.exists():
         out["llama-simple -n 8"] = ("exit", [str(simple), "-m", path, "-n", "8", "Hi"], None,
@@ -157,8 +172,12 @@ def measure(cmds: dict[str, tuple], name: str, rounds: int) -> dict[str, dict[st
     """One warm-up per command, then ``rounds`` rounds; the order rotates every round."""
     times = {label: {"wall": [], "cpu": []} for label in cmds}
 
+    calls = iter(range(10**9))
+
     def one(label: str) -> tuple[float, float]:
         kind, cmd, port, src = cmds[label]
+        n = str(next(calls))  # "{n}" in a command: a new value at every call
+        cmd = [c.replace("{n}", n) for c in cmd]
         return time_exit(cmd, src) if kind == "exit" else time_ready(cmd, port, name, src)
 
     labels = list(cmds)
@@ -187,7 +206,8 @@ def summarise(times: dict[str, dict[str, list]]) -> list[dict]:
 def ratios(rows: list[dict]) -> dict:
     by = {r["command"]: r for r in rows}
     out = {}
-    pairs = [*ANCHOR_OF.items(), *((k, f"{k} (baseline)") for k in ANCHOR_OF)]
+    pairs = [*ANCHOR_OF.items(),
+             *((k, f"{k} (baseline)") for k in (*ANCHOR_OF, "slm run, defaults"))]
     for ours, anchor in pairs:
         if ours in by and anchor in by:
             key = "vs_baseline" if anchor.endswith("(baseline)") else "vs_" + anchor.split()[0]
@@ -234,7 +254,8 @@ def main() -> int:
         while f.read(1 << 24):
             pass
     host = machine()
-    rows = summarise(measure(commands(args, name, path), name, args.rounds))
+    with tempfile.TemporaryDirectory(prefix="slm-cold-") as scratch:
+        rows = summarise(measure(commands(args, name, path, scratch), name, args.rounds))
     payload = {"benchmark": "cold_start", "date": time.strftime("%Y-%m-%d %H:%M"),
                "machine": host,
                "config": {"model": name, "path": path, "threads": args.threads,

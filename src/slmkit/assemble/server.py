@@ -71,6 +71,7 @@ def compose(config: ServerConfig, base_loader=None, early=None):
     from slmkit.serve.loader import StoreLoader
     from slmkit.serve.prefixed import PrefixLoader
     from slmkit.serve.registry import engine_source
+    from slmkit.util.lazy import Deferred, LazyMapping
 
     config.check()
     store_loader = base_loader or StoreLoader(load_options(config), early=early)
@@ -94,11 +95,13 @@ def compose(config: ServerConfig, base_loader=None, early=None):
         request_timeout=config.request_timeout,
         routers=[routes_rag.router, routes_guard.router, routes_apps.router,
                  routes_infill.router, *_sagemaker_router(config)],
-        state={"rag": rag, "guard": routing.guard_service(config.guard_policy),
+        state={"rag": rag,  # the guard and the apps are built on first use (cold start)
+               "guard": Deferred(functools.partial(routing.guard_service, config.guard_policy)),
                "infill": apps.infiller(specs[0].name), "sagemaker_model": specs[0].name,
                **_ui_state(config)})
     registry = server.registry(loader, specs, options, store_loader=store_loader)
-    options.state["apps"] = apps.handlers(engine_source(registry, specs[0].name), rag=rag)
+    options.state["apps"] = LazyMapping(functools.partial(
+        apps.handlers, engine_source(registry, specs[0].name), rag=rag))
     return registry, specs, options
 
 

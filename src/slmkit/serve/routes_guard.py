@@ -17,6 +17,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from slmkit.serve.auth import presented_key
+from slmkit.util.lazy import resolve
 
 router = APIRouter()
 MAX_ID = 128
@@ -41,7 +42,7 @@ class UnmaskRequest(BaseModel):
 
 
 def _guard(request: Request):
-    return request.app.state.guard
+    return resolve(request.app.state.guard)  # `slm serve` builds it on first use
 
 
 def owner(request: Request) -> str:

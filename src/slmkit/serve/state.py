@@ -19,7 +19,7 @@ class Lent:
     """The optional services of a server (None or empty: that feature is off)."""
 
     rag: CollectionService | None = None  # /v1/rag and the UI's collections
-    guard: Any = None  # /v1/guard/* (slmkit.guard.service.GuardService)
+    guard: Any = None  # /v1/guard/* (a GuardService, or a util.lazy.Deferred of one)
     infill: Infiller | None = None  # /infill and /v1/completions with a suffix
     apps: Mapping[str, AppHandler] = field(default_factory=dict)  # /v1/apps/{name}
     conversations: Any = None  # the UI's history (serve.conversations.ConversationStore)

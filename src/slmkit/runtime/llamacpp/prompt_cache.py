@@ -26,7 +26,7 @@ from pathlib import Path
 
 MAX_TOKENS = 512  # a system prompt and a short question; longer prompts are not written
 MAX_BYTES = 16 << 20  # KV bytes written at most (a 7B model's 128 tokens)
-MAX_FILES = 16  # files kept in the folder, the most recently written
+MAX_FILES = 8  # files kept in the folder, the most recently written
 
 
 class PromptCache:
