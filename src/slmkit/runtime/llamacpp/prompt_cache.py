@@ -54,7 +54,10 @@ class PromptCache:
     def load(self, seq_id: int) -> list[int]:
         """Put the file's cells into the empty sequence ``seq_id``; the tokens they hold
         ([] when there is no usable file)."""
-        if not self.path.is_file():
+        try:
+            if not self.path.is_file():
+                return []
+        except OSError:  # an unreadable cache folder: start without it
             return []
         self.loaded = self.model.load_sequence(seq_id, str(self.path), MAX_TOKENS) or []
         return list(self.loaded)
