@@ -37,12 +37,14 @@ def answer(path: str, request: GenerateRequest):
 def test_next_engine_reuses_the_saved_prompt_and_answers_the_same(default_model_path,
                                                                   cache_home):
     first = answer(default_model_path, ask("What is the capital of France?"))
-    assert first.usage.cached_tokens == 0 and len(list(cache_home.glob("*.kv"))) == 1
+    (saved,) = cache_home.glob("*.kv")
+    assert first.usage.cached_tokens == 0 and saved.stat().st_mode & 0o077 == 0
     again = answer(default_model_path, ask("What is the capital of France?"))
-    assert again.usage.cached_tokens == again.usage.prompt_tokens - 1
     assert again.token_ids == first.token_ids
     other = answer(default_model_path, ask("What is the capital of Italy?"))
-    assert 20 < other.usage.cached_tokens < other.usage.prompt_tokens - 1  # the system part
+    # only the head was kept (template and system message), never the user's question
+    assert 20 < other.usage.cached_tokens == again.usage.cached_tokens
+    assert again.usage.cached_tokens < again.usage.prompt_tokens - 5
     with pytest.MonkeyPatch.context() as mp:  # the same question with no cache at all
         mp.setenv("SLM_PROMPT_CACHE", "0")
         plain = answer(default_model_path, ask("What is the capital of Italy?"))
@@ -94,3 +96,18 @@ def test_a_program_that_goes_on_frees_the_model(default_model_path):
                      resolve(default_model_path, pull=False)):
         pass
     assert len(llama_model._left_to_exit) == left
+
+
+def test_the_head_ends_where_the_first_user_message_begins():
+    from slmkit.core.types import ChatMessage as M
+
+    def tokens_of(messages):  # one "token" per word of a toy template
+        return " ".join(f"<{m.role}> {m.content}" for m in messages).split() + ["<gen>"]
+
+    chat = [M("system", "be brief"), M("user", "secret question"), M("assistant", "ok")]
+    prompt = tokens_of(chat)
+    assert prompt[:prompt_cache.head_length(prompt, chat, tokens_of)] == \
+        ["<system>", "be", "brief", "<user>"]
+    assert prompt_cache.head_length(prompt, [M("system", "x")], tokens_of) == 0  # no user
+    other = tokens_of([M("system", "be kind"), M("user", "q")])
+    assert prompt_cache.head_length(other, chat, tokens_of) == 0  # not this prompt's head

@@ -30,7 +30,7 @@ from slmkit.core.types import ChatMessage, GenerateRequest, TokenLogprob
 from slmkit.core.wrap import EngineWrapper
 from slmkit.runtime.chat_template import render_chat
 from slmkit.runtime.llamacpp.model import ContextOptions, LlamaModel
-from slmkit.runtime.llamacpp.prompt_cache import PromptCache
+from slmkit.runtime.llamacpp.prompt_cache import PromptCache, head_length
 from slmkit.runtime.chat_tokens import chat_tokens
 from slmkit.runtime.llamacpp.sampler import Sampler, bounded, grammar_for, triggers_for
 from slmkit.runtime.llamacpp.scheduler import Scheduler
@@ -197,6 +197,10 @@ class LlamaCppEngine:
                           bounded(request.sampling, self.n_ctx_slot), grammar=grammar_for(request),
                           triggers=triggers_for(request))
         seq = Sequence(request, tokens, sampler, spec=self._speculator(tokens))
+        if self._scheduler.prompt_cache is not None and request.messages:
+            seq.cache_head = head_length(tokens, request.messages, functools.partial(
+                chat_tokens, self._model,
+                render=functools.partial(self.render_chat, tools=request.tools)))
         try:
             self._scheduler.submit(seq)
         except BaseException:

@@ -1,21 +1,24 @@
-"""The KV cache of a model's first prompt, kept on disk for the next process (cold start).
+"""The KV cache of a chat prompt's head, kept on disk for the next process (cold start).
 
 A fresh ``slm run`` or ``slm serve`` spends a large part of its first answer evaluating the
 start of the prompt that every start sends again: the chat template's system prompt
 (about 20 tokens for Qwen, a quarter of a second of prefill on two cores). The llama.cpp
-engine therefore writes the KV cells of the first prompt it evaluates to one file per model
-(``CACHE_HOME/prompt-cache/``, llama.cpp's sequence state format), and the next engine on
-the same model file loads them into its first slot before any request. The scheduler's
-prefix reuse (see :mod:`.scheduler`) then evaluates only the tokens after the common
-prefix, exactly as for a second request in the same process.
+engine therefore writes the KV cells of the *head* of the first chat prompt it evaluates —
+everything before the first user message's text: the template's opening, the system
+message(s) and tool definitions — to one file per model (``CACHE_HOME/prompt-cache/``,
+llama.cpp's sequence state format, readable by the owner only), and the next engine on the
+same model file loads them into its first slot before any request. The scheduler's prefix
+reuse (see :mod:`.scheduler`) then evaluates only the tokens after the head, exactly as for
+a second request in the same process. No user message is ever written: the scheduler
+evaluates the first prompt's head as its own step, saves it, then goes on with the rest.
 
 Safe by construction: the file is keyed by the model file (real path, size, modification
 time, inode), the llama.cpp library and the context's KV layout; llama.cpp itself checks
 the layout and the token count when loading, and a file it refuses is ignored and replaced.
-A prompt is written only when it is new (a start that reused the whole file writes
-nothing), only the first prompt of an engine, only without a LoRA adapter, and only up to
-:data:`MAX_TOKENS` tokens and :data:`MAX_BYTES` bytes; the folder keeps the
-:data:`MAX_FILES` most recent files. ``SLM_PROMPT_CACHE=0`` turns it off.
+A head is written only when it is new (a start that reused the whole file writes nothing),
+only once per engine, only without a LoRA adapter, and only up to :data:`MAX_TOKENS`
+tokens and :data:`MAX_BYTES` bytes; the folder keeps the :data:`MAX_FILES` most recent
+files. ``SLM_PROMPT_CACHE=0`` turns it off.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import hashlib
 import os
 from pathlib import Path
 
-MAX_TOKENS = 512  # a system prompt and a short question; longer prompts are not written
+MAX_TOKENS = 512  # a system prompt and tool definitions; longer heads are not written
 MAX_BYTES = 16 << 20  # KV bytes written at most (a 7B model's 128 tokens)
 MAX_FILES = 8  # files kept in the folder, the most recently written
 
@@ -62,18 +65,19 @@ class PromptCache:
         self.loaded = self.model.load_sequence(seq_id, str(self.path), MAX_TOKENS) or []
         return list(self.loaded)
 
-    def offer(self, seq_id: int, prompt: list[int]) -> bool:
-        """After ``prompt`` was evaluated into ``seq_id`` (and nothing more): write it when
+    def offer(self, seq_id: int, head: list[int]) -> bool:
+        """After ``head`` was evaluated into ``seq_id`` (and nothing more): write it when
         it is new and small enough. True when a file was written."""
-        if len(prompt) > MAX_TOKENS or self.loaded[:len(prompt)] == prompt:
+        if len(head) > MAX_TOKENS or self.loaded[:len(head)] == head:
             return False
         if self.model.sequence_bytes(seq_id) > MAX_BYTES:
             return False
         tmp = self.path.with_name(f"{self.path.stem}.{os.getpid()}.tmp")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            if not self.model.save_sequence(seq_id, str(tmp), prompt):
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not self.model.save_sequence(seq_id, str(tmp), head):
                 return False
+            os.chmod(tmp, 0o600)  # the system prompt may be private too: owner only
             os.replace(tmp, self.path)  # readers see the old file or the whole new one
         except OSError:
             return False
@@ -81,6 +85,23 @@ class PromptCache:
             tmp.unlink(missing_ok=True)
         _prune(self.path.parent)
         return True
+
+
+def head_length(prompt: list[int], messages, tokens_of) -> int:
+    """How many leading tokens of a chat ``prompt`` come before its first user message's
+    text (0 when there is none): the common start of the chat cut before that message,
+    tokenized (``tokens_of(messages)``) with two different user texts in its place."""
+    from slmkit.core.types import ChatMessage
+
+    first = next((i for i, m in enumerate(messages) if m.role == "user"), None)
+    if first is None:
+        return 0
+    a, b = (tokens_of([*messages[:first], ChatMessage("user", text)])
+            for text in ("Alpha", "Omega"))
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n if prompt[:n] == a[:n] else 0
 
 
 def _key(model_path: str, flash_attn: bool) -> str:

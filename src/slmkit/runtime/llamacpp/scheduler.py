@@ -47,8 +47,8 @@ class Scheduler:
                  prompt_cache=None) -> None:
         self.model, self.n_ctx_slot, self.max_queue = model, n_ctx_slot, max_queue
         self.slots = [Slot(i) for i in range(n_slots)]
-        self.prompt_cache = prompt_cache  # a .prompt_cache.PromptCache: the first prompt's
-        if prompt_cache is not None:  # KV from the last process, saved after the first prefill
+        self.prompt_cache = prompt_cache  # a .prompt_cache.PromptCache: a chat prompt head's
+        if prompt_cache is not None:  # KV from the last process; this one's is saved once
             self.slots[0].tokens = prompt_cache.load(0)[:n_ctx_slot - 1]
             self.model.forget(0, len(self.slots[0].tokens))
         self._waiting: collections.deque[Sequence] = collections.deque()
@@ -219,7 +219,7 @@ class Scheduler:
         for slot, fed in self._fed:
             slot.tokens.extend(fed)
         if self.prompt_cache is not None:
-            self._offer_prompt(wanted)
+            self._offer_head()
         done = [(slot.busy, len(draft), *self._emit(slot, row, draft))
                 for slot, row, draft in wanted]
         seconds = time.perf_counter() - t_step
@@ -231,13 +231,15 @@ class Scheduler:
                     seq.spec.timed(seconds, emitted, drafted > 0)
                 seq.spec.verified(drafted, accepted)
 
-    def _offer_prompt(self, wanted: list) -> None:
-        """The first prompt evaluated goes to the prompt cache (once, base model only)."""
-        for slot, _, _ in wanted:
+    def _offer_head(self) -> None:
+        """Once the first chat prompt's head (and nothing more) is in a slot's cache, offer
+        it to the prompt cache; that ends the prompt cache's part (once per engine)."""
+        for slot, _ in self._fed:
             seq = slot.busy
-            if not seq.prefilled:  # its prompt, and only it, is in the KV cache now
-                if seq.adapter is None:
-                    self.prompt_cache.offer(slot.seq_id, seq.prompt)
+            head = seq.cache_head if seq is not None else 0
+            if head and len(slot.tokens) >= head:
+                if len(slot.tokens) == head and seq.adapter is None:
+                    self.prompt_cache.offer(slot.seq_id, slot.tokens[:head])
                 self.prompt_cache = None
                 return
 
@@ -292,7 +294,9 @@ class Scheduler:
         for slot in order:
             if budget <= 0:
                 break
-            piece, want = slot.busy.take(budget)
+            head = slot.busy.cache_head if self.prompt_cache is not None else 0
+            piece, want = slot.busy.take(min(budget, head - len(slot.tokens))
+                                         if len(slot.tokens) < head else budget)
             draft = self._draft(slot, budget - len(piece)) if want else []
             start, last = len(slot.tokens), len(piece) - 1
             rows.extend((t, start + i, slot.seq_id, want and i >= last)

@@ -25,6 +25,7 @@ class Sequence:
         self.slot = None  # set by the scheduler on admission
         self.pending: list[int] = []  # tokens to feed at the next steps
         self.prefilled = False  # the whole prompt is in the cache
+        self.cache_head = 0  # leading prompt tokens the prompt cache may keep (see engine)
         self.stream = TextStream(request.stop)
         self.usage = Usage(prompt_tokens=len(prompt))
         self.limit = request.max_tokens
