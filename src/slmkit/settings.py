@@ -90,7 +90,8 @@ class Settings:
                               help="prompt-lookup speculative decoding: auto (where the answer "
                                    "copies the input), on or off (the default)")
     prompt_cache: bool = _setting(True, "SLM_PROMPT_CACHE", file="model.prompt_cache",
-                                  help="keep the KV cache of a model's first prompt on disk "
+                                  help="keep the KV cache of a chat prompt's head (template, "
+                                       "system message, tools; no user text) on disk "
                                        "(CACHE_HOME/prompt-cache) so the next start evaluates "
                                        "only what is new (llama.cpp; 0 turns it off)")
     # --- slm serve

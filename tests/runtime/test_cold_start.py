@@ -1,6 +1,6 @@
-"""Cold start on the real default model: the first prompt's KV cache kept on disk between
-engines (a second engine evaluates only what is new and answers exactly the same), and an
-engine closed for the process exit."""
+"""Cold start on the real default model: the KV cache of the first chat prompt's head kept
+on disk between engines (a second engine evaluates only what is new and answers exactly the
+same; no user message is written), and an engine closed for the process exit."""
 
 import os
 
