@@ -10,6 +10,12 @@ import pytest
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
 
+# Greedy outputs compared across engines must not depend on a prompt head's KV another test
+# left on disk (llama.cpp rounds a prefix evaluated as a batch of its own a little
+# differently): the prompt cache is off in tests unless a test turns it on
+# (tests/runtime/test_cold_start.py). Subprocesses (slm run, slm serve) inherit this.
+os.environ.setdefault("SLM_PROMPT_CACHE", "0")
+
 
 def shared_test_home() -> Path:
     return Path(os.environ.get("SLM_TEST_HOME", Path.home() / ".cache/slmkit/test-home"))
