@@ -102,7 +102,11 @@ def fts_query(text: str) -> str | None:
     """A safe FTS5 MATCH expression for free text (each term a quoted phrase, ORed), or
     None when nothing is searchable."""
     terms = query_terms(text)
-    return " OR ".join('"' + " ".join(t) + '"' for t in terms) if terms else None
+    return _match(terms) if terms else None
+
+
+def _match(terms: list[list[str]]) -> str:
+    return " OR ".join('"' + " ".join(t) + '"' for t in terms)
 
 
 def identifiers(text: str) -> list[re.Pattern]:
@@ -231,13 +235,14 @@ def bm25(coll: Collection, query: str, n: int, filters: Filters | None = None, *
     """(chunk id, BM25 score, higher is better) best first: through ``index`` (a
     ``lexical.LexIndex``, see :func:`lexical_index`) when given and no filter is active,
     through FTS5 otherwise (the same ranking)."""
-    match = fts_query(query)
-    if match is None:
+    terms = query_terms(query)
+    if not terms:
         return []
     if index is not None and (filters is None or not filters.active()):
         from slmkit.rag import lexical
 
-        return index.search(lexical.query_tokens(coll.conn, query_terms(query)), n)
+        return index.search(lexical.query_tokens(coll.conn, terms), n)
+    match = _match(terms)
     if filters is None or not filters.active():  # no join: FTS5 alone ranks the matches
         rows = coll.conn.execute(
             "SELECT rowid, bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ? "
