@@ -25,6 +25,20 @@ def median_of(rows: list[dict], key: str) -> float:
     return statistics.median(r[key] for r in rows)
 
 
+def flash_attn() -> bool:
+    """slmkit's flash-attention setting (``SLM_FLASH_ATTN``, off by default): every anchor is
+    run with the same attention kernel, so a ratio compares engines, not kernels."""
+    from slmkit.settings import get_settings
+
+    return get_settings().flash_attn
+
+
+def fa_flag(style: str = "on") -> str:
+    """The ``-fa`` value for llama.cpp's tools: ``on``/``off`` (llama-server) or ``1``/``0``
+    (llama-bench)."""
+    return ("on" if flash_attn() else "off") if style == "on" else str(int(flash_attn()))
+
+
 BUSY_LOAD = 1.5  # one-minute load average above which a machine is called busy
 
 

@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import describe_machine, machine, save
+from _common import describe_machine, fa_flag, machine, save
 
 TARGETS = {"slm serve ready": 1.0, "slm run": 0.8, "slm run, new prompt": 0.8,
            "slm run, defaults": 0.8}
@@ -139,7 +139,7 @@ def commands(args, name: str, path: str, scratch: str) -> dict[str, tuple]:
         "llama-server ready": ("ready", [str(bins["llama-server"]), "-m", path, "--alias",
                                          name, "--host", "127.0.0.1", "--port", str(p_cpp),
                                          "-t", t, "-np", slots, "-c", str(ctx * args.parallel),
-                                         "-kvu", "-fa", "off", "--log-disable"], p_cpp,
+                                         "-kvu", "-fa", fa_flag(), "--log-disable"], p_cpp,
                                None),
         "slm run": ("exit", [py, "-m", "slmkit.cli.main", "run", "Hi", "--max-tokens", "8",
                              "--threads", t, "--ctx", str(ctx)], None, None),

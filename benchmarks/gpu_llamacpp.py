@@ -2,8 +2,9 @@
 ``gpu_check.py``).
 
 On the same GGUF (the check's model converted to Q8_0), the same GPU and the same options
-(every layer offloaded, flash attention off on both sides, 2,048 tokens of context a slot,
-the same CPU threads):
+(every layer offloaded, flash attention as slmkit's setting on both sides — gpu_llamacpp.sh
+turns it off, its build has no CUDA flash kernels —, 2,048 tokens of context a slot, the same
+CPU threads):
 
 - ``llama-bench`` tg (the C++ single-stream decode rate) against slmkit's engine, one
   request, in process;
@@ -53,6 +54,12 @@ def to_gguf(model_dir: Path, work: Path) -> Path:
     return hf_to_gguf(model_dir, work / "model-q8_0.gguf", out_type="q8_0", overwrite=True)
 
 
+def _flash_attn() -> bool:
+    from slmkit.settings import get_settings
+
+    return get_settings().flash_attn  # the anchors run the attention kernel slmkit runs
+
+
 def bench_anchor(report, gguf: Path, ngl: int, n_gen: int) -> None:
     """``llama-bench -p 0 -n N``: llama.cpp's own single-stream decode, median of 3."""
     tool = os.environ.get("LLAMA_BENCH", "")
@@ -60,7 +67,8 @@ def bench_anchor(report, gguf: Path, ngl: int, n_gen: int) -> None:
         report.skip("llama-bench", "LLAMA_BENCH is not set (gpu_llamacpp.sh builds it)")
         return
     out = subprocess.run([tool, "-m", str(gguf), "-ngl", str(ngl), "-p", "0", "-n", str(n_gen),
-                          "-r", "3", "-fa", "0", "-t", str(threads()), "-o", "json"],
+                          "-r", "3", "-fa", str(int(_flash_attn())), "-t", str(threads()),
+                          "-o", "json"],
                          capture_output=True, text=True, timeout=180)
     if out.returncode != 0:
         report.skip("llama-bench", out.stderr.strip()[-800:])
@@ -102,7 +110,8 @@ def cpp_server(gguf: Path, slots: int, ngl: int, work: Path, check):
     """``llama-server`` with every layer offloaded and ``slots`` slots (a ``check.Child``)."""
     port = check.free_port()
     cmd = [os.environ.get("LLAMA_SERVER", "llama-server"), "-m", str(gguf), "-ngl", str(ngl),
-           "-np", str(slots), "-c", str(CTX_PER_SLOT * slots), "-fa", "off",
+           "-np", str(slots), "-c", str(CTX_PER_SLOT * slots),
+           "-fa", "on" if _flash_attn() else "off",
            "-t", str(threads()), "--host", "127.0.0.1", "--port", str(port)]
     return check.Child(cmd, work / "llama-server.log", port, "/health")
 

@@ -8,8 +8,9 @@
 #
 # SRC_TGZ (default .cuda/llama.tgz, made by gpu_prep.sh): the vendored llama.cpp sources
 # without models/docs/tests and the llama_cpp Python package. Flash-attention kernels are
-# left out (GGML_CUDA_FA=OFF: they are most of the compile time); both sides of the
-# comparison then run without them. CUDA_ARCH overrides the GPU's compute capability.
+# left out (GGML_CUDA_FA=OFF: they are most of the compile time); the exports turn slmkit's
+# flash attention off (SLM_FLASH_ATTN=0), and both sides of the comparison run without it.
+# CUDA_ARCH overrides the GPU's compute capability.
 set -euo pipefail
 SRC="${1:-.cuda/llama.tgz}"
 DIR="${2:-/tmp/slm-llama-cuda}"
@@ -24,4 +25,4 @@ cmake --build "$DIR/build" -j "$(nproc)" --target llama llama-bench llama-server
 mkdir -p "$DIR/llama_cpp/lib"
 cp -a "$DIR"/build/bin/*.so* "$DIR/llama_cpp/lib/"
 echo "export LLAMA_CPP_LIB_PATH=$DIR/llama_cpp/lib LLAMA_BENCH=$DIR/build/bin/llama-bench" \
-  "LLAMA_SERVER=$DIR/build/bin/llama-server PYTHONPATH=$DIR\${PYTHONPATH:+:\$PYTHONPATH}"
+  "LLAMA_SERVER=$DIR/build/bin/llama-server SLM_FLASH_ATTN=0 PYTHONPATH=$DIR\${PYTHONPATH:+:\$PYTHONPATH}"

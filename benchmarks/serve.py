@@ -11,7 +11,8 @@ and slmkit's N-client rate / its 1-client rate (the batching gain).
 
 Same settings on every side: ``--threads`` (llama-server ``-t``), ``--parallel`` slots
 (llama-server ``-np``; llama_cpp.server has one) and ``--ctx`` tokens per slot (llama-server
-``-c ctx×parallel``, a unified KV cache as slmkit's, flash attention off as slmkit's).
+``-c ctx×parallel``, a unified KV cache as slmkit's, flash attention as slmkit's setting:
+off by default).
 
     python benchmarks/serve.py                      # default model, 2 threads, ctx 2048
     python benchmarks/serve.py --quick --threads 1  # 16 requests per level
@@ -35,7 +36,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import describe_machine, machine, save
+from _common import describe_machine, fa_flag, flash_attn, machine, save
 
 SYSTEM = "You are a helpful assistant. Answer in full sentences."
 PROMPTS = [
@@ -127,7 +128,7 @@ def start_llama_server(path: str, model: str, args) -> Server:
     cmd = [str(binaries()["llama-server"]), "-m", path, "--alias", model,
            "--host", "127.0.0.1", "--port", str(port), "-t", str(args.threads),
            "-np", str(args.parallel), "-c", str(args.ctx * args.parallel), "-kvu",
-           "-fa", "off", "-b", "512", "-ub", "512", "--log-disable"]
+           "-fa", fa_flag(), "-b", "512", "-ub", "512", "--log-disable"]
     return Server("llama-server", cmd, port, "/health")
 
 
@@ -135,7 +136,8 @@ def start_llama_cpp_server(path: str, model: str, args) -> Server:
     port = free_port()
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", path, "--model_alias", model,
            "--host", "127.0.0.1", "--port", str(port), "--n_threads", str(args.threads),
-           "--n_ctx", str(args.ctx), "--interrupt_requests", "False"]
+           "--n_ctx", str(args.ctx), "--interrupt_requests", "False",
+           "--flash_attn", str(flash_attn())]
     return Server("llama_cpp.server", cmd, port, "/v1/models")
 
 

@@ -35,11 +35,13 @@ def free_port() -> int:
 class ServerProcess:
     """A `python -m slmkit.cli.main serve` child; stdout/stderr go to files."""
 
-    def __init__(self, args: list[str], logdir: Path, name: str, model_arg: str) -> None:
+    def __init__(self, args: list[str], logdir: Path, name: str, model_arg: str,
+                 env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.stdout_path, self.stderr_path = logdir / f"{name}.out", logdir / f"{name}.err"
-        env = dict(os.environ, SLM_HOME=str(shared_test_home()), PYTHONUNBUFFERED="1")
+        env = dict(os.environ, SLM_HOME=str(shared_test_home()), PYTHONUNBUFFERED="1",
+                   **(env or {}))
         env.pop("SLM_API_KEY", None)
         cmd = [sys.executable, "-m", "slmkit.cli.main", "serve", model_arg, "--host", "127.0.0.1",
                "--port", str(self.port), "--no-pull", *args]

@@ -28,11 +28,11 @@ class DraftModel:
     """The draft GGUF, one KV sequence per target slot. Used from the scheduler's thread."""
 
     def __init__(self, path: str, *, n_slots: int, n_ctx_slot: int, n_threads: int = 0,
-                 n_gpu_layers: int = 0) -> None:
+                 n_gpu_layers: int = 0, flash_attn: bool = False) -> None:
         self.path = path
         self.model = LlamaModel(path, ContextOptions(
             n_ctx=n_ctx_slot * n_slots, n_batch=min(512, n_ctx_slot), n_seq_max=n_slots,
-            n_threads=n_threads), n_gpu_layers=n_gpu_layers)
+            n_threads=n_threads, flash_attn=flash_attn), n_gpu_layers=n_gpu_layers)
         if not self.model.can_rollback:
             self.model.close()
             raise InvalidModelFileError(f"{path} cannot be a draft model: its cache cannot drop "

@@ -65,14 +65,16 @@ class LlamaCppEngine:
 
     ``n_ctx`` is the context of *each* request; the KV cache holds ``n_ctx × n_parallel``
     tokens so every slot can always use its full context. ``max_queue`` requests may wait
-    for a slot; one more raises ``QueueFullError``.
+    for a slot; one more raises ``QueueFullError``. ``flash_attn`` (default: the
+    ``flash_attn`` setting, off): llama.cpp's flash-attention kernel, which on the CPU makes a
+    seeded answer depend far less on where its cells sit in the cache (docs/performance.md).
     """
 
     def __init__(self, path: str, *, name: str | None = None, n_ctx: int = 4096,
                  n_parallel: int = 1, max_queue: int = DEFAULT_QUEUE, n_threads: int = 0,
                  n_batch: int = 512, n_gpu_layers: int | None = None, verbose: bool = False,
                  adapters: dict[str, str] | None = None, speculate: str | None = None,
-                 draft: str | None = None) -> None:
+                 draft: str | None = None, flash_attn: bool | None = None) -> None:
         if n_parallel < 1 or max_queue < 0:
             raise ValueError("n_parallel must be >= 1 and max_queue >= 0")
         self.speculate = check_mode(speculate or ("auto" if draft else
@@ -80,10 +82,12 @@ class LlamaCppEngine:
         t0 = time.perf_counter()
         _import_in_background("jinja2.sandbox")  # the chat template's; llama.cpp frees the GIL
         self.n_gpu_layers = get_settings().gpu_layers if n_gpu_layers is None else n_gpu_layers
+        flash_attn = get_settings().flash_attn if flash_attn is None else flash_attn
         self._model = LlamaModel(path, n_gpu_layers=self.n_gpu_layers, verbose=verbose,
                                  options=ContextOptions(n_ctx=n_ctx * n_parallel,
                                                         n_batch=n_batch, n_seq_max=n_parallel,
-                                                        n_threads=n_threads))
+                                                        n_threads=n_threads,
+                                                        flash_attn=flash_attn))
         self.load_seconds = time.perf_counter() - t0
         self._path, self._verbose = path, verbose
         self.n_ctx_slot = self._model.n_ctx // n_parallel
@@ -219,7 +223,8 @@ class LlamaCppEngine:
 
     def _open_draft(self, path: str, n_parallel: int) -> DraftModel:
         draft = DraftModel(path, n_slots=n_parallel, n_ctx_slot=self.n_ctx_slot,
-                           n_threads=self._model.n_threads, n_gpu_layers=self.n_gpu_layers)
+                           n_threads=self._model.n_threads, n_gpu_layers=self.n_gpu_layers,
+                           flash_attn=self._model.options.flash_attn)
         try:
             check_pair(self._model, draft.model)
         except BaseException:

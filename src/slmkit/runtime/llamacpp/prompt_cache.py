@@ -40,7 +40,7 @@ class PromptCache:
         self.loaded: list[int] = []  # the tokens the file put into the cache
 
     @classmethod
-    def for_model(cls, model, *, flash_attn: bool = False) -> PromptCache | None:
+    def for_model(cls, model) -> PromptCache | None:
         """The cache of a :class:`~.model.LlamaModel`, or None when it is turned off
         (``prompt_cache`` setting) or the model cannot drop a loaded suffix (recurrent)."""
         from slmkit.settings import get_settings
@@ -49,7 +49,7 @@ class PromptCache:
         if not settings.prompt_cache or not model.can_rollback:
             return None
         try:
-            key = _key(model.path, flash_attn)
+            key = _key(model.path, model.options.flash_attn)
         except OSError:
             return None
         return cls(model, Path(settings.cache_home) / "prompt-cache" / f"{key}.kv")
