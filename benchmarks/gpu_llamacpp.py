@@ -26,6 +26,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from _common import fa_flag  # the anchors run the attention kernel slmkit runs
+
 CTX_PER_SLOT = 2048
 
 
@@ -54,12 +56,6 @@ def to_gguf(model_dir: Path, work: Path) -> Path:
     return hf_to_gguf(model_dir, work / "model-q8_0.gguf", out_type="q8_0", overwrite=True)
 
 
-def _flash_attn() -> bool:
-    from slmkit.settings import get_settings
-
-    return get_settings().flash_attn  # the anchors run the attention kernel slmkit runs
-
-
 def bench_anchor(report, gguf: Path, ngl: int, n_gen: int) -> None:
     """``llama-bench -p 0 -n N``: llama.cpp's own single-stream decode, median of 3."""
     tool = os.environ.get("LLAMA_BENCH", "")
@@ -67,7 +63,7 @@ def bench_anchor(report, gguf: Path, ngl: int, n_gen: int) -> None:
         report.skip("llama-bench", "LLAMA_BENCH is not set (gpu_llamacpp.sh builds it)")
         return
     out = subprocess.run([tool, "-m", str(gguf), "-ngl", str(ngl), "-p", "0", "-n", str(n_gen),
-                          "-r", "3", "-fa", str(int(_flash_attn())), "-t", str(threads()),
+                          "-r", "3", "-fa", fa_flag("0/1"), "-t", str(threads()),
                           "-o", "json"],
                          capture_output=True, text=True, timeout=180)
     if out.returncode != 0:
@@ -111,7 +107,7 @@ def cpp_server(gguf: Path, slots: int, ngl: int, work: Path, check):
     port = check.free_port()
     cmd = [os.environ.get("LLAMA_SERVER", "llama-server"), "-m", str(gguf), "-ngl", str(ngl),
            "-np", str(slots), "-c", str(CTX_PER_SLOT * slots),
-           "-fa", "on" if _flash_attn() else "off",
+           "-fa", fa_flag(),
            "-t", str(threads()), "--host", "127.0.0.1", "--port", str(port)]
     return check.Child(cmd, work / "llama-server.log", port, "/health")
 
